@@ -1,0 +1,54 @@
+# Shared set-up for scripts/demo and scripts/test: sourced, not run.
+# Leaves a virtual environment at .venv with the project installed in it, on a
+# fresh Debian machine that has nothing but Python 3.11+.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${CITYID_CARD_VENV:-$ROOT/.venv}
+cd "$ROOT"
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        echo "setup: need root (or sudo) to run: $*" >&2; return 1
+    fi
+}
+
+apt_install() {
+    # Install Debian packages that are missing; update the package lists once.
+    local missing=()
+    for pkg in "$@"; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "setup: installing Debian packages: ${missing[*]}" >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+find_python() {
+    for candidate in python3.13 python3.12 python3.11 python3; do
+        if command -v "$candidate" >/dev/null &&
+            "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            echo "$candidate"; return 0
+        fi
+    done
+    echo "setup: Python 3.11 or newer is required" >&2; return 1
+}
+
+make_venv() {
+    local python
+    python=$(find_python)
+    if [ ! -x "$VENV/bin/python" ]; then
+        if ! "$python" -m venv "$VENV" 2>/dev/null; then
+            # Debian splits venv and ensurepip into python3-venv.
+            rm -rf "$VENV"
+            apt_install python3-venv
+            "$python" -m venv "$VENV"
+        fi
+    fi
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+}
+
+pip_install() {
+    # grep drops pip's notes about index locations of this machine's pip.conf.
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$ROOT/constraints.txt" "$@" \
+        2> >(grep -v "^WARNING: Location 'file:" >&2)
+}

@@ -1,0 +1,47 @@
+"""The ``cityid-card`` command line.
+
+Exit status: 0 on success; 1 when a credential is rejected; 2 for a usage, file or
+key problem. Errors are one line on standard error and never show personal data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import CityIDError, CredentialError
+from . import demo, inspect, issue, keygen, verify
+from ._common import EXIT_REJECTED, EXIT_USAGE, fail
+
+_COMMANDS = (keygen, issue, verify, inspect, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cityid-card",
+        description="Issue, inspect and verify signed municipal ID credentials.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in _COMMANDS:
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except CredentialError as error:
+        return fail(args, error, EXIT_REJECTED)
+    except CityIDError as error:
+        return fail(args, error, EXIT_USAGE)
+    except OSError as error:
+        return fail(args, error, EXIT_USAGE)
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""What the commands share: argument types, reading inputs, printing results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from ..credential import Credential
+from ..keys import IssuerKey
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+
+
+def iso_date(text: str) -> date:
+    """argparse type: a YYYY-MM-DD date."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a date as YYYY-MM-DD") from None
+
+
+def iso_moment(text: str) -> datetime | date:
+    """argparse type: an ISO 8601 date or date-time."""
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected an ISO 8601 date or date-time") from None
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def add_passphrase_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--passphrase-file",
+        type=Path,
+        metavar="FILE",
+        help="file whose first line is the private key's passphrase",
+    )
+
+
+def read_passphrase(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    return path.read_bytes().splitlines()[0] if path.stat().st_size else b""
+
+
+def load_issuer_key(path: Path, passphrase_file: Path | None) -> IssuerKey:
+    return IssuerKey.load_pem(path, read_passphrase(passphrase_file))
+
+
+def claims_json(credential: Credential) -> dict[str, Any]:
+    """The credential's claims as JSON-ready values (dates as YYYY-MM-DD, bytes as hex)."""
+    result: dict[str, Any] = {}
+    for label, value in vars(credential).items():
+        if isinstance(value, date):
+            value = value.isoformat()
+        elif isinstance(value, bytes):
+            value = value.hex()
+        result[label] = value
+    return result
+
+
+def print_claims(credential: Credential) -> None:
+    for label, value in claims_json(credential).items():
+        if value is not None:
+            print(f"  {label.replace('_', ' '):<14} {value}")
+
+
+def print_json(obj: dict[str, Any]) -> None:
+    json.dump(obj, sys.stdout, ensure_ascii=False, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+def fail(args: argparse.Namespace, error: Exception, status: int) -> int:
+    """Report ``error`` in one line (a JSON object with --json) and return ``status``."""
+    kind = type(error).__name__
+    message = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    if isinstance(error, OSError) and error.filename is not None:
+        message = f"{os.fsdecode(error.filename)}: {message}"
+    if getattr(args, "json", False):
+        print_json({"valid": False, "error": kind, "message": message})
+    else:
+        print(f"{'INVALID' if status == EXIT_REJECTED else 'error'}: {message} ({kind})", file=sys.stderr)
+    return status

@@ -1,0 +1,54 @@
+"""``cityid-card issue``: sign a credential for one holder and write it to a file."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+from pathlib import Path
+from typing import Any
+
+from ..credential import Credential
+from ._common import EXIT_OK, add_json_flag, add_passphrase_flag, iso_date, load_issuer_key, print_json
+
+#: Without --status-index the index is drawn at random from this many, so that it
+#: does not reveal the order in which cards were issued.
+DEFAULT_STATUS_LIST_SIZE = 2**20
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "issue", help="sign a credential", description=__doc__
+    )
+    parser.add_argument("--key", type=Path, required=True, help="issuer private key (PEM)")
+    parser.add_argument("--name", required=True, help="the name as printed on the card")
+    parser.add_argument("--dob", type=iso_date, required=True, help="date of birth, YYYY-MM-DD")
+    parser.add_argument("--expires", type=iso_date, required=True, help="expiry date, YYYY-MM-DD")
+    parser.add_argument("--gender", help="self-designated gender, free text (optional)")
+    parser.add_argument("--issued", type=iso_date, help="issue date (default: today)")
+    parser.add_argument("--status-index", type=int, help="index in the status list (default: random)")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the credential")
+    add_passphrase_flag(parser)
+    add_json_flag(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    key = load_issuer_key(args.key, args.passphrase_file)
+    status_index = args.status_index
+    if status_index is None:
+        status_index = secrets.randbelow(DEFAULT_STATUS_LIST_SIZE)
+    credential = Credential(
+        name=args.name,
+        date_of_birth=args.dob,
+        expires=args.expires,
+        issued=args.issued,
+        gender=args.gender,
+        status_index=status_index,
+    )
+    blob = key.issue(credential)
+    args.out.write_bytes(blob)
+    if args.json:
+        print_json({"out": str(args.out), "bytes": len(blob), "alg": key.alg, "kid": key.kid})
+    else:
+        print(f"wrote {args.out}: {len(blob)} bytes, {key.alg}")
+    return EXIT_OK

@@ -1,0 +1,210 @@
+"""Issuer keys: the private key that signs credentials and the public half verifiers trust.
+
+A key has a ``kid``, the label people use ("CHI-2026-1"), and an issuing window: the
+days on which it may sign. On the card, the key is named by its *wire key id*, the
+first two bytes of its RFC 7638 thumbprint, which costs 4 bytes instead of the label's
+length (see ``specs/credential.md``).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+
+from . import _algorithms, _cbor, cose
+from ._algorithms import Algorithm, PrivateKeyObject, PublicKeyObject
+from .credential import Credential
+from .errors import InvalidKey, KeyNotValid
+
+__all__ = ["WIRE_KID_SIZE", "IssuerKey", "PublicKey"]
+
+WIRE_KID_SIZE = 2
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """A trusted issuer public key with its label, algorithm and issuing window."""
+
+    kid: str
+    alg: Algorithm
+    key: PublicKeyObject = field(repr=False)
+    valid_from: date | None = None
+    valid_until: date | None = None
+    wire_kid: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kid, str) or not self.kid:
+            raise InvalidKey("kid must be a non-empty string")
+        if _algorithms.algorithm_of(self.key) != self.alg:
+            raise InvalidKey("the key type does not match its algorithm")
+        if self.valid_from and self.valid_until and self.valid_from > self.valid_until:
+            raise InvalidKey("valid_from is after valid_until")
+        object.__setattr__(self, "wire_kid", _algorithms.thumbprint(self.key)[:WIRE_KID_SIZE])
+
+    def valid_on(self, day: date) -> bool:
+        """True if the key may issue credentials dated ``day``."""
+        if self.valid_from is not None and day < self.valid_from:
+            return False
+        return self.valid_until is None or day <= self.valid_until
+
+    def verify_signature(self, message: bytes, signature: bytes) -> None:
+        """Check a 64-byte COSE signature over ``message``; raise BadSignature."""
+        _algorithms.verify_signature(self.key, message, signature)
+
+    def to_jwk(self) -> dict[str, Any]:
+        """This key as a JWK (RFC 7517) with ``kid``, ``alg`` and the issuing window."""
+        jwk: dict[str, Any] = {
+            **_algorithms.jwk_members(self.key),
+            "kid": self.kid,
+            "alg": self.alg,
+            "use": "sig",
+        }
+        if self.valid_from is not None:
+            jwk["valid_from"] = self.valid_from.isoformat()
+        if self.valid_until is not None:
+            jwk["valid_until"] = self.valid_until.isoformat()
+        return jwk
+
+    @classmethod
+    def from_jwk(cls, jwk: dict[str, Any]) -> PublicKey:
+        """Load a JWK written by :meth:`to_jwk`; raise InvalidKey if it is unusable."""
+        if not isinstance(jwk, dict):
+            raise InvalidKey("a JWK must be a JSON object")
+        if "d" in jwk:
+            raise InvalidKey("a trust store must not hold private keys")
+        alg = jwk.get("alg")
+        if alg not in _algorithms.COSE_ALGORITHM:
+            raise InvalidKey("JWK alg must be ES256 or EdDSA")
+        if jwk.get("use", "sig") != "sig":
+            raise InvalidKey("JWK use must be sig")
+        kid = jwk.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidKey("JWK kid must be a string")
+        return cls(
+            kid=kid,
+            alg=alg,
+            key=_algorithms.public_key_from_jwk(jwk),
+            valid_from=_parse_date(jwk.get("valid_from"), "valid_from"),
+            valid_until=_parse_date(jwk.get("valid_until"), "valid_until"),
+        )
+
+
+class IssuerKey:
+    """A private issuer key that signs credentials.
+
+    Create one with :meth:`generate` or :meth:`load_pem`; publish :meth:`public` in
+    the verifiers' trust store; sign cards with :meth:`issue`.
+    """
+
+    def __init__(
+        self,
+        private_key: PrivateKeyObject,
+        *,
+        kid: str | None = None,
+        valid_from: date | None = None,
+        valid_until: date | None = None,
+    ) -> None:
+        self._key = private_key
+        self._alg = _algorithms.algorithm_of(private_key)
+        public = private_key.public_key()
+        if kid is None:
+            kid = base64.urlsafe_b64encode(_algorithms.thumbprint(public)).rstrip(b"=").decode()
+        self._public = PublicKey(kid, self._alg, public, valid_from, valid_until)
+
+    @classmethod
+    def generate(
+        cls,
+        alg: Algorithm = "ES256",
+        kid: str | None = None,
+        *,
+        valid_from: date | None = None,
+        valid_until: date | None = None,
+    ) -> IssuerKey:
+        """Make a new key; ``kid`` defaults to the key's RFC 7638 thumbprint."""
+        private = _algorithms.generate_private_key(_algorithms.algorithm_name(alg))
+        return cls(private, kid=kid, valid_from=valid_from, valid_until=valid_until)
+
+    @classmethod
+    def from_pem(
+        cls, data: bytes, password: bytes | str | None = None, *, kid: str | None = None
+    ) -> IssuerKey:
+        """Load a PKCS#8 PEM private key, encrypted if ``password`` is given."""
+        if isinstance(password, str):
+            password = password.encode("utf-8")
+        try:
+            private = serialization.load_pem_private_key(data, password=password)
+        except TypeError:
+            raise InvalidKey("the key is encrypted and needs a password, or is not") from None
+        except ValueError:
+            raise InvalidKey("not a PEM private key, or the password is wrong") from None
+        _algorithms.algorithm_of(private)
+        return cls(private, kid=kid)  # type: ignore[arg-type]
+
+    @classmethod
+    def load_pem(
+        cls, path: str | os.PathLike[str], password: bytes | str | None = None, *, kid: str | None = None
+    ) -> IssuerKey:
+        """Load a PKCS#8 PEM private key file, encrypted if ``password`` is given."""
+        return cls.from_pem(Path(path).read_bytes(), password, kid=kid)
+
+    def to_pem(self, password: bytes | str | None = None) -> bytes:
+        """The private key as PKCS#8 PEM, encrypted with ``password`` if given."""
+        if isinstance(password, str):
+            password = password.encode("utf-8")
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+        )
+        return self._key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        )
+
+    def save_pem(self, path: str | os.PathLike[str], password: bytes | str | None = None) -> None:
+        """Write :meth:`to_pem` to a new file readable by its owner only."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(self.to_pem(password))
+
+    @property
+    def alg(self) -> Algorithm:
+        return self._alg
+
+    @property
+    def kid(self) -> str:
+        return self._public.kid
+
+    def public(self) -> PublicKey:
+        """The public key, with kid and issuing window, for a trust store."""
+        return self._public
+
+    def sign(self, payload: bytes) -> bytes:
+        """Sign any ``payload`` as an untagged COSE_Sign1 under this key."""
+        return cose.sign1(payload, self._key, kid=self._public.wire_kid).encode()
+
+    def issue(self, credential: Credential, *, today: date | None = None) -> bytes:
+        """Sign ``credential``; return the card's bytes.
+
+        A credential without an issue date is dated ``today`` (by default the issuing
+        machine's local date). Raises KeyNotValid outside the key's issuing window.
+        """
+        issued = credential.issued or today or date.today()
+        if not self._public.valid_on(issued):
+            raise KeyNotValid("the issuer key may not issue credentials on this date")
+        return self.sign(_cbor.dumps(replace(credential, issued=issued).to_claims()))
+
+
+def _parse_date(value: object, label: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise InvalidKey(f"JWK {label} must be an ISO 8601 date (YYYY-MM-DD)")
+
