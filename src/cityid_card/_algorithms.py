@@ -41,11 +41,11 @@ def algorithm_name(value: object) -> Algorithm:
     if isinstance(value, int) and not isinstance(value, bool) and value in ALGORITHM_BY_COSE:
         return ALGORITHM_BY_COSE[value]
     if value in COSE_ALGORITHM:
-        return value  # type: ignore[return-value]
+        return value
     raise UnsupportedAlgorithm("only ES256 and EdDSA (Ed25519) are supported")
 
 
-def algorithm_of(key: PublicKeyObject | PrivateKeyObject) -> Algorithm:
+def algorithm_of(key: object) -> Algorithm:
     """Return the algorithm a key is for, or raise InvalidKey."""
     if isinstance(key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)):
         if isinstance(key.curve, ec.SECP256R1):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _algorithms, _cbor
-from .errors import MalformedCredential
+from .errors import MalformedCredential, UnsupportedAlgorithm
 
 __all__ = ["HEADER_ALG", "HEADER_KID", "TAG_SIGN1", "Sign1", "sign1"]
 
@@ -72,7 +72,9 @@ class Sign1:
         return cls(protected, payload, signature, unprotected)
 
     def encode(self, *, tagged: bool = False) -> bytes:
-        body = _cbor.dumps([self.protected_bytes, dict(self.unprotected), self.payload, self.signature])
+        body = _cbor.dumps(
+            [self.protected_bytes, dict(self.unprotected), self.payload, self.signature]
+        )
         return _TAG_SIGN1_HEAD + body if tagged else body
 
     def to_be_signed(self, external_aad: bytes = b"") -> bytes:
@@ -82,7 +84,7 @@ class Sign1:
     def verify(self, key: _algorithms.PublicKeyObject, external_aad: bytes = b"") -> None:
         """Check the signature with ``key``; raise BadSignature or UnsupportedAlgorithm."""
         if self.alg != _algorithms.algorithm_of(key):
-            raise _algorithms.UnsupportedAlgorithm("the header algorithm does not match the key")
+            raise UnsupportedAlgorithm("the header algorithm does not match the key")
         _algorithms.verify_signature(key, self.to_be_signed(external_aad), self.signature)
 
 

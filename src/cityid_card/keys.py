@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from . import _algorithms, _cbor, cose
 from ._algorithms import Algorithm, PrivateKeyObject, PublicKeyObject
@@ -143,12 +144,17 @@ class IssuerKey:
             raise InvalidKey("the key is encrypted and needs a password, or is not") from None
         except ValueError:
             raise InvalidKey("not a PEM private key, or the password is wrong") from None
-        _algorithms.algorithm_of(private)
-        return cls(private, kid=kid)  # type: ignore[arg-type]
+        if not isinstance(private, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+            raise InvalidKey("only P-256 and Ed25519 keys are supported")
+        return cls(private, kid=kid)
 
     @classmethod
     def load_pem(
-        cls, path: str | os.PathLike[str], password: bytes | str | None = None, *, kid: str | None = None
+        cls,
+        path: str | os.PathLike[str],
+        password: bytes | str | None = None,
+        *,
+        kid: str | None = None,
     ) -> IssuerKey:
         """Load a PKCS#8 PEM private key file, encrypted if ``password`` is given."""
         return cls.from_pem(Path(path).read_bytes(), password, kid=kid)
@@ -158,7 +164,9 @@ class IssuerKey:
         if isinstance(password, str):
             password = password.encode("utf-8")
         encryption: serialization.KeySerializationEncryption = (
-            serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+            serialization.BestAvailableEncryption(password)
+            if password
+            else serialization.NoEncryption()
         )
         return self._key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
@@ -207,4 +215,3 @@ def _parse_date(value: object, label: str) -> date | None:
     except ValueError:
         pass
     raise InvalidKey(f"JWK {label} must be an ISO 8601 date (YYYY-MM-DD)")
-

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from . import _algorithms
 from ._algorithms import Algorithm
 from .errors import InvalidKey, TrustStoreError
 from .keys import PublicKey
@@ -27,12 +28,19 @@ class TrustStore:
         self._keys = tuple(keys)
         self._by_wire: dict[tuple[Algorithm, bytes], tuple[PublicKey, ...]] = {}
         labels: set[str] = set()
+        materials: set[str] = set()
         for key in self._keys:
             if not isinstance(key, PublicKey):
                 raise TypeError("TrustStore holds PublicKey objects (IssuerKey.public())")
             if key.kid in labels:
                 raise TrustStoreError(f"two keys share the kid {key.kid!r}")
+            material = repr(sorted(_algorithms.jwk_members(key.key).items()))
+            if material in materials:
+                raise TrustStoreError(
+                    f"the key {key.kid!r} is already in the store under another kid"
+                )
             labels.add(key.kid)
+            materials.add(material)
             slot = (key.alg, key.wire_kid)
             self._by_wire[slot] = (*self._by_wire.get(slot, ()), key)
 

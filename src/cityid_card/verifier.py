@@ -16,7 +16,7 @@ so every implementation reports the same error for the same bytes:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from . import _algorithms, _cbor, cose
 from ._algorithms import Algorithm
@@ -45,7 +45,7 @@ class VerifiedCredential:
 
 
 def verify(
-    blob: bytes, trust: TrustStore, now: datetime | date | None = None
+    blob: bytes | bytearray | memoryview, trust: TrustStore, now: datetime | date | None = None
 ) -> VerifiedCredential:
     """Verify a card's bytes; return the result or raise a CredentialError subclass.
 
@@ -60,7 +60,7 @@ def verify(
 
 def _verification_day(now: datetime | date | None) -> date:
     if now is None:
-        return datetime.now(timezone.utc).date()
+        return datetime.now(UTC).date()
     if isinstance(now, datetime):
         return now.date()
     if isinstance(now, date):

@@ -10,8 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
-from ..errors import CityIDError, CredentialError
+from cityid_card import __version__
+from cityid_card.errors import CityIDError, CredentialError
+
 from . import demo, inspect, issue, keygen, verify
 from ._common import EXIT_REJECTED, EXIT_USAGE, fail
 

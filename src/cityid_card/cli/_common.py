@@ -10,8 +10,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from ..credential import Credential
-from ..keys import IssuerKey
+from cityid_card.credential import Credential
+from cityid_card.keys import IssuerKey
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -89,5 +89,8 @@ def fail(args: argparse.Namespace, error: Exception, status: int) -> int:
     if getattr(args, "json", False):
         print_json({"valid": False, "error": kind, "message": message})
     else:
-        print(f"{'INVALID' if status == EXIT_REJECTED else 'error'}: {message} ({kind})", file=sys.stderr)
+        print(
+            f"{'INVALID' if status == EXIT_REJECTED else 'error'}: {message} ({kind})",
+            file=sys.stderr,
+        )
     return status

@@ -9,17 +9,17 @@ import argparse
 from datetime import date, timedelta
 from typing import Any
 
-from .._algorithms import Algorithm
-from ..credential import Credential
-from ..errors import CredentialError
-from ..keys import IssuerKey
-from ..trust import TrustStore
-from ..verifier import verify
+from cityid_card._algorithms import Algorithm
+from cityid_card.credential import Credential
+from cityid_card.errors import CredentialError
+from cityid_card.keys import IssuerKey
+from cityid_card.trust import TrustStore
+from cityid_card.verifier import verify
+
 from ._common import EXIT_OK, add_json_flag, claims_json, print_claims, print_json
 
 #: Bytes of user memory on an NXP NTAG213, the cheapest NFC Forum Type 2 tag.
 NTAG213_USER_BYTES = 144
-_SAMPLE_HOLDER = {"name": "Ana Sofia Rivera Delgado", "date_of_birth": date(1990, 4, 12), "gender": "X"}
 
 
 def register(commands: Any) -> None:
@@ -34,12 +34,16 @@ def run(args: argparse.Namespace) -> int:
     today = date.today()
     results = [_round_trip(alg, today) for alg in ("ES256", "EdDSA")]
     if args.json:
-        print_json({"credentials": [{k: v for k, v in r.items() if k != "credential"} for r in results]})
+        print_json(
+            {"credentials": [{k: v for k, v in r.items() if k != "credential"} for r in results]}
+        )
         return EXIT_OK
     for result in results:
         print(f"== {result['alg']}: throwaway issuer key {result['kid']} (in memory only)")
-        print(f"issued a credential of {result['bytes']} bytes "
-              f"(an NTAG213 tag holds {NTAG213_USER_BYTES})")
+        print(
+            f"issued a credential of {result['bytes']} bytes "
+            f"(an NTAG213 tag holds {NTAG213_USER_BYTES})"
+        )
         print(f"  {result['hex']}")
         print(f"VALID  {result['alg']}, issuer key {result['kid']}")
         print_claims(result["credential"])
@@ -50,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
 def _round_trip(alg: Algorithm, today: date) -> dict[str, Any]:
     key = IssuerKey.generate(alg, kid=f"DEMO-{alg}")
     credential = Credential(
-        **_SAMPLE_HOLDER,
+        name="Ana Sofia Rivera Delgado",
+        date_of_birth=date(1990, 4, 12),
+        gender="X",
         issued=today,
         expires=today + timedelta(days=5 * 365),
         status_index=4711,

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..verifier import decode_unverified
+from cityid_card.verifier import decode_unverified
+
 from ._common import EXIT_OK, add_json_flag, claims_json, print_claims, print_json
 
 
@@ -23,10 +24,19 @@ def run(args: argparse.Namespace) -> int:
     blob = args.credential.read_bytes()
     decoded = decode_unverified(blob)
     if args.json:
-        print_json({"verified": False, "alg": decoded.alg, "wire_kid": decoded.wire_kid.hex(),
-                    "bytes": len(blob), "claims": claims_json(decoded.credential)})
+        print_json(
+            {
+                "verified": False,
+                "alg": decoded.alg,
+                "wire_kid": decoded.wire_kid.hex(),
+                "bytes": len(blob),
+                "claims": claims_json(decoded.credential),
+            }
+        )
     else:
         print("UNVERIFIED: decoded only; signature, issuer and dates were NOT checked")
-        print(f"  {'algorithm':<14} {decoded.alg}, key id {decoded.wire_kid.hex()}, {len(blob)} bytes")
+        print(
+            f"  {'algorithm':<14} {decoded.alg}, key id {decoded.wire_kid.hex()}, {len(blob)} bytes"
+        )
         print_claims(decoded.credential)
     return EXIT_OK

@@ -7,8 +7,16 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from ..credential import Credential
-from ._common import EXIT_OK, add_json_flag, add_passphrase_flag, iso_date, load_issuer_key, print_json
+from cityid_card.credential import Credential
+
+from ._common import (
+    EXIT_OK,
+    add_json_flag,
+    add_passphrase_flag,
+    iso_date,
+    load_issuer_key,
+    print_json,
+)
 
 #: Without --status-index the index is drawn at random from this many, so that it
 #: does not reveal the order in which cards were issued.
@@ -25,7 +33,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--expires", type=iso_date, required=True, help="expiry date, YYYY-MM-DD")
     parser.add_argument("--gender", help="self-designated gender, free text (optional)")
     parser.add_argument("--issued", type=iso_date, help="issue date (default: today)")
-    parser.add_argument("--status-index", type=int, help="index in the status list (default: random)")
+    parser.add_argument(
+        "--status-index", type=int, help="index in the status list (default: random)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="where to write the credential")
     add_passphrase_flag(parser)
     add_json_flag(parser)

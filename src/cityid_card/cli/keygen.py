@@ -6,9 +6,17 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..keys import IssuerKey
-from ..trust import TrustStore
-from ._common import EXIT_OK, add_json_flag, add_passphrase_flag, iso_date, print_json, read_passphrase
+from cityid_card.keys import IssuerKey
+from cityid_card.trust import TrustStore
+
+from ._common import (
+    EXIT_OK,
+    add_json_flag,
+    add_passphrase_flag,
+    iso_date,
+    print_json,
+    read_passphrase,
+)
 
 
 def register(commands: Any) -> None:
@@ -18,7 +26,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--alg", choices=("ES256", "EdDSA"), default="ES256")
     parser.add_argument("--kid", required=True, help="the key's label, e.g. CHI-2026-1")
     parser.add_argument("--out", type=Path, required=True, help="new PKCS#8 PEM private key file")
-    parser.add_argument("--trust", type=Path, required=True, help="JWK Set to add the public key to")
+    parser.add_argument(
+        "--trust", type=Path, required=True, help="JWK Set to add the public key to"
+    )
     parser.add_argument("--valid-from", type=iso_date, help="first day the key may issue")
     parser.add_argument("--valid-until", type=iso_date, help="last day the key may issue")
     add_passphrase_flag(parser)
@@ -35,8 +45,15 @@ def run(args: argparse.Namespace) -> int:
     key.save_pem(args.out, read_passphrase(args.passphrase_file))
     store.save(args.trust)
     if args.json:
-        print_json({"kid": key.kid, "alg": key.alg, "wire_kid": key.public().wire_kid.hex(),
-                    "key": str(args.out), "trust": str(args.trust)})
+        print_json(
+            {
+                "kid": key.kid,
+                "alg": key.alg,
+                "wire_kid": key.public().wire_kid.hex(),
+                "key": str(args.out),
+                "trust": str(args.trust),
+            }
+        )
     else:
         print(f"wrote {args.out} ({key.alg}, kid {key.kid}); added the public key to {args.trust}")
     return EXIT_OK

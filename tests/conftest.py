@@ -1,0 +1,77 @@
+"""Fixtures shared by the test suite."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from cityid_card import Credential, IssuerKey, TrustStore
+
+REPO = Path(__file__).resolve().parent.parent
+#: Public test vectors provided beside the repository (read only, never copied).
+SHARED = REPO.parent / "shared"
+ALGORITHMS = ("ES256", "EdDSA")
+#: A moment at which the sample credentials are valid.
+NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
+
+
+VECTORS = REPO / "specs" / "vectors"
+
+
+def _load_vector_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_vectors", VECTORS / "make_vectors.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: specs/vectors/make_vectors.py, whose ``envelope`` signs deliberately wrong credentials.
+vector_generator = _load_vector_generator()
+
+
+def signed_envelope(key: IssuerKey, payload: bytes, protected: Any = None, **parts: Any) -> bytes:
+    """A correctly signed COSE_Sign1 with any protected header, unprotected header and payload."""
+    return bytes(vector_generator.envelope(key, payload, protected=protected, **parts))
+
+
+def load_shared_json(relative: str) -> Any:
+    return json.loads((SHARED / relative).read_text(encoding="utf-8"))
+
+
+def sample_credential(**changes: Any) -> Credential:
+    fields: dict[str, Any] = {
+        "name": "Ana Sofia Rivera Delgado",
+        "date_of_birth": date(1990, 4, 12),
+        "issued": date(2026, 11, 21),
+        "expires": date(2031, 11, 20),
+        "status_index": 4711,
+    }
+    fields.update(changes)
+    return Credential(**fields)
+
+
+@pytest.fixture(params=ALGORITHMS)
+def alg(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def issuer_key(alg: str) -> IssuerKey:
+    return IssuerKey.generate(alg, kid=f"CHI-2026-{alg}")  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def trust(issuer_key: IssuerKey) -> TrustStore:
+    return TrustStore([issuer_key.public()])
+
+
+@pytest.fixture
+def blob(issuer_key: IssuerKey) -> bytes:
+    return issuer_key.issue(sample_credential())

@@ -1,0 +1,268 @@
+"""verify(): the ordered checks, every single-bit flip, dates, keys, and privacy of errors."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+
+from cityid_card import (
+    BadSignature,
+    CredentialError,
+    Expired,
+    IssuerKey,
+    KeyNotValid,
+    MalformedCredential,
+    NotYetValid,
+    PublicKey,
+    TrustStore,
+    UnknownIssuer,
+    UnsupportedAlgorithm,
+    _cbor,
+    verify,
+)
+from cityid_card.verifier import decode_unverified
+
+from .conftest import NOW, sample_credential, signed_envelope
+
+# Offsets in the envelope of a credential with a 24-character name and no gender:
+# 84 | 47 a2 01 alg 04 42 kid kid | a0 | 58 len payload... | 58 40 signature...
+ALG_OFFSET = 4
+KID_OFFSETS = (7, 8)
+PAYLOAD_START = 12
+SIGNATURE_SIZE = 64
+
+
+def test_valid_credential(blob: bytes, trust: TrustStore, issuer_key: IssuerKey) -> None:
+    result = verify(blob, trust, now=NOW)
+    assert result.credential == sample_credential()
+    assert result.kid == issuer_key.kid
+    assert result.alg == issuer_key.alg
+    assert len(blob) == 118  # 120 with a status index above 65535
+
+
+def test_every_single_bit_flip_is_rejected_with_its_typed_error(
+    blob: bytes, trust: TrustStore
+) -> None:
+    signature_start = len(blob) - SIGNATURE_SIZE
+    for position, bit in itertools.product(range(len(blob)), range(8)):
+        tampered = bytearray(blob)
+        tampered[position] ^= 1 << bit
+        with pytest.raises(CredentialError) as caught:
+            verify(bytes(tampered), trust, now=NOW)
+        error = type(caught.value)
+        where = f"byte {position} bit {bit}: {error.__name__}"
+        if position >= signature_start or PAYLOAD_START <= position < signature_start - 2:
+            assert error is BadSignature, where
+        elif position in KID_OFFSETS:
+            assert error is UnknownIssuer, where
+        elif position == ALG_OFFSET:
+            assert error in (UnsupportedAlgorithm, UnknownIssuer, MalformedCredential), where
+        else:
+            assert error is MalformedCredential, where
+
+
+def test_truncations_and_extensions_are_malformed(blob: bytes, trust: TrustStore) -> None:
+    for size in range(len(blob)):
+        with pytest.raises(MalformedCredential):
+            verify(blob[:size], trust, now=NOW)
+    with pytest.raises(MalformedCredential):
+        verify(blob + b"\x00", trust, now=NOW)
+    with pytest.raises(MalformedCredential):
+        verify(b"\xd2" + blob, trust, now=NOW)
+
+
+def test_validity_is_inclusive_of_issue_and_expiry_days(blob: bytes, trust: TrustStore) -> None:
+    credential = sample_credential()
+    assert credential.issued is not None
+    verify(blob, trust, now=credential.issued)
+    verify(blob, trust, now=credential.expires)
+    with pytest.raises(NotYetValid):
+        verify(blob, trust, now=credential.issued - timedelta(days=1))
+    with pytest.raises(Expired):
+        verify(blob, trust, now=credential.expires + timedelta(days=1))
+
+
+def test_now_is_judged_by_its_own_calendar_date(blob: bytes, trust: TrustStore) -> None:
+    expires = sample_credential().expires
+    late_evening_chicago = datetime(
+        expires.year, expires.month, expires.day, 23, 0, tzinfo=timezone(timedelta(hours=-6))
+    )
+    verify(blob, trust, now=late_evening_chicago)  # still the expiry day there
+    with pytest.raises(Expired):
+        verify(blob, trust, now=late_evening_chicago.astimezone(UTC))
+    naive = datetime(expires.year, expires.month, expires.day, 23, 59)
+    verify(blob, trust, now=naive)
+    with pytest.raises(Expired):
+        verify(blob, trust, now=naive + timedelta(minutes=1))
+
+
+def test_now_defaults_to_the_current_time(issuer_key: IssuerKey, trust: TrustStore) -> None:
+    today = datetime.now(UTC).date()
+    expired = issuer_key.issue(
+        sample_credential(issued=today - timedelta(days=10), expires=today - timedelta(days=2))
+    )
+    with pytest.raises(Expired):
+        verify(expired, trust)
+    current = issuer_key.issue(
+        sample_credential(issued=today - timedelta(days=2), expires=today + timedelta(days=2))
+    )
+    assert verify(current, trust).credential.expires == today + timedelta(days=2)
+
+
+def test_a_credential_is_only_accepted_under_a_key_valid_on_its_issue_date(
+    issuer_key: IssuerKey, blob: bytes
+) -> None:
+    public = issuer_key.public()
+    issued = sample_credential().issued
+    assert issued is not None
+
+    def store(valid_from: date | None, valid_until: date | None) -> TrustStore:
+        return TrustStore([replace(public, valid_from=valid_from, valid_until=valid_until)])
+
+    verify(blob, store(issued, issued), now=NOW)
+    verify(blob, store(None, None), now=NOW)
+    with pytest.raises(KeyNotValid):
+        verify(blob, store(issued + timedelta(days=1), None), now=NOW)
+    with pytest.raises(KeyNotValid):
+        verify(blob, store(None, issued - timedelta(days=1)), now=NOW)
+    # A retired key (window over) still vouches for the cards it issued while valid.
+    verify(blob, store(None, issued), now=NOW)
+
+
+def test_issuer_refuses_to_sign_outside_its_window(alg: str) -> None:
+    key = IssuerKey.generate(alg, "K", valid_until=date(2020, 12, 31))  # type: ignore[arg-type]
+    with pytest.raises(KeyNotValid):
+        key.issue(sample_credential())
+
+
+def test_unknown_key_and_key_of_another_algorithm(blob: bytes, issuer_key: IssuerKey) -> None:
+    stranger = IssuerKey.generate(issuer_key.alg, kid="OTHER")
+    with pytest.raises(UnknownIssuer):
+        verify(blob, TrustStore([stranger.public()]), now=NOW)
+    with pytest.raises(UnknownIssuer):
+        verify(blob, TrustStore(), now=NOW)
+
+
+def _colliding_keys(alg: str) -> tuple[IssuerKey, IssuerKey]:
+    seen: dict[bytes, IssuerKey] = {}
+    for number in itertools.count():
+        key = IssuerKey.generate(alg, kid=f"K{number}")  # type: ignore[arg-type]
+        wire_kid = key.public().wire_kid
+        if wire_kid in seen:
+            return seen[wire_kid], key
+        seen[wire_kid] = key
+    raise AssertionError("unreachable")
+
+
+def test_keys_that_share_a_wire_kid_are_both_tried() -> None:
+    first, second = _colliding_keys("EdDSA")
+    both = TrustStore([first.public(), second.public()])
+    for key in (first, second):
+        result = verify(key.issue(sample_credential()), both, now=NOW)
+        assert result.kid == key.kid
+    with pytest.raises(BadSignature):
+        verify(second.issue(sample_credential()), TrustStore([first.public()]), now=NOW)
+
+
+def test_a_non_canonical_payload_is_rejected_even_whensigned_envelope(
+    issuer_key: IssuerKey, trust: TrustStore
+) -> None:
+    claims = _cbor.dumps(sample_credential().to_claims())
+    # status index 4711 = 19 12 67: re-encode it with a 4-byte head (1a 00 00 12 67).
+    longer = claims.replace(b"\x19\x12\x67", b"\x1a\x00\x00\x12\x67")
+    assert longer != claims
+    with pytest.raises(MalformedCredential):
+        verify(signed_envelope(issuer_key, longer), trust, now=NOW)
+
+
+def test_alg_and_kid_are_only_read_from_the_protected_header(
+    issuer_key: IssuerKey, trust: TrustStore
+) -> None:
+    claims = _cbor.dumps(sample_credential().to_claims())
+    alg = -7 if issuer_key.alg == "ES256" else -8
+    kid = issuer_key.public().wire_kid
+    with pytest.raises(MalformedCredential):
+        verify(
+            signed_envelope(issuer_key, claims, {1: alg}, unprotected=_cbor.dumps({4: kid})),
+            trust,
+            now=NOW,
+        )
+    with pytest.raises(MalformedCredential):
+        verify(
+            signed_envelope(issuer_key, claims, {4: kid}, unprotected=_cbor.dumps({1: alg})),
+            trust,
+            now=NOW,
+        )
+    with pytest.raises(UnsupportedAlgorithm):
+        verify(signed_envelope(issuer_key, claims, {1: -35, 4: kid}), trust, now=NOW)
+    with pytest.raises(MalformedCredential):
+        verify(signed_envelope(issuer_key, claims, {1: alg, 4: kid + b"\x00"}), trust, now=NOW)
+
+
+def test_input_must_be_bytes(trust: TrustStore, blob: bytes) -> None:
+    with pytest.raises(TypeError):
+        verify(blob.hex(), trust)  # type: ignore[arg-type]
+    assert verify(bytearray(blob), trust, now=NOW).credential == sample_credential()
+    with pytest.raises(TypeError):
+        verify(blob, trust, now="2027-01-01")  # type: ignore[arg-type]
+
+
+def test_decode_unverified_reads_claims_without_trusting_them(
+    blob: bytes, issuer_key: IssuerKey
+) -> None:
+    decoded = decode_unverified(blob)
+    assert decoded.credential == sample_credential()
+    assert decoded.alg == issuer_key.alg
+    assert decoded.wire_kid == issuer_key.public().wire_kid
+    with pytest.raises(MalformedCredential):
+        decode_unverified(blob[:-1])
+
+
+def _personal_strings(credential: object) -> list[str]:
+    holder = sample_credential(gender="Two-Spirit")
+    dob = holder.date_of_birth
+    return [
+        holder.name, "Ana", "Rivera", "Two-Spirit", dob.isoformat(), dob.strftime("%m/%d/%Y"),
+        str((dob - date(1970, 1, 1)).days),
+    ]  # fmt: skip
+
+
+def test_error_messages_never_contain_personal_data(
+    issuer_key: IssuerKey, trust: TrustStore
+) -> None:
+    holder = sample_credential(gender="Two-Spirit")
+    blob = issuer_key.issue(holder)
+    claims = holder.to_claims()
+    failures: list[bytes] = []
+    for position, bit in itertools.product(range(len(blob)), range(8)):
+        tampered = bytearray(blob)
+        tampered[position] ^= 1 << bit
+        failures.append(bytes(tampered))
+    failures += [
+        signed_envelope(issuer_key, _cbor.dumps([*claims, {1: b"x"}, "221B"])),
+        signed_envelope(issuer_key, _cbor.dumps([1, holder.name + "\n", *claims[2:]])),
+        signed_envelope(issuer_key, _cbor.dumps([1, "Zoe\u0308", *claims[2:]])),
+        signed_envelope(issuer_key, _cbor.dumps([*claims[:5], -1, *claims[6:]])),
+    ]
+    errors: list[CredentialError] = []
+    for data in failures:
+        with pytest.raises(CredentialError) as caught:
+            verify(data, trust, now=NOW)
+        errors.append(caught.value)
+    for when in (date(2026, 1, 1), date(2040, 1, 1)):
+        with pytest.raises(CredentialError) as caught:
+            verify(blob, trust, now=when)
+        errors.append(caught.value)
+    forbidden = _personal_strings(holder)
+    for error in errors:
+        text = f"{error} {error!r} {error.args}"
+        assert not [s for s in forbidden if s in text], text
+
+
+def test_public_key_of_the_wrong_type_is_refused(issuer_key: IssuerKey) -> None:
+    with pytest.raises(TypeError):
+        TrustStore([issuer_key])  # type: ignore[list-item]
+    assert isinstance(issuer_key.public(), PublicKey)
