@@ -19,7 +19,7 @@ import cbor2
 
 from .errors import MalformedCredential
 
-__all__ = ["MAX_DEPTH", "dumps", "loads"]
+__all__ = ["MAX_DEPTH", "dumps", "dumps_bytes", "loads"]
 
 MAX_DEPTH = 16
 
@@ -29,6 +29,20 @@ _SIMPLE = {0xF4: False, 0xF5: True, 0xF6: None}
 def dumps(value: Any) -> bytes:
     """Encode ``value`` deterministically (shortest heads, definite lengths, sorted maps)."""
     return cbor2.dumps(_sorted_maps(value))
+
+
+def dumps_bytes(value: bytes) -> bytes:
+    """Encode a byte string: the same as ``dumps(value)``, without cbor2's per-call set-up."""
+    size = len(value)
+    if size < 24:
+        head = bytes((0x40 | size,))
+    elif size < 0x100:
+        head = bytes((0x58, size))
+    elif size < 0x10000:
+        head = b"\x59" + size.to_bytes(2, "big")
+    else:
+        return dumps(value)
+    return head + value
 
 
 def _sorted_maps(value: Any) -> Any:

@@ -21,6 +21,7 @@ TAG_SIGN1 = 18
 HEADER_ALG = 1
 HEADER_KID = 4
 _TAG_SIGN1_HEAD = b"\xd2"  # CBOR tag 18 in its one-byte head
+_SIGNATURE1_HEAD = b"\x84\x6aSignature1"  # array(4), text(10) "Signature1"
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,11 @@ class Sign1:
     payload: bytes
     signature: bytes
     unprotected: Mapping[Any, Any] = field(default_factory=dict)
+    #: The protected header map, decoded from :attr:`protected_bytes`.
+    protected: Mapping[Any, Any] = field(init=False, repr=False, compare=False)
 
-    @property
-    def protected(self) -> dict[Any, Any]:
-        """The protected header map (decoded from :attr:`protected_bytes`)."""
-        return _decode_protected(self.protected_bytes)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "protected", _decode_protected(self.protected_bytes))
 
     @property
     def alg(self) -> _algorithms.Algorithm:
@@ -68,7 +69,6 @@ class Sign1:
             raise MalformedCredential("COSE_Sign1 headers have the wrong types")
         if not isinstance(payload, bytes) or not isinstance(signature, bytes):
             raise MalformedCredential("COSE_Sign1 payload or signature is not a byte string")
-        _decode_protected(protected)
         return cls(protected, payload, signature, unprotected)
 
     def encode(self, *, tagged: bool = False) -> bytes:
@@ -90,7 +90,12 @@ class Sign1:
 
 def sig_structure(protected_bytes: bytes, payload: bytes, external_aad: bytes = b"") -> bytes:
     """Encode ``["Signature1", protected, external_aad, payload]`` (RFC 9052 section 4.4)."""
-    return _cbor.dumps(["Signature1", protected_bytes, external_aad, payload])
+    return (
+        _SIGNATURE1_HEAD
+        + _cbor.dumps_bytes(protected_bytes)
+        + _cbor.dumps_bytes(external_aad)
+        + _cbor.dumps_bytes(payload)
+    )
 
 
 def sign1(

@@ -12,6 +12,7 @@ that does not fit a field is refused with :class:`~cityid_card.errors.ClaimError
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -38,6 +39,8 @@ EXT_PSEUDONYM_KEY = 3
 _EC_POINT_COMPRESSED_SIZE = 33
 _TAG_UID_SIZES = (4, 7, 10)
 
+#: Unicode general category Cc is exactly these two ranges.
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 _MIN_CLAIMS = 6
 _MAX_CLAIMS = 8
 
@@ -192,7 +195,7 @@ def _check_text(label: str, value: object, max_bytes: int) -> None:
         raise InvalidClaim(f"{label} must be 1 to {max_bytes} bytes of UTF-8")
     if value != value.strip():
         raise InvalidClaim(f"{label} must not begin or end with white space")
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
+    if _CONTROL_CHARACTER.search(value):
         raise InvalidClaim(f"{label} must not contain control characters")
     if not unicodedata.is_normalized("NFC", value):
         raise InvalidClaim(f"{label} must be in Unicode normalization form NFC")
