@@ -198,6 +198,8 @@ def test_alg_and_kid_are_only_read_from_the_protected_header(
         )
     with pytest.raises(UnsupportedAlgorithm):
         verify(signed_envelope(issuer_key, claims, {1: -35, 4: kid}), trust, now=NOW)
+    with pytest.raises(UnsupportedAlgorithm):  # the name is not the COSE identifier
+        verify(signed_envelope(issuer_key, claims, {1: issuer_key.alg, 4: kid}), trust, now=NOW)
     with pytest.raises(MalformedCredential):
         verify(signed_envelope(issuer_key, claims, {1: alg, 4: kid + b"\x00"}), trust, now=NOW)
 

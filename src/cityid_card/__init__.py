@@ -23,6 +23,10 @@ from .errors import (
     KeyNotValid,
     MalformedCredential,
     NotYetValid,
+    Revoked,
+    StatusListError,
+    StatusUnknown,
+    Suspended,
     TrustStoreError,
     UnknownClaim,
     UnknownIssuer,
@@ -30,17 +34,36 @@ from .errors import (
     UnsupportedVersion,
 )
 from .keys import IssuerKey, PublicKey
+from .status import (
+    CredentialStatus,
+    StatusListToken,
+    StatusRegistry,
+    StatusValue,
+    sign_status_list,
+)
 from .trust import TrustStore
-from .verifier import VerifiedCredential, verify
+from .verifier import (
+    DEFAULT_IMPLEMENTATION,
+    StatusPolicy,
+    VerifiedCredential,
+    Verifier,
+    verify,
+    verify_many,
+)
+
+#: The engine verify() uses: "c" (the C extension) or "python" (its pure-Python twin).
+implementation = DEFAULT_IMPLEMENTATION
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_IMPLEMENTATION",
     "BadSignature",
     "CityIDError",
     "ClaimError",
     "Credential",
     "CredentialError",
+    "CredentialStatus",
     "Expired",
     "InvalidClaim",
     "InvalidKey",
@@ -49,6 +72,14 @@ __all__ = [
     "MalformedCredential",
     "NotYetValid",
     "PublicKey",
+    "Revoked",
+    "StatusListError",
+    "StatusListToken",
+    "StatusPolicy",
+    "StatusRegistry",
+    "StatusUnknown",
+    "StatusValue",
+    "Suspended",
     "TrustStore",
     "TrustStoreError",
     "UnknownClaim",
@@ -56,6 +87,10 @@ __all__ = [
     "UnsupportedAlgorithm",
     "UnsupportedVersion",
     "VerifiedCredential",
+    "Verifier",
     "__version__",
+    "implementation",
+    "sign_status_list",
     "verify",
+    "verify_many",
 ]

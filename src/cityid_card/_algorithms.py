@@ -37,12 +37,17 @@ _ECDSA_SHA256_DETERMINISTIC = ec.ECDSA(hashes.SHA256(), deterministic_signing=Tr
 
 
 def algorithm_name(value: object) -> Algorithm:
-    """Return the algorithm for a name or COSE identifier, or raise UnsupportedAlgorithm."""
-    if isinstance(value, int) and not isinstance(value, bool) and value in ALGORITHM_BY_COSE:
-        return ALGORITHM_BY_COSE[value]
-    if value in COSE_ALGORITHM:
+    """Return the algorithm of a name ("ES256", "EdDSA"), or raise UnsupportedAlgorithm."""
+    if isinstance(value, str) and value in COSE_ALGORITHM:
         return value
     raise UnsupportedAlgorithm("only ES256 and EdDSA (Ed25519) are supported")
+
+
+def algorithm_from_header(value: object) -> Algorithm:
+    """The algorithm a COSE ``alg`` header names: only the integers -7 and -8 qualify."""
+    if isinstance(value, int) and not isinstance(value, bool) and value in ALGORITHM_BY_COSE:
+        return ALGORITHM_BY_COSE[value]
+    raise UnsupportedAlgorithm("only ES256 (-7) and EdDSA (-8) are supported")
 
 
 def algorithm_of(key: object) -> Algorithm:
@@ -94,6 +99,13 @@ def public_key_from_raw(alg: Algorithm, raw: bytes) -> PublicKeyObject:
         return ed25519.Ed25519PublicKey.from_public_bytes(raw)
     except ValueError:
         raise InvalidKey(f"not a valid {alg} public key") from None
+
+
+def raw_public_bytes(key: PublicKeyObject) -> bytes:
+    """The raw public key: the uncompressed SEC1 point (ES256) or 32 bytes (EdDSA)."""
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
 
 
 def _b64url(data: bytes) -> str:

@@ -140,5 +140,8 @@ def _map(data: bytes, pos: int, count: int, depth: int) -> tuple[dict[Any, Any],
             hash(key)
         except TypeError:
             raise MalformedCredential("CBOR map key is an array or a map") from None
+        if key in result:
+            # Distinct in CBOR but one Python key: 1 and true, 0 and false.
+            raise MalformedCredential("CBOR map keys are duplicated as Python values")
         result[key], pos = _item(data, pos, depth)
     return result, pos

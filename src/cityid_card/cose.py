@@ -41,7 +41,7 @@ class Sign1:
     @property
     def alg(self) -> _algorithms.Algorithm:
         """The algorithm named in the protected header; UnsupportedAlgorithm otherwise."""
-        return _algorithms.algorithm_name(self.protected.get(HEADER_ALG))
+        return _algorithms.algorithm_from_header(self.protected.get(HEADER_ALG))
 
     @property
     def kid(self) -> bytes | None:
@@ -104,11 +104,14 @@ def sign1(
     *,
     kid: bytes | None = None,
     external_aad: bytes = b"",
+    extra_protected: Mapping[Any, Any] | None = None,
 ) -> Sign1:
-    """Sign ``payload``; the protected header holds the algorithm and, if given, ``kid``."""
-    header: dict[int, Any] = {HEADER_ALG: _algorithms.COSE_ALGORITHM[_algorithms.algorithm_of(key)]}
+    """Sign ``payload``; the protected header holds the algorithm, ``kid`` if given, and
+    any ``extra_protected`` parameters."""
+    header: dict[Any, Any] = {HEADER_ALG: _algorithms.COSE_ALGORITHM[_algorithms.algorithm_of(key)]}
     if kid is not None:
         header[HEADER_KID] = kid
+    header.update(extra_protected or {})
     protected = _cbor.dumps(header)
     signature = _algorithms.sign(key, sig_structure(protected, payload, external_aad))
     return Sign1(protected, payload, signature)

@@ -29,15 +29,19 @@ MAX_GENDER_BYTES = 32
 MAX_STATUS_INDEX = 2**32 - 1
 _EPOCH = date(1970, 1, 1)
 #: Dates are limited to the days whose number encodes in a 3-byte CBOR integer.
-MIN_DATE = _EPOCH - timedelta(days=65536)
-MAX_DATE = _EPOCH + timedelta(days=65535)
+_MIN_DAY, _MAX_DAY = -65536, 65535
+MIN_DATE = _EPOCH + timedelta(days=_MIN_DAY)
+MAX_DATE = _EPOCH + timedelta(days=_MAX_DAY)
 
 #: Registered extension labels (specs/credential.md, "Extensions").
 EXT_CARD_KEY = 1
 EXT_TAG_UID = 2
 EXT_PSEUDONYM_KEY = 3
-_EC_POINT_COMPRESSED_SIZE = 33
-_TAG_UID_SIZES = (4, 7, 10)
+_EXTENSION_SIZES: dict[int, tuple[str, tuple[int, ...]]] = {
+    EXT_CARD_KEY: ("card_key", (33,)),  # compressed SEC1 P-256 point
+    EXT_TAG_UID: ("tag_uid", (4, 7, 10)),  # ISO/IEC 14443-3 UID sizes
+    EXT_PSEUDONYM_KEY: ("pseudonym_key", (33,)),
+}
 
 #: Unicode general category Cc is exactly these two ranges.
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -66,31 +70,22 @@ class Credential:
     pseudonym_key: bytes | None = None
 
     def __post_init__(self) -> None:
-        _check_text("name", self.name, MAX_NAME_BYTES)
+        # The same checks, in the same order, as from_claims (see there).
+        _check_text(self.name, "name", MAX_NAME_BYTES)
+        for label in ("date_of_birth", "issued", "expires"):
+            value = getattr(self, label)
+            if label != "issued" or value is not None:
+                if not isinstance(value, date) or isinstance(value, datetime):
+                    raise InvalidClaim(f"{label} must be a datetime.date")
+                _check_day(_day_number(value), label)
+        _check_status_index(self.status_index)
         if self.gender is not None:
-            _check_text("gender", self.gender, MAX_GENDER_BYTES)
-        for label in ("date_of_birth", "expires", "issued"):
-            value = getattr(self, label)
-            if value is None and label == "issued":
-                continue
-            if not isinstance(value, date) or isinstance(value, datetime):
-                raise InvalidClaim(f"{label} must be a datetime.date")
-            if not MIN_DATE <= value <= MAX_DATE:
-                raise InvalidClaim(f"{label} is outside {MIN_DATE} .. {MAX_DATE}")
-        issued = self.issued or self.expires
-        if not self.date_of_birth <= issued <= self.expires:
+            _check_text(self.gender, "gender", MAX_GENDER_BYTES)
+        for extension, data in self._extensions().items():
+            _check_extension(extension, data)
+        if not self.date_of_birth <= (self.issued or self.expires) <= self.expires:
             raise InvalidClaim("dates must satisfy date_of_birth <= issued <= expires")
-        if not isinstance(self.status_index, int) or isinstance(self.status_index, bool):
-            raise InvalidClaim("status_index must be an integer")
-        if not 0 <= self.status_index <= MAX_STATUS_INDEX:
-            raise InvalidClaim("status_index must be in 0 .. 2**32 - 1")
-        _check_bytes("card_key", self.card_key, (_EC_POINT_COMPRESSED_SIZE,))
-        _check_bytes("pseudonym_key", self.pseudonym_key, (_EC_POINT_COMPRESSED_SIZE,))
-        _check_bytes("tag_uid", self.tag_uid, _TAG_UID_SIZES)
-        for label in ("card_key", "pseudonym_key"):
-            value = getattr(self, label)
-            if value is not None and value[0] not in (2, 3):
-                raise InvalidClaim(f"{label} must be a compressed SEC1 P-256 point")
+        _check_normalized(self.name, self.gender)
 
     @classmethod
     def from_fields(cls, data: Mapping[str, Any]) -> Credential:
@@ -119,15 +114,7 @@ class Credential:
             _day_number(self.expires),
             self.status_index,
         ]
-        extensions = {
-            label: value
-            for label, value in (
-                (EXT_CARD_KEY, self.card_key),
-                (EXT_TAG_UID, self.tag_uid),
-                (EXT_PSEUDONYM_KEY, self.pseudonym_key),
-            )
-            if value is not None
-        }
+        extensions = self._extensions()
         if self.gender is not None or extensions:
             claims.append(self.gender)
         if extensions:
@@ -136,7 +123,13 @@ class Credential:
 
     @classmethod
     def from_claims(cls, claims: Any) -> Credential:
-        """Check a decoded claims array against the closed schema and build the Credential."""
+        """Check a decoded claims array against the closed schema and build the Credential.
+
+        The checks run in the order specs/credential.md fixes ("Checking the claims"),
+        so every implementation reports the same first failure: the array's shape,
+        then each claim left to right, then the order of the dates, and last the
+        Unicode normalization of the texts.
+        """
         if not isinstance(claims, list) or not claims:
             raise MalformedCredential("the payload is not a non-empty claims array")
         version = claims[0]
@@ -148,43 +141,59 @@ class Credential:
             raise MalformedCredential("required claims are missing")
         if len(claims) > _MAX_CLAIMS:
             raise UnknownClaim("the claims array holds more claims than the format defines")
-        _, name, dob, issued, expires, status_index = claims[:_MIN_CLAIMS]
-        gender = claims[6] if len(claims) > 6 else None
-        extensions = claims[7] if len(claims) > 7 else {}
-        if len(claims) == 7 and gender is None:
-            raise MalformedCredential("a null gender is only allowed before extensions")
-        if not isinstance(name, str) or (gender is not None and not isinstance(gender, str)):
-            raise InvalidClaim("name and gender must be text strings")
-        if not isinstance(status_index, int) or isinstance(status_index, bool):
-            raise InvalidClaim("status_index must be an unsigned integer")
-        known = _extensions(extensions, present=len(claims) == _MAX_CLAIMS)
-        return cls(
+        name = _check_text(claims[1], "name", MAX_NAME_BYTES)
+        dob, issued, expires = (
+            _check_day(claims[position], label)
+            for position, label in ((2, "date_of_birth"), (3, "issued"), (4, "expires"))
+        )
+        status_index = _check_status_index(claims[5])
+        gender = None
+        if len(claims) > 6 and claims[6] is None:
+            if len(claims) == 7:
+                raise MalformedCredential("a null gender is only allowed before extensions")
+        elif len(claims) > 6:
+            gender = _check_text(claims[6], "gender", MAX_GENDER_BYTES)
+        extensions: dict[int, bytes] = {}
+        if len(claims) == _MAX_CLAIMS:
+            extensions = claims[7]
+            if not isinstance(extensions, dict) or not extensions:
+                raise MalformedCredential("extensions must be a non-empty map")
+            for label, value in extensions.items():
+                _check_extension(label, value)
+        if not dob <= issued <= expires:
+            raise InvalidClaim("dates must satisfy date_of_birth <= issued <= expires")
+        _check_normalized(name, gender)
+        return cls._unchecked(
             name=name,
-            date_of_birth=_date_from_day(dob, "date_of_birth"),
-            issued=_date_from_day(issued, "issued"),
-            expires=_date_from_day(expires, "expires"),
+            date_of_birth=_EPOCH + timedelta(days=dob),
+            issued=_EPOCH + timedelta(days=issued),
+            expires=_EPOCH + timedelta(days=expires),
             status_index=status_index,
             gender=gender,
-            card_key=known.get(EXT_CARD_KEY),
-            tag_uid=known.get(EXT_TAG_UID),
-            pseudonym_key=known.get(EXT_PSEUDONYM_KEY),
+            card_key=extensions.get(EXT_CARD_KEY),
+            tag_uid=extensions.get(EXT_TAG_UID),
+            pseudonym_key=extensions.get(EXT_PSEUDONYM_KEY),
         )
 
+    @classmethod
+    def _unchecked(cls, **values: Any) -> Credential:
+        """Build without running the checks again: for values that were just checked."""
+        credential = object.__new__(cls)
+        for name, value in values.items():
+            object.__setattr__(credential, name, value)
+        return credential
 
-def _extensions(value: Any, *, present: bool) -> dict[int, bytes]:
-    if not isinstance(value, dict):
-        raise MalformedCredential("extensions must be a map")
-    if present and not value:
-        raise MalformedCredential("an empty extensions map must be left out")
-    for label, item in value.items():
-        if label not in (EXT_CARD_KEY, EXT_TAG_UID, EXT_PSEUDONYM_KEY) or isinstance(label, bool):
-            raise UnknownClaim("the credential carries an extension this format does not define")
-        if not isinstance(item, bytes):
-            raise InvalidClaim("extension values must be byte strings")
-    return value
+    def _extensions(self) -> dict[int, bytes]:
+        pairs = (
+            (EXT_CARD_KEY, self.card_key),
+            (EXT_TAG_UID, self.tag_uid),
+            (EXT_PSEUDONYM_KEY, self.pseudonym_key),
+        )
+        return {label: value for label, value in pairs if value is not None}
 
 
-def _check_text(label: str, value: object, max_bytes: int) -> None:
+def _check_text(value: Any, label: str, max_bytes: int) -> str:
+    """The text rules but normalization (which _check_normalized does last)."""
     if not isinstance(value, str):
         raise InvalidClaim(f"{label} must be a text string")
     try:
@@ -197,24 +206,44 @@ def _check_text(label: str, value: object, max_bytes: int) -> None:
         raise InvalidClaim(f"{label} must not begin or end with white space")
     if _CONTROL_CHARACTER.search(value):
         raise InvalidClaim(f"{label} must not contain control characters")
-    if not unicodedata.is_normalized("NFC", value):
-        raise InvalidClaim(f"{label} must be in Unicode normalization form NFC")
+    return value
 
 
-def _check_bytes(label: str, value: object, sizes: tuple[int, ...]) -> None:
-    if value is None:
-        return
+def _check_normalized(name: str, gender: str | None) -> None:
+    for label, value in (("name", name), ("gender", gender)):
+        if (
+            value is not None
+            and not value.isascii()
+            and not unicodedata.is_normalized("NFC", value)
+        ):
+            raise InvalidClaim(f"{label} must be in Unicode normalization form NFC")
+
+
+def _check_day(value: Any, label: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidClaim(f"{label} must be an integer day number")
+    if not _MIN_DAY <= value <= _MAX_DAY:
+        raise InvalidClaim(f"{label} is outside {MIN_DATE} .. {MAX_DATE}")
+    return value
+
+
+def _check_status_index(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidClaim("status_index must be an integer")
+    if not 0 <= value <= MAX_STATUS_INDEX:
+        raise InvalidClaim("status_index must be in 0 .. 2**32 - 1")
+    return value
+
+
+def _check_extension(label: Any, value: Any) -> None:
+    if label not in _EXTENSION_SIZES or isinstance(label, bool):
+        raise UnknownClaim("the credential carries an extension this format does not define")
+    name, sizes = _EXTENSION_SIZES[label]
     if not isinstance(value, bytes) or len(value) not in sizes:
-        raise InvalidClaim(f"{label} must be a byte string of {' or '.join(map(str, sizes))} bytes")
+        raise InvalidClaim(f"{name} must be a byte string of {' or '.join(map(str, sizes))} bytes")
+    if label != EXT_TAG_UID and value[0] not in (2, 3):
+        raise InvalidClaim(f"{name} must be a compressed SEC1 P-256 point")
 
 
 def _day_number(day: date) -> int:
     return (day - _EPOCH).days
-
-
-def _date_from_day(value: Any, label: str) -> date:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidClaim(f"{label} must be an integer day number")
-    if not -65536 <= value <= 65535:
-        raise InvalidClaim(f"{label} is outside the representable range")
-    return _EPOCH + timedelta(days=value)

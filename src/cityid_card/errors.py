@@ -20,6 +20,10 @@ __all__ = [
     "KeyNotValid",
     "MalformedCredential",
     "NotYetValid",
+    "Revoked",
+    "StatusListError",
+    "StatusUnknown",
+    "Suspended",
     "TrustStoreError",
     "UnknownClaim",
     "UnknownIssuer",
@@ -80,9 +84,25 @@ class Expired(CredentialError):
     """The credential's expiry date is before the verification date."""
 
 
+class Revoked(CredentialError):
+    """The issuer's current status list marks the credential as revoked."""
+
+
+class Suspended(Revoked):
+    """The issuer's current status list marks the credential as suspended."""
+
+
+class StatusUnknown(CredentialError):
+    """No current status list covers the credential and the policy requires one."""
+
+
 class InvalidKey(CityIDError):
     """A key file or key description cannot be used (format, curve, password)."""
 
 
 class TrustStoreError(CityIDError):
     """A trust store file cannot be read or holds an unusable entry."""
+
+
+class StatusListError(CityIDError):
+    """A status list or status registry cannot be read, verified or changed as asked."""

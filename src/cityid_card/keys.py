@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -190,9 +191,12 @@ class IssuerKey:
         """The public key, with kid and issuing window, for a trust store."""
         return self._public
 
-    def sign(self, payload: bytes) -> bytes:
+    def sign(self, payload: bytes, *, extra_protected: Mapping[Any, Any] | None = None) -> bytes:
         """Sign any ``payload`` as an untagged COSE_Sign1 under this key."""
-        return cose.sign1(payload, self._key, kid=self._public.wire_kid).encode()
+        message = cose.sign1(
+            payload, self._key, kid=self._public.wire_kid, extra_protected=extra_protected
+        )
+        return message.encode()
 
     def issue(self, credential: Credential, *, today: date | None = None) -> bytes:
         """Sign ``credential``; return the card's bytes.

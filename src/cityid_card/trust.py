@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from . import _algorithms
 from ._algorithms import Algorithm
+from ._files import write_atomically
 from .errors import InvalidKey, TrustStoreError
 from .keys import PublicKey
 
@@ -92,14 +92,4 @@ class TrustStore:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the store as a JWK Set file, replacing any previous file atomically."""
-        target = Path(path)
-        text = json.dumps(self.to_jwks(), indent=2) + "\n"
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, target)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        write_atomically(Path(path), json.dumps(self.to_jwks(), indent=2) + "\n")

@@ -1,0 +1,305 @@
+"""Revocation by status list (IETF OAuth Token Status List, CWT form).
+
+A status list is an array of small integers, one per credential, compressed with zlib
+and signed by the issuer key whose credentials it covers. A credential's
+``status_index`` points into the list of the key that signed it. Values follow the
+Token Status List registry: 0 valid, 1 invalid (revoked), 2 suspended.
+
+Issuers keep a :class:`StatusRegistry` (an unsigned working file: the list plus which
+indexes are taken) and publish :func:`sign_status_list` tokens; verifiers load tokens
+with :meth:`StatusListToken.from_bytes`, which checks the signature against the trust
+store, and hand them to a :class:`~cityid_card.Verifier`.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import json
+import os
+import secrets
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import _cbor, cose
+from ._algorithms import SIGNATURE_SIZE, algorithm_from_header
+from ._files import write_atomically
+from .errors import CredentialError, StatusListError
+from .keys import WIRE_KID_SIZE, IssuerKey, PublicKey
+from .trust import TrustStore
+
+__all__ = [
+    "CredentialStatus",
+    "StatusListToken",
+    "StatusRegistry",
+    "StatusValue",
+    "sign_status_list",
+]
+
+#: COSE header "typ" (RFC 9596) and CWT claim keys (RFC 8392, Token Status List).
+HEADER_TYP = 16
+STATUS_LIST_TYP = "application/statuslist+cwt"
+CLAIM_SUB, CLAIM_EXP, CLAIM_IAT = 2, 4, 6
+CLAIM_STATUS_LIST, CLAIM_TTL = 65533, 65534
+ALLOWED_BITS = (1, 2, 4, 8)
+#: The most entries a list may have: 2**24 one-bit entries decompress to 2 MiB.
+MAX_ENTRIES = 2**24
+#: Decompressed lists larger than this are refused (a zlib bomb guard).
+MAX_LIST_BYTES = MAX_ENTRIES
+
+
+class StatusValue(enum.IntEnum):
+    """Status values of the Token Status List registry."""
+
+    VALID = 0
+    INVALID = 1
+    SUSPENDED = 2
+
+
+class CredentialStatus(enum.Enum):
+    """What the verifier knows about revocation of a verified credential."""
+
+    #: A current status list of the signing key says the credential is valid.
+    VALID = "valid"
+    #: No current list of the signing key covers the credential: no list loaded,
+    #: the list expired, or the index lies beyond it. Policy decides what this means.
+    UNKNOWN = "unknown"
+
+
+def status_at(data: bytes | bytearray, bits: int, index: int) -> int | None:
+    """The value at ``index`` of a decompressed list; None if the index lies beyond it.
+
+    Entries are packed from the least significant bit of each byte upwards.
+    """
+    position = index * bits
+    byte = position >> 3
+    if byte >= len(data):
+        return None
+    return (data[byte] >> (position & 7)) & ((1 << bits) - 1)
+
+
+@dataclass(frozen=True)
+class StatusListToken:
+    """A signed status list, verified against a trust store.
+
+    ``kid`` names the issuer key that signed it; the list covers the credentials
+    that key signed.
+    """
+
+    kid: str
+    issued_at: datetime
+    expires_at: datetime | None
+    ttl: int | None
+    subject: str
+    bits: int
+    data: bytes
+
+    def status_of(self, index: int) -> int | None:
+        return status_at(self.data, self.bits, index)
+
+    def current(self, now: datetime) -> bool:
+        """True if the list has not expired at ``now``."""
+        return self.expires_at is None or now <= self.expires_at
+
+    @classmethod
+    def from_bytes(cls, token: bytes, trust: TrustStore) -> StatusListToken:
+        """Parse and verify a status list token; raise StatusListError if unusable."""
+        try:
+            message = cose.Sign1.decode(token, tagged=False)
+            header = message.protected
+            if set(header) != {cose.HEADER_ALG, cose.HEADER_KID, HEADER_TYP}:
+                raise StatusListError("the protected header must hold exactly alg, kid and typ")
+            if header[HEADER_TYP] != STATUS_LIST_TYP or message.unprotected:
+                raise StatusListError("not a status list token")
+            wire_kid = header[cose.HEADER_KID]
+            if not isinstance(wire_kid, bytes) or len(wire_kid) != WIRE_KID_SIZE:
+                raise StatusListError("the kid must be a 2-byte string")
+            if len(message.signature) != SIGNATURE_SIZE:
+                raise StatusListError("the signature must be 64 bytes")
+            signer = _signer(
+                trust.candidates(algorithm_from_header(header[cose.HEADER_ALG]), wire_kid), message
+            )
+            claims = _cbor.loads(message.payload)
+        except CredentialError as error:
+            raise StatusListError(f"the status list token is not acceptable: {error}") from None
+        return cls._from_claims(claims, signer)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], trust: TrustStore) -> StatusListToken:
+        try:
+            token = Path(path).read_bytes()
+        except OSError as error:
+            raise StatusListError(f"cannot read the status list: {error.strerror}") from None
+        return cls.from_bytes(token, trust)
+
+    @classmethod
+    def _from_claims(cls, claims: Any, signer: PublicKey) -> StatusListToken:
+        if not isinstance(claims, dict):
+            raise StatusListError("the status list token payload is not a claims map")
+        unknown = set(claims) - {CLAIM_SUB, CLAIM_EXP, CLAIM_IAT, CLAIM_STATUS_LIST, CLAIM_TTL}
+        if unknown or not {CLAIM_SUB, CLAIM_IAT, CLAIM_STATUS_LIST} <= set(claims):
+            raise StatusListError("the status list token has missing or unknown claims")
+        subject, iat, exp, ttl = (
+            claims.get(k) for k in (CLAIM_SUB, CLAIM_IAT, CLAIM_EXP, CLAIM_TTL)
+        )
+        if not isinstance(subject, str) or not all(
+            v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+            for v in (iat, exp, ttl)
+        ):
+            raise StatusListError("the status list token claims have the wrong types")
+        assert isinstance(iat, int)
+        bits, data = _decode_list(claims[CLAIM_STATUS_LIST])
+        return cls(
+            kid=signer.kid,
+            issued_at=datetime.fromtimestamp(iat, UTC),
+            expires_at=None if exp is None else datetime.fromtimestamp(exp, UTC),
+            ttl=ttl,
+            subject=subject,
+            bits=bits,
+            data=data,
+        )
+
+
+def _signer(candidates: tuple[PublicKey, ...], message: cose.Sign1) -> PublicKey:
+    if not candidates:
+        raise StatusListError("the status list is not signed by a trusted key")
+    for key in candidates:
+        try:
+            key.verify_signature(message.to_be_signed(), message.signature)
+        except CredentialError:
+            continue
+        return key
+    raise StatusListError("the status list signature does not verify")
+
+
+def _decode_list(value: Any) -> tuple[int, bytes]:
+    if not isinstance(value, dict) or set(value) != {"bits", "lst"}:
+        raise StatusListError("status_list must be a map of exactly bits and lst")
+    bits, compressed = value["bits"], value["lst"]
+    if bits not in ALLOWED_BITS or isinstance(bits, bool) or not isinstance(compressed, bytes):
+        raise StatusListError("status_list bits must be 1, 2, 4 or 8 and lst a byte string")
+    inflater = zlib.decompressobj()
+    try:
+        data = inflater.decompress(compressed, MAX_LIST_BYTES + 1)
+    except zlib.error:
+        raise StatusListError("status_list lst is not zlib data") from None
+    if len(data) > MAX_LIST_BYTES or inflater.unconsumed_tail or not inflater.eof:
+        raise StatusListError("status_list lst is truncated or too large")
+    if inflater.unused_data:
+        raise StatusListError("status_list lst has bytes after the zlib stream")
+    return bits, data
+
+
+def sign_status_list(
+    key: IssuerKey,
+    registry: StatusRegistry,
+    *,
+    issued_at: datetime,
+    expires_at: datetime | None = None,
+    ttl: int | None = None,
+) -> bytes:
+    """A status list token for the credentials ``key`` signed, as an untagged COSE_Sign1."""
+    claims: dict[int, Any] = {
+        CLAIM_SUB: f"urn:cityid-card:status:{key.kid}",
+        CLAIM_IAT: int(issued_at.timestamp()),
+        CLAIM_STATUS_LIST: {"bits": registry.bits, "lst": zlib.compress(bytes(registry.data), 9)},
+    }
+    if expires_at is not None:
+        claims[CLAIM_EXP] = int(expires_at.timestamp())
+    if ttl is not None:
+        claims[CLAIM_TTL] = ttl
+    return key.sign(_cbor.dumps(claims), extra_protected={HEADER_TYP: STATUS_LIST_TYP})
+
+
+class StatusRegistry:
+    """The issuer's working copy of a status list: statuses and which indexes are taken.
+
+    It is saved as JSON (the arrays zlib-compressed, base64-encoded). It holds no
+    personal data: an index says nothing about the card it belongs to.
+    """
+
+    def __init__(self, size: int, bits: int = 1) -> None:
+        if bits not in ALLOWED_BITS:
+            raise StatusListError("bits must be 1, 2, 4 or 8")
+        if not 8 <= size <= MAX_ENTRIES or size * bits % 8:
+            raise StatusListError(f"size must be 8 to {MAX_ENTRIES} and fill whole bytes")
+        self.size = size
+        self.bits = bits
+        self.data = bytearray(size * bits // 8)
+        self.taken = bytearray((size + 7) // 8)
+
+    def get(self, index: int) -> StatusValue:
+        self._check(index)
+        value = status_at(self.data, self.bits, index)
+        assert value is not None
+        return StatusValue(value)
+
+    def set(self, index: int, value: StatusValue) -> None:
+        self._check(index)
+        if value >= 1 << self.bits:
+            raise StatusListError(f"a {self.bits}-bit list cannot hold status {value.name}")
+        position = index * self.bits
+        mask = ((1 << self.bits) - 1) << (position & 7)
+        byte = position >> 3
+        self.data[byte] = (self.data[byte] & ~mask) | (int(value) << (position & 7))
+
+    def allocate(self) -> int:
+        """Take a free index chosen uniformly at random, so it says nothing of issue order."""
+        # Rejection sampling is uniform over the free indexes; a nearly full list
+        # falls back to drawing from the explicit list of what is left.
+        for _ in range(64):
+            index = secrets.randbelow(self.size)
+            if not self.is_taken(index):
+                break
+        else:
+            free = [i for i in range(self.size) if not self.is_taken(i)]
+            if not free:
+                raise StatusListError("the status list is full: build a larger one")
+            index = free[secrets.randbelow(len(free))]
+        self.taken[index >> 3] |= 1 << (index & 7)
+        return index
+
+    def is_taken(self, index: int) -> bool:
+        return bool(self.taken[index >> 3] & (1 << (index & 7)))
+
+    def _check(self, index: int) -> None:
+        if not 0 <= index < self.size:
+            raise StatusListError("the index lies outside the status list")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "bits": self.bits,
+            "status": base64.b64encode(zlib.compress(bytes(self.data), 9)).decode(),
+            "taken": base64.b64encode(zlib.compress(bytes(self.taken), 9)).decode(),
+        }
+
+    @classmethod
+    def from_json(cls, document: Any) -> StatusRegistry:
+        try:
+            registry = cls(document["size"], document["bits"])
+            data = zlib.decompress(base64.b64decode(document["status"], validate=True))
+            taken = zlib.decompress(base64.b64decode(document["taken"], validate=True))
+        except (KeyError, TypeError, ValueError, zlib.error):
+            raise StatusListError("not a status registry file") from None
+        if len(data) != len(registry.data) or len(taken) != len(registry.taken):
+            raise StatusListError("the status registry arrays do not match its size")
+        registry.data[:] = data
+        registry.taken[:] = taken
+        return registry
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> StatusRegistry:
+        try:
+            return cls.from_json(json.loads(Path(path).read_bytes()))
+        except OSError as error:
+            raise StatusListError(f"cannot read the status registry: {error.strerror}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise StatusListError("not a status registry file") from None
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the registry, replacing the previous file atomically."""
+        write_atomically(Path(path), json.dumps(self.to_json(), indent=2) + "\n")
