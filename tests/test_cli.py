@@ -42,7 +42,7 @@ def test_keygen_issue_verify(issued: Path, capsys: pytest.CaptureFixture[str]) -
         "--at", "2027-01-01",
     )  # fmt: skip
     assert (status, err) == (0, "")
-    assert out.startswith("VALID  ES256, issuer key CHI-2026-1")
+    assert out.startswith("VALID  ES256, issuer key CHI-2026-1, status unknown")
     assert "Ana Sofia Rivera Delgado" in out and "1990-04-12" in out
 
 
@@ -55,6 +55,7 @@ def test_verify_json(issued: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "valid": True,
         "kid": "CHI-2026-1",
         "alg": "ES256",
+        "status": "unknown",
         "claims": {
             "name": "Ana Sofia Rivera Delgado", "date_of_birth": "1990-04-12",
             "issued": "2026-11-21", "expires": "2031-11-20", "status_index": 99999,
@@ -186,3 +187,49 @@ def test_entry_points(command: list[str]) -> None:
     done = subprocess.run([*command, "demo", "--json"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["credentials"]) == 2
+
+
+def test_revocation_flow(issued: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key, trust = str(issued / "issuer.pem"), str(issued / "trust.json")
+    registry, signed, card = issued / "registry.json", issued / "status.cwt", issued / "c2.cbor"
+    assert (
+        run(capsys, "status-list", "build", "--key", key, "--size", "4096", "--out", str(registry))[
+            0
+        ]
+        == 0
+    )
+    status, out, _ = run(
+        capsys, "issue", "--key", key, *HOLDER, "--expires", "2099-01-01", "--registry", str(registry),
+        "--out", str(card), "--json",
+    )  # fmt: skip
+    assert status == 0
+    index = json.loads(run(capsys, "inspect", str(card), "--json")[1])["claims"]["status_index"]
+    verify = ["verify", str(card), "--trust", trust, "--status-list", str(signed), "--json"]
+
+    def publish() -> None:
+        assert run(capsys, "status-list", "sign", "--key", key, "--registry", str(registry),
+                   "--out", str(signed))[0] == 0  # fmt: skip
+
+    publish()
+    status, out, _ = run(capsys, *verify)
+    assert (status, json.loads(out)["status"]) == (0, "valid")
+    for flag, error in (("--suspend", "Suspended"), ("", "Revoked")):
+        change = ["revoke", "--registry", str(registry), "--index", str(index)]
+        assert run(capsys, *change, *([flag] if flag else []))[0] == 0
+        publish()
+        status, out, _ = run(capsys, *verify)
+        assert (status, json.loads(out)["error"]) == (1, error)
+    assert (
+        run(capsys, "revoke", "--registry", str(registry), "--index", str(index), "--reinstate")[0]
+        == 0
+    )
+    publish()
+    assert run(capsys, *verify)[0] == 0
+    status, out, _ = run(
+        capsys, "verify", str(issued / "card.cbor"), "--trust", trust, "--require-status", "--json"
+    )
+    assert (status, json.loads(out)["error"]) == (1, "StatusUnknown")
+    status, _, err = run(capsys, "status-list", "build", "--key", key, "--out", str(registry))
+    assert status == 2 and "overwrite" in err
+    status, _, err = run(capsys, "revoke", "--registry", str(registry), "--index", "4096")
+    assert status == 2 and "(StatusListError)" in err

@@ -268,3 +268,25 @@ def test_public_key_of_the_wrong_type_is_refused(issuer_key: IssuerKey) -> None:
     with pytest.raises(TypeError):
         TrustStore([issuer_key])  # type: ignore[list-item]
     assert isinstance(issuer_key.public(), PublicKey)
+
+
+def test_verify_many_keeps_input_order_and_returns_errors(
+    issuer_key: IssuerKey, trust: TrustStore
+) -> None:
+    from cityid_card import VerifiedCredential, verify_many
+
+    good = [issuer_key.issue(sample_credential(status_index=i)) for i in range(20)]
+    broken = bytearray(good[3])
+    broken[-1] ^= 1
+    blobs = [*good[:3], bytes(broken), *good[3:], b"", good[0][:-1]]
+    for threads in (1, 2, 8):
+        results = verify_many(blobs, trust, NOW, threads=threads)
+        assert len(results) == len(blobs)
+        assert isinstance(results[3], BadSignature)
+        assert isinstance(results[-2], MalformedCredential)
+        assert isinstance(results[-1], MalformedCredential)
+        indexes = [r.credential.status_index for r in results if isinstance(r, VerifiedCredential)]
+        assert indexes == list(range(20))
+    assert verify_many([], trust, NOW) == []
+    with pytest.raises(TypeError):
+        verify_many(["not bytes"], trust, NOW)  # type: ignore[list-item]

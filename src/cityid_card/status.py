@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import _cbor, cose
+from . import _algorithms, _cbor, cose
 from ._algorithms import SIGNATURE_SIZE, algorithm_from_header
 from ._files import write_atomically
 from .errors import CredentialError, StatusListError
@@ -193,6 +193,11 @@ def _decode_list(value: Any) -> tuple[int, bytes]:
     return bits, data
 
 
+def _thumbprint(key: IssuerKey) -> str:
+    digest = _algorithms.thumbprint(key.public().key)
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
 def sign_status_list(
     key: IssuerKey,
     registry: StatusRegistry,
@@ -202,6 +207,7 @@ def sign_status_list(
     ttl: int | None = None,
 ) -> bytes:
     """A status list token for the credentials ``key`` signed, as an untagged COSE_Sign1."""
+    registry.check_key(key)
     claims: dict[int, Any] = {
         CLAIM_SUB: f"urn:cityid-card:status:{key.kid}",
         CLAIM_IAT: int(issued_at.timestamp()),
@@ -221,15 +227,28 @@ class StatusRegistry:
     personal data: an index says nothing about the card it belongs to.
     """
 
-    def __init__(self, size: int, bits: int = 1) -> None:
-        if bits not in ALLOWED_BITS:
+    def __init__(self, key_thumbprint: str, size: int, bits: int = 1) -> None:
+        if bits not in ALLOWED_BITS or isinstance(bits, bool):
             raise StatusListError("bits must be 1, 2, 4 or 8")
-        if not 8 <= size <= MAX_ENTRIES or size * bits % 8:
+        if not isinstance(size, int) or not 8 <= size <= MAX_ENTRIES or size * bits % 8:
             raise StatusListError(f"size must be 8 to {MAX_ENTRIES} and fill whole bytes")
+        if not isinstance(key_thumbprint, str):
+            raise StatusListError("the registry must name its issuer key")
+        self.key_thumbprint = key_thumbprint
         self.size = size
         self.bits = bits
         self.data = bytearray(size * bits // 8)
         self.taken = bytearray((size + 7) // 8)
+
+    @classmethod
+    def for_key(cls, key: IssuerKey, size: int, bits: int = 1) -> StatusRegistry:
+        """A new registry, all valid and nothing taken, for the credentials ``key`` signs."""
+        return cls(_thumbprint(key), size, bits)
+
+    def check_key(self, key: IssuerKey) -> None:
+        """Raise StatusListError unless this registry belongs to ``key``."""
+        if _thumbprint(key) != self.key_thumbprint:
+            raise StatusListError("this status registry belongs to another issuer key")
 
     def get(self, index: int) -> StatusValue:
         self._check(index)
@@ -271,6 +290,7 @@ class StatusRegistry:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "key_thumbprint": self.key_thumbprint,
             "size": self.size,
             "bits": self.bits,
             "status": base64.b64encode(zlib.compress(bytes(self.data), 9)).decode(),
@@ -280,7 +300,7 @@ class StatusRegistry:
     @classmethod
     def from_json(cls, document: Any) -> StatusRegistry:
         try:
-            registry = cls(document["size"], document["bits"])
+            registry = cls(document["key_thumbprint"], document["size"], document["bits"])
             data = zlib.decompress(base64.b64decode(document["status"], validate=True))
             taken = zlib.decompress(base64.b64decode(document["taken"], validate=True))
         except (KeyError, TypeError, ValueError, zlib.error):

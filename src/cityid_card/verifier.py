@@ -305,20 +305,22 @@ class Verifier:
         if hit is not None:
             return self._recheck(hit, today, moment)
         key_index, value, credential = self._engine.verify(data, today, moment)
-        # Cached before the status check: revocation is looked up on every hit anyway.
-        entry = (key_index, self._result(key_index, STATUS_UNKNOWN, credential, policy=False))
-        with self._cache_lock:
-            self._cache[digest] = entry
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return self._recheck(entry, today, moment, value)
-
-    def _result(
-        self, key_index: int, value: int, credential: Credential, *, policy: bool = True
-    ) -> VerifiedCredential:
         key = self._key_list[key_index]
-        status = self._status(value) if policy else CredentialStatus.UNKNOWN
-        return VerifiedCredential(credential, key.kid, key.alg, status)
+        # Cached whatever the status: revocation is looked up again on every hit.
+        entry = (key_index, VerifiedCredential(credential, key.kid, key.alg))
+        try:
+            result = self._recheck(entry, today, moment, value)
+            entry = (key_index, result)
+            return result
+        finally:
+            with self._cache_lock:
+                self._cache[digest] = entry
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+
+    def _result(self, key_index: int, value: int, credential: Credential) -> VerifiedCredential:
+        key = self._key_list[key_index]
+        return VerifiedCredential(credential, key.kid, key.alg, self._status(value))
 
     def _recheck(
         self,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cityid_card.credential import Credential
+from cityid_card.status import StatusRegistry
 
 from ._common import (
     EXIT_OK,
@@ -18,8 +19,8 @@ from ._common import (
     print_json,
 )
 
-#: Without --status-index the index is drawn at random from this many, so that it
-#: does not reveal the order in which cards were issued.
+#: Without --status-index or --registry the index is drawn at random from this many,
+#: so that it does not reveal the order in which cards were issued.
 DEFAULT_STATUS_LIST_SIZE = 2**20
 
 
@@ -33,8 +34,12 @@ def register(commands: Any) -> None:
     parser.add_argument("--expires", type=iso_date, required=True, help="expiry date, YYYY-MM-DD")
     parser.add_argument("--gender", help="self-designated gender, free text (optional)")
     parser.add_argument("--issued", type=iso_date, help="issue date (default: today)")
-    parser.add_argument(
-        "--status-index", type=int, help="index in the status list (default: random)"
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--status-index", type=int, help="index in the status list")
+    where.add_argument(
+        "--registry",
+        type=Path,
+        help="status registry to take a free random index from (recommended)",
     )
     parser.add_argument("--out", type=Path, required=True, help="where to write the credential")
     add_passphrase_flag(parser)
@@ -44,8 +49,13 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     key = load_issuer_key(args.key, args.passphrase_file)
-    status_index = args.status_index
-    if status_index is None:
+    registry = StatusRegistry.load(args.registry) if args.registry else None
+    if registry is not None:
+        registry.check_key(key)
+        status_index = registry.allocate()
+    elif args.status_index is not None:
+        status_index = args.status_index
+    else:
         status_index = secrets.randbelow(DEFAULT_STATUS_LIST_SIZE)
     credential = Credential(
         name=args.name,
@@ -56,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
         status_index=status_index,
     )
     blob = key.issue(credential)
+    if registry is not None:
+        # Saved first: an index taken but unused is harmless, one used twice is not.
+        registry.save(args.registry)
     args.out.write_bytes(blob)
     if args.json:
         print_json({"out": str(args.out), "bytes": len(blob), "alg": key.alg, "kid": key.kid})

@@ -1,4 +1,4 @@
-"""``cityid-card verify``: check a credential against a trust store."""
+"""``cityid-card verify``: check a credential against a trust store and status lists."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cityid_card.status import StatusListToken
 from cityid_card.trust import TrustStore
-from cityid_card.verifier import verify
+from cityid_card.verifier import StatusPolicy, VerifiedCredential, Verifier
 
 from ._common import EXIT_OK, add_json_flag, claims_json, iso_moment, print_claims, print_json
 
@@ -17,7 +18,7 @@ def register(commands: Any) -> None:
         "verify", help="verify a credential", description=__doc__
     )
     parser.add_argument("credential", type=Path, help="credential file (as written by issue)")
-    parser.add_argument("--trust", type=Path, required=True, help="trust store (JWK Set)")
+    add_verifier_flags(parser)
     parser.add_argument(
         "--at", type=iso_moment, help="judge validity at this ISO 8601 date or time"
     )
@@ -25,19 +26,49 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def add_verifier_flags(parser: argparse.ArgumentParser) -> None:
+    """--trust, --status-list and --require-status: what a verifier is built from."""
+    parser.add_argument("--trust", type=Path, required=True, help="trust store (JWK Set)")
+    parser.add_argument(
+        "--status-list",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="signed status list of an issuer key (repeatable)",
+    )
+    parser.add_argument(
+        "--require-status",
+        action="store_true",
+        help="reject a credential no current status list covers (default: accept, status unknown)",
+    )
+
+
+def build_verifier(args: argparse.Namespace) -> Verifier:
     trust = TrustStore.load(args.trust)
-    result = verify(args.credential.read_bytes(), trust, now=args.at)
+    lists = [StatusListToken.load(path, trust) for path in args.status_list]
+    policy = StatusPolicy.REJECT_UNKNOWN if args.require_status else StatusPolicy.ACCEPT_UNKNOWN
+    return Verifier(trust, lists, cache_size=0, status_policy=policy)
+
+
+def report(args: argparse.Namespace, result: VerifiedCredential) -> None:
+    """Print a successful verification, as text or (--json) one JSON object."""
     if args.json:
         print_json(
             {
                 "valid": True,
                 "kid": result.kid,
                 "alg": result.alg,
+                "status": result.status.value,
                 "claims": claims_json(result.credential),
             }
         )
     else:
-        print(f"VALID  {result.alg}, issuer key {result.kid}")
+        print(f"VALID  {result.alg}, issuer key {result.kid}, status {result.status.value}")
         print_claims(result.credential)
+
+
+def run(args: argparse.Namespace) -> int:
+    verifier = build_verifier(args)
+    report(args, verifier.verify(args.credential.read_bytes(), now=args.at))
     return EXIT_OK

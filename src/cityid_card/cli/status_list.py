@@ -1,0 +1,108 @@
+"""``cityid-card status-list build|sign`` and ``cityid-card revoke``: revocation by status list.
+
+An issuer keeps one status registry per issuer key (a working file, never published),
+marks cards revoked or suspended in it, and publishes a signed status list built from
+it. Verifiers load the signed lists with ``cityid-card verify --status-list``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cityid_card._files import write_atomically
+from cityid_card.status import StatusRegistry, StatusValue, sign_status_list
+
+from ._common import EXIT_OK, add_json_flag, add_passphrase_flag, load_issuer_key, print_json
+
+DEFAULT_LIST_SIZE = 2**20
+
+
+def register(commands: Any) -> None:
+    group: argparse.ArgumentParser = commands.add_parser(
+        "status-list", help="build and sign status lists", description=__doc__
+    )
+    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    build = actions.add_parser("build", help="start a status registry for an issuer key")
+    _add_key_flags(build)
+    build.add_argument("--size", type=int, default=DEFAULT_LIST_SIZE, help="number of entries")
+    build.add_argument("--bits", type=int, choices=(1, 2, 4, 8), default=2,
+                       help="bits per entry (2 allows suspension)")  # fmt: skip
+    build.add_argument("--out", type=Path, required=True, help="new registry file (JSON)")
+    add_json_flag(build)
+    build.set_defaults(run=run_build)
+
+    sign = actions.add_parser("sign", help="sign the registry's current list for publication")
+    _add_key_flags(sign)
+    sign.add_argument("--registry", type=Path, required=True)
+    sign.add_argument("--valid-for", type=int, default=7, metavar="DAYS",
+                      help="days until verifiers treat the list as expired (default 7)")  # fmt: skip
+    sign.add_argument(
+        "--ttl", type=int, metavar="SECONDS", help="how often verifiers should refresh"
+    )
+    sign.add_argument("--out", type=Path, required=True, help="signed status list (COSE_Sign1 CWT)")
+    add_json_flag(sign)
+    sign.set_defaults(run=run_sign)
+
+    revoke: argparse.ArgumentParser = commands.add_parser(
+        "revoke", help="revoke, suspend or reinstate a card in a status registry"
+    )
+    revoke.add_argument("--registry", type=Path, required=True)
+    revoke.add_argument("--index", type=int, required=True, help="the card's status index")
+    change = revoke.add_mutually_exclusive_group()
+    change.add_argument("--suspend", action="store_true", help="suspend instead of revoking")
+    change.add_argument("--reinstate", action="store_true", help="mark valid again")
+    add_json_flag(revoke)
+    revoke.set_defaults(run=run_revoke)
+
+
+def _add_key_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--key", type=Path, required=True, help="issuer private key (PEM)")
+    add_passphrase_flag(parser)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    key = load_issuer_key(args.key, args.passphrase_file)
+    if args.out.exists():
+        raise FileExistsError(17, "refusing to overwrite an existing registry", str(args.out))
+    registry = StatusRegistry.for_key(key, args.size, args.bits)
+    registry.save(args.out)
+    _say(args, f"wrote {args.out}: {registry.size} entries of {registry.bits} bits",
+         registry=str(args.out), size=registry.size, bits=registry.bits)  # fmt: skip
+    return EXIT_OK
+
+
+def run_sign(args: argparse.Namespace) -> int:
+    key = load_issuer_key(args.key, args.passphrase_file)
+    registry = StatusRegistry.load(args.registry)
+    now = datetime.now(UTC).replace(microsecond=0)
+    expires = now + timedelta(days=args.valid_for)
+    token = sign_status_list(key, registry, issued_at=now, expires_at=expires, ttl=args.ttl)
+    write_atomically(args.out, token)
+    _say(args, f"wrote {args.out}: {len(token)} bytes, expires {expires.isoformat()}",
+         out=str(args.out), bytes=len(token), expires=expires.isoformat())  # fmt: skip
+    return EXIT_OK
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    registry = StatusRegistry.load(args.registry)
+    value = (
+        StatusValue.VALID if args.reinstate
+        else StatusValue.SUSPENDED if args.suspend
+        else StatusValue.INVALID
+    )  # fmt: skip
+    registry.set(args.index, value)
+    registry.save(args.registry)
+    _say(args, f"index {args.index} is now {value.name.lower()}; sign and publish the list",
+         index=args.index, status=value.name.lower())  # fmt: skip
+    return EXIT_OK
+
+
+def _say(args: argparse.Namespace, text: str, **fields: Any) -> None:
+    if args.json:
+        print_json(fields)
+    else:
+        print(text)
