@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Literal, TypeAlias
 
 from cryptography.exceptions import InvalidSignature
@@ -20,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 from .errors import BadSignature, InvalidKey, UnsupportedAlgorithm
 
@@ -75,20 +78,43 @@ def sign(key: PrivateKeyObject, message: bytes) -> bytes:
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
+SignatureCheck: TypeAlias = Callable[[bytes, bytes], None]
+
+
+def signature_check(key: PublicKeyObject) -> SignatureCheck:
+    """A function ``check(message, signature)`` for ``key`` that raises BadSignature.
+
+    Ed25519 goes through libsodium (PyNaCl), about twice as fast as OpenSSL 3 and
+    what the C engine uses too; ES256 through OpenSSL (pyca/cryptography).
+    """
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+        def check_ed25519(message: bytes, signature: bytes) -> None:
+            if len(signature) != SIGNATURE_SIZE:
+                raise BadSignature("the signature is not 64 bytes long")
+            try:
+                crypto_sign_open(signature + message, raw)
+            except BadSignatureError:
+                raise BadSignature("the signature does not verify under the issuer key") from None
+
+        return check_ed25519
+
+    def check_es256(message: bytes, signature: bytes) -> None:
+        if len(signature) != SIGNATURE_SIZE:
+            raise BadSignature("the signature is not 64 bytes long")
+        r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        try:
+            key.verify(encode_dss_signature(r, s), message, _ECDSA_SHA256)
+        except InvalidSignature:
+            raise BadSignature("the signature does not verify under the issuer key") from None
+
+    return check_es256
+
+
 def verify_signature(key: PublicKeyObject, message: bytes, signature: bytes) -> None:
     """Check a COSE signature (r || s for ES256, R || S for EdDSA); raise BadSignature."""
-    if len(signature) != SIGNATURE_SIZE:
-        raise BadSignature("the signature is not 64 bytes long")
-    try:
-        if isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(signature, message)
-        else:
-            der = encode_dss_signature(
-                int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-            )
-            key.verify(der, message, _ECDSA_SHA256)
-    except InvalidSignature:
-        raise BadSignature("the signature does not verify under the issuer key") from None
+    signature_check(key)(message, signature)
 
 
 def public_key_from_raw(alg: Algorithm, raw: bytes) -> PublicKeyObject:

@@ -24,12 +24,13 @@ import enum
 import hashlib
 import os
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 from . import _algorithms, _cbor, cose
@@ -66,6 +67,7 @@ __all__ = [
 _EPOCH = date(1970, 1, 1)
 #: What an engine reports when no current status list covers a credential.
 STATUS_UNKNOWN = -1
+_VALID, _SUSPENDED = int(StatusValue.VALID), int(StatusValue.SUSPENDED)
 
 
 class StatusPolicy(enum.Enum):
@@ -130,12 +132,13 @@ class _PythonEngine:
     """The pure-Python engine: the reference the C engine is tested against."""
 
     def __init__(self, keys: Sequence[KeyRow]) -> None:
-        self._keys: dict[tuple[int, bytes], list[tuple[int, _algorithms.PublicKeyObject]]] = {}
+        self._keys: dict[tuple[int, bytes], list[tuple[int, _algorithms.SignatureCheck]]] = {}
         self._windows: list[tuple[int | None, int | None]] = []
         self._lists: dict[int, tuple[bytes, int, int | None]] = {}
         for index, (alg, wire_kid, raw, valid_from, valid_until) in enumerate(keys):
             key = _algorithms.public_key_from_raw(_algorithms.algorithm_from_header(alg), raw)
-            self._keys.setdefault((alg, wire_kid), []).append((index, key))
+            check = _algorithms.signature_check(key)
+            self._keys.setdefault((alg, wire_kid), []).append((index, check))
             self._windows.append((valid_from, valid_until))
 
     def set_status_list(
@@ -174,13 +177,13 @@ class _PythonEngine:
 
 
 def _signing_key(
-    candidates: list[tuple[int, _algorithms.PublicKeyObject]], message: cose.Sign1
+    candidates: list[tuple[int, _algorithms.SignatureCheck]], message: cose.Sign1
 ) -> int:
     """Step 4: the index of the candidate key the signature verifies under."""
     to_be_signed = message.to_be_signed()
-    for key_index, key in candidates:
+    for key_index, check in candidates:
         try:
-            _algorithms.verify_signature(key, to_be_signed, message.signature)
+            check(to_be_signed, message.signature)
         except BadSignature:
             continue
         return key_index
@@ -228,6 +231,17 @@ _ENGINES = _load_engines()
 DEFAULT_IMPLEMENTATION: str = next(iter(_ENGINES))
 
 
+@dataclass(slots=True)
+class _CacheEntry:
+    """A verified credential in a Verifier's cache, with what a hit checks again."""
+
+    key_index: int
+    issued: int
+    expires: int
+    status_index: int
+    result: VerifiedCredential
+
+
 class Verifier:
     """A verifier for a gate or a kiosk: parsed keys and status lists, and a cache.
 
@@ -252,7 +266,7 @@ class Verifier:
         self.implementation = name
         self.status_policy = status_policy
         self._cache_size = cache_size
-        self._cache: OrderedDict[bytes, tuple[int, VerifiedCredential]] = OrderedDict()
+        self._cache: OrderedDict[bytes, _CacheEntry] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._lists: list[StatusListToken] = []
         self.update_trust(trust)
@@ -299,56 +313,51 @@ class Verifier:
             return self._result(*self._engine.verify(data, today, moment))
         digest = hashlib.sha256(data).digest()
         with self._cache_lock:
-            hit = self._cache.get(digest)
-            if hit is not None:
+            entry = self._cache.get(digest)
+            if entry is not None:
                 self._cache.move_to_end(digest)
-        if hit is not None:
-            return self._recheck(hit, today, moment)
-        key_index, value, credential = self._engine.verify(data, today, moment)
-        key = self._key_list[key_index]
-        # Cached whatever the status: revocation is looked up again on every hit.
-        entry = (key_index, VerifiedCredential(credential, key.kid, key.alg))
-        try:
-            result = self._recheck(entry, today, moment, value)
-            entry = (key_index, result)
-            return result
-        finally:
+        if entry is None:
+            key_index, value, credential = self._engine.verify(data, today, moment)
+            key = self._key_list[key_index]
+            entry = _CacheEntry(
+                key_index,
+                _day(credential.issued),
+                _day(credential.expires),
+                credential.status_index,
+                VerifiedCredential(credential, key.kid, key.alg),
+            )
+            # Cached whatever the status: revocation is looked up again on every hit.
             with self._cache_lock:
                 self._cache[digest] = entry
                 if len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
+            return self._with_status(entry, value)
+        if today < entry.issued:
+            raise NotYetValid("the credential's issue date is after the verification date")
+        if today > entry.expires:
+            raise Expired("the credential expired before the verification date")
+        return self._with_status(
+            entry, self._engine.status(entry.key_index, entry.status_index, moment)
+        )
 
     def _result(self, key_index: int, value: int, credential: Credential) -> VerifiedCredential:
         key = self._key_list[key_index]
         return VerifiedCredential(credential, key.kid, key.alg, self._status(value))
 
-    def _recheck(
-        self,
-        entry: tuple[int, VerifiedCredential],
-        today: int,
-        moment: int,
-        value: int | None = None,
-    ) -> VerifiedCredential:
-        """Steps 7 and 8 again for a cached credential (``value``: a status just looked up)."""
-        key_index, result = entry
-        credential = result.credential
-        if value is None:
-            if today < _day(credential.issued):
-                raise NotYetValid("the credential's issue date is after the verification date")
-            if today > _day(credential.expires):
-                raise Expired("the credential expired before the verification date")
-            value = self._engine.status(key_index, credential.status_index, moment)
+    def _with_status(self, entry: _CacheEntry, value: int) -> VerifiedCredential:
         status = self._status(value)
-        return result if status is result.status else replace(result, status=status)
+        if status is not entry.result.status:
+            entry.result = replace(entry.result, status=status)
+        return entry.result
 
     def _status(self, value: int) -> CredentialStatus:
-        if value == StatusValue.VALID:
+        if value == _VALID:
             return CredentialStatus.VALID
         if value == STATUS_UNKNOWN:
             if self.status_policy is StatusPolicy.REJECT_UNKNOWN:
                 raise StatusUnknown("no current status list covers the credential")
             return CredentialStatus.UNKNOWN
-        if value == StatusValue.SUSPENDED:
+        if value == _SUSPENDED:
             raise Suspended("the issuer's status list marks the credential as suspended")
         raise Revoked("the issuer's status list marks the credential as revoked")
 
@@ -404,12 +413,13 @@ def _clock(now: datetime | date | None) -> tuple[int, int]:
     a date means the start of that day, UTC.
     """
     if now is None:
-        now = datetime.now(UTC)
+        seconds = int(time.time())
+        return seconds // 86400, seconds
     if isinstance(now, datetime):
         instant = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
         return (now.date() - _EPOCH).days, int(instant.timestamp())
     if isinstance(now, date):
-        start = datetime.combine(now, time(), UTC)
+        start = datetime(now.year, now.month, now.day, tzinfo=UTC)
         return (now - _EPOCH).days, int(start.timestamp())
     raise TypeError("now must be a datetime, a date or None")
 
