@@ -8,6 +8,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,6 +52,14 @@ def holder_text(max_bytes: int) -> st.SearchStrategy[str]:
 days = st.dates(min_value=MIN_DATE, max_value=MAX_DATE)
 
 
+def _compressed_point(scalar: int) -> bytes:
+    public = ec.derive_private_key(scalar, ec.SECP256R1()).public_key()
+    return public.public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+
+
+points = st.integers(min_value=1, max_value=2**255).map(_compressed_point)
+
+
 @st.composite
 def credentials(draw: st.DrawFn) -> Credential:
     dob, issued, expires = sorted(draw(st.lists(days, min_size=3, max_size=3)))
@@ -60,14 +70,12 @@ def credentials(draw: st.DrawFn) -> Credential:
         expires=expires,
         status_index=draw(st.integers(0, 2**32 - 1)),
         gender=draw(st.none() | holder_text(32)),
-        card_key=draw(st.none() | st.binary(min_size=32, max_size=32).map(lambda b: b"\x03" + b)),
+        card_key=draw(st.none() | points),
         tag_uid=draw(
             st.none()
             | st.sampled_from([4, 7, 10]).flatmap(lambda n: st.binary(min_size=n, max_size=n))
         ),
-        pseudonym_key=draw(
-            st.none() | st.binary(min_size=32, max_size=32).map(lambda b: b"\x02" + b)
-        ),
+        pseudonym_key=draw(st.none() | points),
     )
 
 
@@ -210,6 +218,14 @@ BASE = sample_credential().to_claims()
 def test_claims_arrays_outside_the_schema_are_rejected(claims: Any, error: type[Exception]) -> None:
     with pytest.raises(error):
         Credential.from_claims(claims)
+
+
+def test_issuer_refuses_a_card_key_that_is_not_a_curve_point() -> None:
+    not_on_curve = b"\x02" + b"\xff" * 32  # x >= p: no such point
+    with pytest.raises(InvalidClaim, match="P-256"):
+        KEYS["ES256"].issue(sample_credential(card_key=not_on_curve))
+    real_point = bytes.fromhex("036b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296")
+    assert KEYS["ES256"].issue(sample_credential(card_key=real_point))
 
 
 def test_extension_without_gender_uses_a_null_placeholder() -> None:

@@ -122,7 +122,10 @@ def test_jwk_round_trip(issuer_key: IssuerKey) -> None:
         ({"x": "not base64!"}, "base64"),
         ({"x": "AAAA=="}, "unpadded"),
         ({"y": "_" * 43}, "valid ES256"),
-        ({"valid_from": "01/02/2026"}, "ISO"),
+        ({"valid_from": "01/02/2026"}, "YYYY-MM-DD"),
+        ({"valid_from": "20260101"}, "YYYY-MM-DD"),
+        ({"valid_from": "2026-W01-1"}, "YYYY-MM-DD"),
+        ({"valid_from": "2026-02-30"}, "YYYY-MM-DD"),
         ({"valid_from": "2027-01-01", "valid_until": "2026-01-01"}, "after"),
     ],
 )

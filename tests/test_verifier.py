@@ -198,6 +198,9 @@ def test_alg_and_kid_are_only_read_from_the_protected_header(
         )
     with pytest.raises(UnsupportedAlgorithm):
         verify(signed_envelope(issuer_key, claims, {1: -35, 4: kid}), trust, now=NOW)
+    true_as_alg_label = b"\xa2\x04\x42" + kid + b"\xf5" + _cbor.dumps(alg)  # {4: kid, true: alg}
+    with pytest.raises(MalformedCredential):  # canonical CBOR, but true is not the label 1
+        verify(signed_envelope(issuer_key, claims, true_as_alg_label), trust, now=NOW)
     with pytest.raises(UnsupportedAlgorithm):  # the name is not the COSE identifier
         verify(signed_envelope(issuer_key, claims, {1: issuer_key.alg, 4: kid}), trust, now=NOW)
     with pytest.raises(MalformedCredential):
@@ -262,6 +265,9 @@ def test_error_messages_never_contain_personal_data(
     for error in errors:
         text = f"{error} {error!r} {error.args}"
         assert not [s for s in forbidden if s in text], text
+    # A result printed or logged by the caller does not show the holder either.
+    shown = repr(verify(blob, trust, now=NOW))
+    assert not [s for s in forbidden if s in shown], shown
 
 
 def test_public_key_of_the_wrong_type_is_refused(issuer_key: IssuerKey) -> None:

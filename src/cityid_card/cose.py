@@ -88,6 +88,13 @@ class Sign1:
         _algorithms.verify_signature(key, self.to_be_signed(external_aad), self.signature)
 
 
+def has_labels(header: Mapping[Any, Any], *labels: int) -> bool:
+    """True if ``header`` has exactly these integer labels (``true`` is not the label 1)."""
+    return len(header) == len(labels) and all(
+        type(label) is int and label in labels for label in header
+    )
+
+
 def sig_structure(protected_bytes: bytes, payload: bytes, external_aad: bytes = b"") -> bytes:
     """Encode ``["Signature1", protected, external_aad, payload]`` (RFC 9052 section 4.4)."""
     return (

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -59,12 +59,13 @@ class Credential:
     personal data.
     """
 
-    name: str
-    date_of_birth: date
+    # Personal data stays out of repr(), so printing or logging a result cannot leak it.
+    name: str = field(repr=False)
+    date_of_birth: date = field(repr=False)
     expires: date
     status_index: int
     issued: date | None = None
-    gender: str | None = None
+    gender: str | None = field(default=None, repr=False)
     card_key: bytes | None = None
     tag_uid: bytes | None = None
     pseudonym_key: bytes | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from . import _algorithms, _cbor, cose
 from ._algorithms import Algorithm, PrivateKeyObject, PublicKeyObject
 from .credential import Credential
-from .errors import InvalidKey, KeyNotValid
+from .errors import InvalidClaim, InvalidKey, KeyNotValid
 
 __all__ = ["WIRE_KID_SIZE", "IssuerKey", "PublicKey"]
 
@@ -207,15 +208,22 @@ class IssuerKey:
         issued = credential.issued or today or date.today()
         if not self._public.valid_on(issued):
             raise KeyNotValid("the issuer key may not issue credentials on this date")
+        for point in (credential.card_key, credential.pseudonym_key):
+            if point is not None:
+                try:
+                    _algorithms.public_key_from_raw("ES256", point)
+                except InvalidKey:
+                    raise InvalidClaim("card_key and pseudonym_key must be P-256 points") from None
         return self.sign(_cbor.dumps(replace(credential, issued=issued).to_claims()))
 
 
 def _parse_date(value: object, label: str) -> date | None:
     if value is None:
         return None
-    try:
-        if isinstance(value, str):
+    # date.fromisoformat also takes 20260101 and 2026-W01-1: the format allows one form.
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
             return date.fromisoformat(value)
-    except ValueError:
-        pass
-    raise InvalidKey(f"JWK {label} must be an ISO 8601 date (YYYY-MM-DD)")
+        except ValueError:
+            pass
+    raise InvalidKey(f"JWK {label} must be a date as YYYY-MM-DD")

@@ -110,7 +110,7 @@ class StatusListToken:
         try:
             message = cose.Sign1.decode(token, tagged=False)
             header = message.protected
-            if set(header) != {cose.HEADER_ALG, cose.HEADER_KID, HEADER_TYP}:
+            if not cose.has_labels(header, cose.HEADER_ALG, cose.HEADER_KID, HEADER_TYP):
                 raise StatusListError("the protected header must hold exactly alg, kid and typ")
             if header[HEADER_TYP] != STATUS_LIST_TYP or message.unprotected:
                 raise StatusListError("not a status list token")

@@ -203,7 +203,7 @@ def _parse_envelope(blob: bytes) -> tuple[cose.Sign1, Algorithm, bytes]:
     if len(message.signature) != _algorithms.SIGNATURE_SIZE:
         raise MalformedCredential("the signature must be 64 bytes")
     header = message.protected
-    if set(header) != {cose.HEADER_ALG, cose.HEADER_KID}:
+    if not cose.has_labels(header, cose.HEADER_ALG, cose.HEADER_KID):
         raise MalformedCredential("the protected header must hold exactly alg and kid")
     wire_kid = header[cose.HEADER_KID]
     if not isinstance(wire_kid, bytes) or len(wire_kid) != WIRE_KID_SIZE:
