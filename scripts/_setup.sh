@@ -44,11 +44,15 @@ make_venv() {
             "$python" -m venv "$VENV"
         fi
     fi
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+    pip_run -q --upgrade pip
+}
+
+pip_run() {
+    # grep drops pip's notes about index locations of this machine's pip.conf.
+    "$VENV/bin/python" -m pip install --disable-pip-version-check "$@" \
+        2> >(grep -v "^WARNING: Location 'file:" >&2)
 }
 
 pip_install() {
-    # grep drops pip's notes about index locations of this machine's pip.conf.
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$ROOT/constraints.txt" "$@" \
-        2> >(grep -v "^WARNING: Location 'file:" >&2)
+    pip_run -q -c "$ROOT/constraints.txt" "$@"
 }

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,8 @@ def load_issuer_key(path: Path, passphrase_file: Path | None) -> IssuerKey:
 def claims_json(credential: Credential) -> dict[str, Any]:
     """The credential's claims as JSON-ready values (dates as YYYY-MM-DD, bytes as hex)."""
     result: dict[str, Any] = {}
-    for label, value in vars(credential).items():
+    for label in (field.name for field in fields(credential)):
+        value = getattr(credential, label)
         if isinstance(value, date):
             value = value.isoformat()
         elif isinstance(value, bytes):
