@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cityid_card import (
     BadSignature,
@@ -296,3 +298,22 @@ def test_verify_many_keeps_input_order_and_returns_errors(
     assert verify_many([], trust, NOW) == []
     with pytest.raises(TypeError):
         verify_many(["not bytes"], trust, NOW)  # type: ignore[list-item]
+
+
+@settings(max_examples=500)
+@given(data=st.data())
+def test_the_envelope_fast_path_agrees_with_the_strict_parser(data: st.DataObject) -> None:
+    """_canonical_envelope may only accept what _checked_envelope accepts, identically."""
+    from cityid_card.verifier import _canonical_envelope, _checked_envelope
+
+    key = IssuerKey.generate(data.draw(st.sampled_from(["ES256", "EdDSA"])), kid="K")
+    name = data.draw(st.text(alphabet="abcdefghij ", min_size=1, max_size=100).map(str.strip))
+    blob = bytearray(key.issue(sample_credential(name=name or "A")))
+    for _ in range(data.draw(st.integers(0, 3))):
+        position = data.draw(st.integers(0, len(blob) - 1))
+        blob[position] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(blob)))
+    candidate = bytes(blob[:cut] if data.draw(st.booleans()) else blob)
+    fast = _canonical_envelope(candidate)
+    if fast is not None:
+        assert _checked_envelope(candidate) == fast

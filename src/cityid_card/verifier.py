@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from . import _algorithms, _cbor, cose
 from ._algorithms import Algorithm
@@ -157,12 +157,13 @@ class _PythonEngine:
         return STATUS_UNKNOWN if value is None else value
 
     def verify(self, blob: bytes, today: int, now: int) -> tuple[int, int, Credential]:
-        message, alg, wire_kid = _parse_envelope(blob)
+        envelope = _parse_envelope(blob)
+        alg, wire_kid = envelope.alg, envelope.wire_kid
         candidates = self._keys.get((_algorithms.COSE_ALGORITHM[alg], wire_kid))
         if not candidates:
             raise UnknownIssuer("no trusted key has the credential's key id and algorithm")
-        key_index = _signing_key(candidates, message)
-        credential = Credential.from_claims(_cbor.loads(message.payload))
+        key_index = _signing_key(candidates, envelope)
+        credential = Credential.from_claims(_cbor.loads(envelope.payload))
         issued = _day(credential.issued)
         valid_from, valid_until = self._windows[key_index]
         if (valid_from is not None and issued < valid_from) or (
@@ -177,13 +178,13 @@ class _PythonEngine:
 
 
 def _signing_key(
-    candidates: list[tuple[int, _algorithms.SignatureCheck]], message: cose.Sign1
+    candidates: list[tuple[int, _algorithms.SignatureCheck]], envelope: _Envelope
 ) -> int:
     """Step 4: the index of the candidate key the signature verifies under."""
-    to_be_signed = message.to_be_signed()
+    to_be_signed = cose.sig_structure(envelope.protected, envelope.payload)
     for key_index, check in candidates:
         try:
-            check(to_be_signed, message.signature)
+            check(to_be_signed, envelope.signature)
         except BadSignature:
             continue
         return key_index
@@ -195,8 +196,53 @@ def _day(value: date | None) -> int:
     return (value - _EPOCH).days
 
 
-def _parse_envelope(blob: bytes) -> tuple[cose.Sign1, Algorithm, bytes]:
+class _Envelope(NamedTuple):
+    protected: bytes
+    payload: bytes
+    signature: bytes
+    alg: Algorithm
+    wire_kid: bytes
+
+
+#: The profile's protected header is always a2 01 <26|27> 04 42 <kid>: 7 bytes.
+_PROTECTED_START = b"\x84\x47\xa2\x01"
+_ALG_BY_BYTE: dict[int, Algorithm] = {0x26: "ES256", 0x27: "EdDSA"}
+
+
+def _parse_envelope(blob: bytes) -> _Envelope:
     """Steps 1 and 2: the profile's COSE_Sign1, its algorithm and wire key id."""
+    return _canonical_envelope(blob) or _checked_envelope(blob)
+
+
+def _canonical_envelope(blob: bytes) -> _Envelope | None:
+    """The common case by its exact bytes; None for anything else.
+
+    It accepts only the one canonical encoding of a well-formed envelope (with a
+    payload under 65536 bytes), so for those bytes it returns what
+    _checked_envelope would; every other input goes to _checked_envelope, which
+    decides the error.
+    """
+    alg = _ALG_BY_BYTE.get(blob[4]) if len(blob) > 12 else None
+    if alg is None or not blob.startswith(_PROTECTED_START) or blob[5:7] != b"\x04\x42":
+        return None
+    if blob[9] != 0xA0:
+        return None
+    head = blob[10]
+    if 0x40 <= head <= 0x57:
+        size, start = head - 0x40, 11
+    elif head == 0x58 and blob[11] >= 24:
+        size, start = blob[11], 12
+    elif head == 0x59 and blob[11] > 0:
+        size, start = int.from_bytes(blob[11:13], "big"), 13
+    else:
+        return None
+    end = start + size
+    if len(blob) != end + 2 + _algorithms.SIGNATURE_SIZE or blob[end : end + 2] != b"\x58\x40":
+        return None
+    return _Envelope(blob[2:9], blob[start:end], blob[end + 2 :], alg, blob[7:9])
+
+
+def _checked_envelope(blob: bytes) -> _Envelope:
     message = cose.Sign1.decode(blob, tagged=False)
     if message.unprotected:
         raise MalformedCredential("the unprotected header must be empty")
@@ -208,7 +254,8 @@ def _parse_envelope(blob: bytes) -> tuple[cose.Sign1, Algorithm, bytes]:
     wire_kid = header[cose.HEADER_KID]
     if not isinstance(wire_kid, bytes) or len(wire_kid) != WIRE_KID_SIZE:
         raise MalformedCredential("the kid must be a 2-byte string")
-    return message, _algorithms.algorithm_from_header(header[cose.HEADER_ALG]), wire_kid
+    alg = _algorithms.algorithm_from_header(header[cose.HEADER_ALG])
+    return _Envelope(message.protected_bytes, message.payload, message.signature, alg, wire_kid)
 
 
 EngineFactory = Callable[[list[KeyRow]], Engine]
@@ -464,5 +511,6 @@ def decode_unverified(blob: bytes) -> UnverifiedCredential:
 
     The encoding is checked as strictly as by :func:`verify`; nothing else is.
     """
-    message, alg, wire_kid = _parse_envelope(_as_bytes(blob))
-    return UnverifiedCredential(Credential.from_claims(_cbor.loads(message.payload)), alg, wire_kid)
+    envelope = _parse_envelope(_as_bytes(blob))
+    claims = Credential.from_claims(_cbor.loads(envelope.payload))
+    return UnverifiedCredential(claims, envelope.alg, envelope.wire_kid)
