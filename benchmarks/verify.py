@@ -29,11 +29,12 @@ import timeit
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 
 import cbor2
 import cwt
-from cryptography.hazmat.primitives import serialization
 import nacl.bindings
+from cryptography.hazmat.primitives import serialization
 from pycose.keys import EC2Key, OKPKey
 from pycose.messages import Sign1Message
 
@@ -71,7 +72,9 @@ def credentials(key: IssuerKey, count: int) -> list[bytes]:
     ]
 
 
-def raw_check(alg: str, key: IssuerKey, message: bytes, signature: bytes) -> tuple[Callable[[], object], str]:
+def raw_check(
+    alg: str, key: IssuerKey, message: bytes, signature: bytes
+) -> tuple[Callable[[], object], str]:
     """The signature check alone, by the fastest route this machine has to the limit."""
     public = key.public()
     raw = _algorithms.raw_public_bytes(public.key)
@@ -128,23 +131,37 @@ def measure(alg: str, quick: bool) -> tuple[list[Row], dict[str, float]]:
     message = cose.Sign1.decode(blob)
     rows: list[Row] = []
     check, backend = raw_check(alg, key, message.to_be_signed(), message.signature)
-    rows.append(Row("raw signature check (the limit)", best_per_call(check, number, repeat), backend))
+    rows.append(
+        Row("raw signature check (the limit)", best_per_call(check, number, repeat), backend)
+    )
     for name in ("c", "python"):
         if name not in _ENGINES:
             rows.append(Row(f"{name} engine: verify()", float("nan"), "not built"))
             continue
         verifier = Verifier(trust, cache_size=0, implementation=name)
         rows.append(
-            Row(f"{name} engine: verify()", best_per_call(lambda: verifier.verify(blob, NOW), number, repeat))
+            Row(
+                f"{name} engine: verify()",
+                best_per_call(partial(verifier.verify, blob, NOW), number, repeat),
+            )
         )
-    rows.append(Row("python-cwt 3.3 decode", best_per_call(python_cwt(alg, key, blob), number // 2, repeat)))
-    rows.append(Row("pycose 1.1 verify", best_per_call(pycose(alg, key, blob), number // 2, repeat)))
+    rows.append(
+        Row("python-cwt 3.3 decode", best_per_call(python_cwt(alg, key, blob), number // 2, repeat))
+    )
+    rows.append(
+        Row("pycose 1.1 verify", best_per_call(pycose(alg, key, blob), number // 2, repeat))
+    )
     cached = Verifier(trust, cache_size=1024)
-    rows.append(Row("cache hit (Verifier)", best_per_call(lambda: cached.verify(blob, NOW), number * 20, repeat)))
+    rows.append(
+        Row(
+            "cache hit (Verifier)",
+            best_per_call(lambda: cached.verify(blob, NOW), number * 20, repeat),
+        )
+    )
     throughput: dict[str, float] = {}
     for threads in (1, 2):
         elapsed = min(
-            _timed(lambda: verify_many(batch, trust, NOW, threads=threads)) for _ in range(repeat)
+            _timed(partial(verify_many, batch, trust, NOW, threads=threads)) for _ in range(repeat)
         )
         per = elapsed / len(batch) * 1e6
         throughput[f"{threads}"] = len(batch) / elapsed

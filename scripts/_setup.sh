@@ -56,3 +56,13 @@ pip_run() {
 pip_install() {
     pip_run -q -c "$ROOT/constraints.txt" "$@"
 }
+
+install_pcsc_stack() {
+    # The real PC/SC stack of the contact-card tests: pcscd with vsmartcard's virtual
+    # reader, and what building pyscard needs (it has no Linux wheel; swig comes from
+    # PyPI by itself). Starting pcscd is the tests' job: there is no systemd here.
+    apt_install pcscd vsmartcard-vpcd libpcsclite-dev gcc libc6-dev pkg-config
+    local include
+    include=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+    [ -f "$include/Python.h" ] || apt_install python3-dev
+}

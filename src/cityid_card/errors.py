@@ -10,20 +10,33 @@ values, so they are safe to log.
 from __future__ import annotations
 
 __all__ = [
+    "ApduError",
+    "ApplicationNotFound",
     "BadSignature",
+    "BlankCard",
+    "CardAuthenticationError",
+    "CardError",
+    "CardLocked",
+    "CardProtocolError",
+    "CardRemoved",
     "CityIDError",
     "ClaimError",
     "CredentialError",
+    "DriverError",
     "Expired",
     "InvalidClaim",
     "InvalidKey",
     "KeyNotValid",
     "MalformedCredential",
+    "NoReader",
     "NotYetValid",
+    "PersonalizationError",
     "Revoked",
     "StatusListError",
     "StatusUnknown",
     "Suspended",
+    "TransportError",
+    "TransportTimeout",
     "TrustStoreError",
     "UnknownClaim",
     "UnknownIssuer",
@@ -106,3 +119,73 @@ class TrustStoreError(CityIDError):
 
 class StatusListError(CityIDError):
     """A status list or status registry cannot be read, verified or changed as asked."""
+
+
+# Card errors: what can go wrong between the host and a contact card. Their messages
+# name the command and the ISO 7816-4 status word, never the bytes that were exchanged
+# (a credential holds the holder's name).
+
+
+class CardError(CityIDError):
+    """Reading, authenticating or personalising a card failed; the subclass says where."""
+
+
+class DriverError(CardError):
+    """A reader URI names no installed driver, or the driver cannot work (no PC/SC service)."""
+
+
+class NoReader(CardError):
+    """No reader matches the reader URI, or no card is in it."""
+
+
+class TransportError(CardError):
+    """The link to the card broke: the reader went away or the card stopped answering."""
+
+
+class CardRemoved(TransportError):
+    """The card was removed, or lost power, during the exchange."""
+
+
+class TransportTimeout(TransportError):
+    """The card or the reader did not answer in time."""
+
+
+class CardProtocolError(CardError):
+    """Bytes that break ISO 7816-4 or the card application: truncated, garbage, wrong size."""
+
+
+class ApduError(CardError):
+    """The card refused a command with an error status word.
+
+    ``sw`` is the status word (e.g. ``0x6A82``) and ``command`` the command's name; the
+    message names both with the ISO 7816-4 meaning of the status word.
+    """
+
+    def __init__(self, message: str, *, sw: int, command: str) -> None:
+        super().__init__(message)
+        self.sw = sw
+        self.command = command
+
+
+class ApplicationNotFound(ApduError):
+    """The card has no cityid-card application (SELECT answered 6A82)."""
+
+
+class BlankCard(CardError):
+    """The card application holds no credential: never personalised, or torn before writing."""
+
+
+class CardAuthenticationError(CardError, CredentialError):
+    """Active authentication failed: the chip did not prove it holds the credential's card key.
+
+    It is a CredentialError too: the card must be rejected (it may be a clone), so code
+    that rejects on ``except CredentialError`` rejects it as well.
+    """
+
+
+class PersonalizationError(CardError):
+    """Personalisation did not complete: the card must not be handed out as it is."""
+
+
+class CardLocked(PersonalizationError):
+    """The card is locked (personalised for good): no new key and no write are possible."""

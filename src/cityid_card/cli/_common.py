@@ -96,3 +96,21 @@ def fail(args: argparse.Namespace, error: Exception, status: int) -> int:
             file=sys.stderr,
         )
     return status
+
+
+def add_reader_flags(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """--reader URI and --timeout SECONDS, for the commands that talk to a card."""
+    if required:
+        parser.add_argument(
+            "--reader",
+            required=True,
+            metavar="URI",
+            help="pcsc, pcsc:<index>, pcsc:<name part> or sim:card[:STATEFILE]",
+        )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long to wait for a card and for each answer (default 5)",
+    )

@@ -1,4 +1,9 @@
-"""``cityid-card verify``: check a credential against a trust store and status lists."""
+"""``cityid-card verify``: check a credential against a trust store and status lists.
+
+The credential comes from a file, or with --reader from a contact card: then the chip
+is also authenticated when the credential binds a card key, and the result says which
+authenticity level was reached.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,40 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cityid_card.card import CardVerification, verify_card
+from cityid_card.drivers import connect
 from cityid_card.status import StatusListToken
 from cityid_card.trust import TrustStore
 from cityid_card.verifier import StatusPolicy, VerifiedCredential, Verifier
 
-from ._common import EXIT_OK, add_json_flag, claims_json, iso_moment, print_claims, print_json
+from ._common import (
+    EXIT_OK,
+    add_json_flag,
+    add_reader_flags,
+    claims_json,
+    iso_moment,
+    print_claims,
+    print_json,
+)
+
+_LEVELS = {
+    "signature_only": "signature only (the credential binds no chip key: a copy would pass)",
+    "chip_authenticated": "chip authenticated (the card proved it holds the card key)",
+}
 
 
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "verify", help="verify a credential", description=__doc__
     )
-    parser.add_argument("credential", type=Path, help="credential file (as written by issue)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "credential", nargs="?", type=Path, help="credential file (as written by issue)"
+    )
+    source.add_argument(
+        "--reader", metavar="URI", help="verify the card in this reader (see cityid-card readers)"
+    )
+    add_reader_flags(parser, required=False)
     add_verifier_flags(parser)
     parser.add_argument(
         "--at", type=iso_moment, help="judge validity at this ISO 8601 date or time"
@@ -68,7 +95,41 @@ def report(args: argparse.Namespace, result: VerifiedCredential) -> None:
         print_claims(result.credential)
 
 
+def report_card(args: argparse.Namespace, result: CardVerification, reader: str) -> None:
+    """Print a successful card verification, with the authenticity level reached."""
+    verified = result.verified
+    level = result.authenticity.name.lower()
+    if args.json:
+        print_json(
+            {
+                "valid": True,
+                "kid": verified.kid,
+                "alg": verified.alg,
+                "status": verified.status.value,
+                "reader": reader,
+                "authenticity": level,
+                "locked": result.locked,
+                "claims": claims_json(verified.credential),
+            }
+        )
+    else:
+        print(
+            f"VALID  {verified.alg}, issuer key {verified.kid}, status {verified.status.value}, "
+            f"card in {reader}"
+        )
+        print(f"  {'authenticity':<14} {_LEVELS.get(level, level)}")
+        if result.locked is False:
+            print(f"  {'card':<14} NOT locked: its personalisation was not finished")
+        print_claims(verified.credential)
+
+
 def run(args: argparse.Namespace) -> int:
     verifier = build_verifier(args)
-    report(args, verifier.verify(args.credential.read_bytes(), now=args.at))
+    if args.reader is None:
+        report(args, verifier.verify(args.credential.read_bytes(), now=args.at))
+        return EXIT_OK
+    with connect(args.reader, timeout=args.timeout) as connection:
+        result = verify_card(connection, verifier, args.at)
+        reader = connection.reader
+    report_card(args, result, reader)
     return EXIT_OK

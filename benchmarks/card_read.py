@@ -1,0 +1,127 @@
+"""Contact card: a full read + verify + active authentication through real pcscd.
+
+Run: ``.venv/bin/python benchmarks/card_read.py [--cycles N]`` after ``./scripts/test``
+(which installs pcscd, vsmartcard-vpcd and the pcsc driver). Starts ``pcscd
+--foreground`` if no PC/SC service runs (and stops it after), puts a personalised,
+locked emulated card into the vpcd reader, then times N cycles of what a verifier at a
+desk does per card: connect to ``pcsc:0``, SELECT, READ BINARY, verify the signature,
+INTERNAL AUTHENTICATE with a fresh challenge and check it, disconnect. It prints the
+median and the spread, the APDUs per cycle, and the median of the three APDUs alone
+on an open connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+
+from cityid_card import Credential, IssuerKey, TrustStore
+from cityid_card.card import Authenticity, CardApplication, CardSession, personalize, verify_card
+from cityid_card.card.vpcd import serve
+from cityid_card.drivers import connect, load_driver
+from cityid_card.errors import CardError
+
+VPCD_READER = "Virtual PCD 00 00"
+
+
+def _vpcd_card_present(present: bool, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        with contextlib.suppress(CardError):
+            for reader in load_driver("pcsc").readers():
+                if reader.name == VPCD_READER and reader.card_present == present:
+                    return
+        time.sleep(0.05)
+    raise SystemExit("the vpcd reader did not show the card: is vsmartcard-vpcd installed?")
+
+
+@contextlib.contextmanager
+def pcscd() -> Iterator[None]:
+    """A running PC/SC service: the one there is, or pcscd started (and stopped) here."""
+    with contextlib.suppress(CardError):
+        load_driver("pcsc").readers()
+        yield
+        return
+    binary = shutil.which("pcscd", path="/usr/sbin:/sbin:/usr/bin")
+    if binary is None:
+        raise SystemExit("pcscd is not installed (run ./scripts/test once)")
+    process = subprocess.Popen(  # noqa: S603 (pcscd found on the system path)
+        [binary, "--foreground"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with contextlib.suppress(CardError):
+                if any(r.name == VPCD_READER for r in load_driver("pcsc").readers()):
+                    break
+            time.sleep(0.05)
+        yield
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=200)
+    args = parser.parse_args()
+    key = IssuerKey.generate("ES256", kid="BENCH-1")
+    trust = TrustStore([key.public()])
+    credential = Credential(
+        name="Ana Sofia Rivera Delgado",
+        date_of_birth=date(1990, 4, 12),
+        expires=date(2031, 11, 20),
+        status_index=4711,
+    )
+    card = CardApplication()
+    with pcscd():
+        stop = threading.Event()
+        thread = threading.Thread(target=serve, args=(card,), kwargs={"stop": stop}, daemon=True)
+        thread.start()
+        try:
+            _vpcd_card_present(True, time.monotonic() + 15)
+            with connect("pcsc:0") as connection:
+                blob, _ = personalize(connection, key, credential, lock=True)
+            cycles, apdus = [], set()
+            for _ in range(args.cycles):
+                start = time.perf_counter()
+                with connect("pcsc:0") as connection:
+                    session = CardSession(connection)
+                    result = verify_card(connection, trust, session=session)
+                cycles.append(time.perf_counter() - start)
+                assert result.authenticity == Authenticity.CHIP_AUTHENTICATED
+                apdus.add(session.apdus)
+            exchanges = []
+            with connect("pcsc:0") as connection:
+                for _ in range(args.cycles):
+                    start = time.perf_counter()
+                    verify_card(connection, trust)
+                    exchanges.append(time.perf_counter() - start)
+        finally:
+            stop.set()
+            thread.join(10)
+    ms = [c * 1000 for c in cycles]
+    quartiles = statistics.quantiles(ms, n=4)
+    print(
+        f"pyscard -> pcscd -> vsmartcard-vpcd -> emulator, {args.cycles} cycles, {len(blob)}-byte credential"
+    )
+    print("full read + verify + active authentication (connect to disconnect):")
+    print(
+        f"  median {statistics.median(ms):.2f} ms  (quartiles {quartiles[0]:.2f} .. {quartiles[2]:.2f} ms)"
+    )
+    print(
+        f"  APDUs per cycle: {', '.join(map(str, sorted(apdus)))} (SELECT, READ BINARY, INTERNAL AUTHENTICATE)"
+    )
+    print(f"the same on an open connection: median {statistics.median(exchanges) * 1000:.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
