@@ -66,3 +66,10 @@ install_pcsc_stack() {
     include=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
     [ -f "$include/Python.h" ] || apt_install python3-dev
 }
+
+install_station_stack() {
+    # What the issuance-station tests use: SoftHSM2, a real PKCS#11 token in software
+    # (the tests make a throwaway token in a temporary folder), and DejaVu Sans, the
+    # card faces' default font.
+    apt_install softhsm2 fonts-dejavu-core
+}

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _algorithms, _cbor
-from .errors import MalformedCredential, UnsupportedAlgorithm
+from .errors import InvalidKey, MalformedCredential, UnsupportedAlgorithm
+from .signer import Signer, as_signer
 
 __all__ = ["HEADER_ALG", "HEADER_KID", "TAG_SIGN1", "Sign1", "sign1"]
 
@@ -107,20 +108,27 @@ def sig_structure(protected_bytes: bytes, payload: bytes, external_aad: bytes = 
 
 def sign1(
     payload: bytes,
-    key: _algorithms.PrivateKeyObject,
+    key: _algorithms.PrivateKeyObject | Signer,
     *,
     kid: bytes | None = None,
     external_aad: bytes = b"",
     extra_protected: Mapping[Any, Any] | None = None,
 ) -> Sign1:
     """Sign ``payload``; the protected header holds the algorithm, ``kid`` if given, and
-    any ``extra_protected`` parameters."""
-    header: dict[Any, Any] = {HEADER_ALG: _algorithms.COSE_ALGORITHM[_algorithms.algorithm_of(key)]}
+    any ``extra_protected`` parameters.
+
+    ``key`` is a private key object or a :class:`~cityid_card.signer.Signer` (a key in
+    a PKCS#11 token, for example).
+    """
+    signer = as_signer(key)
+    header: dict[Any, Any] = {HEADER_ALG: _algorithms.COSE_ALGORITHM[signer.alg]}
     if kid is not None:
         header[HEADER_KID] = kid
     header.update(extra_protected or {})
     protected = _cbor.dumps(header)
-    signature = _algorithms.sign(key, sig_structure(protected, payload, external_aad))
+    signature = signer.sign(sig_structure(protected, payload, external_aad))
+    if len(signature) != _algorithms.SIGNATURE_SIZE:
+        raise InvalidKey("the signer returned a signature that is not 64 bytes long")
     return Sign1(protected, payload, signature)
 
 

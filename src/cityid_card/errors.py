@@ -24,6 +24,7 @@ __all__ = [
     "CredentialError",
     "DriverError",
     "Expired",
+    "FaceError",
     "InvalidClaim",
     "InvalidKey",
     "KeyNotValid",
@@ -31,10 +32,15 @@ __all__ = [
     "NoReader",
     "NotYetValid",
     "PersonalizationError",
+    "QRCodeError",
     "Revoked",
     "StatusListError",
     "StatusUnknown",
     "Suspended",
+    "TokenError",
+    "TokenNotFound",
+    "TokenPinError",
+    "TokenUnsupported",
     "TransportError",
     "TransportTimeout",
     "TrustStoreError",
@@ -189,3 +195,38 @@ class PersonalizationError(CardError):
 
 class CardLocked(PersonalizationError):
     """The card is locked (personalised for good): no new key and no write are possible."""
+
+
+# Token errors: an issuer key in a hardware token (PKCS#11) that cannot be used. They are
+# InvalidKey errors too, so code that handles a bad key file handles these the same way.
+# Messages name the token, the object and what was wrong; never the PIN.
+
+
+class TokenError(InvalidKey):
+    """A key in a PKCS#11 token cannot be used: the URI, the module or the token failed."""
+
+
+class TokenNotFound(TokenError):
+    """No token, or no private key object in it, matches the key URI."""
+
+
+class TokenPinError(TokenError):
+    """The token PIN is missing, incorrect or locked."""
+
+
+class TokenUnsupported(TokenError):
+    """The token key is not P-256 or Ed25519, or the token cannot sign with its algorithm."""
+
+
+# Card faces and QR codes: printing a card and reading one back from a picture.
+
+
+class FaceError(CityIDError):
+    """A card face cannot be rendered as asked: a character the font cannot show, a bad photo.
+
+    Messages name the field (``name``, ``gender``), never its value.
+    """
+
+
+class QRCodeError(CityIDError):
+    """An image cannot be read, or holds no cityid-card QR code (or more than one)."""

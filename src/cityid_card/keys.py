@@ -23,11 +23,19 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from . import _algorithms, _cbor, cose
 from ._algorithms import Algorithm, PrivateKeyObject, PublicKeyObject
 from .credential import Credential
-from .errors import InvalidClaim, InvalidKey, KeyNotValid
+from .errors import InvalidClaim, InvalidKey, KeyNotValid, TokenError
+from .signer import LocalSigner, Signer, as_signer
 
-__all__ = ["WIRE_KID_SIZE", "IssuerKey", "PublicKey"]
+__all__ = ["KEY_URI_SCHEME", "WIRE_KID_SIZE", "IssuerKey", "PublicKey", "is_key_uri"]
 
 WIRE_KID_SIZE = 2
+#: Where a key file path is accepted, a string starting with this names a key in a token.
+KEY_URI_SCHEME = "pkcs11:"
+
+
+def is_key_uri(location: str) -> bool:
+    """True if ``location`` is a PKCS#11 URI (RFC 7512) rather than a file path."""
+    return location[: len(KEY_URI_SCHEME)].lower() == KEY_URI_SCHEME
 
 
 @dataclass(frozen=True)
@@ -101,21 +109,26 @@ class PublicKey:
 class IssuerKey:
     """A private issuer key that signs credentials.
 
-    Create one with :meth:`generate` or :meth:`load_pem`; publish :meth:`public` in
-    the verifiers' trust store; sign cards with :meth:`issue`.
+    Create one with :meth:`generate` or :meth:`load_pem`, or use a key that stays in a
+    hardware token with :meth:`from_uri`; publish :meth:`public` in the verifiers'
+    trust store; sign cards with :meth:`issue`. A key from a token holds a session
+    open: :meth:`close` it, or use the key as a context manager.
     """
 
     def __init__(
         self,
-        private_key: PrivateKeyObject,
+        private_key: PrivateKeyObject | Signer,
         *,
         kid: str | None = None,
         valid_from: date | None = None,
         valid_until: date | None = None,
     ) -> None:
-        self._key = private_key
-        self._alg = _algorithms.algorithm_of(private_key)
-        public = private_key.public_key()
+        self._signer = as_signer(private_key)
+        if isinstance(self._signer, LocalSigner):
+            # The key object itself, for a key held in memory (a key in a token has none).
+            self._key: PrivateKeyObject = self._signer.private_key
+        self._alg = self._signer.alg
+        public = self._signer.public_key()
         if kid is None:
             kid = base64.urlsafe_b64encode(_algorithms.thumbprint(public)).rstrip(b"=").decode()
         self._public = PublicKey(kid, self._alg, public, valid_from, valid_until)
@@ -161,8 +174,79 @@ class IssuerKey:
         """Load a PKCS#8 PEM private key file, encrypted if ``password`` is given."""
         return cls.from_pem(Path(path).read_bytes(), password, kid=kid)
 
+    @classmethod
+    def from_uri(
+        cls,
+        uri: str,
+        *,
+        pin: str | None = None,
+        kid: str | None = None,
+        valid_from: date | None = None,
+        valid_until: date | None = None,
+    ) -> IssuerKey:
+        """Use a private key that stays in a PKCS#11 token, named by an RFC 7512 URI.
+
+        ``pkcs11:token=CITY;object=CHI-2026-1?pin-source=file:/run/pin``: see
+        :mod:`cityid_card.hsm` for the attributes, where the PIN and the PKCS#11 module
+        come from, and the errors (subclasses of :class:`~cityid_card.errors.TokenError`).
+        Needs the ``hsm`` extra (python-pkcs11).
+        """
+        try:
+            from .hsm import Pkcs11Signer
+        except ImportError:
+            raise TokenError(
+                "keys in a token need python-pkcs11: pip install 'cityid-card[hsm]'"
+            ) from None
+        return cls(
+            Pkcs11Signer.open(uri, pin=pin),
+            kid=kid,
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
+
+    @classmethod
+    def load(
+        cls,
+        location: str | os.PathLike[str],
+        password: bytes | str | None = None,
+        *,
+        kid: str | None = None,
+    ) -> IssuerKey:
+        """A PEM key file, or a ``pkcs11:`` URI (then ``password`` is the token PIN)."""
+        text = os.fspath(location)
+        if is_key_uri(text):
+            if isinstance(password, bytes):
+                try:
+                    password = password.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise InvalidKey("the token PIN is not valid UTF-8") from None
+            return cls.from_uri(text, pin=password, kid=kid)
+        return cls.load_pem(text, password, kid=kid)
+
+    @property
+    def in_token(self) -> bool:
+        """True if the private key stays in a hardware token (it cannot be exported)."""
+        return not isinstance(self._signer, LocalSigner)
+
+    @property
+    def uri(self) -> str | None:
+        """The pkcs11: URI of a key in a token, without any PIN; None for a key in memory."""
+        return self._signer.uri
+
+    def close(self) -> None:
+        """Release the token session of a key in a token; nothing for a key in memory."""
+        self._signer.close()
+
+    def __enter__(self) -> IssuerKey:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def to_pem(self, password: bytes | str | None = None) -> bytes:
         """The private key as PKCS#8 PEM, encrypted with ``password`` if given."""
+        if not isinstance(self._signer, LocalSigner):
+            raise InvalidKey("a key in a hardware token cannot be exported")
         if isinstance(password, str):
             password = password.encode("utf-8")
         encryption: serialization.KeySerializationEncryption = (
@@ -195,7 +279,7 @@ class IssuerKey:
     def sign(self, payload: bytes, *, extra_protected: Mapping[Any, Any] | None = None) -> bytes:
         """Sign any ``payload`` as an untagged COSE_Sign1 under this key."""
         message = cose.sign1(
-            payload, self._key, kid=self._public.wire_kid, extra_protected=extra_protected
+            payload, self._signer, kid=self._public.wire_kid, extra_protected=extra_protected
         )
         return message.encode()
 

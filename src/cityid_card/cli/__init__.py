@@ -13,10 +13,36 @@ from collections.abc import Sequence
 from cityid_card import __version__
 from cityid_card.errors import CityIDError, CredentialError
 
-from . import demo, inspect, issue, keygen, personalize, read, readers, sim, status_list, verify
+from . import (
+    demo,
+    face,
+    hsm,
+    inspect,
+    issue,
+    keygen,
+    personalize,
+    read,
+    readers,
+    sim,
+    status_list,
+    verify,
+)
 from ._common import EXIT_REJECTED, EXIT_USAGE, fail
 
-_COMMANDS = (keygen, issue, verify, inspect, status_list, demo, readers, personalize, read, sim)
+_COMMANDS = (
+    keygen,
+    issue,
+    verify,
+    inspect,
+    status_list,
+    demo,
+    readers,
+    personalize,
+    read,
+    sim,
+    hsm,
+    face,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -44,8 +44,15 @@ def add_passphrase_flag(parser: argparse.ArgumentParser) -> None:
         "--passphrase-file",
         type=Path,
         metavar="FILE",
-        help="file whose first line is the private key's passphrase",
+        help="file whose first line is the private key's passphrase (the PIN for a pkcs11: key)",
     )
+
+
+#: Help for every --key that signs: a key file or a key in a token.
+KEY_HELP = (
+    "issuer private key: a PEM file, or a pkcs11: URI of a key in a hardware token "
+    "(pkcs11:token=LABEL;object=KEY?pin-source=file:PINFILE)"
+)
 
 
 def read_passphrase(path: Path | None) -> bytes | None:
@@ -54,8 +61,12 @@ def read_passphrase(path: Path | None) -> bytes | None:
     return path.read_bytes().splitlines()[0] if path.stat().st_size else b""
 
 
-def load_issuer_key(path: Path, passphrase_file: Path | None) -> IssuerKey:
-    return IssuerKey.load_pem(path, read_passphrase(passphrase_file))
+def load_issuer_key(location: str | os.PathLike[str], passphrase_file: Path | None) -> IssuerKey:
+    """The issuer key a --key names: a PEM file path or a pkcs11: URI.
+
+    A key in a token holds a session open: use the result as a context manager.
+    """
+    return IssuerKey.load(location, read_passphrase(passphrase_file))
 
 
 def claims_json(credential: Credential) -> dict[str, Any]:

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from cityid_card.credential import Credential
+from cityid_card.keys import IssuerKey
 from cityid_card.status import StatusRegistry
 
 from ._common import (
     EXIT_OK,
+    KEY_HELP,
     add_json_flag,
     add_passphrase_flag,
     iso_date,
@@ -28,7 +30,7 @@ def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "issue", help="sign a credential", description=__doc__
     )
-    parser.add_argument("--key", type=Path, required=True, help="issuer private key (PEM)")
+    parser.add_argument("--key", required=True, metavar="PEM|URI", help=KEY_HELP)
     parser.add_argument("--name", required=True, help="the name as printed on the card")
     parser.add_argument("--dob", type=iso_date, required=True, help="date of birth, YYYY-MM-DD")
     parser.add_argument("--expires", type=iso_date, required=True, help="expiry date, YYYY-MM-DD")
@@ -48,7 +50,11 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    key = load_issuer_key(args.key, args.passphrase_file)
+    with load_issuer_key(args.key, args.passphrase_file) as key:
+        return _issue(args, key)
+
+
+def _issue(args: argparse.Namespace, key: IssuerKey) -> int:
     registry = StatusRegistry.load(args.registry) if args.registry else None
     if registry is not None:
         registry.check_key(key)

@@ -15,7 +15,14 @@ from typing import Any
 from cityid_card._files import write_atomically
 from cityid_card.status import StatusRegistry, StatusValue, sign_status_list
 
-from ._common import EXIT_OK, add_json_flag, add_passphrase_flag, load_issuer_key, print_json
+from ._common import (
+    EXIT_OK,
+    KEY_HELP,
+    add_json_flag,
+    add_passphrase_flag,
+    load_issuer_key,
+    print_json,
+)
 
 DEFAULT_LIST_SIZE = 2**20
 
@@ -60,15 +67,15 @@ def register(commands: Any) -> None:
 
 
 def _add_key_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--key", type=Path, required=True, help="issuer private key (PEM)")
+    parser.add_argument("--key", required=True, metavar="PEM|URI", help=KEY_HELP)
     add_passphrase_flag(parser)
 
 
 def run_build(args: argparse.Namespace) -> int:
-    key = load_issuer_key(args.key, args.passphrase_file)
     if args.out.exists():
         raise FileExistsError(17, "refusing to overwrite an existing registry", str(args.out))
-    registry = StatusRegistry.for_key(key, args.size, args.bits)
+    with load_issuer_key(args.key, args.passphrase_file) as key:
+        registry = StatusRegistry.for_key(key, args.size, args.bits)
     registry.save(args.out)
     _say(args, f"wrote {args.out}: {registry.size} entries of {registry.bits} bits",
          registry=str(args.out), size=registry.size, bits=registry.bits)  # fmt: skip
@@ -76,11 +83,11 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_sign(args: argparse.Namespace) -> int:
-    key = load_issuer_key(args.key, args.passphrase_file)
     registry = StatusRegistry.load(args.registry)
     now = datetime.now(UTC).replace(microsecond=0)
     expires = now + timedelta(days=args.valid_for)
-    token = sign_status_list(key, registry, issued_at=now, expires_at=expires, ttl=args.ttl)
+    with load_issuer_key(args.key, args.passphrase_file) as key:
+        token = sign_status_list(key, registry, issued_at=now, expires_at=expires, ttl=args.ttl)
     write_atomically(args.out, token)
     _say(args, f"wrote {args.out}: {len(token)} bytes, expires {expires.isoformat()}",
          out=str(args.out), bytes=len(token), expires=expires.isoformat())  # fmt: skip

@@ -2,15 +2,18 @@
 
 The credential comes from a file, or with --reader from a contact card: then the chip
 is also authenticated when the credential binds a card key, and the result says which
-authenticity level was reached.
+authenticity level was reached. With --qr or --image it comes from the QR code of a
+printed card face (the text, or a picture of the card).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
+from cityid_card import qr
 from cityid_card.card import CardVerification, verify_card
 from cityid_card.drivers import connect
 from cityid_card.status import StatusListToken
@@ -43,6 +46,18 @@ def register(commands: Any) -> None:
     )
     source.add_argument(
         "--reader", metavar="URI", help="verify the card in this reader (see cityid-card readers)"
+    )
+    source.add_argument(
+        "--qr",
+        metavar="TEXT",
+        help="verify the text of a card's QR code (CID1:...); - reads it from standard input, "
+        "which keeps the holder's name out of the process list and shell history",
+    )
+    source.add_argument(
+        "--image",
+        type=Path,
+        metavar="FILE",
+        help="verify the QR code in a picture of the card face (PNG, JPEG)",
     )
     add_reader_flags(parser, required=False)
     add_verifier_flags(parser)
@@ -123,10 +138,21 @@ def report_card(args: argparse.Namespace, result: CardVerification, reader: str)
         print_claims(verified.credential)
 
 
+def credential_bytes(args: argparse.Namespace) -> bytes:
+    """The credential from the file, the --qr text or the --image picture."""
+    if args.qr is not None:
+        text = sys.stdin.readline().rstrip("\r\n") if args.qr == "-" else args.qr
+        return qr.decode(text)
+    if args.image is not None:
+        return qr.decode(qr.read_image(args.image.read_bytes()))
+    data: bytes = args.credential.read_bytes()
+    return data
+
+
 def run(args: argparse.Namespace) -> int:
     verifier = build_verifier(args)
     if args.reader is None:
-        report(args, verifier.verify(args.credential.read_bytes(), now=args.at))
+        report(args, verifier.verify(credential_bytes(args), now=args.at))
         return EXIT_OK
     with connect(args.reader, timeout=args.timeout) as connection:
         result = verify_card(connection, verifier, args.at)

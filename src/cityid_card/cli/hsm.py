@@ -1,0 +1,172 @@
+"""``cityid-card hsm keygen|list``: issuer keys inside a PKCS#11 token (an HSM).
+
+``hsm keygen`` makes the key pair inside the token, never outside it, and adds the
+public key to a trust store like ``keygen`` does; every command that takes --key then
+accepts the key's pkcs11: URI. ``hsm list`` shows the tokens a PKCS#11 module offers,
+which of the format's algorithms each can sign with, and (with a PIN) their keys with
+the URI naming each. PINs come from a file or the environment, never the command line,
+and are never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cityid_card.errors import TokenError
+from cityid_card.trust import TrustStore
+
+from ._common import EXIT_OK, add_json_flag, iso_date, print_json, read_passphrase
+
+if TYPE_CHECKING:
+    from cityid_card.hsm import TokenInfo
+
+# The same as cityid_card.hsm's, which is imported only when a command runs: it needs
+# python-pkcs11, an optional extra.
+_MODULE_ENV, _PIN_ENV = "CITYID_CARD_PKCS11_MODULE", "CITYID_CARD_PKCS11_PIN"
+_NEEDS_PKCS11 = "keys in a token need python-pkcs11: pip install 'cityid-card[hsm]'"
+
+
+def register(commands: Any) -> None:
+    group: argparse.ArgumentParser = commands.add_parser(
+        "hsm", help="issuer keys in a hardware token (PKCS#11)", description=__doc__
+    )
+    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    keygen = actions.add_parser("keygen", help="make an issuer key inside a token")
+    keygen.add_argument(
+        "--key",
+        required=True,
+        metavar="URI",
+        help="pkcs11: URI of the new key; object= is its label (pkcs11:token=CITY;object=CHI-2026-1)",
+    )
+    keygen.add_argument("--alg", choices=("ES256", "EdDSA"), default="ES256")
+    keygen.add_argument("--kid", help="the key's label in the trust store (default: object=)")
+    keygen.add_argument(
+        "--trust", type=Path, required=True, help="JWK Set to add the public key to"
+    )
+    keygen.add_argument("--valid-from", type=iso_date, help="first day the key may issue")
+    keygen.add_argument("--valid-until", type=iso_date, help="last day the key may issue")
+    _add_pin_flag(keygen)
+    add_json_flag(keygen)
+    keygen.set_defaults(run=run_keygen)
+
+    listing = actions.add_parser("list", help="list tokens and the keys in them")
+    listing.add_argument(
+        "--module",
+        metavar="PATH",
+        help=f"PKCS#11 module (default: ${_MODULE_ENV}, else SoftHSM2's)",
+    )
+    listing.add_argument("--token", metavar="LABEL", help="only the token with this label")
+    _add_pin_flag(listing)
+    add_json_flag(listing)
+    listing.set_defaults(run=run_list)
+
+
+def _add_pin_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pin-file",
+        type=Path,
+        metavar="FILE",
+        help=f"file whose first line is the token PIN (else pin-source= in the URI, or ${_PIN_ENV})",
+    )
+
+
+def _pin(args: argparse.Namespace) -> str | None:
+    secret = read_passphrase(args.pin_file)
+    return None if secret is None else secret.decode("utf-8")
+
+
+def run_keygen(args: argparse.Namespace) -> int:
+    try:
+        from cityid_card.hsm import KeyUri, generate_key
+    except ImportError:
+        raise TokenError(_NEEDS_PKCS11) from None
+
+    uri = KeyUri.parse(args.key)
+    kid = args.kid or uri.object
+    store = TrustStore.load(args.trust) if args.trust.exists() else TrustStore()
+    if any(key.kid == kid for key in store):
+        # Checked before the token is touched, so no orphan key is left in it.
+        raise FileExistsError(17, f"the trust store already has a key {kid!r}", str(args.trust))
+    with generate_key(
+        uri,
+        args.alg,
+        pin=_pin(args),
+        kid=kid,
+        valid_from=args.valid_from,
+        valid_until=args.valid_until,
+    ) as key:
+        public = key.public()
+        located = key.uri or str(uri)
+    store.with_key(public).save(args.trust)
+    if args.json:
+        print_json(
+            {
+                "kid": public.kid,
+                "alg": public.alg,
+                "wire_kid": public.wire_kid.hex(),
+                "key": located,
+                "trust": str(args.trust),
+            }
+        )
+    else:
+        print(f"made {public.alg} key {public.kid} inside the token: {located}")
+        print(f"added the public key to {args.trust}")
+    return EXIT_OK
+
+
+def run_list(args: argparse.Namespace) -> int:
+    try:
+        from cityid_card.hsm import DEFAULT_MODULE, MODULE_ENV, PIN_ENV, list_tokens
+    except ImportError:
+        raise TokenError(_NEEDS_PKCS11) from None
+
+    tokens = list_tokens(args.module, token=args.token, pin=_pin(args))
+    if args.json:
+        module = args.module or os.environ.get(MODULE_ENV) or DEFAULT_MODULE
+        print_json({"module": module, "tokens": [_token_json(token) for token in tokens]})
+        return EXIT_OK
+    if not tokens:
+        print("no initialised token found")
+    for token in tokens:
+        algorithms = ", ".join(token.algorithms) or "none of ES256, EdDSA"
+        print(
+            f"token {token.label!r} ({token.manufacturer} {token.model}, "
+            f"serial {token.serial}): signs {algorithms}"
+        )
+        if token.keys is None:
+            print(f"  keys: give --pin-file or set {PIN_ENV} to list them")
+            continue
+        if not token.keys:
+            print("  no private keys")
+        for key in token.keys:
+            print(f"  {key.alg or '-':<6} {key.uri}")
+            if key.problem:
+                print(f"         cannot issue: {key.problem}")
+    return EXIT_OK
+
+
+def _token_json(token: TokenInfo) -> dict[str, Any]:
+    keys = None
+    if token.keys is not None:
+        keys = [
+            {
+                "uri": key.uri,
+                "label": key.label,
+                "id": key.id.hex(),
+                "alg": key.alg,
+                "problem": key.problem,
+            }
+            for key in token.keys
+        ]
+    return {
+        "label": token.label,
+        "serial": token.serial,
+        "manufacturer": token.manufacturer,
+        "model": token.model,
+        "algorithms": list(token.algorithms),
+        "keys": keys,
+    }
