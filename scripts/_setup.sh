@@ -73,3 +73,15 @@ install_station_stack() {
     # card faces' default font.
     apt_install softhsm2 fonts-dejavu-core
 }
+
+install_native_stack() {
+    # What the C engine (cityid_card._native, built by setup.py) needs: a C compiler,
+    # Python's headers, OpenSSL 3's libcrypto and libsodium (Ed25519). In CI a failed
+    # build of it is an error (CITYID_CARD_REQUIRE_NATIVE=1), not a quiet fall-back to
+    # the pure-Python engine, and so is a compiler warning.
+    apt_install gcc libc6-dev libssl-dev libsodium-dev
+    local include
+    include=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+    [ -f "$include/Python.h" ] || apt_install python3-dev
+    if [ "${CI:-}" = true ]; then export CITYID_CARD_REQUIRE_NATIVE=1; fi
+}

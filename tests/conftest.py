@@ -75,3 +75,51 @@ def trust(issuer_key: IssuerKey) -> TrustStore:
 @pytest.fixture
 def blob(issuer_key: IssuerKey) -> bytes:
     return issuer_key.issue(sample_credential())
+
+
+# ---------------------------------------------------------------------------------------
+# The two verifier engines: tests that take ``engine_impl`` run against both twins.
+
+ENGINE_IMPLEMENTATIONS = ("python", "c")
+
+
+def native_import_error() -> str | None:
+    """Why ``cityid_card._native`` does not import (the real ImportError), or None."""
+    try:
+        import cityid_card._native  # noqa: F401
+    except ImportError as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def native_module() -> ModuleType:
+    """The C engine's module; skips the test when it is not built, or fails the test
+    when CITYID_CARD_REQUIRE_NATIVE=1 (CI), where a missing C engine is a build error."""
+    import os
+
+    error = native_import_error()
+    if error is not None:
+        if os.environ.get("CITYID_CARD_REQUIRE_NATIVE") == "1":
+            pytest.fail(f"CITYID_CARD_REQUIRE_NATIVE=1 but the C engine is missing: {error}")
+        pytest.skip(f"the C engine is not built: {error}")
+    import cityid_card._native
+
+    return cityid_card._native
+
+
+def engine_factory(implementation: str) -> Any:
+    """The Engine class of one twin (``verifier.Engine`` protocol)."""
+    if implementation == "c":
+        return native_module().Engine
+    from cityid_card.verifier import _PythonEngine
+
+    return _PythonEngine
+
+
+@pytest.fixture(params=ENGINE_IMPLEMENTATIONS)
+def engine_impl(request: pytest.FixtureRequest) -> str:
+    """The implementation's name; the "c" runs skip (with the import error) when not built."""
+    name = str(request.param)
+    if name == "c":
+        native_module()
+    return name

@@ -23,13 +23,22 @@ import pytest
 from cityid_card import BadSignature, InvalidKey, _algorithms
 from cityid_card._algorithms import Algorithm, PublicKeyObject
 
-from .conftest import load_shared_json
+from .conftest import load_shared_json, native_module
 
 #: A signature check: return None or raise BadSignature.
 SignatureCheck = Callable[[PublicKeyObject, bytes, bytes], None]
 
+
+def _c_verify_signature(key: PublicKeyObject, message: bytes, signature: bytes) -> None:
+    """The C extension's check, as its engine runs it (skipped when it is not built)."""
+    native = native_module()
+    alg = _algorithms.COSE_ALGORITHM[_algorithms.algorithm_of(key)]
+    native.verify_signature(alg, _algorithms.raw_public_bytes(key), message, signature)
+
+
 IMPLEMENTATIONS: dict[str, SignatureCheck] = {
     "python": _algorithms.verify_signature,
+    "c": _c_verify_signature,
 }
 
 

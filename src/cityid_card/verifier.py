@@ -266,7 +266,7 @@ def _load_engines() -> dict[str, EngineFactory]:
     if os.environ.get("CITYID_CARD_PURE") == "1":
         return engines
     try:
-        from . import _native  # type: ignore[attr-defined]
+        from . import _native
     except ImportError:
         return engines
     return {"c": _native.Engine, **engines}
