@@ -35,12 +35,13 @@ import cbor2
 import cwt
 import nacl.bindings
 from cryptography.hazmat.primitives import serialization
-from pycose.keys import EC2Key, OKPKey
-from pycose.messages import Sign1Message
+from pycose.keys.ec2 import EC2Key
+from pycose.keys.okp import OKPKey
+from pycose.messages.sign1message import Sign1Message
 
 import cityid_card
 from cityid_card import Credential, IssuerKey, TrustStore, Verifier, _algorithms, cose, verify_many
-from cityid_card.verifier import _ENGINES
+from cityid_card.verifier import _ENGINES, _clock
 
 NOW = datetime(2027, 6, 1, 12, tzinfo=UTC)
 
@@ -117,7 +118,9 @@ def pycose(alg: str, key: IssuerKey, blob: bytes) -> Callable[[], object]:
         message.key = cose_key
         if not message.verify_signature():
             raise AssertionError("pycose rejected a valid credential")
-        return cbor2.loads(message.payload)
+        payload = message.payload
+        assert payload is not None
+        return cbor2.loads(payload)
 
     return run
 
@@ -134,6 +137,16 @@ def measure(alg: str, quick: bool) -> tuple[list[Row], dict[str, float]]:
     rows.append(
         Row("raw signature check (the limit)", best_per_call(check, number, repeat), backend)
     )
+    if "c" in _ENGINES:
+        engine = Verifier(trust, cache_size=0, implementation="c")._engine
+        today, moment = _clock(NOW)
+        rows.append(
+            Row(
+                "c engine alone (engine.verify)",
+                best_per_call(partial(engine.verify, blob, today, moment), number, repeat),
+                "parse, key lookup, signature, claims, dates, status",
+            )
+        )
     for name in ("c", "python"):
         if name not in _ENGINES:
             rows.append(Row(f"{name} engine: verify()", float("nan"), "not built"))
@@ -187,7 +200,7 @@ def main() -> int:
     for alg in ("ES256", "EdDSA"):
         rows, throughput = measure(alg, args.quick)
         limit = rows[0].micros
-        print(f"\n{alg}, one credential of {len(credentials(IssuerKey.generate(alg), 1)[0])} bytes")  # type: ignore[arg-type]
+        print(f"\n{alg}, one credential of {len(credentials(IssuerKey.generate(alg), 1)[0])} bytes")
         print(f"| {'what':<34} | {'us/credential':>13} | {'x limit':>7} | note")
         print(f"|{'-' * 36}|{'-' * 15}|{'-' * 9}|------")
         for row in rows:
@@ -196,10 +209,12 @@ def main() -> int:
         by_label = {row.label: row.micros for row in rows}
         c_limit = 1.05 if alg == "ES256" else 1.1
         c_path = by_label["c engine: verify()"]
+        c_alone = by_label.get("c engine alone (engine.verify)", float("nan"))
         py_path = by_label["python engine: verify()"]
         cwt_path = by_label["python-cwt 3.3 decode"]
         targets += [
-            (f"{alg}: C engine <= {c_limit}x limit", None if c_path != c_path else c_path <= c_limit * limit),
+            (f"{alg}: C engine alone <= {c_limit}x limit", None if c_alone != c_alone else c_alone <= c_limit * limit),
+            (f"{alg}: verify() on the C engine <= {c_limit}x limit", None if c_path != c_path else c_path <= c_limit * limit),
             (f"{alg}: pure-Python engine <= 1.3x limit", py_path <= 1.3 * limit),
             (f"{alg}: C and Python engines faster than python-cwt",
              (c_path != c_path or c_path < cwt_path) and py_path < cwt_path),

@@ -26,6 +26,9 @@ class TrustStore:
 
     def __init__(self, keys: Iterable[PublicKey] = ()) -> None:
         self._keys = tuple(keys)
+        #: The cache-less Verifier that cityid_card.verify() uses for this store, built
+        #: on first use (a store never changes, so neither does its verifier).
+        self.default_verifier: Any = None
         self._by_wire: dict[tuple[Algorithm, bytes], tuple[PublicKey, ...]] = {}
         labels: set[str] = set()
         materials: set[str] = set()

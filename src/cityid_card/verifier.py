@@ -25,7 +25,6 @@ import hashlib
 import os
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -68,6 +67,7 @@ _EPOCH = date(1970, 1, 1)
 #: What an engine reports when no current status list covers a credential.
 STATUS_UNKNOWN = -1
 _VALID, _SUSPENDED = int(StatusValue.VALID), int(StatusValue.SUSPENDED)
+_STATUS_VALID = CredentialStatus.VALID
 
 
 class StatusPolicy(enum.Enum):
@@ -327,6 +327,7 @@ class Verifier:
         """Use a new trust store; keeps the status lists whose signer is still trusted."""
         self._trust = trust
         self._key_list = list(trust)
+        self._labels = [(key.kid, key.alg) for key in self._key_list]
         self._engine = _ENGINES[self.implementation](_key_rows(trust))
         self._cache.clear()
         self.update_status_lists(
@@ -388,8 +389,9 @@ class Verifier:
         )
 
     def _result(self, key_index: int, value: int, credential: Credential) -> VerifiedCredential:
-        key = self._key_list[key_index]
-        return VerifiedCredential(credential, key.kid, key.alg, self._status(value))
+        kid, alg = self._labels[key_index]
+        status = _STATUS_VALID if value == _VALID else self._status(value)
+        return VerifiedCredential(credential, kid, alg, status)
 
     def _with_status(self, entry: _CacheEntry, value: int) -> VerifiedCredential:
         status = self._status(value)
@@ -472,13 +474,10 @@ def _clock(now: datetime | date | None) -> tuple[int, int]:
 
 
 #: One cache-less verifier per trust store (stores are immutable), built on first use.
-_DEFAULT_VERIFIERS: weakref.WeakKeyDictionary[TrustStore, Verifier] = weakref.WeakKeyDictionary()
-
-
 def _default_verifier(trust: TrustStore) -> Verifier:
-    verifier = _DEFAULT_VERIFIERS.get(trust)
+    verifier: Verifier | None = trust.default_verifier
     if verifier is None:
-        verifier = _DEFAULT_VERIFIERS[trust] = Verifier(trust, cache_size=0)
+        verifier = trust.default_verifier = Verifier(trust, cache_size=0)
     return verifier
 
 
