@@ -24,8 +24,9 @@ NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
 VECTORS = REPO / "specs" / "vectors"
 
 
-def _load_vector_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_vectors", VECTORS / "make_vectors.py")
+def load_generator(name: str) -> ModuleType:
+    """A vector generator script of specs/vectors/ (not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(name, VECTORS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -33,7 +34,7 @@ def _load_vector_generator() -> ModuleType:
 
 
 #: specs/vectors/make_vectors.py, whose ``envelope`` signs deliberately wrong credentials.
-vector_generator = _load_vector_generator()
+vector_generator = load_generator("make_vectors")
 
 
 def signed_envelope(key: IssuerKey, payload: bytes, protected: Any = None, **parts: Any) -> bytes:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -14,18 +12,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from cityid_card import TrustStore, verify
 from cityid_card.card.apdu import AUTH_CONTEXT, SW
-from tests.conftest import NOW, VECTORS
+from tests.conftest import NOW, VECTORS, load_generator
 
-
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("card_apdus", VECTORS / "card_apdus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-generator = _generator()
+generator = load_generator("card_apdus")
 CHECKED_IN: dict[str, Any] = json.loads((VECTORS / "card_apdus.json").read_text("utf-8"))
 TRACES = {trace["id"]: trace for trace in CHECKED_IN["traces"]}
 

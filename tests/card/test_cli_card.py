@@ -172,3 +172,29 @@ def test_sim_serve_puts_the_card_into_pcsc(
 def test_sim_serve_refuses_other_machines(capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = run(capsys, "sim", "serve", "--vpcd", "192.0.2.1:35963")
     assert status == 2 and "this machine only" in err
+
+
+def test_personalize_takes_unique_random_indexes_from_a_registry(
+    issuer: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cityid_card.status import StatusRegistry
+
+    key, registry = str(issuer / "issuer.pem"), issuer / "registry.json"
+    assert (
+        run(capsys, "status-list", "build", "--key", key, "--size", "64", "--out", str(registry))[0]
+        == 0
+    )
+    indexes = []
+    for number in range(2):
+        card = issuer / f"card{number}.cbor"
+        args = [
+            "personalize", "--reader", "sim:card", "--key", key, *HOLDER, "--expires", "2031-11-20",
+            "--registry", str(registry), "--out", str(card),
+        ]  # fmt: skip
+        assert run(capsys, *args)[0] == 0
+        out = run(capsys, "inspect", str(card), "--json")[1]
+        indexes.append(json.loads(out)["claims"]["status_index"])
+    assert indexes[0] != indexes[1]
+    saved = StatusRegistry.load(registry)
+    assert all(saved.is_taken(index) for index in indexes)
+    assert sum(saved.is_taken(i) for i in range(64)) == 2

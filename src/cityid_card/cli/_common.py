@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sys
 from dataclasses import fields
 from datetime import date, datetime
@@ -13,6 +14,7 @@ from typing import Any
 
 from cityid_card.credential import Credential
 from cityid_card.keys import IssuerKey
+from cityid_card.status import StatusRegistry
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -125,3 +127,53 @@ def add_reader_flags(parser: argparse.ArgumentParser, *, required: bool = True) 
         metavar="SECONDS",
         help="how long to wait for a card and for each answer (default 5)",
     )
+
+
+#: Without --status-index or --registry the index is drawn at random from this many,
+#: so that it does not reveal the order in which cards were issued.
+DEFAULT_STATUS_LIST_SIZE = 2**20
+
+
+def add_holder_flags(parser: argparse.ArgumentParser) -> None:
+    """--key, the holder's fields and where the status index comes from."""
+    parser.add_argument("--key", required=True, metavar="PEM|URI", help=KEY_HELP)
+    parser.add_argument("--name", required=True, help="the name as printed on the card")
+    parser.add_argument("--dob", type=iso_date, required=True, help="date of birth, YYYY-MM-DD")
+    parser.add_argument("--expires", type=iso_date, required=True, help="expiry date, YYYY-MM-DD")
+    parser.add_argument("--gender", help="self-designated gender, free text (optional)")
+    parser.add_argument("--issued", type=iso_date, help="issue date (default: today)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--status-index", type=int, help="index in the status list")
+    where.add_argument(
+        "--registry",
+        type=Path,
+        help="status registry to take a free random index from (recommended)",
+    )
+    add_passphrase_flag(parser)
+
+
+def holder_credential(
+    args: argparse.Namespace, key: IssuerKey
+) -> tuple[Credential, StatusRegistry | None]:
+    """The credential the holder flags describe, and the registry its index came from.
+
+    Save the registry before the credential leaves the station: an index taken but
+    unused is harmless, one used twice is not.
+    """
+    registry = StatusRegistry.load(args.registry) if args.registry else None
+    if registry is not None:
+        registry.check_key(key)
+        status_index = registry.allocate()
+    elif args.status_index is not None:
+        status_index = args.status_index
+    else:
+        status_index = secrets.randbelow(DEFAULT_STATUS_LIST_SIZE)
+    credential = Credential(
+        name=args.name,
+        date_of_birth=args.dob,
+        expires=args.expires,
+        issued=args.issued,
+        gender=args.gender,
+        status_index=status_index,
+    )
+    return credential, registry
