@@ -9,7 +9,8 @@ Run: ``.venv/bin/python benchmarks/verify.py [--quick]`` (``./scripts/test`` set
   pyca/cryptography and PyNaCl, which is said in the table),
 - the C engine and the pure-Python engine (``verify`` with each implementation),
 - python-cwt and pycose verifying the same COSE_Sign1 and decoding its payload,
-- a cache hit of :class:`cityid_card.Verifier`,
+- a cache hit of :class:`cityid_card.Verifier`, with the card's bytes read afresh for
+  every tap (a new bytes object each time, as from a reader),
 - ``verify_many`` over distinct credentials with 1 and 2 threads (throughput).
 
 Each figure is the best of several repeats (the least disturbed by other work). The
@@ -41,7 +42,7 @@ from pycose.messages.sign1message import Sign1Message
 
 import cityid_card
 from cityid_card import Credential, IssuerKey, TrustStore, Verifier, _algorithms, cose, verify_many
-from cityid_card.verifier import _ENGINES, _clock
+from cityid_card.verifier import _ENGINES
 
 NOW = datetime(2027, 6, 1, 12, tzinfo=UTC)
 
@@ -139,12 +140,11 @@ def measure(alg: str, quick: bool) -> tuple[list[Row], dict[str, float]]:
     )
     if "c" in _ENGINES:
         engine = Verifier(trust, cache_size=0, implementation="c")._engine
-        today, moment = _clock(NOW)
         rows.append(
             Row(
                 "c engine alone (engine.verify)",
-                best_per_call(partial(engine.verify, blob, today, moment), number, repeat),
-                "parse, key lookup, signature, claims, dates, status",
+                best_per_call(partial(engine.verify, blob, NOW), number, repeat),
+                "clock, parse, key lookup, signature, claims, dates, status, result",
             )
         )
     for name in ("c", "python"):
@@ -165,10 +165,14 @@ def measure(alg: str, quick: bool) -> tuple[list[Row], dict[str, float]]:
         Row("pycose 1.1 verify", best_per_call(pycose(alg, key, blob), number // 2, repeat))
     )
     cached = Verifier(trust, cache_size=1024)
+    taps = number * 20
+    # One new bytes object per tap, as a reader returns: its hash is not cached yet.
+    fresh = iter([bytes(bytearray(blob)) for _ in range(taps * (repeat + 1) + 1)])
     rows.append(
         Row(
             "cache hit (Verifier)",
-            best_per_call(lambda: cached.verify(blob, NOW), number * 20, repeat),
+            best_per_call(lambda: cached.verify(next(fresh), NOW), taps, repeat),
+            "fresh bytes each tap; dates and status checked again",
         )
     )
     throughput: dict[str, float] = {}

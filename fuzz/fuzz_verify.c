@@ -5,7 +5,11 @@
  *   - cityid_verify() against the trust store of specs/vectors/trust.json, plus an
  *     impostor key that shares VEC-ES256-1's wire kid (two candidates to try), so the
  *     seed corpus (the spec's vectors) verifies and mutations reach every step;
+ *   - cityid_verify_batch() on the input and its second half, which must give what
+ *     cityid_verify() and cityid_check_dates() give for each;
  *   - cityid_parse_claims() on the input as a payload (claims corpus seeds);
+ *   - the day number in the input's first bytes through cityid_civil_from_days() and
+ *     back through cityid_days_from_civil();
  *   - key loading and the raw signature check with input-chosen keys and signatures
  *     (DER encoding of any r || s), and a status-list read.
  * Results are checked for consistency; any violation traps.
@@ -104,6 +108,28 @@ static void check_claims(const cityid_claims *c, const uint8_t *data, size_t siz
     CHECK(year >= 1790 && year <= 2149 && month >= 1 && month <= 12 && day >= 1 && day <= 31);
 }
 
+/* The batch entry point against single calls: same status, rule, key and claims. */
+static void check_batch(const uint8_t *data, size_t size, int64_t today)
+{
+    cityid_bytes blobs[2] = {{data, size}, {data + size / 2, size - size / 2}};
+    cityid_outcome batch[2];
+    cityid_verify_batch(engine, blobs, 2, today, batch);
+    for (size_t i = 0; i < 2; i++) {
+        cityid_verified single;
+        const char *reason = NULL;
+        cityid_status status = cityid_verify(engine, blobs[i].ptr, blobs[i].len, &single);
+        CHECK(batch[i].status == status);
+        if (status != CITYID_OK) {
+            CHECK(batch[i].reason == single.reason && batch[i].dates == CITYID_OK);
+            continue;
+        }
+        CHECK(batch[i].verified.key_index == single.key_index);
+        CHECK(memcmp(&batch[i].verified.claims, &single.claims, sizeof single.claims) == 0);
+        CHECK(batch[i].dates == cityid_check_dates(engine, &single, today, &reason));
+        CHECK(batch[i].reason == reason);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cityid_verified verified;
@@ -124,6 +150,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(cityid_status_at(data, size, 2, verified.claims.status_index) <= 3);
     }
 
+    int64_t today = DAY_2027_06_01;
+    if (status == CITYID_OK && (data[0] & 1))
+        today = verified.claims.issued;
+    check_batch(data, size, today);
+
     cityid_claims claims;
     const char *reason = NULL;
     if (cityid_parse_claims(data, size, &claims, &reason) == CITYID_OK)
@@ -138,6 +169,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int value = cityid_status_at(data, size, bits, index);
         CHECK(value >= -1 && value < (1 << bits));
         CHECK(cityid_status_at(data, size, 3, 0) == -1);
+
+        /* Any int32 day number and back (the binding's dates lie well inside). */
+        int32_t days = 0;
+        memcpy(&days, data, size < sizeof days ? size : sizeof days);
+        int year, month, day;
+        cityid_civil_from_days(days, &year, &month, &day);
+        CHECK(month >= 1 && month <= 12 && day >= 1 && day <= 31);
+        CHECK(cityid_days_from_civil(year, month, day) == days);
     }
 
     /* Key loading, and any r || s as a signature (one input in eight: checks are slow). */

@@ -19,7 +19,7 @@ import sys
 import threading
 import unicodedata
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 import nacl.bindings
@@ -38,6 +38,9 @@ from cityid_card import (
     KeyNotValid,
     MalformedCredential,
     NotYetValid,
+    Revoked,
+    StatusUnknown,
+    Suspended,
     TrustStore,
     UnknownClaim,
     UnknownIssuer,
@@ -49,8 +52,8 @@ from cityid_card import (
     cose,
 )
 from cityid_card.cli._common import claims_json
-from cityid_card.status import status_at
-from cityid_card.verifier import _ENGINES, KeyRow
+from cityid_card.status import CredentialStatus, status_at
+from cityid_card.verifier import _ENGINES, KeyRow, VerifiedCredential
 
 from .conftest import (
     VECTORS,
@@ -81,7 +84,9 @@ def _point(scalar: int) -> bytes:
 
 POINT_2, POINT_3 = _point(2), _point(3)
 
-Outcome = tuple[int, int, Credential] | type[CredentialError]
+Outcome = VerifiedCredential | type[CredentialError]
+#: A key row without its kid: make_engine names the keys "key-0", "key-1", ...
+Row = tuple[int, bytes, bytes, int | None, int | None]
 
 
 # ---------------------------------------------------------------------------------------
@@ -109,7 +114,7 @@ def row(
     wire_kid: bytes | None = None,
     valid_from: int | None = None,
     valid_until: int | None = None,
-) -> KeyRow:
+) -> Row:
     public = key.public()
     return (
         _algorithms.COSE_ALGORITHM[key.alg],
@@ -120,17 +125,37 @@ def row(
     )
 
 
-def make_engine(implementation: str, *rows: KeyRow) -> Any:
-    return engine_factory(implementation)(list(rows))
+def make_engine(implementation: str, *rows: Row, reject_unknown: bool = False) -> Any:
+    labelled: list[KeyRow] = [(*r, f"key-{index}") for index, r in enumerate(rows)]
+    return engine_factory(implementation)(labelled, reject_unknown)
 
 
-def outcome(engine: Any, blob: bytes, today: int = TODAY, now: int = NOW_SECONDS) -> Outcome:
+def day(number: int) -> date:
+    """The date of a day number."""
+    return EPOCH + timedelta(days=number)
+
+
+def outcome(engine: Any, blob: bytes, now: datetime | date = NOW) -> Outcome:
     """What verify returns, or the type of the CredentialError it raises."""
     try:
-        result: tuple[int, int, Credential] = engine.verify(blob, today, now)
+        result: VerifiedCredential = engine.verify(blob, now)
     except CredentialError as error:
         return type(error)
     return result
+
+
+def status_name(result: Outcome) -> str:
+    """A verified credential's status, or the name of the error step 8 raised."""
+    if isinstance(result, VerifiedCredential):
+        return result.status.value
+    return result.__name__
+
+
+def expected_status(value: int | None, *, reject_unknown: bool = False) -> str:
+    """What step 8 makes of a status list's entry (None: no current list covers it)."""
+    if value is None:
+        return "StatusUnknown" if reject_unknown else "unknown"
+    return {0: "valid", 2: "Suspended"}.get(value, "Revoked")
 
 
 def signed(key: IssuerKey, claims: list[Any] | bytes, protected: Any = None, **parts: Any) -> bytes:
@@ -181,8 +206,12 @@ def envelope(
 def test_valid_credential(engine_impl: str, key: IssuerKey) -> None:
     engine = make_engine(engine_impl, row(key))
     blob = key.issue(sample_credential())
-    key_index, status, credential = engine.verify(blob, TODAY, NOW_SECONDS)
-    assert (key_index, status) == (0, -1)
+    result = engine.verify(blob, NOW)
+    assert type(result) is VerifiedCredential
+    assert (result.kid, result.alg, result.status) == ("key-0", key.alg, CredentialStatus.UNKNOWN)
+    # The same attributes, set in the same order, as the dataclass's __init__ sets them.
+    assert list(vars(result)) == ["credential", "kid", "alg", "status"]
+    credential = result.credential
     assert credential == sample_credential()
     assert type(credential) is Credential
     assert [type(credential.issued), type(credential.date_of_birth)] == [date, date]
@@ -216,7 +245,7 @@ def test_valid_claims_of_every_shape(
 ) -> None:
     engine = make_engine(engine_impl, row(key))
     expected = sample_credential(**changes)
-    _, _, credential = engine.verify(key.issue(expected), ISSUED, NOW_SECONDS)
+    credential = engine.verify(key.issue(expected), day(ISSUED)).credential
     assert credential == expected
     assert vars(credential) == vars(Credential.from_claims(expected.to_claims()))
 
@@ -224,10 +253,10 @@ def test_valid_claims_of_every_shape(
 def test_result_objects_are_independent(engine_impl: str, key: IssuerKey) -> None:
     engine = make_engine(engine_impl, row(key))
     blob = key.issue(sample_credential(card_key=CARD_KEY))
-    first = engine.verify(blob, TODAY, NOW_SECONDS)
-    second = engine.verify(blob, TODAY, NOW_SECONDS)
+    first = engine.verify(blob, NOW)
+    second = engine.verify(blob, NOW)
     assert first == second
-    assert first[2] is not second[2]
+    assert first is not second and first.credential is not second.credential
 
 
 # ---------------------------------------------------------------------------------------
@@ -395,12 +424,14 @@ def test_every_candidate_sharing_a_wire_kid_is_tried_in_order(
     stranger = row(keys[f"{key.alg}-other"])
     engine = make_engine(engine_impl, stranger, impostor, impostor, row(key))
     result = outcome(engine, blob)
-    assert isinstance(result, tuple) and result[0] == 3
-    assert outcome(make_engine(engine_impl, row(key), impostor), blob)[0] == 0  # type: ignore[index]
+    assert isinstance(result, VerifiedCredential) and result.kid == "key-3"
+    first = outcome(make_engine(engine_impl, row(key), impostor), blob)
+    assert isinstance(first, VerifiedCredential) and first.kid == "key-0"
     # The first key whose signature verifies is the signing key: its window decides.
     narrow = row(key, valid_until=ISSUED - 1)
     assert outcome(make_engine(engine_impl, impostor, narrow, row(key)), blob) is KeyNotValid
-    assert outcome(make_engine(engine_impl, row(key), narrow), blob)[0] == 0  # type: ignore[index]
+    first = outcome(make_engine(engine_impl, row(key), narrow), blob)
+    assert isinstance(first, VerifiedCredential) and first.kid == "key-0"
 
 
 ED25519_ORDER = 2**252 + 27742317777372353535851937790883648493
@@ -612,13 +643,12 @@ def test_white_space_at_either_end_is_refused(engine_impl: str, key: IssuerKey, 
         refused = text != text.strip() or unicodedata.category(space) == "Cc"
         # U+2000 and U+2001 are not in NFC (they decompose to U+2002 and U+2003).
         refused |= not unicodedata.is_normalized("NFC", text)
-        expected = InvalidClaim if refused else tuple
         for claims in (_with(1, text), [*BASE, text]):
             result = outcome(engine, signed(key, claims))
-            if expected is tuple:
-                assert isinstance(result, tuple), (name, claims)
+            if refused:
+                assert result is InvalidClaim, (name, claims)
             else:
-                assert result is expected, (name, claims)
+                assert isinstance(result, VerifiedCredential), (name, claims)
 
 
 @pytest.mark.parametrize("blank", NOT_WHITE_SPACE, ids=lambda c: f"U+{ord(c):04X}")
@@ -627,8 +657,8 @@ def test_blank_looking_characters_are_not_white_space(
 ) -> None:
     engine = make_engine(engine_impl, row(key))
     for text in (blank + "Ana", "Ana" + blank, blank):
-        credential = outcome(engine, signed(key, _with(1, text)))
-        assert isinstance(credential, tuple) and credential[2].name == text
+        result = outcome(engine, signed(key, _with(1, text)))
+        assert isinstance(result, VerifiedCredential) and result.credential.name == text
 
 
 @pytest.mark.parametrize(
@@ -656,7 +686,7 @@ def test_the_neighbours_of_the_control_ranges_are_allowed_inside(
     result = outcome(engine, signed(key, _with(1, text)))
     normalized = unicodedata.is_normalized("NFC", text)
     if normalized:
-        assert isinstance(result, tuple) and result[2].name == text
+        assert isinstance(result, VerifiedCredential) and result.credential.name == text
     else:
         assert result is InvalidClaim
 
@@ -686,7 +716,7 @@ def test_nfc_is_checked_for_name_and_gender(
     engine = make_engine(engine_impl, row(key))
     for claims in (_with(1, text), [*BASE, text], [*BASE, text, EXT7]):
         result = outcome(engine, signed(key, claims))
-        assert isinstance(result, tuple) if nfc else result is InvalidClaim
+        assert isinstance(result, VerifiedCredential) if nfc else result is InvalidClaim
 
 
 @pytest.mark.parametrize("limit", [100, 32])
@@ -699,7 +729,7 @@ def test_text_length_limits_are_in_bytes(engine_impl: str, key: IssuerKey, limit
         for text, ok in ((fits, True), (fits + "a", False)):
             claims = _with(1, text) if limit == 100 else [*BASE, text]
             result = outcome(engine, signed(key, claims))
-            assert isinstance(result, tuple) if ok else result is InvalidClaim
+            assert isinstance(result, VerifiedCredential) if ok else result is InvalidClaim
 
 
 def test_nfc_is_the_last_claims_check_and_before_the_dates(
@@ -710,8 +740,8 @@ def test_nfc_is_the_last_claims_check_and_before_the_dates(
     narrow = row(key, valid_from=ISSUED + 1)
     assert outcome(make_engine(engine_impl, narrow), signed(key, nfd)) is InvalidClaim
     engine = make_engine(engine_impl, row(key))
-    assert outcome(engine, signed(key, nfd), today=ISSUED - 1) is InvalidClaim
-    assert outcome(engine, signed(key, nfd), today=EXPIRES + 1) is InvalidClaim
+    assert outcome(engine, signed(key, nfd), day(ISSUED - 1)) is InvalidClaim
+    assert outcome(engine, signed(key, nfd), day(EXPIRES + 1)) is InvalidClaim
 
 
 # ---------------------------------------------------------------------------------------
@@ -734,27 +764,43 @@ def test_key_windows_are_inclusive_and_may_be_open(engine_impl: str, key: Issuer
     for valid_from, valid_until, ok in windows:
         engine = make_engine(engine_impl, row(key, valid_from=valid_from, valid_until=valid_until))
         result = outcome(engine, blob)
-        assert isinstance(result, tuple) if ok else result is KeyNotValid, (valid_from, valid_until)
+        assert isinstance(result, VerifiedCredential) if ok else result is KeyNotValid, (
+            valid_from,
+            valid_until,
+        )
 
 
 def test_dates_are_inclusive_and_checked_in_order(engine_impl: str, key: IssuerKey) -> None:
     blob = key.issue(sample_credential())
     engine = make_engine(engine_impl, row(key))
-    assert isinstance(outcome(engine, blob, today=ISSUED), tuple)
-    assert isinstance(outcome(engine, blob, today=EXPIRES), tuple)
-    assert outcome(engine, blob, today=ISSUED - 1) is NotYetValid
-    assert outcome(engine, blob, today=EXPIRES + 1) is Expired
-    assert outcome(engine, blob, today=-(2**70)) is NotYetValid
-    assert outcome(engine, blob, today=2**70) is Expired
+    assert isinstance(outcome(engine, blob, day(ISSUED)), VerifiedCredential)
+    assert isinstance(outcome(engine, blob, day(EXPIRES)), VerifiedCredential)
+    assert outcome(engine, blob, day(ISSUED - 1)) is NotYetValid
+    assert outcome(engine, blob, day(EXPIRES + 1)) is Expired
+    assert outcome(engine, blob, date.min) is NotYetValid
+    assert outcome(engine, blob, datetime.max) is Expired
     narrow = make_engine(engine_impl, row(key, valid_until=ISSUED - 1))
-    assert outcome(narrow, blob, today=ISSUED - 1) is KeyNotValid  # the window first
+    assert outcome(narrow, blob, day(ISSUED - 1)) is KeyNotValid  # the window first
     one_day = key.issue(sample_credential(expires=sample_credential().issued))
-    assert outcome(engine, one_day, today=ISSUED) != NotYetValid
-    assert outcome(engine, one_day, today=ISSUED + 1) is Expired
+    assert isinstance(outcome(engine, one_day, day(ISSUED)), VerifiedCredential)
+    assert outcome(engine, one_day, day(ISSUED + 1)) is Expired
 
 
 # ---------------------------------------------------------------------------------------
 # Step 8: status lists
+
+
+def recheck_outcome(
+    engine: Any, result: VerifiedCredential, key_index: int, status_index: int, now: Any = NOW
+) -> Outcome:
+    """What recheck makes of a cache entry whose dates hold at any ``now``."""
+    try:
+        checked: VerifiedCredential = engine.recheck(
+            (result, key_index, -(2**40), 2**40, status_index), now
+        )
+    except CredentialError as error:
+        return type(error)
+    return checked
 
 
 def test_status_from_the_signing_keys_list(
@@ -763,57 +809,113 @@ def test_status_from_the_signing_keys_list(
     other = keys[f"{key.alg}-other"]
     engine = make_engine(engine_impl, row(other), row(key))
     blob = key.issue(sample_credential(status_index=10))
-    assert outcome(engine, blob)[1] == -1  # type: ignore[index]  # no list
-    for bits, data, expected in [
+    cached = engine.verify(blob, NOW)
+    assert cached.status is CredentialStatus.UNKNOWN  # no list
+    for bits, data, value in [
         (1, b"\x00\x04", 1),  # bit 10 is bit 2 of byte 1
         (1, b"\xff\xfb", 0),
         (2, bytes([0, 0, 0b0010_0000]), 2),  # entry 10: byte 2, bits 4-5
+        (2, bytes([0, 0, 0b1000_1111]), 0),
         (4, bytes([0] * 5 + [0x0F]), 15),  # entry 10: byte 5, low nibble
+        (4, bytes([0] * 5 + [0x02]), 2),
         (4, bytes([0] * 5 + [0xF0]), 0),
         (8, bytes(range(11)), 10),
-        (1, b"\x00", -1),  # index beyond the list
-        (8, bytes(10), -1),
-        (8, b"", -1),
+        (8, bytes(10) + b"\x02", 2),
+        (1, b"\x00", None),  # index beyond the list
+        (8, bytes(10), None),
+        (8, b"", None),
     ]:
         engine.set_status_list(1, data, bits, None)
-        assert outcome(engine, blob)[1] == expected, (bits, data)  # type: ignore[index]
-        assert engine.status(1, 10, NOW_SECONDS) == expected
-        assert engine.status(0, 10, NOW_SECONDS) == -1  # another key's list
+        expected = expected_status(value)
+        assert status_name(outcome(engine, blob)) == expected, (bits, data)
+        assert status_name(recheck_outcome(engine, cached, 1, 10)) == expected
+        assert status_name(recheck_outcome(engine, cached, 0, 10)) == "unknown"  # another key's
+        engine.reject_unknown = True
+        expected = expected_status(value, reject_unknown=True)
+        assert status_name(outcome(engine, blob)) == expected, (bits, data)
+        assert status_name(recheck_outcome(engine, cached, 1, 10)) == expected
+        engine.reject_unknown = False
     engine.set_status_list(1, None, 1, None)
-    assert outcome(engine, blob)[1] == -1  # type: ignore[index]
+    assert status_name(outcome(engine, blob)) == "unknown"
+
+
+def test_the_status_policy(engine_impl: str, key: IssuerKey) -> None:
+    blob = key.issue(sample_credential(status_index=0))
+    engine = make_engine(engine_impl, row(key), reject_unknown=True)
+    assert engine.reject_unknown is True
+    assert outcome(engine, blob) is StatusUnknown
+    engine.set_status_list(0, b"\x00", 1, None)
+    assert status_name(outcome(engine, blob)) == "valid"
+    engine.set_status_list(0, b"\x02", 2, None)
+    assert outcome(engine, blob) is Suspended
+    engine.set_status_list(0, b"\x03", 2, None)
+    assert outcome(engine, blob) is Revoked
+    assert make_engine(engine_impl, row(key)).reject_unknown is False
 
 
 def test_an_expired_list_says_nothing(engine_impl: str, key: IssuerKey) -> None:
     engine = make_engine(engine_impl, row(key))
     blob = key.issue(sample_credential(status_index=0))
     engine.set_status_list(0, b"\x01", 1, NOW_SECONDS)
-    assert outcome(engine, blob)[1] == 1  # type: ignore[index]
-    assert outcome(engine, blob, now=NOW_SECONDS + 1)[1] == -1  # type: ignore[index]
-    assert engine.status(0, 0, NOW_SECONDS + 1) == -1
-    engine.set_status_list(0, bytearray(b"\x01"), 1, 2**40)
-    assert outcome(engine, blob, now=2**40)[1] == 1  # type: ignore[index]
+    assert outcome(engine, blob) is Revoked
+    assert status_name(outcome(engine, blob, NOW + timedelta(seconds=1))) == "unknown"
+    cached = engine.verify(blob, NOW + timedelta(seconds=1))
+    assert recheck_outcome(engine, cached, 0, 0) is Revoked
+    later = NOW + timedelta(seconds=1)
+    assert status_name(recheck_outcome(engine, cached, 0, 0, later)) == "unknown"
+    # The last second of year 9999 (a timestamp beyond 2**53 microseconds).
+    last = int(datetime.max.replace(tzinfo=UTC).timestamp())
+    engine.set_status_list(0, bytearray(b"\x01"), 1, last)
+    assert recheck_outcome(engine, cached, 0, 0, datetime.max) is Revoked
+    engine.set_status_list(0, b"\x01", 1, last - 1)
+    assert status_name(recheck_outcome(engine, cached, 0, 0, datetime.max)) == "unknown"
 
 
 def test_status_lookup_agrees_with_status_at(engine_impl: str, key: IssuerKey) -> None:
     engine = make_engine(engine_impl, row(key))
+    cached = engine.verify(key.issue(sample_credential()), NOW)
     rng = random.Random(7)
     for bits in (1, 2, 4, 8):
         data = rng.randbytes(rng.randrange(0, 40))
         engine.set_status_list(0, data, bits, None)
         for index in [*range(8 * len(data) // bits + 9), 2**32 - 1, 2**40, 2**63, 2**64]:
-            expected = status_at(data, bits, index)
-            assert engine.status(0, index, 0) == (-1 if expected is None else expected)
+            expected = expected_status(status_at(data, bits, index))
+            assert status_name(recheck_outcome(engine, cached, 0, index)) == expected
+
+
+def test_recheck_returns_the_cached_result_while_the_status_holds(
+    engine_impl: str, key: IssuerKey
+) -> None:
+    engine = make_engine(engine_impl, row(key))
+    cached = engine.verify(key.issue(sample_credential(status_index=1)), NOW)
+    entry = (cached, 0, ISSUED, EXPIRES, 1)
+    assert engine.recheck(entry, NOW) is cached
+    assert engine.recheck(entry, day(ISSUED)) is cached
+    assert engine.recheck(entry, day(EXPIRES)) is cached
+    with pytest.raises(NotYetValid):
+        engine.recheck(entry, day(ISSUED - 1))
+    with pytest.raises(Expired):
+        engine.recheck(entry, day(EXPIRES + 1))
+    engine.set_status_list(0, b"\x00", 1, None)
+    valid = engine.recheck(entry, NOW)
+    assert valid == VerifiedCredential(cached.credential, "key-0", key.alg, CredentialStatus.VALID)
+    assert type(valid) is VerifiedCredential and valid.credential is cached.credential
+    assert list(vars(valid)) == ["credential", "kid", "alg", "status"]
+    assert engine.recheck((valid, *entry[1:]), NOW) is valid
+    engine.set_status_list(0, b"\x02", 1, None)
+    with pytest.raises(Revoked):
+        engine.recheck(entry, NOW)
 
 
 def test_a_new_list_replaces_the_old_one(engine_impl: str, key: IssuerKey) -> None:
     engine = make_engine(engine_impl, row(key))
     blob = key.issue(sample_credential(status_index=3))
     engine.set_status_list(0, b"\x08", 1, None)
-    assert outcome(engine, blob)[1] == 1  # type: ignore[index]
+    assert outcome(engine, blob) is Revoked
     data = bytearray(b"\x00")
     engine.set_status_list(0, data, 1, None)
     data[0] = 0xFF  # the engine keeps its own copy
-    assert outcome(engine, blob)[1] == 0  # type: ignore[index]
+    assert status_name(outcome(engine, blob)) == "valid"
 
 
 # ---------------------------------------------------------------------------------------
@@ -839,7 +941,7 @@ def _flip_outcome(blob: bytes, position: int, value: int) -> type[CredentialErro
 def test_every_single_bit_flip(engine_impl: str, key: IssuerKey) -> None:
     engine = make_engine(engine_impl, row(key))
     blob = key.issue(sample_credential(status_index=2**32 - 1, gender="X"))
-    assert outcome(engine, blob)[0] == 0  # type: ignore[index]
+    assert isinstance(outcome(engine, blob), VerifiedCredential)
     for position, bit in itertools.product(range(len(blob)), range(8)):
         tampered = bytearray(blob)
         tampered[position] ^= 1 << bit
@@ -958,11 +1060,11 @@ def test_status_lists_may_change_while_other_threads_verify(
     engine = make_engine(engine_impl, row(key))
     blob = key.issue(sample_credential(status_index=0))
     stop = threading.Event()
-    seen: set[int] = set()
+    seen: set[str] = set()
 
     def verify_loop() -> None:
         while not stop.is_set():
-            seen.add(outcome(engine, blob)[1])  # type: ignore[index]
+            seen.add(status_name(outcome(engine, blob)))
 
     threads = [threading.Thread(target=verify_loop) for _ in range(2)]
     for thread in threads:
@@ -974,7 +1076,7 @@ def test_status_lists_may_change_while_other_threads_verify(
         stop.set()
         for thread in threads:
             thread.join()
-    assert seen <= {-1, 0, 1}
+    assert seen <= {"unknown", "valid", "Revoked"}
 
 
 def test_verify_many_on_both_engines(engine_impl: str, key: IssuerKey) -> None:
@@ -986,6 +1088,47 @@ def test_verify_many_on_both_engines(engine_impl: str, key: IssuerKey) -> None:
         results = checker.verify_many([*blobs, b""], NOW, threads=threads)
         assert [type(r).__name__ for r in results].count("VerifiedCredential") == 11
         assert isinstance(results[5], BadSignature) and isinstance(results[-1], MalformedCredential)
+
+
+def test_engine_verify_many_is_verify_for_each(
+    engine_impl: str, keys: dict[str, IssuerKey]
+) -> None:
+    engine = make_engine(engine_impl, *(row(k) for k in keys.values()))
+    engine.set_status_list(0, b"\x24", 2, None)  # entry 1 revoked, entry 2 suspended
+    blobs: list[bytes] = []
+    for number in range(150):  # more than one batch of the C engine
+        key = list(keys.values())[number % 4]
+        index = number % 3
+        blob = key.issue(sample_credential(status_index=index, gender=f"G{number}"))
+        kind = number % 5
+        if kind == 1:
+            blob = blob[:-1] + bytes([blob[-1] ^ 1])
+        elif kind == 2:
+            blob = blob[: number % 40]
+        elif kind == 3:
+            blob = signed(key, [1, "Zoe\u0308", DOB, ISSUED, ISSUED, index])  # NFD and expired
+        blobs.append(blob)
+
+    def described(result: Any) -> Any:
+        if isinstance(result, VerifiedCredential):
+            return result
+        return type(result), str(result)
+
+    expected = []
+    for blob in blobs:
+        try:
+            expected.append(engine.verify(blob, NOW))
+        except CredentialError as error:
+            expected.append((type(error), str(error)))
+    assert {type(e) for e in expected} >= {VerifiedCredential, tuple}
+    assert {e[0] for e in expected if isinstance(e, tuple)} >= {
+        BadSignature, MalformedCredential, InvalidClaim, Revoked, Suspended,
+    }  # fmt: skip
+    assert [described(r) for r in engine.verify_many(blobs, NOW)] == expected
+    assert [described(r) for r in engine.verify_many(tuple(map(bytearray, blobs)), NOW)] == (
+        expected
+    )
+    assert engine.verify_many([], NOW) == []
 
 
 # ---------------------------------------------------------------------------------------
@@ -1004,46 +1147,98 @@ def test_implementation_reports_the_c_engine_when_built() -> None:
 
 def test_c_engine_rejects_unusable_key_rows(keys: dict[str, IssuerKey]) -> None:
     engine_class = native_module().Engine
-    good = row(keys["ES256"])
+    good = (*row(keys["ES256"]), "K")
     off_curve = good[2][:-1] + bytes([good[2][-1] ^ 1])
     with pytest.raises(InvalidKey):
-        engine_class([(-7, b"\0\0", off_curve, None, None)])
+        engine_class([(-7, b"\0\0", off_curve, None, None, "K")])
     with pytest.raises(InvalidKey):
-        engine_class([(-7, b"\0\0", b"\x00", None, None)])
+        engine_class([(-7, b"\0\0", b"\x00", None, None, "K")])
     with pytest.raises(InvalidKey):
-        engine_class([(-8, b"\0\0", bytes(31), None, None)])
+        engine_class([(-8, b"\0\0", bytes(31), None, None, "K")])
     for alg in (-35, 7, True, "ES256"):
         with pytest.raises(UnsupportedAlgorithm):
             engine_class([(alg, *good[1:])])
     with pytest.raises(ValueError, match="wire kid"):
         engine_class([(good[0], b"\0", *good[2:])])
     with pytest.raises(ValueError, match="key row"):
-        engine_class([good[:4]])
+        engine_class([good[:5]])
+    with pytest.raises(TypeError, match="kid"):
+        engine_class([(*good[:5], b"K")])
     with pytest.raises(TypeError):
         engine_class(None)
 
 
+def test_both_engines_refuse_what_is_not_bytes_or_a_moment(
+    engine_impl: str, key: IssuerKey
+) -> None:
+    engine = make_engine(engine_impl, row(key))
+    blob = key.issue(sample_credential())
+    assert engine.verify(bytearray(blob), NOW).credential == sample_credential()
+    assert engine.verify(memoryview(blob), NOW).credential == sample_credential()
+    for bad_blob in (blob.hex(), list(blob), None):
+        with pytest.raises(TypeError, match="must be bytes"):
+            engine.verify(bad_blob, NOW)
+        with pytest.raises(TypeError, match="must be bytes"):
+            engine.verify_many([blob, bad_blob], NOW)
+    entry = (engine.verify(blob, NOW), 0, ISSUED, EXPIRES, 0)
+    for bad_now in (NOW.isoformat(), TODAY, NOW.timestamp()):
+        with pytest.raises(TypeError, match="now must be"):
+            engine.verify(blob, bad_now)
+        with pytest.raises(TypeError, match="now must be"):
+            engine.verify_many([blob], bad_now)
+        with pytest.raises(TypeError, match="now must be"):
+            engine.recheck(entry, bad_now)
+
+
+class _NoOffset(tzinfo):
+    def utcoffset(self, moment: datetime | None) -> None:
+        return None
+
+    def dst(self, moment: datetime | None) -> None:
+        return None
+
+    def tzname(self, moment: datetime | None) -> None:
+        return None
+
+
+class _DayLongOffset(_NoOffset):
+    def utcoffset(self, moment: datetime | None) -> timedelta:  # type: ignore[override]
+        return timedelta(hours=24)
+
+
+def test_moments_without_a_usable_offset_are_refused(engine_impl: str, key: IssuerKey) -> None:
+    # As datetime.timestamp() refuses them.
+    engine = make_engine(engine_impl, row(key))
+    blob = key.issue(sample_credential())
+    with pytest.raises(TypeError):
+        engine.verify(blob, datetime(2027, 6, 1, tzinfo=_NoOffset()))
+    with pytest.raises(ValueError, match="offset"):
+        engine.verify_many([blob], datetime(2027, 6, 1, tzinfo=_DayLongOffset()))
+
+
 def test_c_engine_argument_checks(keys: dict[str, IssuerKey]) -> None:
     key = keys["EdDSA"]
-    engine = native_module().Engine([row(key)])
+    engine = native_module().Engine([(*row(key), "K")])
     blob = key.issue(sample_credential())
-    assert engine.verify(bytearray(blob), TODAY, NOW_SECONDS)[2] == sample_credential()
-    assert engine.verify(memoryview(blob), TODAY, NOW_SECONDS)[2] == sample_credential()
+    cached = engine.verify(blob, NOW)
     with pytest.raises(TypeError):
-        engine.verify(blob.hex(), TODAY, NOW_SECONDS)
+        engine.verify(blob)
     with pytest.raises(TypeError):
-        engine.verify(blob, str(TODAY), NOW_SECONDS)
+        engine.verify_many([blob])
     with pytest.raises(TypeError):
-        engine.verify(blob, TODAY)
-    with pytest.raises(OverflowError):
-        engine.verify(blob, TODAY, 2**64)
+        engine.verify_many(5, NOW)
     with pytest.raises(IndexError):
         engine.set_status_list(1, b"", 1, None)
     with pytest.raises(ValueError, match="bits"):
         engine.set_status_list(0, b"", 3, None)
     with pytest.raises(ValueError, match="negative"):
-        engine.status(0, -1, 0)
-    assert engine.status(5, 0, 0) == -1  # no such key: no list
+        engine.recheck((cached, 0, ISSUED, EXPIRES, -1), NOW)
+    for entry in ([cached, 0, ISSUED, EXPIRES, 0], (cached, 0, ISSUED, EXPIRES), ("x", 0, 0)):
+        with pytest.raises(TypeError):
+            engine.recheck(entry, NOW)
+    assert engine.recheck((cached, 5, ISSUED, EXPIRES, 0), NOW) is cached  # no such key: no list
+    with pytest.raises(TypeError):
+        engine.reject_unknown = 1
 
 
 def test_c_signature_check(keys: dict[str, IssuerKey]) -> None:
@@ -1071,7 +1266,7 @@ def test_c_signature_check(keys: dict[str, IssuerKey]) -> None:
 
 def test_c_error_messages_carry_no_claim_data(keys: dict[str, IssuerKey]) -> None:
     key = keys["ES256"]
-    engine = native_module().Engine([row(key, valid_from=ISSUED + 1)])
+    engine = native_module().Engine([(*row(key, valid_from=ISSUED + 1), "K")])
     holder = [1, "Ana Sofia Rivera Delgado", DOB, ISSUED, EXPIRES, 4711, "Two-Spirit"]
     cases = [
         signed(key, holder),
@@ -1081,7 +1276,7 @@ def test_c_error_messages_carry_no_claim_data(keys: dict[str, IssuerKey]) -> Non
     ]
     for blob in cases:
         with pytest.raises(CredentialError) as caught:
-            engine.verify(blob, TODAY, NOW_SECONDS)
+            engine.verify(blob, NOW)
         text = f"{caught.value} {caught.value!r}"
         for secret in ("Ana", "Rivera", "Two-Spirit", "Baker", "7406", "1990", "4711"):
             assert secret not in text, text

@@ -4,9 +4,11 @@ Hypothesis generates valid credentials of every claim shape and mutations of the
 (bit flips, truncations, byte insertions and deletions, fields spliced in from other
 credentials, re-encodings with non-canonical heads), claims arrays re-signed with a
 valid signature so that only the claims are wrong, and protected headers of every
-kind. For each input both twins must return equal results, or raise the same
-CredentialError subclass. Whatever this finds goes into tests/test_engine.py as a
-regression case for both twins.
+kind, at moments of every kind a caller may pass (dates, naive and aware datetimes,
+under both status policies). For each input both twins must return equal results, or
+raise the same CredentialError subclass, one credential at a time and in batches; and
+they must read the same day and second from any moment. Whatever this finds goes into
+tests/test_engine.py as a regression case for both twins.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from __future__ import annotations
 import os
 import unicodedata
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -25,6 +28,8 @@ from hypothesis import strategies as st
 
 from cityid_card import Credential, CredentialError, IssuerKey, _algorithms, _cbor
 from cityid_card.credential import MAX_DATE, MIN_DATE
+from cityid_card.status import CredentialStatus
+from cityid_card.verifier import VerifiedCredential, _clock
 
 from .conftest import engine_factory, native_module, signed_envelope, vector_generator
 
@@ -48,6 +53,7 @@ def _row(key: IssuerKey, wire_kid: bytes | None = None, **window: int) -> Any:
         _algorithms.raw_public_bytes(public.key),
         window.get("valid_from"),
         window.get("valid_until"),
+        f"{public.kid}-{len(window)}",
     )
 
 
@@ -71,21 +77,44 @@ def engines() -> tuple[Any, Any]:
     return python, c
 
 
-def _outcome(engine: Any, blob: bytes, today: int, now: int) -> Any:
+def _described(result: VerifiedCredential | CredentialError) -> Any:
+    """A result as plain values: equal values of the same types, set in the same order."""
+    if isinstance(result, CredentialError):
+        return type(result), str(result)
+    credential = result.credential
+    fields = [(name, type(value), value) for name, value in vars(credential).items()]
+    return type(result), list(vars(result)), result.kid, result.alg, result.status, fields
+
+
+def _outcome(engine: Any, blob: bytes, now: date) -> Any:
     try:
-        key_index, status, credential = engine.verify(blob, today, now)
+        return _described(engine.verify(blob, now))
     except CredentialError as error:
         return type(error)
-    # Equal values of the same types, set in the same order.
-    fields = [(name, type(value), value) for name, value in vars(credential).items()]
-    return key_index, status, type(credential), fields
+
+
+FIRST_DAY, LAST_DAY = date.min.toordinal(), date.max.toordinal()
+
+
+def _moments(today: int) -> list[tuple[date, bool]]:
+    """Moments on day ``today`` (as near as Python's dates reach), each with a status
+    policy (reject unknown?): list 1 expires at 13:00 UTC on TODAY."""
+    day = date.fromordinal(min(max(EPOCH.toordinal() + today, FIRST_DAY), LAST_DAY))
+    return [
+        (datetime.combine(day, time(12)), False),  # naive: UTC
+        (datetime.combine(day, time(14, 0, 0, 1), UTC), True),
+        (day, False),
+        (datetime.combine(day, time(12, 59, 59), timezone(timedelta(hours=-5))), True),
+    ]
 
 
 def assert_agree(engines: tuple[Any, Any], blob: bytes, today: int = TODAY) -> None:
     python, c = engines
-    for now in (NOW_SECONDS, NOW_SECONDS + 7200):
-        expected = _outcome(python, blob, today, now)
-        assert _outcome(c, blob, today, now) == expected, blob.hex()
+    for now, reject_unknown in _moments(today):
+        python.reject_unknown = c.reject_unknown = reject_unknown
+        expected = _outcome(python, blob, now)
+        assert _outcome(c, blob, now) == expected, (blob.hex(), now)
+    python.reject_unknown = c.reject_unknown = False
     event("outcome: " + (expected.__name__ if isinstance(expected, type) else "valid"))
 
 
@@ -401,3 +430,90 @@ _SAMPLE = Credential(
 def test_arbitrary_bytes(engines: tuple[Any, Any], blob: bytes) -> None:
     assert_agree(engines, blob)
     assert_agree(engines, b"\x84\x47\xa2\x01\x26\x04\x42" + KEYS["ES256"].public().wire_kid + blob)
+
+
+@FUZZ
+@given(
+    batch=st.lists(st.tuples(keys, credentials(), st.integers(0, 3)), max_size=6),
+    flips=st.lists(st.integers(0, 10**6), max_size=4),
+    now=st.sampled_from([moment for moment, _ in _moments(TODAY)]),
+)
+def test_batches(
+    engines: tuple[Any, Any],
+    batch: list[tuple[IssuerKey, Credential, int]],
+    flips: list[int],
+    now: date,
+) -> None:
+    """verify_many gives, in order, what verify gives for each credential."""
+    blobs = [bytearray(_issue(key, credential)[cut:]) for key, credential, cut in batch]
+    for flip in flips:
+        if blobs:
+            flipped = blobs[flip % len(blobs)]
+            if flipped:
+                flipped[flip % len(flipped)] ^= 1 << (flip % 8)
+    data = [bytes(blob) for blob in blobs]
+    python, c = engines
+    expected = [_described(result) for result in python.verify_many(data, now)]
+    assert [_described(result) for result in c.verify_many(data, now)] == expected
+    singles = []
+    for blob in data:
+        try:
+            singles.append(_described(c.verify(blob, now)))
+        except CredentialError as error:
+            singles.append(_described(error))
+    assert singles == expected
+
+
+#: Zones as callers pass them: none (naive: UTC), UTC itself, fixed offsets down to the
+#: microsecond, and a real zone with daylight saving time.
+zones = st.one_of(
+    st.none(),
+    st.just(UTC),
+    st.builds(
+        timezone,
+        st.timedeltas(
+            min_value=timedelta(hours=-24) + timedelta(microseconds=1),
+            max_value=timedelta(hours=24) - timedelta(microseconds=1),
+        ),
+    ),
+    st.just(ZoneInfo("America/Chicago")),
+)
+#: Near 2**53 microseconds from 1970, where a timestamp's float stops being exact.
+FLOAT_EDGE = datetime(1970, 1, 1) + timedelta(microseconds=2**53)
+#: Microseconds that a timestamp's float rounds up to the next second, far from 1970.
+ROUNDED_UP = st.sampled_from([999_999, 999_998, 999_995, 999_990, 999_900, 500_000, 1])
+
+
+@settings(max_examples=EXAMPLES * 2, deadline=None)
+@given(
+    now=st.one_of(
+        st.datetimes(timezones=zones),
+        st.datetimes(
+            min_value=FLOAT_EDGE - timedelta(seconds=3),
+            max_value=FLOAT_EDGE + timedelta(seconds=3),
+            timezones=st.one_of(st.none(), st.just(UTC)),
+        ),
+        st.builds(
+            lambda moment, micros: moment.replace(microsecond=micros),
+            st.datetimes(timezones=zones),
+            ROUNDED_UP,
+        ),
+        st.dates(),
+    )
+)
+def test_both_engines_read_the_same_day_and_second(engines: tuple[Any, Any], now: date) -> None:
+    """The twins judge any moment by the same day, and by the same second (which is what
+    verifier._clock gives: int() of the timestamp)."""
+    today, moment = _clock(now)
+    result = engines[0].verify(_issue(KEYS["EdDSA"], _SAMPLE), date(2027, 6, 1))
+    entry = (result, 3, today, today, 0)  # key 3 has no list in the other tests
+    try:
+        for engine in engines:
+            # Current until `moment`: VALID at that second, UNKNOWN a second later.
+            engine.set_status_list(3, b"\x00", 1, moment)
+            assert engine.recheck(entry, now).status is CredentialStatus.VALID, engine
+            engine.set_status_list(3, b"\x00", 1, moment - 1)
+            assert engine.recheck(entry, now).status is CredentialStatus.UNKNOWN, engine
+    finally:
+        for engine in engines:
+            engine.set_status_list(3, None, 1, None)

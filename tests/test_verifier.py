@@ -19,9 +19,12 @@ from cityid_card import (
     MalformedCredential,
     NotYetValid,
     PublicKey,
+    StatusPolicy,
+    StatusUnknown,
     TrustStore,
     UnknownIssuer,
     UnsupportedAlgorithm,
+    Verifier,
     _cbor,
     verify,
 )
@@ -317,3 +320,23 @@ def test_the_envelope_fast_path_agrees_with_the_strict_parser(data: st.DataObjec
     fast = _canonical_envelope(candidate)
     if fast is not None:
         assert _checked_envelope(candidate) == fast
+
+
+def test_cache_hits_for_any_bytes_like_input_and_keeps_the_policy(
+    blob: bytes, trust: TrustStore
+) -> None:
+    verifier = Verifier(trust, cache_size=4)
+    first = verifier.verify(bytearray(blob), NOW)
+    assert verifier.verify(blob, NOW) is first
+    assert verifier.verify(memoryview(blob), NOW) is first
+    assert verifier.status_policy is StatusPolicy.ACCEPT_UNKNOWN
+    verifier.status_policy = StatusPolicy.REJECT_UNKNOWN
+    with pytest.raises(StatusUnknown):
+        verifier.verify(blob, NOW)  # a hit, judged by the new policy
+    with pytest.raises(StatusUnknown):
+        Verifier(trust, cache_size=0, status_policy=StatusPolicy.REJECT_UNKNOWN).verify(blob, NOW)
+    verifier.update_trust(trust)  # a new engine keeps the policy
+    with pytest.raises(StatusUnknown):
+        verifier.verify(blob, NOW)
+    with pytest.raises(TypeError):
+        verifier.verify("not bytes", NOW)  # type: ignore[arg-type]

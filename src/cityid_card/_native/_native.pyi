@@ -1,18 +1,34 @@
 from collections.abc import Sequence
+from datetime import date, datetime
 
-from cityid_card.credential import Credential
+from cityid_card.errors import CredentialError
+from cityid_card.verifier import VerifiedCredential
 
 class Engine:
     """The C engine: the Engine protocol of cityid_card.verifier."""
 
+    reject_unknown: bool
+
     def __new__(
-        cls, keys: Sequence[tuple[int, bytes, bytes, int | None, int | None]]
+        cls,
+        keys: Sequence[tuple[int, bytes, bytes, int | None, int | None, str]],
+        reject_unknown: bool = False,
     ) -> Engine: ...
     def set_status_list(
         self, key_index: int, data: bytes | None, bits: int, expires_at: int | None
     ) -> None: ...
-    def status(self, key_index: int, status_index: int, now: int) -> int: ...
-    def verify(self, blob: bytes, today: int, now: int, /) -> tuple[int, int, Credential]: ...
+    def verify(
+        self, blob: bytes | bytearray | memoryview, now: datetime | date | None, /
+    ) -> VerifiedCredential: ...
+    def verify_many(
+        self, blobs: Sequence[bytes], now: datetime | date | None, /
+    ) -> list[VerifiedCredential | CredentialError]: ...
+    def recheck(
+        self,
+        entry: tuple[VerifiedCredential, int, int, int, int],
+        now: datetime | date | None,
+        /,
+    ) -> VerifiedCredential: ...
 
 def verify_signature(
     cose_alg: int, raw_key: bytes, message: bytes, signature: bytes, /

@@ -6,11 +6,12 @@
  * the pure-Python twin (cityid_card/verifier.py, _PythonEngine): for every input both
  * report the same outcome. cityid_verify() runs steps 1 to 5 except the NFC check of
  * non-ASCII texts (which needs a Unicode database: the binding does it);
- * cityid_check_dates() runs steps 6 and 7; cityid_status_at() reads step 8's entry.
+ * cityid_check_dates() runs steps 6 and 7; cityid_verify_batch() runs both for many
+ * credentials; cityid_status_at() reads step 8's entry.
  *
  * Thread safety: an engine is immutable once built, so any number of threads may call
- * cityid_verify() on it at once. Building (cityid_engine_add) and freeing are not
- * concurrent with anything.
+ * cityid_verify() and cityid_verify_batch() on it at once. Building (cityid_engine_add)
+ * and freeing are not concurrent with anything.
  */
 #ifndef CITYID_H
 #define CITYID_H
@@ -99,6 +100,19 @@ cityid_status cityid_verify(const cityid_engine *engine, const uint8_t *blob, si
 cityid_status cityid_check_dates(const cityid_engine *engine, const cityid_verified *verified,
                                  int64_t today, const char **reason);
 
+/* Steps 1 to 7 but NFC for one credential. When status is CITYID_OK the claims are in
+ * verified (NFC is the binding's to check, before the dates' outcome counts). */
+typedef struct cityid_outcome {
+    cityid_status status; /* steps 1 to 5 but NFC */
+    cityid_status dates;  /* steps 6 and 7, when status is CITYID_OK */
+    const char *reason;   /* the rule broken: of status, else of dates (NULL when none) */
+    cityid_verified verified;
+} cityid_outcome;
+
+/* cityid_verify() and cityid_check_dates() for count credentials: out[i] for blobs[i]. */
+void cityid_verify_batch(const cityid_engine *engine, const cityid_bytes *blobs, size_t count,
+                         int64_t today, cityid_outcome *out);
+
 /* The claims checks alone (step 5 without NFC), on an encoded claims array. */
 cityid_status cityid_parse_claims(const uint8_t *payload, size_t len, cityid_claims *out,
                                   const char **reason);
@@ -107,7 +121,8 @@ cityid_status cityid_parse_claims(const uint8_t *payload, size_t len, cityid_cla
  * packed from the least significant bit of each byte up; -1 if it lies beyond the list. */
 int cityid_status_at(const uint8_t *list, size_t len, unsigned bits, uint64_t index);
 
-/* The calendar date of a day number (proleptic Gregorian). */
+/* The calendar date of a day number (proleptic Gregorian), and the day number of a date. */
 void cityid_civil_from_days(int64_t days, int *year, int *month, int *day);
+int64_t cityid_days_from_civil(int64_t year, int month, int day);
 
 #endif

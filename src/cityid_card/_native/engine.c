@@ -268,6 +268,19 @@ cityid_status cityid_check_dates(const cityid_engine *engine, const cityid_verif
     return CITYID_OK;
 }
 
+void cityid_verify_batch(const cityid_engine *engine, const cityid_bytes *blobs, size_t count,
+                         int64_t today, cityid_outcome *out)
+{
+    for (size_t i = 0; i < count; i++) {
+        cityid_outcome *o = &out[i];
+        o->status = cityid_verify(engine, blobs[i].ptr, blobs[i].len, &o->verified);
+        o->reason = o->verified.reason;
+        o->dates = CITYID_OK;
+        if (o->status == CITYID_OK)
+            o->dates = cityid_check_dates(engine, &o->verified, today, &o->reason);
+    }
+}
+
 int cityid_status_at(const uint8_t *list, size_t len, unsigned bits, uint64_t index)
 {
     if (bits != 1 && bits != 2 && bits != 4 && bits != 8)
@@ -294,4 +307,15 @@ void cityid_civil_from_days(int64_t days, int *year, int *month, int *day)
     *year = (int)(yoe + era * 400 + (m <= 2));
     *month = (int)m;
     *day = (int)d;
+}
+
+int64_t cityid_days_from_civil(int64_t year, int month, int day)
+{
+    /* Howard Hinnant's days_from_civil; month 1..12 and day 1..31 (the caller's dates). */
+    year -= month <= 2;
+    int64_t era = (year >= 0 ? year : year - 399) / 400;
+    int64_t yoe = year - era * 400;
+    int64_t doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
 }

@@ -1,21 +1,30 @@
 /*
  * cityid_card._native: the CPython binding of the C core (cityid.h).
  *
- * Engine.verify runs steps 1 to 5 (but NFC) in the core with the GIL released, then,
- * holding the GIL, the NFC check of non-ASCII texts (unicodedata.is_normalized, the
- * Python twin's own check), steps 6 to 8 and the result.
+ * Engine.verify reads the clock (or the `now` it is given) once, runs steps 1 to 7 (but
+ * NFC) in the core with the GIL released, then, holding the GIL, the NFC check of
+ * non-ASCII texts (unicodedata.is_normalized, the Python twin's own check), step 8 under
+ * the status policy, and builds the VerifiedCredential or raises the final
+ * CredentialError: verifier.Verifier.verify is one call into it. Engine.verify_many does
+ * the same for a batch, releasing the GIL once per BATCH credentials, so threads scale.
  *
  * Thread safety: the core engine is immutable after Engine() returns, and status lists
- * are only read and replaced while holding the GIL, so verify, status and
- * set_status_list may be called from any threads at once (on CPython with a GIL).
+ * are only read and replaced while holding the GIL, so every method may be called from
+ * any threads at once (on CPython with a GIL).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <datetime.h>
+#include <structmember.h>
+#include <time.h>
 
 #include "cityid.h"
 
 #define KEY_CACHE_SIZE 256
+/* Credentials verify_many checks per release of the GIL (a few milliseconds of work). */
+#define BATCH 64
+#define MICROS 1000000
+#define DAY_SECONDS 86400
 
 enum { F_NAME, F_DATE_OF_BIRTH, F_ISSUED, F_EXPIRES, F_STATUS_INDEX, F_GENDER, F_CARD_KEY,
        F_TAG_UID, F_PSEUDONYM_KEY, F_COUNT };
@@ -25,13 +34,22 @@ static const char *const FIELD_NAMES[F_COUNT] = {
     "gender", "card_key", "tag_uid", "pseudonym_key",
 };
 
-/* Looked up once when the module is imported (single-phase init: it is never unloaded). */
+enum { R_CREDENTIAL, R_KID, R_ALG, R_STATUS, R_COUNT };
+/* VerifiedCredential's fields, in the order its __init__ sets them. */
+static const char *const RESULT_NAMES[R_COUNT] = {"credential", "kid", "alg", "status"};
+
+/* Looked up once when the module is imported (single-phase init: it is never unloaded),
+ * but for VerifiedCredential, which the first Engine() looks up (verifier.py imports
+ * this module while it is being defined). */
 static struct {
     PyObject *error_for[CITYID_CRYPTO_ERROR + 1]; /* exception class per core status */
-    PyTypeObject *credential;
-    PyObject *is_normalized, *nfc, *empty_tuple;
-    PyObject *field[F_COUNT];
-    PyObject *key_cache; /* verify_signature's loaded keys */
+    PyObject *revoked, *suspended, *status_unknown;   /* step 8's exception classes */
+    PyObject *status_valid, *status_unknown_value;    /* CredentialStatus members */
+    PyTypeObject *credential, *verified;
+    PyObject *is_normalized, *nfc, *empty_tuple, *utcoffset, *one_million;
+    PyObject *field[F_COUNT], *result_field[R_COUNT];
+    PyObject *es256, *eddsa; /* the algorithms' names */
+    PyObject *key_cache;     /* verify_signature's loaded keys */
 } g;
 
 static PyObject *raise_status(cityid_status status, const char *reason)
@@ -101,23 +119,34 @@ typedef struct status_list {
     int64_t expires_at;
 } status_list;
 
+/* What a result names for a key: its kid (str) and algorithm name (str). */
+typedef struct key_label {
+    PyObject *kid, *alg;
+} key_label;
+
 typedef struct {
     PyObject_HEAD
     cityid_engine *core;
     Py_ssize_t count;
     status_list *lists;
+    key_label *labels;
+    char reject_unknown; /* the status policy: StatusUnknown instead of UNKNOWN */
 } EngineObject;
 
 static void Engine_dealloc(EngineObject *self)
 {
-    for (Py_ssize_t i = 0; i < self->count; i++)
+    for (Py_ssize_t i = 0; i < self->count; i++) {
         Py_CLEAR(self->lists[i].data);
+        Py_CLEAR(self->labels[i].kid);
+        Py_CLEAR(self->labels[i].alg);
+    }
     PyMem_Free(self->lists);
+    PyMem_Free(self->labels);
     cityid_engine_free(self->core);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int add_key(cityid_engine *core, PyObject *row)
+static int add_key(cityid_engine *core, PyObject *row, key_label *label)
 {
     PyObject *items = PySequence_Fast(row, "a key row must be a tuple");
     if (items == NULL)
@@ -127,9 +156,9 @@ static int add_key(cityid_engine *core, PyObject *row)
     int alg = 0, has_from, has_until;
     int64_t valid_from, valid_until;
     cityid_key *key = NULL;
-    if (PySequence_Fast_GET_SIZE(items) != 5) {
+    if (PySequence_Fast_GET_SIZE(items) != 6) {
         PyErr_SetString(PyExc_ValueError,
-                        "a key row is (alg, wire_kid, raw_public_key, valid_from, valid_until)");
+                        "a key row is (alg, wire_kid, raw_public_key, valid_from, valid_until, kid)");
         goto done;
     }
     if (cose_alg_arg(f[0], &alg) != 0)
@@ -140,6 +169,10 @@ static int add_key(cityid_engine *core, PyObject *row)
     }
     if (!PyBytes_Check(f[2])) {
         PyErr_SetString(PyExc_TypeError, "the raw public key must be bytes");
+        goto done;
+    }
+    if (!PyUnicode_Check(f[5])) {
+        PyErr_SetString(PyExc_TypeError, "the kid must be a str");
         goto done;
     }
     if (optional_day(f[3], "valid_from", &has_from, &valid_from) != 0 ||
@@ -162,18 +195,26 @@ static int add_key(cityid_engine *core, PyObject *row)
         raise_status(status, NULL);
         goto done;
     }
+    label->kid = Py_NewRef(f[5]);
+    label->alg = Py_NewRef(alg == CITYID_ES256 ? g.es256 : g.eddsa);
     rc = 0;
 done:
     Py_DECREF(items);
     return rc;
 }
 
+static int load_verified_class(void);
+
 /* Built whole in __new__ (there is no __init__), so an Engine never changes its keys. */
 static PyObject *Engine_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"keys", NULL};
+    static char *keywords[] = {"keys", "reject_unknown", NULL};
     PyObject *keys;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:Engine", keywords, &keys))
+    int reject_unknown = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|p:Engine", keywords, &keys,
+                                     &reject_unknown))
+        return NULL;
+    if (g.verified == NULL && load_verified_class() != 0)
         return NULL;
     PyObject *rows = PySequence_Fast(keys, "keys must be a sequence of key rows");
     if (rows == NULL)
@@ -182,15 +223,17 @@ static PyObject *Engine_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
     EngineObject *self = (EngineObject *)type->tp_alloc(type, 0);
     if (self == NULL)
         goto fail;
+    self->reject_unknown = (char)reject_unknown;
     self->core = cityid_engine_new((size_t)count);
     self->lists = PyMem_Calloc(count > 0 ? (size_t)count : 1, sizeof *self->lists);
-    if (self->core == NULL || self->lists == NULL) {
+    self->labels = PyMem_Calloc(count > 0 ? (size_t)count : 1, sizeof *self->labels);
+    if (self->core == NULL || self->lists == NULL || self->labels == NULL) {
         PyErr_NoMemory();
         goto fail;
     }
     self->count = count;
     for (Py_ssize_t i = 0; i < count; i++)
-        if (add_key(self->core, PySequence_Fast_GET_ITEM(rows, i)) != 0)
+        if (add_key(self->core, PySequence_Fast_GET_ITEM(rows, i), &self->labels[i]) != 0)
             goto fail;
     Py_DECREF(rows);
     return (PyObject *)self;
@@ -259,27 +302,90 @@ static PyObject *Engine_set_status_list(EngineObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *Engine_status(EngineObject *self, PyObject *args)
+/* ------------------------------------------------------------------------------------ */
+/* The clock */
+
+static int64_t floor_div(int64_t a, int64_t b)
 {
-    PyObject *index_arg, *status_arg, *now_arg;
-    Py_ssize_t key_index;
-    int64_t now;
-    int overflow = 0;
-    if (!PyArg_ParseTuple(args, "OO!O:status", &index_arg, &PyLong_Type, &status_arg, &now_arg))
-        return NULL;
-    if (key_index_arg(index_arg, &key_index) != 0 || int64_arg(now_arg, "now", 0, &now) != 0)
-        return NULL;
-    long long status_index = PyLong_AsLongLongAndOverflow(status_arg, &overflow);
-    if (status_index == -1 && PyErr_Occurred())
-        return NULL;
-    if (overflow < 0 || (overflow == 0 && status_index < 0)) {
-        PyErr_SetString(PyExc_ValueError, "status_index must not be negative");
-        return NULL;
-    }
-    /* An index past 2**63 is past every list. */
-    uint64_t index = overflow > 0 ? UINT64_MAX : (uint64_t)status_index;
-    return PyLong_FromLong(lookup_status(self, key_index, index, now));
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
+
+/* int(micros / 10**6) as Python computes a timestamp: the quotient correctly rounded to
+ * a float, then truncated. Up to 2**53 both operands are exact doubles and one IEEE
+ * division rounds as Python's int / int does; beyond (before 1685 or after 2255) this
+ * asks Python. */
+static int seconds_of(int64_t micros, int64_t *out)
+{
+    const int64_t exact = INT64_C(1) << 53;
+    if (micros >= -exact && micros <= exact) {
+        *out = (int64_t)((double)micros / MICROS);
+        return 0;
+    }
+    PyObject *value = PyLong_FromLongLong(micros);
+    if (value == NULL)
+        return -1;
+    PyObject *quotient = PyNumber_TrueDivide(value, g.one_million);
+    Py_DECREF(value);
+    if (quotient == NULL)
+        return -1;
+    double seconds = PyFloat_AsDouble(quotient);
+    Py_DECREF(quotient);
+    if (seconds == -1.0 && PyErr_Occurred())
+        return -1;
+    *out = (int64_t)seconds;
+    return 0;
+}
+
+/* The verification day (days since 1970) and instant (seconds since 1970) of `now`, as
+ * verifier._clock computes them: the clock for None; a naive datetime is UTC, an aware
+ * one is judged by its own calendar date; a date means the start of that day, UTC. */
+static int clock_arg(PyObject *now, int64_t *today, int64_t *moment)
+{
+    if (now == Py_None) {
+        struct timespec ts;
+        if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        *moment = (int64_t)ts.tv_sec;
+        *today = floor_div(*moment, DAY_SECONDS);
+        return 0;
+    }
+    if (!PyDate_Check(now)) {
+        PyErr_SetString(PyExc_TypeError, "now must be a datetime, a date or None");
+        return -1;
+    }
+    int64_t days = cityid_days_from_civil(PyDateTime_GET_YEAR(now), PyDateTime_GET_MONTH(now),
+                                          PyDateTime_GET_DAY(now));
+    *today = days;
+    if (!PyDateTime_Check(now)) {
+        *moment = days * DAY_SECONDS;
+        return 0;
+    }
+    int64_t local = days * DAY_SECONDS + PyDateTime_DATE_GET_HOUR(now) * 3600 +
+                    PyDateTime_DATE_GET_MINUTE(now) * 60 + PyDateTime_DATE_GET_SECOND(now);
+    int64_t micros = local * MICROS + PyDateTime_DATE_GET_MICROSECOND(now);
+    PyObject *zone = PyDateTime_DATE_GET_TZINFO(now);
+    if (zone != Py_None && zone != PyDateTime_TimeZone_UTC) {
+        PyObject *offset = PyObject_CallMethodNoArgs(now, g.utcoffset);
+        if (offset == NULL)
+            return -1;
+        if (!PyDelta_Check(offset)) { /* None, as datetime.timestamp() refuses it */
+            Py_DECREF(offset);
+            PyErr_SetString(PyExc_TypeError,
+                            "can't subtract offset-naive and offset-aware datetimes");
+            return -1;
+        }
+        micros -= ((int64_t)PyDateTime_DELTA_GET_DAYS(offset) * DAY_SECONDS +
+                   PyDateTime_DELTA_GET_SECONDS(offset)) * MICROS +
+                  PyDateTime_DELTA_GET_MICROSECONDS(offset);
+        Py_DECREF(offset);
+    }
+    return seconds_of(micros, moment);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Results */
 
 static PyObject *text_object(cityid_bytes text, int ascii)
 {
@@ -317,65 +423,96 @@ static PyObject *optional_bytes(cityid_bytes value)
     return PyBytes_FromStringAndSize((const char *)value.ptr, (Py_ssize_t)value.len);
 }
 
-/* What Credential._unchecked builds: object.__new__ and object.__setattr__, no checks. */
-static PyObject *credential_object(const cityid_claims *c, PyObject *name, PyObject *gender)
+/* An instance of a dataclass built as the Python twin builds it: object.__new__, then
+ * the fields in order, without __init__. Steals the references in values. */
+static PyObject *instance(PyTypeObject *type, PyObject *const *names, PyObject **values, int n)
 {
-    PyObject *values[F_COUNT] = {NULL};
-    PyObject *credential = NULL;
-    values[F_NAME] = Py_NewRef(name);
-    values[F_DATE_OF_BIRTH] = date_object(c->date_of_birth);
-    values[F_ISSUED] = date_object(c->issued);
-    values[F_EXPIRES] = date_object(c->expires);
-    values[F_STATUS_INDEX] = PyLong_FromUnsignedLong(c->status_index);
-    values[F_GENDER] = Py_NewRef(gender);
-    values[F_CARD_KEY] = optional_bytes(c->card_key);
-    values[F_TAG_UID] = optional_bytes(c->tag_uid);
-    values[F_PSEUDONYM_KEY] = optional_bytes(c->pseudonym_key);
-    for (int i = 0; i < F_COUNT; i++)
+    PyObject *object = NULL;
+    for (int i = 0; i < n; i++)
         if (values[i] == NULL)
             goto done;
-    credential = PyBaseObject_Type.tp_new(g.credential, g.empty_tuple, NULL);
-    if (credential == NULL)
+    object = PyBaseObject_Type.tp_new(type, g.empty_tuple, NULL);
+    if (object == NULL)
         goto done;
-    for (int i = 0; i < F_COUNT; i++) {
-        if (PyObject_GenericSetAttr(credential, g.field[i], values[i]) != 0) {
-            Py_CLEAR(credential);
+    for (int i = 0; i < n; i++) {
+        if (PyObject_GenericSetAttr(object, names[i], values[i]) != 0) {
+            Py_CLEAR(object);
             goto done;
         }
     }
 done:
-    for (int i = 0; i < F_COUNT; i++)
+    for (int i = 0; i < n; i++)
         Py_XDECREF(values[i]);
-    return credential;
+    return object;
 }
 
-static PyObject *Engine_verify(EngineObject *self, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *credential_object(const cityid_claims *c, PyObject *name, PyObject *gender)
 {
-    PyObject *blob, *name = NULL, *gender = NULL, *credential = NULL, *result = NULL;
-    int64_t today, now;
-    cityid_verified verified;
-    cityid_status status;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "verify(blob, today, now) takes 3 arguments");
-        return NULL;
-    }
-    if (int64_arg(args[1], "today", 1, &today) != 0 || int64_arg(args[2], "now", 0, &now) != 0)
-        return NULL;
-    /* bytes cannot change while the GIL is released; anything else is copied first. */
-    blob = PyBytes_Check(args[0]) ? Py_NewRef(args[0]) : PyBytes_FromObject(args[0]);
-    if (blob == NULL)
-        return NULL;
-    const uint8_t *data = (const uint8_t *)PyBytes_AS_STRING(blob);
-    size_t len = (size_t)PyBytes_GET_SIZE(blob);
+    PyObject *values[F_COUNT] = {
+        [F_NAME] = Py_NewRef(name),
+        [F_DATE_OF_BIRTH] = date_object(c->date_of_birth),
+        [F_ISSUED] = date_object(c->issued),
+        [F_EXPIRES] = date_object(c->expires),
+        [F_STATUS_INDEX] = PyLong_FromUnsignedLong(c->status_index),
+        [F_GENDER] = Py_NewRef(gender),
+        [F_CARD_KEY] = optional_bytes(c->card_key),
+        [F_TAG_UID] = optional_bytes(c->tag_uid),
+        [F_PSEUDONYM_KEY] = optional_bytes(c->pseudonym_key),
+    };
+    return instance(g.credential, g.field, values, F_COUNT);
+}
 
-    Py_BEGIN_ALLOW_THREADS
-    status = cityid_verify(self->core, data, len, &verified);
-    Py_END_ALLOW_THREADS
-    if (status != CITYID_OK) {
-        raise_status(status, verified.reason);
-        goto done;
+static PyObject *verified_object(PyObject *credential, PyObject *kid, PyObject *alg,
+                                 PyObject *status)
+{
+    PyObject *values[R_COUNT] = {Py_NewRef(credential), Py_NewRef(kid), Py_NewRef(alg),
+                                 Py_NewRef(status)};
+    return instance(g.verified, g.result_field, values, R_COUNT);
+}
+
+/* A refusal: the CredentialError class and message, for the caller to raise or to make
+ * an instance of; statuses that are not a credential's outcome raise here. Returns NULL. */
+static PyObject *refuse(cityid_status status, const char *reason, PyObject **error,
+                        const char **why)
+{
+    if (status == CITYID_NO_MEMORY || status == CITYID_CRYPTO_ERROR || g.error_for[status] == NULL)
+        return raise_status(status, reason);
+    *error = g.error_for[status];
+    *why = reason ? reason : "the credential is not valid";
+    return NULL;
+}
+
+/* Step 8 under the policy: a borrowed CredentialStatus, or NULL with *error and *why. */
+static PyObject *status_outcome(EngineObject *self, int value, PyObject **error, const char **why)
+{
+    if (value == 0)
+        return g.status_valid;
+    if (value == -1) {
+        if (!self->reject_unknown)
+            return g.status_unknown_value;
+        *error = g.status_unknown;
+        *why = "no current status list covers the credential";
+    } else if (value == 2) {
+        *error = g.suspended;
+        *why = "the issuer's status list marks the credential as suspended";
+    } else {
+        *error = g.revoked;
+        *why = "the issuer's status list marks the credential as revoked";
     }
-    const cityid_claims *c = &verified.claims;
+    return NULL;
+}
+
+/* The final outcome of a credential the core has checked, holding the GIL: a new
+ * VerifiedCredential; or NULL with *error (a CredentialError class) and *why set; or
+ * NULL with a Python exception set and *error NULL. */
+static PyObject *finish(EngineObject *self, const cityid_outcome *o, int64_t moment,
+                        PyObject **error, const char **why)
+{
+    *error = NULL;
+    if (o->status != CITYID_OK)
+        return refuse(o->status, o->reason, error, why);
+    const cityid_claims *c = &o->verified.claims;
+    PyObject *name = NULL, *gender = NULL, *credential = NULL, *result = NULL;
     name = text_object(c->name, c->name_ascii);
     gender = c->gender.ptr ? text_object(c->gender, c->gender_ascii) : Py_NewRef(Py_None);
     if (name == NULL || gender == NULL)
@@ -386,40 +523,233 @@ static PyObject *Engine_verify(EngineObject *self, PyObject *const *args, Py_ssi
     if (nfc < 0)
         goto done;
     if (nfc == 0) {
-        raise_status(CITYID_INVALID_CLAIM, "a text claim is not in Unicode normalization form NFC");
+        refuse(CITYID_INVALID_CLAIM, "a text claim is not in Unicode normalization form NFC",
+               error, why);
         goto done;
     }
-    const char *reason = NULL;
-    status = cityid_check_dates(self->core, &verified, today, &reason);
-    if (status != CITYID_OK) {
-        raise_status(status, reason);
+    if (o->dates != CITYID_OK) {
+        refuse(o->dates, o->reason, error, why);
         goto done;
     }
-    int value = lookup_status(self, (Py_ssize_t)verified.key_index, c->status_index, now);
+    size_t key_index = o->verified.key_index;
+    int value = lookup_status(self, (Py_ssize_t)key_index, c->status_index, moment);
+    PyObject *status = status_outcome(self, value, error, why);
+    if (status == NULL)
+        goto done;
     credential = credential_object(c, name, gender);
-    if (credential == NULL)
-        goto done;
-    result = Py_BuildValue("(niO)", (Py_ssize_t)verified.key_index, value, credential);
+    if (credential != NULL) {
+        const key_label *label = &self->labels[key_index];
+        result = verified_object(credential, label->kid, label->alg, status);
+    }
 done:
     Py_XDECREF(credential);
     Py_XDECREF(name);
     Py_XDECREF(gender);
+    return result;
+}
+
+/* The credential as bytes (a new reference): bytes as they are, bytearray and
+ * memoryview copied (bytes cannot change while the GIL is released). */
+static PyObject *blob_arg(PyObject *blob)
+{
+    if (PyBytes_Check(blob))
+        return Py_NewRef(blob);
+    if (PyByteArray_Check(blob) || PyMemoryView_Check(blob))
+        return PyBytes_FromObject(blob);
+    PyErr_SetString(PyExc_TypeError, "the credential must be bytes");
+    return NULL;
+}
+
+static cityid_bytes bytes_view(PyObject *blob)
+{
+    cityid_bytes view = {(const uint8_t *)PyBytes_AS_STRING(blob), (size_t)PyBytes_GET_SIZE(blob)};
+    return view;
+}
+
+static PyObject *Engine_verify(EngineObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    int64_t today, moment;
+    cityid_outcome outcome;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "verify(blob, now) takes 2 arguments");
+        return NULL;
+    }
+    if (clock_arg(args[1], &today, &moment) != 0)
+        return NULL;
+    PyObject *blob = blob_arg(args[0]);
+    if (blob == NULL)
+        return NULL;
+    cityid_bytes view = bytes_view(blob);
+    Py_BEGIN_ALLOW_THREADS
+    cityid_verify_batch(self->core, &view, 1, today, &outcome);
+    Py_END_ALLOW_THREADS
+    PyObject *error = NULL;
+    const char *why = NULL;
+    PyObject *result = finish(self, &outcome, moment, &error, &why);
+    if (result == NULL && error != NULL)
+        PyErr_SetString(error, why);
     Py_DECREF(blob);
     return result;
 }
 
+static PyObject *Engine_verify_many(EngineObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    int64_t today, moment;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "verify_many(blobs, now) takes 2 arguments");
+        return NULL;
+    }
+    if (clock_arg(args[1], &today, &moment) != 0)
+        return NULL;
+    /* A tuple of its own: a list could change while the GIL is released. */
+    PyObject *items = PySequence_Tuple(args[0]);
+    if (items == NULL)
+        return NULL;
+    Py_ssize_t count = PyTuple_GET_SIZE(items);
+    PyObject *results = PyList_New(count);
+    PyObject *held[BATCH] = {NULL};
+    cityid_bytes views[BATCH];
+    cityid_outcome *outcomes = PyMem_Malloc(BATCH * sizeof *outcomes);
+    if (results == NULL || outcomes == NULL) {
+        if (outcomes == NULL)
+            PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t start = 0; start < count; start += BATCH) {
+        size_t n = (size_t)(count - start < BATCH ? count - start : BATCH);
+        for (size_t i = 0; i < n; i++) {
+            if ((held[i] = blob_arg(PyTuple_GET_ITEM(items, start + (Py_ssize_t)i))) == NULL)
+                goto fail;
+            views[i] = bytes_view(held[i]);
+        }
+        Py_BEGIN_ALLOW_THREADS
+        cityid_verify_batch(self->core, views, n, today, outcomes);
+        Py_END_ALLOW_THREADS
+        for (size_t i = 0; i < n; i++) {
+            PyObject *error = NULL;
+            const char *why = NULL;
+            PyObject *result = finish(self, &outcomes[i], moment, &error, &why);
+            if (result == NULL && error != NULL) {
+                PyObject *message = PyUnicode_FromString(why);
+                if (message != NULL) {
+                    result = PyObject_CallOneArg(error, message);
+                    Py_DECREF(message);
+                }
+            }
+            if (result == NULL)
+                goto fail;
+            PyList_SET_ITEM(results, start + (Py_ssize_t)i, result);
+        }
+        for (size_t i = 0; i < n; i++)
+            Py_CLEAR(held[i]);
+    }
+    PyMem_Free(outcomes);
+    Py_DECREF(items);
+    return results;
+fail:
+    for (size_t i = 0; i < BATCH; i++)
+        Py_XDECREF(held[i]);
+    PyMem_Free(outcomes);
+    Py_XDECREF(results);
+    Py_DECREF(items);
+    return NULL;
+}
+
+/* A cache entry's status index: an index past 2**64 - 1 is past every list. */
+static int status_index_arg(PyObject *value, uint64_t *out)
+{
+    int overflow = 0;
+    if (!PyLong_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "status_index must be an int");
+        return -1;
+    }
+    long long index = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (index == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow < 0 || (overflow == 0 && index < 0)) {
+        PyErr_SetString(PyExc_ValueError, "status_index must not be negative");
+        return -1;
+    }
+    *out = overflow > 0 ? UINT64_MAX : (uint64_t)index;
+    return 0;
+}
+
+static PyObject *Engine_recheck(EngineObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    int64_t today, moment, issued, expires;
+    Py_ssize_t key_index;
+    uint64_t status_index;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "recheck(entry, now) takes 2 arguments");
+        return NULL;
+    }
+    if (clock_arg(args[1], &today, &moment) != 0)
+        return NULL;
+    PyObject *entry = args[0];
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 5) {
+        PyErr_SetString(PyExc_TypeError,
+                        "a cache entry is (result, key_index, issued, expires, status_index)");
+        return NULL;
+    }
+    PyObject *result = PyTuple_GET_ITEM(entry, 0);
+    if (key_index_arg(PyTuple_GET_ITEM(entry, 1), &key_index) != 0 ||
+        int64_arg(PyTuple_GET_ITEM(entry, 2), "issued", 1, &issued) != 0 ||
+        int64_arg(PyTuple_GET_ITEM(entry, 3), "expires", 1, &expires) != 0 ||
+        status_index_arg(PyTuple_GET_ITEM(entry, 4), &status_index) != 0)
+        return NULL;
+    if (today < issued)
+        return raise_status(CITYID_NOT_YET_VALID,
+                            "the credential's issue date is after the verification date");
+    if (today > expires)
+        return raise_status(CITYID_EXPIRED, "the credential expired before the verification date");
+    PyObject *error = NULL;
+    const char *why = NULL;
+    PyObject *status =
+        status_outcome(self, lookup_status(self, key_index, status_index, moment), &error, &why);
+    if (status == NULL) {
+        PyErr_SetString(error, why);
+        return NULL;
+    }
+    PyObject *values[R_COUNT] = {NULL};
+    for (int i = 0; i < R_COUNT; i++) {
+        if ((values[i] = PyObject_GetAttr(result, g.result_field[i])) == NULL) {
+            for (int j = 0; j < i; j++)
+                Py_DECREF(values[j]);
+            return NULL;
+        }
+    }
+    PyObject *answer;
+    if (values[R_STATUS] == status)
+        answer = Py_NewRef(result);
+    else
+        answer = verified_object(values[R_CREDENTIAL], values[R_KID], values[R_ALG], status);
+    for (int i = 0; i < R_COUNT; i++)
+        Py_DECREF(values[i]);
+    return answer;
+}
+
 static PyMethodDef Engine_methods[] = {
     {"verify", (PyCFunction)(void (*)(void))Engine_verify, METH_FASTCALL,
-     "verify(blob, today, now) -> (key_index, status_value, Credential)\n\n"
-     "Steps 1 to 8 of the verification; raises the CredentialError subclass the\n"
-     "pure-Python engine raises for the same input."},
+     "verify(blob, now) -> VerifiedCredential\n\n"
+     "Steps 1 to 8 of the verification at `now` (a datetime, a date or None: the clock);\n"
+     "raises the CredentialError subclass the pure-Python engine raises for the same input."},
+    {"verify_many", (PyCFunction)(void (*)(void))Engine_verify_many, METH_FASTCALL,
+     "verify_many(blobs, now) -> list of VerifiedCredential or CredentialError\n\n"
+     "verify for each blob, in order, at one `now`; the GIL is released per batch."},
+    {"recheck", (PyCFunction)(void (*)(void))Engine_recheck, METH_FASTCALL,
+     "recheck(entry, now) -> VerifiedCredential\n\n"
+     "Steps 7 and 8 again for a cached (result, key_index, issued, expires, status_index):\n"
+     "the cached result, or a new one when the status changed."},
     {"set_status_list", (PyCFunction)Engine_set_status_list, METH_VARARGS,
      "set_status_list(key_index, data, bits, expires_at) -> None\n\n"
      "Use a decompressed status list (None: none) for the credentials of one key."},
-    {"status", (PyCFunction)Engine_status, METH_VARARGS,
-     "status(key_index, status_index, now) -> int\n\n"
-     "The entry of the key's current status list; -1 if unknown."},
     {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Engine_members[] = {
+    {"reject_unknown", T_BOOL, offsetof(EngineObject, reject_unknown), 0,
+     "The status policy: raise StatusUnknown when no current list covers a credential."},
+    {NULL, 0, 0, 0, NULL},
 };
 
 static PyTypeObject EngineType = {
@@ -428,8 +758,9 @@ static PyTypeObject EngineType = {
     .tp_basicsize = sizeof(EngineObject),
     .tp_dealloc = (destructor)Engine_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Engine(keys): the C verifier engine for one list of key rows.",
+    .tp_doc = "Engine(keys, reject_unknown=False): the C verifier engine for one list of key rows.",
     .tp_methods = Engine_methods,
+    .tp_members = Engine_members,
     .tp_new = Engine_new,
 };
 
@@ -570,6 +901,18 @@ static int load_globals(void)
     for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
         if ((g.error_for[errors[i].status] = attribute("cityid_card.errors", errors[i].name)) == NULL)
             return -1;
+    if ((g.revoked = attribute("cityid_card.errors", "Revoked")) == NULL ||
+        (g.suspended = attribute("cityid_card.errors", "Suspended")) == NULL ||
+        (g.status_unknown = attribute("cityid_card.errors", "StatusUnknown")) == NULL)
+        return -1;
+    PyObject *statuses = attribute("cityid_card.status", "CredentialStatus");
+    if (statuses == NULL)
+        return -1;
+    g.status_valid = PyObject_GetAttrString(statuses, "VALID");
+    g.status_unknown_value = PyObject_GetAttrString(statuses, "UNKNOWN");
+    Py_DECREF(statuses);
+    if (g.status_valid == NULL || g.status_unknown_value == NULL)
+        return -1;
     PyObject *credential = attribute("cityid_card.credential", "Credential");
     if (credential == NULL)
         return -1;
@@ -581,11 +924,32 @@ static int load_globals(void)
     g.credential = (PyTypeObject *)credential;
     if ((g.is_normalized = attribute("unicodedata", "is_normalized")) == NULL ||
         (g.nfc = PyUnicode_InternFromString("NFC")) == NULL ||
-        (g.empty_tuple = PyTuple_New(0)) == NULL || (g.key_cache = PyDict_New()) == NULL)
+        (g.empty_tuple = PyTuple_New(0)) == NULL || (g.key_cache = PyDict_New()) == NULL ||
+        (g.utcoffset = PyUnicode_InternFromString("utcoffset")) == NULL ||
+        (g.one_million = PyLong_FromLong(MICROS)) == NULL ||
+        (g.es256 = PyUnicode_InternFromString("ES256")) == NULL ||
+        (g.eddsa = PyUnicode_InternFromString("EdDSA")) == NULL)
         return -1;
     for (int i = 0; i < F_COUNT; i++)
         if ((g.field[i] = PyUnicode_InternFromString(FIELD_NAMES[i])) == NULL)
             return -1;
+    for (int i = 0; i < R_COUNT; i++)
+        if ((g.result_field[i] = PyUnicode_InternFromString(RESULT_NAMES[i])) == NULL)
+            return -1;
+    return 0;
+}
+
+static int load_verified_class(void)
+{
+    PyObject *verified = attribute("cityid_card.verifier", "VerifiedCredential");
+    if (verified == NULL)
+        return -1;
+    if (!PyType_Check(verified)) {
+        Py_DECREF(verified);
+        PyErr_SetString(PyExc_TypeError, "cityid_card.verifier.VerifiedCredential is not a class");
+        return -1;
+    }
+    g.verified = (PyTypeObject *)verified;
     return 0;
 }
 
