@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from cityid_card import Credential, CredentialError, IssuerKey, _algorithms, _cbor
 from cityid_card.credential import MAX_DATE, MIN_DATE
 from cityid_card.status import CredentialStatus
-from cityid_card.verifier import VerifiedCredential, _clock
+from cityid_card.verifier import VerifiedCredential, _canonical_claims, _clock
 
 from .conftest import engine_factory, native_module, signed_envelope, vector_generator
 
@@ -462,6 +462,74 @@ def test_batches(
         except CredentialError as error:
             singles.append(_described(error))
     assert singles == expected
+
+
+@FUZZ
+@given(
+    claims=st.one_of(claims_arrays(), credentials().map(Credential.to_claims)),
+    mutate=st.booleans(),
+    data=st.data(),
+)
+def test_the_python_claims_fast_path_agrees_with_the_strict_decoder(
+    claims: list[Any], mutate: bool, data: st.DataObject
+) -> None:
+    """_canonical_claims may only accept what the strict decoder and from_claims accept,
+    and must build the same credential from it."""
+    try:
+        payload = _cbor.dumps(claims)
+    except (TypeError, ValueError):
+        return
+    if mutate:
+        payload = MUTATIONS[data.draw(st.sampled_from(sorted(MUTATIONS)))](data, payload, payload)
+    fast = _canonical_claims(payload)
+    event(f"fast path taken: {fast is not None}")
+    if fast is None:
+        return
+    credential, issued, expires = fast
+    strict = Credential.from_claims(_cbor.loads(payload))
+    assert type(credential) is Credential
+    assert [(k, type(v), v) for k, v in vars(credential).items()] == [
+        (k, type(v), v) for k, v in vars(strict).items()
+    ]
+    assert (issued, expires) == ((strict.issued - EPOCH).days, (strict.expires - EPOCH).days)  # type: ignore[operator]
+
+
+SMALL_NUMBERS = [
+    Credential(
+        name="A",
+        date_of_birth=date(1969, 12, 25),  # day -7
+        issued=date(1970, 1, 1),  # day 0
+        expires=date(1970, 1, 20),  # day 19
+        status_index=status_index,
+        gender="X",
+        tag_uid=bytes(4),
+    )
+    for status_index in (0, 23, 24, 255, 256, 65535, 65536)
+] + [
+    Credential(
+        name="B" * 24,
+        date_of_birth=date(1969, 11, 1),  # day -61: a 1-byte argument
+        issued=date(1970, 2, 1),
+        expires=date(1970, 10, 1),  # day 273: a 2-byte argument
+        status_index=2**32 - 1,
+        card_key=POINTS[0],
+    )
+]
+
+
+@pytest.mark.parametrize("credential", SMALL_NUMBERS, ids=lambda c: str(c.status_index))
+def test_the_python_claims_fast_path_refuses_every_longer_head(credential: Credential) -> None:
+    """Every head re-encoded in a longer form is non-canonical: the strict decoder's to refuse."""
+    payload = _cbor.dumps(credential.to_claims())
+    assert _canonical_claims(payload) is not None
+    longer_forms = 0
+    for position, major, argument in _heads(payload):
+        for size in (1, 2, 4, 8):
+            longer = _longer_head(payload, position, major, argument, size)
+            if longer != payload:
+                longer_forms += 1
+                assert _canonical_claims(longer) is None, (position, size)
+    assert longer_forms >= 30
 
 
 #: Zones as callers pass them: none (naive: UTC), UTC itself, fixed offsets down to the

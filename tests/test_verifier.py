@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -320,6 +321,26 @@ def test_the_envelope_fast_path_agrees_with_the_strict_parser(data: st.DataObjec
     fast = _canonical_envelope(candidate)
     if fast is not None:
         assert _checked_envelope(candidate) == fast
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"gender": "X"},
+        {"name": "Zoë Ñúñez 李小龍", "gender": "Mujer ✨", "card_key": bytes([2]) + bytes(32)},
+        {"tag_uid": bytes(7), "pseudonym_key": bytes([3]) + bytes(32)},
+        {"name": "é" * 50, "status_index": 2**32 - 1},
+        {"date_of_birth": date(1790, 7, 27), "expires": date(2149, 6, 6)},
+    ],
+)
+def test_valid_claims_take_the_python_fast_path(changes: dict[str, Any]) -> None:
+    """Every shape a valid credential takes is read without the generic decoder."""
+    from cityid_card.verifier import _canonical_claims
+
+    credential = sample_credential(**changes)
+    fast = _canonical_claims(_cbor.dumps(credential.to_claims()))
+    assert fast is not None and fast[0] == credential
 
 
 def test_cache_hits_for_any_bytes_like_input_and_keeps_the_policy(

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import enum
 import os
+import struct
 import threading
 import time
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +35,17 @@ from typing import NamedTuple, Protocol, TypeAlias
 
 from . import _algorithms, _cbor, cose
 from ._algorithms import Algorithm
-from .credential import Credential
+from .credential import (
+    _CONTROL_CHARACTER,
+    _MAX_DAY,
+    EXT_CARD_KEY,
+    EXT_PSEUDONYM_KEY,
+    EXT_TAG_UID,
+    MAX_GENDER_BYTES,
+    MAX_NAME_BYTES,
+    MAX_STATUS_INDEX,
+    Credential,
+)
 from .errors import (
     BadSignature,
     CredentialError,
@@ -221,7 +233,7 @@ class _PythonEngine:
         if not candidates:
             raise UnknownIssuer("no trusted key has the credential's key id and algorithm")
         key_index = _signing_key(candidates, to_be_signed, signature)
-        credential, issued, expires = _claims(payload)
+        credential, issued, expires = _canonical_claims(payload) or _claims(payload)
         valid_from, valid_until = self._windows[key_index]
         if (valid_from is not None and issued < valid_from) or (
             valid_until is not None and issued > valid_until
@@ -266,7 +278,7 @@ def _signing_key(
 
 
 def _claims(payload: bytes) -> tuple[Credential, int, int]:
-    """Step 5: the credential, with its issue and expiry dates as day numbers."""
+    """Step 5 by the strict decoder: the credential, its issue and expiry day numbers."""
     credential = Credential.from_claims(_cbor.loads(payload))
     return credential, _day(credential.issued), _day(credential.expires)
 
@@ -274,6 +286,149 @@ def _claims(payload: bytes) -> tuple[Credential, int, int]:
 def _day(value: date | None) -> int:
     assert value is not None
     return value.toordinal() - _EPOCH_ORDINAL
+
+
+class _NotCommon(Exception):
+    """Raised inside _canonical_claims for anything it leaves to the strict decoder."""
+
+
+#: Three integers with 2-byte arguments: (head, argument) three times.
+_THREE_DAYS = struct.Struct(">BHBHBH").unpack_from
+
+
+def _canonical_claims(payload: bytes) -> tuple[Credential, int, int] | None:
+    """The claims of a valid credential by their exact bytes; None for anything else.
+
+    It accepts only canonical claims arrays that pass every check of
+    Credential.from_claims, and returns what from_claims would for them; every other
+    payload goes to _cbor.loads and from_claims, which decide the error.
+    """
+    try:
+        count = payload[0] - 0x80
+        if not 6 <= count <= 8 or payload[1] != 1:
+            return None
+        name, pos = _text_at(payload, 2, MAX_NAME_BYTES)
+        # Most dates take a 2-byte argument (days 256 to 65535 after or before 1970).
+        dob_head, dob, issued_head, issued, expires_head, expires = _THREE_DAYS(payload, pos)
+        if (
+            issued_head == expires_head == 0x19
+            and dob_head in (0x19, 0x39)
+            and min(dob, issued, expires) >= 256
+        ):
+            dob = dob if dob_head == 0x19 else -1 - dob
+            pos += 9
+        else:
+            dob, pos = _int_at(payload, pos, _MAX_DAY)
+            issued, pos = _int_at(payload, pos, _MAX_DAY)
+            expires, pos = _int_at(payload, pos, _MAX_DAY)
+        status_index, pos = _int_at(payload, pos, MAX_STATUS_INDEX)
+        if status_index < 0 or not dob <= issued <= expires:
+            return None
+        gender = None
+        extensions: dict[int, bytes] = {}
+        if count > 6:
+            if payload[pos] == 0xF6 and count == 8:
+                pos += 1
+            else:
+                gender, pos = _text_at(payload, pos, MAX_GENDER_BYTES)
+        if count == 8:
+            pos = _extensions_at(payload, pos, extensions)
+    except (_NotCommon, IndexError, UnicodeDecodeError, struct.error):
+        return None
+    if pos != len(payload):
+        return None
+    credential = object.__new__(Credential)
+    credential.__dict__.update(
+        name=name,
+        date_of_birth=date.fromordinal(_EPOCH_ORDINAL + dob),
+        issued=date.fromordinal(_EPOCH_ORDINAL + issued),
+        expires=date.fromordinal(_EPOCH_ORDINAL + expires),
+        status_index=status_index,
+        gender=gender,
+        card_key=extensions.get(EXT_CARD_KEY),
+        tag_uid=extensions.get(EXT_TAG_UID),
+        pseudonym_key=extensions.get(EXT_PSEUDONYM_KEY),
+    )
+    return credential, issued, expires
+
+
+def _int_at(data: bytes, pos: int, limit: int) -> tuple[int, int]:
+    """A canonical integer in -(limit + 1) .. limit at ``pos``; its value and end."""
+    head = data[pos]
+    major, info = head & 0xE0, head & 0x1F
+    if major > 0x20:
+        raise _NotCommon
+    if info < 24:
+        value, end = info, pos + 1
+    elif info == 24 and data[pos + 1] >= 24:
+        value, end = data[pos + 1], pos + 2
+    elif info == 25 and data[pos + 1]:
+        value, end = (data[pos + 1] << 8) | data[pos + 2], pos + 3
+    elif info == 26 and (data[pos + 1] or data[pos + 2]) and pos + 5 <= len(data):
+        value, end = int.from_bytes(data[pos + 1 : pos + 5], "big"), pos + 5
+    else:
+        raise _NotCommon
+    if value > limit:
+        raise _NotCommon
+    return (-1 - value if major else value), end
+
+
+def _text_at(data: bytes, pos: int, limit: int) -> tuple[str, int]:
+    """A canonical text claim at ``pos`` that passes every text rule; its value and end."""
+    head = data[pos]
+    if 0x61 <= head <= 0x77:
+        start, size = pos + 1, head - 0x60
+    elif head == 0x78 and data[pos + 1] >= 24:
+        start, size = pos + 2, data[pos + 1]
+    else:
+        raise _NotCommon
+    end = start + size
+    if size > limit or end > len(data):
+        raise _NotCommon
+    text = data[start:end].decode("utf-8")
+    if text.isascii():
+        # For ASCII, isprintable() is "no control character", and the only white space
+        # that is not a control character is the space.
+        if not text.isprintable() or text[0] == " " or text[-1] == " ":
+            raise _NotCommon
+    elif (
+        text.strip() != text
+        or _CONTROL_CHARACTER.search(text)
+        or not unicodedata.is_normalized("NFC", text)
+    ):
+        raise _NotCommon
+    return text, end
+
+
+#: The extensions' byte-string heads the format allows: tag UIDs of 4, 7 or 10 bytes,
+#: keys as 33-byte points.
+_UID_HEADS = {0x44: 4, 0x47: 7, 0x4A: 10}
+
+
+def _extensions_at(data: bytes, pos: int, extensions: dict[int, bytes]) -> int:
+    """A canonical, valid extensions map at ``pos``, into ``extensions``; its end."""
+    count = data[pos] - 0xA0
+    if not 1 <= count <= 3:
+        raise _NotCommon
+    pos += 1
+    previous = 0
+    for _ in range(count):
+        label = data[pos]
+        if not previous < label <= EXT_PSEUDONYM_KEY:
+            raise _NotCommon
+        if label == EXT_TAG_UID:
+            size = _UID_HEADS.get(data[pos + 1], 0)
+            start = pos + 2
+        elif data[pos + 1] == 0x58 and data[pos + 2] == 33 and data[pos + 3] in (2, 3):
+            size, start = 33, pos + 3
+        else:
+            raise _NotCommon
+        pos = start + size
+        if not size or pos > len(data):
+            raise _NotCommon
+        extensions[label] = data[start:pos]
+        previous = label
+    return pos
 
 
 class _Envelope(NamedTuple):
