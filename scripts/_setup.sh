@@ -85,3 +85,9 @@ install_native_stack() {
     [ -f "$include/Python.h" ] || apt_install python3-dev
     if [ "${CI:-}" = true ]; then export CITYID_CARD_REQUIRE_NATIVE=1; fi
 }
+
+install_nfc_stack() {
+    # The nfc driver (drivers/nfc) is nfcpy, pure Python from PyPI; it reaches USB readers
+    # through libusb-1.0. The tests drive emulated tags and need no reader.
+    apt_install libusb-1.0-0
+}

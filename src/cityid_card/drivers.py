@@ -9,6 +9,11 @@ entry point's name is a URI scheme, its object a callable that returns a
 Reader URIs: ``pcsc`` (the first PC/SC reader with a card), ``pcsc:<index>``,
 ``pcsc:<name substring>``, and ``sim:card[:STATEFILE]``, the emulated card in this
 process (built in, no driver package needed), its state kept in STATEFILE if given.
+
+Other emulated readers come from driver packages too, through the entry-point group
+``cityid_card.simulators``: an entry point's name is the emulator's name after ``sim:``
+(``ntag213``, ``isodep``, ... from the nfc driver), its object a callable returning a
+:class:`Driver` that is handed the whole target (``ntag213:IMAGEFILE``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from .errors import CardError, CardRemoved, DriverError, NoReader
 __all__ = [
     "DEFAULT_TIMEOUT",
     "ENTRY_POINT_GROUP",
+    "SIM_ENTRY_POINT_GROUP",
     "Connection",
     "Driver",
     "ReaderConnection",
@@ -42,6 +48,7 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "cityid_card.drivers"
+SIM_ENTRY_POINT_GROUP = "cityid_card.simulators"
 #: Seconds a driver waits for a card, and for each answer, before TransportTimeout.
 DEFAULT_TIMEOUT = 5.0
 SIM_SCHEME = "sim"
@@ -101,11 +108,15 @@ def parse_uri(uri: str) -> tuple[str, str]:
     return scheme, target
 
 
-def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+def _group(group: str) -> dict[str, importlib.metadata.EntryPoint]:
     found: dict[str, importlib.metadata.EntryPoint] = {}
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point in importlib.metadata.entry_points(group=group):
         found.setdefault(entry_point.name, entry_point)
     return found
+
+
+def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    return _group(ENTRY_POINT_GROUP)
 
 
 def driver_names() -> list[str]:
@@ -122,13 +133,15 @@ def load_driver(scheme: str) -> Driver:
         raise DriverError(
             f"no driver for {scheme!r} is installed (installed: {', '.join(driver_names())})"
         )
+    return _load(entry_point, f"the {scheme} driver")
+
+
+def _load(entry_point: importlib.metadata.EntryPoint, what: str) -> Driver:
     try:
         factory: Callable[[], Driver] = entry_point.load()
         return factory()
     except Exception as error:  # a third-party package: whatever it raises, say which
-        raise DriverError(
-            f"the {scheme} driver cannot be loaded: {type(error).__name__}: {error}"
-        ) from None
+        raise DriverError(f"{what} cannot be loaded: {type(error).__name__}: {error}") from None
 
 
 @contextlib.contextmanager
@@ -207,19 +220,43 @@ class SimConnection:
 
 
 class SimDriver:
-    """The built-in ``sim`` driver: ``sim:card`` is a blank emulated card in this process.
+    """The built-in ``sim`` driver: emulated readers in this process.
 
-    ``sim:card:STATEFILE`` loads the card from STATEFILE (blank if it does not exist)
-    and saves every change to it, so the card outlives the process.
+    ``sim:card`` is a blank emulated contact card; ``sim:card:STATEFILE`` loads it from
+    STATEFILE (blank if it does not exist) and saves every change to it, so the card
+    outlives the process. The other ``sim:`` readers (NFC tags, an ISO-DEP card) are
+    dispatched to the driver packages registered in ``cityid_card.simulators``.
     """
 
-    def readers(self) -> list[ReaderInfo]:
-        return [ReaderInfo("sim:card", "emulated cityid-card (in this process)", True)]
+    def _simulators(self) -> dict[str, importlib.metadata.EntryPoint]:
+        return _group(SIM_ENTRY_POINT_GROUP)
 
-    def open(self, target: str, *, timeout: float = DEFAULT_TIMEOUT) -> SimConnection:
+    def readers(self) -> list[ReaderInfo]:
+        found = [ReaderInfo("sim:card", "emulated cityid-card (in this process)", True)]
+        seen: set[str] = set()
+        for name, entry_point in sorted(self._simulators().items()):
+            if entry_point.value in seen:
+                continue
+            seen.add(entry_point.value)
+            try:
+                found += _load(entry_point, f"the sim:{name} emulator").readers()
+            except CardError:
+                continue  # an emulator that cannot load is no reader; open() says why
+        return found
+
+    def open(self, target: str, *, timeout: float = DEFAULT_TIMEOUT) -> ReaderConnection:
         name, _, state_file = target.partition(":")
-        if name != "card":
-            raise NoReader("the sim driver has one reader: sim:card[:STATEFILE]")
+        if name == "card":
+            return self.card(state_file)
+        simulators = self._simulators()
+        entry_point = simulators.get(name)
+        if entry_point is None:
+            known = ", ".join(f"sim:{n}" for n in ["card", *sorted(simulators)])
+            raise NoReader(f"the sim driver has no reader {name!r} (it has {known})")
+        return _load(entry_point, f"the sim:{name} emulator").open(target, timeout=timeout)
+
+    def card(self, state_file: str = "") -> SimConnection:
+        """The emulated contact card (``sim:card[:STATEFILE]``)."""
         if not state_file:
             return SimConnection(CardApplication())
         path = Path(state_file)

@@ -14,6 +14,8 @@ __all__ = [
     "ApplicationNotFound",
     "BadSignature",
     "BlankCard",
+    "BlankTag",
+    "CapabilityContainerError",
     "CardAuthenticationError",
     "CardError",
     "CardLocked",
@@ -29,7 +31,10 @@ __all__ = [
     "InvalidKey",
     "KeyNotValid",
     "MalformedCredential",
+    "NdefFormatError",
+    "NdefLengthError",
     "NoReader",
+    "NotOurTag",
     "NotYetValid",
     "PersonalizationError",
     "QRCodeError",
@@ -37,6 +42,14 @@ __all__ = [
     "StatusListError",
     "StatusUnknown",
     "Suspended",
+    "TagCapacityError",
+    "TagError",
+    "TagLocked",
+    "TagProtocolError",
+    "TagRemoved",
+    "TagUidMismatch",
+    "TagWriteError",
+    "TlvError",
     "TokenError",
     "TokenNotFound",
     "TokenPinError",
@@ -47,6 +60,7 @@ __all__ = [
     "UnknownClaim",
     "UnknownIssuer",
     "UnsupportedAlgorithm",
+    "UnsupportedTag",
     "UnsupportedVersion",
 ]
 
@@ -230,3 +244,67 @@ class FaceError(CityIDError):
 
 class QRCodeError(CityIDError):
     """An image cannot be read, or holds no cityid-card QR code (or more than one)."""
+
+
+# NFC tag errors: a Type 2 tag (NTAG21x) whose memory or answers break the NDEF mapping
+# (specs/ndef-mapping.md), or that cannot take or give a credential. Like the card errors,
+# their messages name the structure and the offset that is wrong, never the tag's bytes.
+
+
+class TagError(CardError):
+    """An NFC tag cannot be read or written as the NDEF mapping says; the subclass says why."""
+
+
+class UnsupportedTag(TagError):
+    """The tag is of a kind the NDEF mapping does not cover (not Type 2, not ISO-DEP)."""
+
+
+class CapabilityContainerError(TagError):
+    """The capability container (page 3) is missing, of another version, or lies about the size."""
+
+
+class TlvError(TagError):
+    """The TLV blocks of the data area are broken: one runs past the memory, or lies."""
+
+
+class NdefLengthError(TlvError):
+    """The NDEF message TLV claims more bytes than the tag's data area holds."""
+
+
+class NdefFormatError(TagError):
+    """The NDEF message breaks the NDEF rules: lengths that disagree, chunks, trailing bytes."""
+
+
+class NotOurTag(TagError):
+    """The tag holds data that is not a cityid-card credential record (another record type)."""
+
+
+class BlankTag(BlankCard, TagError):
+    """The tag holds no NDEF message: it is blank, or a write was torn before it finished."""
+
+
+class TagRemoved(CardRemoved, TagError):
+    """The tag stopped answering: it left the reader's field, or it is broken."""
+
+
+class TagProtocolError(CardProtocolError, TagError):
+    """The tag refused a read command (NAK) or answered with the wrong number of bytes."""
+
+
+class TagCapacityError(TagError):
+    """The credential does not fit in the tag's data area."""
+
+
+class TagWriteError(PersonalizationError, TagError):
+    """Writing did not complete: the tag refused a page, or reads back other bytes."""
+
+
+class TagLocked(CardLocked, TagError):
+    """The tag is read-only (lock bits, or its capability container says so)."""
+
+
+class TagUidMismatch(CardAuthenticationError, TagError):
+    """The credential binds another tag's UID: it was copied to this tag.
+
+    A CredentialError too, like a failed chip authentication: the tag must be rejected.
+    """

@@ -63,13 +63,20 @@ _UPDATE_CHUNK = apdu.MAX_LC
 class Authenticity(enum.IntEnum):
     """How strongly a card verification ties the credential to the physical card.
 
-    Ordered: a higher level implies everything a lower one checks. The gaps leave room
-    for the levels of NFC tags (a tag UID bound into the credential, a chip originality
-    signature), which sit between these two.
+    Ordered: a higher level implies everything a lower one checks. The two NFC tag
+    levels sit between signature-only and chip authentication: both can be copied by
+    someone with the right blank tag, only a chip key cannot (see ``docs/nfc.md``).
     """
 
     #: The issuer's signature verifies, but the bytes could have been copied to any card.
     SIGNATURE_ONLY = 10
+    #: The credential binds the tag's UID and the tag answered with that UID: a copy
+    #: needs a tag whose UID can be set (sold as "magic" tags) or a tag emulator.
+    TAG_UID_BOUND = 20
+    #: As TAG_UID_BOUND, and the tag's NXP originality signature over that UID verifies.
+    #: The signature is readable by anyone and can be replayed by an emulator or a tag
+    #: whose signature is writable, so this excludes only the cheapest clones.
+    ORIGINALITY_CHECKED = 30
     #: The chip also proved, by signing a fresh challenge, that it holds the private key
     #: whose public half the issuer signed into the credential: the card is not a copy.
     CHIP_AUTHENTICATED = 40

@@ -26,6 +26,7 @@ from . import (
     sim,
     status_list,
     verify,
+    write,
 )
 from ._common import EXIT_REJECTED, EXIT_USAGE, fail
 
@@ -38,6 +39,7 @@ _COMMANDS = (
     demo,
     readers,
     personalize,
+    write,
     read,
     sim,
     hsm,

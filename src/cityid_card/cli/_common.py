@@ -21,6 +21,17 @@ EXIT_REJECTED = 1
 EXIT_USAGE = 2
 
 
+def tag_uid(text: str) -> bytes:
+    """argparse type: an NFC tag UID in hex (4, 7 or 10 bytes)."""
+    try:
+        uid = bytes.fromhex(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected the UID in hex, e.g. 04A1B2C3D4E5F6") from None
+    if len(uid) not in (4, 7, 10):
+        raise argparse.ArgumentTypeError("a tag UID is 4, 7 or 10 bytes")
+    return uid
+
+
 def iso_date(text: str) -> date:
     """argparse type: a YYYY-MM-DD date."""
     try:
@@ -118,7 +129,8 @@ def add_reader_flags(parser: argparse.ArgumentParser, *, required: bool = True) 
             "--reader",
             required=True,
             metavar="URI",
-            help="pcsc, pcsc:<index>, pcsc:<name part> or sim:card[:STATEFILE]",
+            help="pcsc[:<index>|:<name part>], nfc[:<nfcpy path>], sim:card[:STATEFILE], "
+            "sim:ntag213|ntag215|ntag216[:IMAGEFILE] or sim:isodep[:STATEFILE]",
         )
     parser.add_argument(
         "--timeout",
@@ -142,6 +154,12 @@ def add_holder_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expires", type=iso_date, required=True, help="expiry date, YYYY-MM-DD")
     parser.add_argument("--gender", help="self-designated gender, free text (optional)")
     parser.add_argument("--issued", type=iso_date, help="issue date (default: today)")
+    parser.add_argument(
+        "--tag-uid",
+        type=tag_uid,
+        metavar="HEX",
+        help="bind the credential to this NFC tag's UID (cityid-card read --json shows it)",
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--status-index", type=int, help="index in the status list")
     where.add_argument(
@@ -175,5 +193,6 @@ def holder_credential(
         issued=args.issued,
         gender=args.gender,
         status_index=status_index,
+        tag_uid=getattr(args, "tag_uid", None),
     )
     return credential, registry

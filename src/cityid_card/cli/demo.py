@@ -2,21 +2,28 @@
 
 It also personalises an emulated contact card (``sim:card``, in this process) and
 verifies it with active authentication, then shows a copy of that credential on
-another card being rejected. Nothing is written to disk: the keys and the cards live
-in memory and vanish when the demo ends.
+another card being rejected. With the nfc driver installed it writes and reads an
+emulated NTAG213 tag through nfcpy (``sim:ntag213``), shows that a copy on another tag
+still verifies (signature only), and that a credential bound to an NTAG215's UID is
+rejected on a copy. Nothing is written to disk: the keys, cards and tags live in
+memory and vanish when the demo ends.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 from cityid_card._algorithms import Algorithm
 from cityid_card.card import CardSession, personalize, verify_card
+from cityid_card.card.ndef import encode_message
+from cityid_card.card.tag import TagLink, TagSession, personalize_tag, verify_tag, write_tag
 from cityid_card.credential import Credential
-from cityid_card.drivers import SimDriver
-from cityid_card.errors import CredentialError
+from cityid_card.drivers import SimDriver, connect
+from cityid_card.errors import CardError, CredentialError, NoReader
 from cityid_card.keys import IssuerKey
 from cityid_card.trust import TrustStore
 from cityid_card.verifier import verify
@@ -39,11 +46,13 @@ def run(args: argparse.Namespace) -> int:
     today = date.today()
     results = [_round_trip(alg, today) for alg in ("ES256", "EdDSA")]
     card = _contact_card(today)
+    tag = _nfc_tags(today)
     if args.json:
         print_json(
             {
                 "credentials": [{k: v for k, v in r.items() if k != "credential"} for r in results],
                 "contact_card": card,
+                "nfc_tag": tag,
             }
         )
         return EXIT_OK
@@ -67,6 +76,25 @@ def run(args: argparse.Namespace) -> int:
         f"{card['authenticity'].replace('_', ' ')} in {card['apdus_verify']} APDUs"
     )
     print(f"the same credential copied to another card -> rejected: {card['copy']}")
+    print()
+    if "skipped" in tag:
+        print(f"== NFC tags: skipped ({tag['skipped']})")
+        return EXIT_OK
+    print(f"== NFC tag: an emulated NXP NTAG213 under nfcpy ({tag['reader']}, in memory only)")
+    print(
+        f"wrote the {tag['bytes']}-byte credential ({tag['pages_written']} pages), "
+        f"read it back and verified it: {tag['authenticity'].replace('_', ' ')}"
+    )
+    print(
+        f"a verifier's tap: read and verified in {tag['frames_read']} frame "
+        f"after activation (nfcpy's generic NDEF read takes {tag['frames_generic']})"
+    )
+    print(f"the same bytes copied to another tag -> {tag['copy']}")
+    print(
+        f"bound to an NTAG215's UID instead ({tag['bound_bytes']} bytes): "
+        f"{tag['bound_authenticity'].replace('_', ' ')}; "
+        f"copied to another tag -> {tag['bound_copy']}"
+    )
     return EXIT_OK
 
 
@@ -112,12 +140,12 @@ def _contact_card(today: date) -> dict[str, Any]:
         expires=today + timedelta(days=5 * 365),
         status_index=4712,
     )
-    card = SimDriver().open("card")
+    card = SimDriver().card()
     blob, _ = personalize(card, key, credential, lock=True)
     personalized = card.transmitted
     session = CardSession(card)
     result = verify_card(card, trust, session=session)
-    other = SimDriver().open("card")
+    other = SimDriver().card()
     copier = CardSession(other)
     copier.select()
     copier.generate_key()
@@ -137,4 +165,61 @@ def _contact_card(today: date) -> dict[str, Any]:
         "apdus_personalize": personalized,
         "apdus_verify": session.apdus,
         "copy": copy,
+    }
+
+
+@contextlib.contextmanager
+def _tag(name: str) -> Iterator[TagLink]:
+    """An emulated tag in this process, as the nfc driver presents it."""
+    with connect(f"sim:{name}", timeout=0) as connection:
+        if not isinstance(connection, TagLink):
+            raise CardError(f"sim:{name} is not an NFC tag")
+        yield connection
+
+
+def _copy_fails(blob: bytes, trust: TrustStore) -> str:
+    """What becomes of the credential's bytes copied as they are to another NTAG215."""
+    with _tag("ntag215") as copy:
+        TagSession(copy).write_message(encode_message(blob))
+        try:
+            return f"verifies too: {verify_tag(copy, trust).authenticity.name.lower()}"
+        except CredentialError as error:
+            return f"rejected: {type(error).__name__}"
+
+
+def _nfc_tags(today: date) -> dict[str, Any]:
+    """Write and verify emulated tags through nfcpy; copy them to show what binds them."""
+    key = IssuerKey.generate("ES256", kid="DEMO-TAG")
+    trust = TrustStore([key.public()])
+    credential = Credential(
+        name="Ana Sofia Rivera Delgado",
+        date_of_birth=date(1990, 4, 12),
+        issued=today,
+        expires=today + timedelta(days=5 * 365),
+        status_index=4713,
+    )
+    blob = key.issue(credential)
+    try:
+        with _tag("ntag213") as tag:
+            written = write_tag(tag, blob, trust=trust)
+            result = verify_tag(tag, trust)
+            generic_start = tag.frames
+            tag.read_generic(0, 16 + 2 + len(encode_message(blob)))
+            generic = tag.frames - generic_start
+    except NoReader:
+        return {"skipped": "the nfc driver is not installed: pip install -e drivers/nfc"}
+    with _tag("ntag215") as tag:
+        bound, _ = personalize_tag(tag, key, credential, today=today)
+        bound_result = verify_tag(tag, trust)
+    return {
+        "reader": "sim:ntag213",
+        "bytes": len(blob),
+        "pages_written": written.pages_written,
+        "authenticity": result.authenticity.name.lower(),
+        "frames_read": result.frames,
+        "frames_generic": generic,
+        "copy": _copy_fails(blob, trust),
+        "bound_bytes": len(bound),
+        "bound_authenticity": bound_result.authenticity.name.lower(),
+        "bound_copy": _copy_fails(bound, trust),
     }

@@ -1,4 +1,4 @@
-"""``cityid-card read``: read the credential from a contact card, WITHOUT verifying it."""
+"""``cityid-card read``: read the credential from a card or an NFC tag, WITHOUT verifying it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from cityid_card.card import CardSession
+from cityid_card.card.tag import TagLink, read_tag
 from cityid_card.drivers import connect
+from cityid_card.errors import UnsupportedTag
 
 from ._common import EXIT_OK, add_json_flag, add_reader_flags, print_json
 
@@ -18,16 +20,33 @@ def register(commands: Any) -> None:
     )
     add_reader_flags(parser)
     parser.add_argument("--out", type=Path, help="write the credential bytes to this file")
+    parser.add_argument(
+        "--uid",
+        action="store_true",
+        help="only print the NFC tag's UID, for issue --tag-uid (works on a blank tag)",
+    )
     add_json_flag(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    tag: dict[str, Any] = {}
     with connect(args.reader, timeout=args.timeout) as connection:
-        session = CardSession(connection)
-        info = session.select()
-        blob = session.read_credential()
         reader = connection.reader
+        if args.uid:
+            return _print_uid(args, connection)
+        if isinstance(connection, TagLink):
+            blob, locked, frames = read_tag(connection)
+            product = connection.product
+            tag = {
+                "tag": "Type 2 tag" if product is None else product.name,
+                "frames": frames,
+                "uid": connection.uid.hex(),
+            }
+        else:
+            session = CardSession(connection)
+            locked = session.select().locked
+            blob = session.read_credential()
     if args.out is not None:
         args.out.write_bytes(blob)
     if args.json:
@@ -36,13 +55,32 @@ def run(args: argparse.Namespace) -> int:
                 "verified": False,
                 "reader": reader,
                 "bytes": len(blob),
-                "locked": info.locked,
+                "locked": locked,
                 "out": None if args.out is None else str(args.out),
+                **tag,
             }
         )
     else:
-        locked = {True: "locked", False: "NOT locked", None: "lock state unknown"}[info.locked]
+        state = {True: "locked", False: "NOT locked", None: "lock state unknown"}[locked]
         where = f"; wrote {args.out}" if args.out is not None else ""
-        print(f"read {len(blob)} bytes from the card in {reader} ({locked}){where}")
+        if tag:
+            unit = "frame" if tag["frames"] == 1 else "frames"
+            print(
+                f"read {len(blob)} bytes from the {tag['tag']} in {reader} ({state}) "
+                f"in {tag['frames']} {unit}{where}"
+            )
+        else:
+            print(f"read {len(blob)} bytes from the card in {reader} ({state}){where}")
         print("UNVERIFIED: use cityid-card verify --reader to check it")
+    return EXIT_OK
+
+
+def _print_uid(args: argparse.Namespace, connection: object) -> int:
+    uid = getattr(connection, "uid", None)
+    if not isinstance(uid, bytes):
+        raise UnsupportedTag("the card in this reader reports no UID (it is a contact card)")
+    if args.json:
+        print_json({"reader": getattr(connection, "reader", None), "uid": uid.hex()})
+    else:
+        print(uid.hex())
     return EXIT_OK

@@ -1,7 +1,8 @@
 """``cityid-card verify``: check a credential against a trust store and status lists.
 
-The credential comes from a file, or with --reader from a contact card: then the chip
-is also authenticated when the credential binds a card key, and the result says which
+The credential comes from a file, or with --reader from a card or an NFC tag: then the
+chip is also authenticated when the credential binds a card key, a tag's UID is checked
+when it binds one (and the tag's originality signature), and the result says which
 authenticity level was reached. With --qr or --image it comes from the QR code of a
 printed card face (the text, or a picture of the card).
 """
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from cityid_card import qr
-from cityid_card.card import CardVerification, verify_card
+from cityid_card.card import CardVerification
+from cityid_card.card.tag import TagVerification, verify_reader
 from cityid_card.drivers import connect
 from cityid_card.status import StatusListToken
 from cityid_card.trust import TrustStore
@@ -32,6 +34,10 @@ from ._common import (
 
 _LEVELS = {
     "signature_only": "signature only (the credential binds no chip key: a copy would pass)",
+    "tag_uid_bound": "tag UID bound (a copy needs a tag whose UID can be set)",
+    "originality_checked": (
+        "originality checked (UID bound, NXP signature verifies; a tag emulator can still copy it)"
+    ),
     "chip_authenticated": "chip authenticated (the card proved it holds the card key)",
 }
 
@@ -114,6 +120,9 @@ def report_card(args: argparse.Namespace, result: CardVerification, reader: str)
     """Print a successful card verification, with the authenticity level reached."""
     verified = result.verified
     level = result.authenticity.name.lower()
+    tag: dict[str, Any] = {}
+    if isinstance(result, TagVerification):
+        tag = {"tag": result.product, "frames": result.frames, "originality": result.originality}
     if args.json:
         print_json(
             {
@@ -125,16 +134,26 @@ def report_card(args: argparse.Namespace, result: CardVerification, reader: str)
                 "authenticity": level,
                 "locked": result.locked,
                 "claims": claims_json(verified.credential),
+                **tag,
             }
         )
     else:
+        medium = "card" if not tag else tag["tag"]
         print(
             f"VALID  {verified.alg}, issuer key {verified.kid}, status {verified.status.value}, "
-            f"card in {reader}"
+            f"{medium} in {reader}"
         )
         print(f"  {'authenticity':<14} {_LEVELS.get(level, level)}")
+        if tag:
+            unit = "frame" if tag["frames"] == 1 else "frames"
+            print(f"  {'tag':<14} {tag['tag']}, read and checked in {tag['frames']} {unit}")
+        if tag.get("originality") is False:
+            print(f"  {'originality':<14} the NXP signature does NOT verify: not an original chip")
         if result.locked is False:
-            print(f"  {'card':<14} NOT locked: its personalisation was not finished")
+            what = "NOT locked: its personalisation was not finished"
+            if tag:
+                what = "NOT locked: anyone can rewrite this tag"
+            print(f"  {medium if not tag else 'tag':<14} {what}")
         print_claims(verified.credential)
 
 
@@ -155,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         report(args, verifier.verify(credential_bytes(args), now=args.at))
         return EXIT_OK
     with connect(args.reader, timeout=args.timeout) as connection:
-        result = verify_card(connection, verifier, args.at)
+        result = verify_reader(connection, verifier, args.at)
         reader = connection.reader
     report_card(args, result, reader)
     return EXIT_OK

@@ -1,0 +1,514 @@
+"""The host side of NFC tags: read, verify, write and lock a credential on a Type 2 tag.
+
+Sans-I/O like :mod:`.session`: a :class:`TagSession` talks to whatever :class:`TagLink`
+a driver hands it (the nfc driver's nfcpy tag, an emulator) and never opens a reader.
+The memory layout and the write order are ``specs/ndef-mapping.md``; the layout code is
+in :mod:`.type2` and :mod:`.ndef`.
+
+Reading an NTAG21x takes FAST_READ frames sized to the reader: a whole credential on an
+NTAG213 is one frame (pages 2 to 40, lock bytes included). Other Type 2 tags are read
+through the driver's generic path (READ, 16 bytes a frame).
+
+What a verification proves depends on what the credential binds (see
+:class:`~cityid_card.card.session.Authenticity`): its ``tag_uid`` must be the tag's UID
+(a mismatch raises TagUidMismatch, never a lower level), and only then is the NXP
+originality signature worth reading.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from cityid_card.credential import Credential
+from cityid_card.errors import (
+    BlankTag,
+    CapabilityContainerError,
+    CredentialError,
+    NdefFormatError,
+    NotOurTag,
+    TagError,
+    TagLocked,
+    TagProtocolError,
+    TagUidMismatch,
+    TagWriteError,
+    TlvError,
+    UnsupportedTag,
+)
+from cityid_card.keys import IssuerKey
+from cityid_card.trust import TrustStore
+from cityid_card.verifier import VerifiedCredential, Verifier, decode_unverified, verify
+
+from . import ndef, type2
+from .session import Authenticity, CardVerification, verify_card
+from .type2 import PAGE_SIZE, CapabilityContainer, Product
+
+if TYPE_CHECKING:
+    from cityid_card.drivers import Connection
+
+__all__ = [
+    "FIRST_READ_BYTES",
+    "Contents",
+    "TagLink",
+    "TagSession",
+    "TagVerification",
+    "TagWrite",
+    "personalize_tag",
+    "read_tag",
+    "verify_reader",
+    "verify_tag",
+    "write_tag",
+]
+
+#: Bytes of the data area the first FAST_READ covers when the reader allows: every
+#: credential up to 143 bytes (all with a name up to 36 bytes and a tag UID) in one frame.
+FIRST_READ_BYTES = 160
+
+
+@runtime_checkable
+class TagLink(Protocol):
+    """A Type 2 tag in a reader's field, as a driver hands it to the host session."""
+
+    @property
+    def uid(self) -> bytes:
+        """The UID the tag answered anticollision with (4, 7 or 10 bytes)."""
+        ...
+
+    @property
+    def product(self) -> Product | None:
+        """The NTAG21x product GET_VERSION named at activation, None for other tags."""
+        ...
+
+    @property
+    def max_response(self) -> int:
+        """The most bytes the reader takes in one answer from the tag."""
+        ...
+
+    @property
+    def frames(self) -> int:
+        """Frames exchanged with the tag since it was activated (a counter)."""
+        ...
+
+    def command(self, frame: bytes) -> bytes:
+        """Send one Type 2 command and return the answer; a NAK is returned as one byte.
+
+        After a NAK the tag is idle: the driver wakes it again before returning.
+        Raises TagRemoved if the tag stops answering.
+        """
+        ...
+
+    def read_generic(self, start: int, stop: int) -> bytes:
+        """Memory bytes ``start`` to ``stop`` through the driver's generic READ path."""
+        ...
+
+    def protect(self) -> None:
+        """Make the tag read-only for good with the driver's lock procedure."""
+        ...
+
+
+@runtime_checkable
+class _HasUid(Protocol):
+    @property
+    def uid(self) -> bytes: ...
+
+
+class Contents(enum.Enum):
+    """What a tag held before a write."""
+
+    BLANK = "blank"
+    CREDENTIAL = "credential"
+    FOREIGN = "foreign"
+
+
+@dataclass(frozen=True)
+class TagVerification(CardVerification):
+    """A tag's verified credential, the authenticity level reached and how it was read."""
+
+    #: "NTAG213", "NTAG215", "NTAG216" or "Type 2 tag".
+    product: str
+    #: Frames exchanged for the read and the checks, after activation.
+    frames: int
+    #: Whether the NXP originality signature verified; None if it was not checked.
+    originality: bool | None
+
+
+@dataclass(frozen=True)
+class TagWrite:
+    """The outcome of writing a credential to a tag."""
+
+    product: str
+    #: Size of the credential written, in bytes.
+    size: int
+    #: Pages written (the write order is specs/ndef-mapping.md, section 6).
+    pages_written: int
+    frames: int
+    replaced: Contents
+    locked: bool
+    #: The verification of the tag after writing, if a trust store was given.
+    verification: TagVerification | None
+
+
+class TagSession:
+    """One conversation with a Type 2 tag over ``link``; ``frames`` counts what it cost."""
+
+    def __init__(self, link: TagLink) -> None:
+        self.link = link
+        self._start = link.frames
+        self._pages: dict[int, bytes] = {}
+
+    @property
+    def frames(self) -> int:
+        return self.link.frames - self._start
+
+    @property
+    def product_name(self) -> str:
+        product = self.link.product
+        return "Type 2 tag" if product is None else product.name
+
+    def _fetch(self, first: int, last: int) -> None:
+        """Read pages ``first`` to ``last`` into the cache, in as few frames as allowed."""
+        product = self.link.product
+        if product is None:
+            data = self.link.read_generic(first * PAGE_SIZE, (last + 1) * PAGE_SIZE)
+            for index in range(len(data) // PAGE_SIZE):
+                self._pages[first + index] = data[index * PAGE_SIZE : (index + 1) * PAGE_SIZE]
+            return
+        per_frame = max(1, self.link.max_response // PAGE_SIZE)
+        page = first
+        while page <= last:
+            end = min(last, page + per_frame - 1)
+            data = self.link.command(type2.fast_read(page, end))
+            if len(data) != (end - page + 1) * PAGE_SIZE:
+                raise TagProtocolError(
+                    f"the tag answered FAST_READ of pages {page}-{end} with {len(data)} bytes"
+                )
+            for index in range(end - page + 1):
+                self._pages[page + index] = data[index * PAGE_SIZE : (index + 1) * PAGE_SIZE]
+            page = end + 1
+
+    def _ensure(self, first: int, last: int) -> None:
+        missing = [page for page in range(first, last + 1) if page not in self._pages]
+        if missing:
+            self._fetch(missing[0], missing[-1])
+
+    def memory(self, start: int, stop: int) -> bytes:
+        """Memory bytes ``start`` to ``stop``, from the cache or the tag."""
+        if stop <= start:
+            return b""
+        self._ensure(start // PAGE_SIZE, (stop - 1) // PAGE_SIZE)
+        first = start // PAGE_SIZE
+        pages = b"".join(self._pages[p] for p in range(first, (stop - 1) // PAGE_SIZE + 1))
+        return pages[start - first * PAGE_SIZE : stop - first * PAGE_SIZE]
+
+    def _read_ahead(self, start: int, stop: int) -> bytes:
+        """Memory for the TLV walk, which asks byte by byte: on an NTAG21x, a frame at a time.
+
+        Other tags are read as asked (16 bytes a READ): their memory size is unknown, and
+        a READ past the end is a NAK.
+        """
+        page = start // PAGE_SIZE
+        product = self.link.product
+        if page not in self._pages and product is not None:
+            per_frame = max(1, self.link.max_response // PAGE_SIZE)
+            self._ensure(page, min(product.last_data_page, page + per_frame - 1))
+        return self.memory(start, stop)
+
+    def prefetch(self) -> None:
+        """The first read: lock bytes, capability container and the start of the data area.
+
+        On an NTAG21x one FAST_READ from page 2 to the dynamic lock bytes if the reader
+        takes that much (a whole NTAG213), else up to FIRST_READ_BYTES of data area.
+        """
+        product = self.link.product
+        if product is None:
+            self._ensure(0, 7)
+            return
+        per_frame = max(1, self.link.max_response // PAGE_SIZE)
+        wanted = 4 + FIRST_READ_BYTES // PAGE_SIZE - 1
+        last = product.dynamic_lock_page if product.dynamic_lock_page - 1 <= wanted else wanted
+        self._ensure(2, min(last, 2 + per_frame - 1))
+
+    def capability_container(self) -> CapabilityContainer:
+        container = CapabilityContainer.parse(self.memory(12, 16))
+        product = self.link.product
+        if product is not None and container.size > product.user_memory:
+            raise CapabilityContainerError(
+                f"the capability container announces {container.size} bytes; "
+                f"an {product.name} has {product.user_memory}"
+            )
+        return container
+
+    def ndef_message(self) -> bytes:
+        """The NDEF message bytes; raises BlankTag, CapabilityContainerError, TlvError."""
+        self.prefetch()
+        container = self.capability_container()
+        area = type2.find_ndef(self._read_ahead, container.size)
+        low, high = area.positions[0], area.positions[-1] + 1
+        span = self.memory(low, high)
+        return bytes(span[position - low] for position in area.positions)
+
+    def read_credential(self) -> bytes:
+        """The credential's bytes, unverified; raises a TagError subclass if there is none."""
+        return ndef.decode_message(self.ndef_message())
+
+    def lock_state(self) -> type2.LockState | None:
+        """The lock state from what was read (None on a tag of no known product)."""
+        product = self.link.product
+        if product is None:
+            return None
+        dynamic = self._pages.get(product.dynamic_lock_page)
+        return type2.lock_state(product, self.memory(8, 12), self.memory(12, 16), dynamic)
+
+    def read_lock_bytes(self) -> None:
+        """Read pages 2 and 3 and the dynamic lock bytes, so :meth:`locked` knows them all."""
+        product = self.link.product
+        self._ensure(2, 3)
+        if product is not None:
+            self._ensure(product.dynamic_lock_page, product.dynamic_lock_page)
+
+    def locked(self) -> bool | None:
+        """Whether the tag is read-only for good, as far as the pages read tell."""
+        state = self.lock_state()
+        product = self.link.product
+        if state is None or product is None:
+            return False if not self.capability_container().read_only else None
+        return state.locked(product)
+
+    def originality_signature(self) -> bytes | None:
+        """READ_SIG's 32 bytes, or None if the tag is no NTAG21x or refuses it."""
+        if self.link.product is None:
+            return None
+        answer = self.link.command(type2.read_sig())
+        return answer if len(answer) == 32 else None
+
+    def contents(self) -> Contents:
+        """What the tag holds: nothing, a cityid-card credential, or anything else.
+
+        A tag whose capability container is still all zeros was never formatted: blank.
+        """
+        self.prefetch()
+        if self.memory(12, 16) == bytes(PAGE_SIZE):
+            return Contents.BLANK
+        try:
+            self.read_credential()
+        except BlankTag:
+            return Contents.BLANK
+        except (NotOurTag, NdefFormatError, TlvError, CapabilityContainerError):
+            return Contents.FOREIGN
+        return Contents.CREDENTIAL
+
+    def write_message(self, message: bytes) -> int:
+        """Write an NDEF message in the tearing-safe order; return the pages written.
+
+        Any NTAG21x content is overwritten (the callers check what it was); the rest of
+        the data area is zeroed, so nothing of an earlier credential stays readable.
+        Raises TagLocked on a read-only tag, TagCapacityError if the message does not
+        fit, and TagWriteError if the tag refuses a page.
+        """
+        product = self.link.product
+        if product is None:
+            raise UnsupportedTag(
+                "writing needs an NTAG213, NTAG215 or NTAG216 (GET_VERSION named no such chip)"
+            )
+        self._ensure(2, product.dynamic_lock_page)
+        target_cc = product.capability_container
+        current_cc = self.memory(12, 16)
+        state = type2.lock_state(
+            product, self.memory(8, 12), current_cc, self._pages[product.dynamic_lock_page]
+        )
+        if state.capability_container_read_only or state.locked_pages:
+            raise TagLocked("the tag is read-only: its lock bits or capability container say so")
+        image = type2.data_area_image(message, target_cc.size)
+        plan = type2.write_plan(self.memory(16, 16 + target_cc.size), image)
+        if current_cc != target_cc.encode():
+            if any(old & ~new for old, new in zip(current_cc, target_cc.encode(), strict=True)):
+                raise TagWriteError(
+                    "the tag's capability container cannot be rewritten (it is one-time "
+                    "programmable and holds other bits)"
+                )
+            plan.insert(0, (3, target_cc.encode()))
+        for page, data in plan:
+            answer = self.link.command(type2.write(page, data))
+            if not type2.is_ack(answer):
+                raise TagWriteError(f"the tag refused to write page {page}")
+            self._pages[page] = data
+        return len(plan)
+
+
+def read_tag(link: TagLink) -> tuple[bytes, bool | None, int]:
+    """The credential bytes (unverified), whether the tag is locked, and the frames it took."""
+    session = TagSession(link)
+    blob = session.read_credential()
+    return blob, session.locked(), session.frames
+
+
+def _check_tag(
+    session: TagSession,
+    verified: VerifiedCredential,
+    originality_keys: Iterable[bytes],
+) -> tuple[Authenticity, bool | None]:
+    tag_uid = verified.credential.tag_uid
+    if tag_uid is None:
+        return Authenticity.SIGNATURE_ONLY, None
+    if tag_uid != session.link.uid:
+        raise TagUidMismatch(
+            "the credential is bound to another tag's UID: it was copied to this tag"
+        )
+    signature = session.originality_signature()
+    if signature is None:
+        return Authenticity.TAG_UID_BOUND, None
+    if type2.originality_valid(session.link.uid, signature, originality_keys):
+        return Authenticity.ORIGINALITY_CHECKED, True
+    return Authenticity.TAG_UID_BOUND, False
+
+
+def _verify(
+    blob: bytes, trust: TrustStore | Verifier, now: datetime | date | None
+) -> VerifiedCredential:
+    return trust.verify(blob, now) if isinstance(trust, Verifier) else verify(blob, trust, now)
+
+
+def verify_tag(
+    link: TagLink,
+    trust: TrustStore | Verifier,
+    now: datetime | date | None = None,
+    *,
+    originality_keys: Iterable[bytes] = type2.NXP_ORIGINALITY_KEYS,
+) -> TagVerification:
+    """Read the tag, verify its credential, and check what binds it to this tag.
+
+    A credential with a tag_uid must match the tag's UID (TagUidMismatch otherwise);
+    then the originality signature is read (one frame) and checked against
+    ``originality_keys`` (NXP's by default). A signature that does not verify leaves
+    the level at TAG_UID_BOUND: the issuer did not sign which chip to expect.
+    """
+    session = TagSession(link)
+    verified = _verify(session.read_credential(), trust, now)
+    level, originality = _check_tag(session, verified, originality_keys)
+    return TagVerification(
+        verified, level, session.locked(), session.product_name, session.frames, originality
+    )
+
+
+def verify_reader(
+    connection: Connection | TagLink,
+    trust: TrustStore | Verifier,
+    now: datetime | date | None = None,
+    *,
+    originality_keys: Iterable[bytes] = type2.NXP_ORIGINALITY_KEYS,
+) -> CardVerification:
+    """Verify what a reader holds: a Type 2 tag, or a card (contact or ISO-DEP).
+
+    For a card, a credential's tag_uid is also checked against the UID the connection
+    reports, if it reports one (an ISO-DEP card): never claimed without that check.
+    """
+    if isinstance(connection, TagLink):
+        return verify_tag(connection, trust, now, originality_keys=originality_keys)
+    result = verify_card(connection, trust, now)
+    tag_uid = result.credential.tag_uid
+    if tag_uid is None or not isinstance(connection, _HasUid):
+        return result
+    if tag_uid != connection.uid:
+        raise TagUidMismatch("the credential is bound to another card's UID: it was copied")
+    return replace(result, authenticity=max(result.authenticity, Authenticity.TAG_UID_BOUND))
+
+
+def write_tag(
+    link: TagLink,
+    blob: bytes,
+    *,
+    force: bool = False,
+    lock: bool = False,
+    trust: TrustStore | Verifier | None = None,
+    now: datetime | date | None = None,
+    originality_keys: Iterable[bytes] = type2.NXP_ORIGINALITY_KEYS,
+) -> TagWrite:
+    """Write a credential to a blank tag or one that holds a credential; read back; lock.
+
+    A tag holding anything else is refused (NotOurTag) unless ``force``. The credential
+    must be well-formed, and if it binds a tag UID that must be this tag's. After the
+    write the tag is read back and compared byte for byte, and with ``trust`` verified
+    (TagWriteError if either fails); only then, with ``lock``, is it made read-only for
+    good and the lock bits read back.
+    """
+    credential = decode_unverified(blob).credential
+    if credential.tag_uid is not None and credential.tag_uid != link.uid:
+        raise TagUidMismatch(
+            "the credential is bound to another tag's UID: on this tag it would never verify"
+        )
+    session = TagSession(link)
+    product = session.link.product
+    if product is None:
+        raise UnsupportedTag(
+            "writing needs an NTAG213, NTAG215 or NTAG216 (GET_VERSION named no such chip)"
+        )
+    replaced = session.contents()
+    if replaced is Contents.FOREIGN and not force:
+        raise NotOurTag(
+            "the tag holds data that is not a cityid-card credential: overwriting it needs force"
+        )
+    pages = session.write_message(ndef.encode_message(blob))
+    check = TagSession(link)
+    try:
+        written = check.read_credential()
+    except TagError as error:
+        raise TagWriteError(
+            f"the tag does not read back as written ({type(error).__name__})"
+        ) from None
+    if written != blob:
+        raise TagWriteError("the tag reads back other bytes than were written to it")
+    verification = None
+    if trust is not None:
+        try:
+            verified = _verify(written, trust, now)
+            level, originality = _check_tag(check, verified, originality_keys)
+        except CredentialError as error:
+            raise TagWriteError(
+                f"the credential read back from the tag does not check out ({type(error).__name__})"
+            ) from None
+        verification = TagVerification(
+            verified, level, check.locked(), check.product_name, check.frames, originality
+        )
+    if lock:
+        link.protect()
+        final = TagSession(link)
+        final.read_lock_bytes()
+        if final.locked() is not True:
+            raise TagWriteError("the tag did not lock: its lock bits read back unset")
+    return TagWrite(
+        session.product_name,
+        len(blob),
+        pages,
+        session.frames,
+        replaced,
+        lock,
+        verification,
+    )
+
+
+def personalize_tag(
+    link: TagLink,
+    issuer: IssuerKey,
+    credential: Credential,
+    *,
+    bind_uid: bool = True,
+    lock: bool = False,
+    force: bool = False,
+    today: date | None = None,
+) -> tuple[bytes, TagWrite]:
+    """Issue ``credential`` for the tag in the field and write it: the NFC ``personalize``.
+
+    With ``bind_uid`` the credential's tag_uid is the tag's UID, so a copy on another
+    tag is rejected (TAG_UID_BOUND or better). The tag is read back and verified with
+    the issuer's key before ``lock``. Returns the credential bytes and the write.
+    """
+    issued = credential.issued or today or date.today()
+    bound = replace(credential, issued=issued, tag_uid=link.uid if bind_uid else None)
+    blob = issuer.issue(bound)
+    result = write_tag(
+        link, blob, force=force, lock=lock, trust=TrustStore([issuer.public()]), now=issued
+    )
+    return blob, result

@@ -1,0 +1,83 @@
+"""``cityid-card write``: put an issued credential on an NFC tag (NTAG213/215/216).
+
+Only a blank tag or one that holds a cityid-card credential is written, unless
+--force. The credential is written in the order of specs/ndef-mapping.md (a tag pulled
+away half-way reads as blank or as its old credential, never as other data), the rest
+of the tag is zeroed, and the tag is read back and compared byte for byte; with
+--trust the credential read back is also verified. Only then, with --lock, is the tag
+made read-only for good. A credential bound to a tag UID is refused on any other tag.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from cityid_card.card.tag import TagLink, write_tag
+from cityid_card.drivers import connect
+from cityid_card.errors import UnsupportedTag
+from cityid_card.trust import TrustStore
+
+from ._common import EXIT_OK, add_json_flag, add_reader_flags, print_json
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "write", help="write a credential to an NFC tag", description=__doc__
+    )
+    add_reader_flags(parser)
+    parser.add_argument("credential", type=Path, help="credential file (as written by issue)")
+    parser.add_argument(
+        "--lock", action="store_true", help="make the tag read-only for good once it checks out"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite a tag that holds other data (a URL, another application's record)",
+    )
+    parser.add_argument(
+        "--trust", type=Path, help="also verify the credential read back against this trust store"
+    )
+    add_json_flag(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    blob = args.credential.read_bytes()
+    trust = TrustStore.load(args.trust) if args.trust is not None else None
+    with connect(args.reader, timeout=args.timeout) as connection:
+        reader = connection.reader
+        if not isinstance(connection, TagLink):
+            raise UnsupportedTag(
+                f"{reader} holds a chip card, not an NFC tag: use cityid-card personalize"
+            )
+        result = write_tag(connection, blob, force=args.force, lock=args.lock, trust=trust)
+    level = None if result.verification is None else result.verification.authenticity.name
+    if args.json:
+        print_json(
+            {
+                "reader": reader,
+                "tag": result.product,
+                "bytes": result.size,
+                "pages_written": result.pages_written,
+                "frames": result.frames,
+                "replaced": result.replaced.value,
+                "authenticity": None if level is None else level.lower(),
+                "locked": result.locked,
+            }
+        )
+        return EXIT_OK
+    print(
+        f"wrote the {result.size}-byte credential to the {result.product} in {reader} "
+        f"(it held: {result.replaced.value}); {result.pages_written} pages, "
+        f"{result.frames} frames; read back and compared"
+    )
+    if level is not None:
+        print(f"verified: {level.lower().replace('_', ' ')}")
+    print(
+        "locked: the tag is read-only for good"
+        if result.locked
+        else "NOT locked: run again with --lock to make the tag read-only"
+    )
+    return EXIT_OK

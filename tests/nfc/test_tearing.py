@@ -1,0 +1,120 @@
+"""Tearing: a tag pulled away after any page of a write, at every page and every stage.
+
+For each scenario the write is run once to count its WRITE commands; then, for every
+one of them, a fresh copy of the old tag is pulled out of the field before the page
+reaches the EEPROM, during the EEPROM write (the page keeps two new and two old bytes)
+and after it (the ACK is lost). Put back and read by a new reader, the tag must hold
+the old credential, the new one, or nothing a verifier accepts: never other data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ndef as ndeflib
+import pytest
+
+from cityid_card import IssuerKey, TrustStore
+from cityid_card.card import type2
+from cityid_card.card.tag import TagSession, verify_tag, write_tag
+from cityid_card.errors import CredentialError, TagError, TagRemoved
+from cityid_card_nfc.emulator import EmulatedNtag, Stage
+from tests.conftest import sample_credential
+
+from .conftest import TODAY, UID, Field
+
+STAGES: tuple[Stage, ...] = ("before", "during", "after")
+KEY = IssuerKey.generate("ES256", kid="CHI-TEAR")
+TRUST = TrustStore([KEY.public()])
+A = KEY.issue(sample_credential(status_index=2**32 - 1))
+B = KEY.issue(sample_credential(status_index=2**32 - 1, expires=TODAY.replace(year=2032)))
+SHORT = KEY.issue(sample_credential(name="Ana Rivera", status_index=3))
+LONG = KEY.issue(
+    sample_credential(
+        name="A" * 100,
+        gender="G" * 32,
+        card_key=bytes([2]) + bytes(range(32)),
+        tag_uid=UID,
+        pseudonym_key=bytes([3]) + bytes(range(32)),
+    )
+)
+
+
+def _tag(product: type2.Product, field: Field, before: bytes | None) -> EmulatedNtag:
+    tag = EmulatedNtag(product, uid=UID)
+    if before is not None:
+        write_tag(field.tag(tag), before)
+    return tag
+
+
+def _foreign(field: Field) -> EmulatedNtag:
+    tag = EmulatedNtag(type2.NTAG213, uid=UID)
+    field.tag(tag)._tag.ndef.records = [ndeflib.UriRecord("https://example.org/" + "x" * 90)]
+    return tag
+
+
+SCENARIOS: dict[str, tuple[Callable[[Field], EmulatedNtag], bytes, bool]] = {
+    "blank-to-credential": (lambda f: _tag(type2.NTAG213, f, None), A, False),
+    "renewal": (lambda f: _tag(type2.NTAG213, f, A), B, False),
+    "shorter": (lambda f: _tag(type2.NTAG213, f, A), SHORT, False),
+    "longer": (lambda f: _tag(type2.NTAG213, f, SHORT), A, False),
+    "foreign-forced": (_foreign, A, True),
+    "long-form-length": (lambda f: _tag(type2.NTAG215, f, A), LONG, False),
+}
+
+
+def _read_back(field: Field, tag: EmulatedNtag) -> bytes | None:
+    """What a new reader finds: the credential's bytes, or None if it accepts nothing."""
+    tag.insert()
+    link = field.tag(tag)
+    try:
+        blob = TagSession(link).read_credential()
+    except TagError:
+        return None
+    try:
+        verify_tag(field.tag(tag), TRUST, TODAY)
+    except CredentialError:
+        return None
+    return blob
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_a_torn_write_reads_as_the_old_credential_the_new_one_or_nothing(
+    field: Field, scenario: str
+) -> None:
+    make, new, force = SCENARIOS[scenario]
+    probe = make(field)
+    old_memory = bytes(probe.memory)
+    old = _read_back(field, probe)
+    writes_before = probe.writes
+    write_tag(field.tag(probe), new, force=force)
+    count = probe.writes - writes_before
+    assert count > 3
+    seen: set[bytes | None] = set()
+    for index in range(count):
+        for stage in STAGES:
+            tag = EmulatedNtag(probe.product, old_memory)
+            tag.remove_at_write(index, stage)
+            with pytest.raises(TagRemoved):
+                write_tag(field.tag(tag), new, force=force)
+            found = _read_back(field, tag)
+            assert found in (old, new, None), (index, stage)
+            seen.add(found)
+    # The old credential survives until the first write; the new one appears with the last.
+    assert seen == {old, new, None} if old is not None else seen == {None, new}
+
+
+def test_a_torn_lock_leaves_the_credential_readable(field: Field) -> None:
+    probe = _tag(type2.NTAG213, field, A)
+    old_memory = bytes(probe.memory)
+    before = probe.writes
+    write_tag(field.tag(probe), A, lock=True)
+    count = probe.writes - before
+    assert count == 4  # CC, static lock bytes, dynamic lock bytes, CFGLCK (nfcpy's protect)
+    for index in range(count):
+        for stage in STAGES:
+            tag = EmulatedNtag(type2.NTAG213, old_memory)
+            tag.remove_at_write(index, stage)
+            with pytest.raises(TagError):
+                write_tag(field.tag(tag), A, lock=True)
+            assert _read_back(field, tag) == A, (index, stage)
