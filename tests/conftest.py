@@ -24,6 +24,15 @@ NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
 VECTORS = REPO / "specs" / "vectors"
 
 
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run ``cityid-card ARGV`` in this process: its exit status, stdout and stderr."""
+    from cityid_card.cli import main
+
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
 def load_generator(name: str) -> ModuleType:
     """A vector generator script of specs/vectors/ (not a package) as a module."""
     spec = importlib.util.spec_from_file_location(name, VECTORS / f"{name}.py")

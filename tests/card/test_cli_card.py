@@ -10,16 +10,11 @@ from pathlib import Path
 import pytest
 
 from cityid_card.cli import main
+from tests.conftest import run_cli as run
 
 from .conftest import PcscStack
 
 HOLDER = ["--name", "Ana Sofia Rivera Delgado", "--dob", "1990-04-12"]
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 @pytest.fixture

@@ -8,15 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cityid_card.cli import main
+from tests.conftest import run_cli as run
 
 HOLDER = ["--name", "Ana Sofia Rivera Delgado", "--dob", "1990-04-12", "--expires", "2031-11-20"]
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 @pytest.fixture

@@ -98,16 +98,21 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _round_trip(alg: Algorithm, today: date) -> dict[str, Any]:
-    key = IssuerKey.generate(alg, kid=f"DEMO-{alg}")
-    credential = Credential(
+def _holder(today: date, status_index: int, gender: str | None = None) -> Credential:
+    """The demo's made-up holder, issued today for five years."""
+    return Credential(
         name="Ana Sofia Rivera Delgado",
         date_of_birth=date(1990, 4, 12),
-        gender="X",
+        gender=gender,
         issued=today,
         expires=today + timedelta(days=5 * 365),
-        status_index=4711,
+        status_index=status_index,
     )
+
+
+def _round_trip(alg: Algorithm, today: date) -> dict[str, Any]:
+    key = IssuerKey.generate(alg, kid=f"DEMO-{alg}")
+    credential = _holder(today, 4711, gender="X")
     blob = key.issue(credential)
     trust = TrustStore([key.public()])
     verified = verify(blob, trust)
@@ -133,13 +138,7 @@ def _contact_card(today: date) -> dict[str, Any]:
     """Personalise and verify an emulated contact card, then try a copy on another card."""
     key = IssuerKey.generate("ES256", kid="DEMO-CARD")
     trust = TrustStore([key.public()])
-    credential = Credential(
-        name="Ana Sofia Rivera Delgado",
-        date_of_birth=date(1990, 4, 12),
-        issued=today,
-        expires=today + timedelta(days=5 * 365),
-        status_index=4712,
-    )
+    credential = _holder(today, 4712)
     card = SimDriver().card()
     blob, _ = personalize(card, key, credential, lock=True)
     personalized = card.transmitted
@@ -191,13 +190,7 @@ def _nfc_tags(today: date) -> dict[str, Any]:
     """Write and verify emulated tags through nfcpy; copy them to show what binds them."""
     key = IssuerKey.generate("ES256", kid="DEMO-TAG")
     trust = TrustStore([key.public()])
-    credential = Credential(
-        name="Ana Sofia Rivera Delgado",
-        date_of_birth=date(1990, 4, 12),
-        issued=today,
-        expires=today + timedelta(days=5 * 365),
-        status_index=4713,
-    )
+    credential = _holder(today, 4713)
     blob = key.issue(credential)
     try:
         with _tag("ntag213") as tag:
