@@ -25,7 +25,8 @@ from cityid_card.hsm import DEFAULT_MODULE, generate_key
 PIN = "benchmark-pin"
 
 
-def _token(folder: Path) -> None:
+def make_token(folder: Path) -> None:
+    """A throwaway SoftHSM2 token labelled "bench" in ``folder``, for this process."""
     util = shutil.which("softhsm2-util")
     if util is None or not Path(DEFAULT_MODULE).is_file():
         raise SystemExit("SoftHSM2 is missing: apt-get install softhsm2 (./scripts/test does)")
@@ -62,7 +63,7 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=1000, help="issues per timing (default 1000)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        _token(Path(folder))
+        make_token(Path(folder))
         print(f"{'key':<28} {'cards per minute':>17} {'ms per card':>12}")
         for alg in ("ES256", "EdDSA"):
             local = IssuerKey.generate(alg)

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
+import subprocess
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pkcs11
 import pytest
 
 from cityid_card import Credential, IssuerKey, TrustStore
+from cityid_card import hsm as hsm_module
+from cityid_card.hsm import DEFAULT_MODULE
 
 REPO = Path(__file__).resolve().parent.parent
 #: Public test vectors provided beside the repository (read only, never copied).
@@ -85,6 +91,45 @@ def trust(issuer_key: IssuerKey) -> TrustStore:
 @pytest.fixture
 def blob(issuer_key: IssuerKey) -> bytes:
     return issuer_key.issue(sample_credential())
+
+
+# ---------------------------------------------------------------------------------------
+# SoftHSM2: a real PKCS#11 token in software, for the tests that sign in a token.
+
+TOKEN = "cityid-test"
+PIN = "8364-2291"
+SO_PIN = "so-7730-1184"
+OTHER_TOKEN = "second-token"
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """SOFTHSM2_CONF for the session: two initialised tokens in a temporary folder."""
+    util = shutil.which("softhsm2-util")
+    if util is None or not Path(DEFAULT_MODULE).is_file():
+        pytest.fail("SoftHSM2 is missing: ./scripts/test installs it (Debian package softhsm2)")
+    folder = tmp_path_factory.mktemp("softhsm")
+    (folder / "tokens").mkdir()
+    conf = folder / "softhsm2.conf"
+    conf.write_text(
+        f"directories.tokendir = {folder / 'tokens'}\n"
+        "objectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOFTHSM2_CONF", str(conf))
+        patch.delenv(hsm_module.PIN_ENV, raising=False)
+        patch.delenv(hsm_module.MODULE_ENV, raising=False)
+        for label in (TOKEN, OTHER_TOKEN):
+            subprocess.run(
+                [util, "--init-token", "--free", "--label", label, "--so-pin", SO_PIN,
+                 "--pin", PIN],
+                check=True, capture_output=True,
+            )  # fmt: skip
+        # Tokens made by softhsm2-util appear to a module loaded before them only
+        # after it is initialised again.
+        pkcs11.lib(DEFAULT_MODULE).reinitialize()
+        yield conf
+    pkcs11.lib(DEFAULT_MODULE).reinitialize()
 
 
 # ---------------------------------------------------------------------------------------

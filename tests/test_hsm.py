@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import date
@@ -46,42 +44,7 @@ from cityid_card.cli import main
 from cityid_card.hsm import DEFAULT_MODULE, KeyUri, Pkcs11Signer, generate_key, list_tokens
 from cityid_card.signer import LocalSigner
 
-from .conftest import NOW, sample_credential
-
-TOKEN = "cityid-test"
-PIN = "8364-2291"
-SO_PIN = "so-7730-1184"
-OTHER_TOKEN = "second-token"
-
-
-@pytest.fixture(scope="session")
-def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """SOFTHSM2_CONF for the session: two initialised tokens in a temporary folder."""
-    util = shutil.which("softhsm2-util")
-    if util is None or not Path(DEFAULT_MODULE).is_file():
-        pytest.fail("SoftHSM2 is missing: ./scripts/test installs it (Debian package softhsm2)")
-    folder = tmp_path_factory.mktemp("softhsm")
-    (folder / "tokens").mkdir()
-    conf = folder / "softhsm2.conf"
-    conf.write_text(
-        f"directories.tokendir = {folder / 'tokens'}\n"
-        "objectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SOFTHSM2_CONF", str(conf))
-        patch.delenv(hsm_module.PIN_ENV, raising=False)
-        patch.delenv(hsm_module.MODULE_ENV, raising=False)
-        for label in (TOKEN, OTHER_TOKEN):
-            subprocess.run(
-                [util, "--init-token", "--free", "--label", label, "--so-pin", SO_PIN,
-                 "--pin", PIN],
-                check=True, capture_output=True,
-            )  # fmt: skip
-        # Tokens made by softhsm2-util appear to a module loaded before them only
-        # after it is initialised again.
-        pkcs11.lib(DEFAULT_MODULE).reinitialize()
-        yield conf
-    pkcs11.lib(DEFAULT_MODULE).reinitialize()
+from .conftest import NOW, OTHER_TOKEN, PIN, TOKEN, sample_credential
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "ApduError",
+    "ApplicantError",
     "ApplicationNotFound",
     "BadSignature",
     "BlankCard",
@@ -19,6 +20,7 @@ __all__ = [
     "CardAuthenticationError",
     "CardError",
     "CardLocked",
+    "CardNotBlank",
     "CardProtocolError",
     "CardRemoved",
     "CityIDError",
@@ -27,6 +29,7 @@ __all__ = [
     "DriverError",
     "Expired",
     "FaceError",
+    "InvalidApplicantField",
     "InvalidClaim",
     "InvalidKey",
     "KeyNotValid",
@@ -38,6 +41,7 @@ __all__ = [
     "NotYetValid",
     "PersonalizationError",
     "QRCodeError",
+    "RecordsError",
     "Revoked",
     "StatusListError",
     "StatusUnknown",
@@ -57,6 +61,7 @@ __all__ = [
     "TransportError",
     "TransportTimeout",
     "TrustStoreError",
+    "UnknownApplicantField",
     "UnknownClaim",
     "UnknownIssuer",
     "UnsupportedAlgorithm",
@@ -308,3 +313,37 @@ class TagUidMismatch(CardAuthenticationError, TagError):
 
     A CredentialError too, like a failed chip authentication: the tag must be rejected.
     """
+
+
+# Batch personalisation: the applicants file a batch reads, the cards it is handed and
+# the issuance records it keeps. Messages name the row, the field or the line, never a
+# value: an applicants file is nothing but personal data.
+
+
+class ApplicantError(CityIDError):
+    """An applicants file cannot be used for a batch; raised before any card is touched.
+
+    ``row`` is the applicant's number in the file (1 for the first; None when the file
+    as a whole is wrong) and ``field`` the column or key to blame, if one is.
+    """
+
+    def __init__(self, message: str, *, row: int | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.row = row
+        self.field = field
+
+
+class UnknownApplicantField(ApplicantError):
+    """A column or key no applicant may have: an address, a phone number, a status index."""
+
+
+class InvalidApplicantField(ApplicantError):
+    """An applicant's field is missing, or holds a value the format does not allow."""
+
+
+class CardNotBlank(PersonalizationError):
+    """The card or tag a batch was handed already holds data: it is refused, not overwritten."""
+
+
+class RecordsError(CityIDError):
+    """The issuance records file cannot be read, locked or appended to (the line, not its data)."""

@@ -14,6 +14,7 @@ from cityid_card import __version__
 from cityid_card.errors import CityIDError, CredentialError
 
 from . import (
+    batch,
     demo,
     face,
     hsm,
@@ -40,6 +41,7 @@ _COMMANDS = (
     readers,
     personalize,
     write,
+    batch,
     read,
     sim,
     hsm,

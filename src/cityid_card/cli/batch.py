@@ -1,0 +1,358 @@
+"""``cityid-card batch``: personalise a card for every applicant in a file.
+
+The applicants file is CSV (comma-separated, a header naming the columns) or JSON
+Lines, with only the fields the format allows: name, date_of_birth, gender (optional),
+expires (optional if --expires or --valid-years is given). Anything else, an address
+column say, is refused before any card is touched. For each applicant the batch waits
+for a blank card on the reader (the sim: emulators hand out a fresh one each time,
+like a hopper), personalises it (chip cards: card key, credential, read back,
+verified, chip authenticated; NFC tags: credential bound to the tag's UID, read back,
+verified), locks it with --lock, and appends the issuance record to --records. A
+failed card is reported and must be set aside (with --registry its status index is
+revoked); the batch goes on unless --stop-on-error. Run it again with the same
+--records to resume: applicants already issued are skipped, failed ones retried.
+
+Exit status: 0 every applicant has a card; 1 the batch ran but a card failed, a row
+was ambiguous or it stopped early; 2 it could not start (the applicants file, key,
+registry, records file or reader driver); 130 interrupted by Ctrl-C or SIGTERM, which
+take effect once the card in progress is done (or failed, reported and revoked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
+
+from cityid_card.batch import (
+    DEFAULT_WAIT,
+    BatchEvent,
+    BatchFinished,
+    BatchStarted,
+    CardDone,
+    CardFailed,
+    CardSkipped,
+    Waiting,
+    load_applicants,
+    run_batch,
+)
+from cityid_card.errors import CityIDError
+from cityid_card.keys import IssuerKey
+
+from ._common import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    KEY_HELP,
+    add_passphrase_flag,
+    add_reader_flags,
+    fail,
+    iso_date,
+    print_json,
+    read_passphrase,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+#: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
+EXIT_INTERRUPTED = 130
+
+Report = Callable[[BatchEvent], None]
+
+
+def _years(text: str) -> int:
+    try:
+        years = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a whole number of years") from None
+    if not 1 <= years <= 100:
+        raise argparse.ArgumentTypeError("a card is valid 1 to 100 years")
+    return years
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number of seconds") from None
+    if not seconds >= 0:
+        raise argparse.ArgumentTypeError("expected a number of seconds, 0 or more")
+    return seconds
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "batch",
+        help="personalise cards for a file of applicants",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "applicants", type=Path, help="applicants file: .csv with a header, or .jsonl"
+    )
+    parser.add_argument("--key", required=True, metavar="PEM|URI", help=KEY_HELP)
+    parser.add_argument(
+        "--kid",
+        metavar="LABEL",
+        help="the key's label for the records and events, as in the trust store "
+        "(default: the key's RFC 7638 thumbprint)",
+    )
+    add_passphrase_flag(parser)
+    add_reader_flags(parser)
+    expiry = parser.add_mutually_exclusive_group()
+    expiry.add_argument(
+        "--expires", type=iso_date, help="expiry date of every card whose row gives none"
+    )
+    expiry.add_argument(
+        "--valid-years",
+        type=_years,
+        metavar="N",
+        help="cards whose row gives no expiry expire N years after their issue date",
+    )
+    parser.add_argument(
+        "--lock", action="store_true", help="lock each card for good once it verifies"
+    )
+    parser.add_argument(
+        "--records",
+        type=Path,
+        metavar="FILE",
+        help="issuance records (JSON Lines, owner-only): one line per card issued; "
+        "run again with the same file to resume",
+    )
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        help="status registry to take free random indexes from (recommended: a failed "
+        "card's index is revoked in it)",
+    )
+    parser.add_argument(
+        "--stop-on-error", action="store_true", help="stop at the first card that fails"
+    )
+    parser.add_argument(
+        "--wait",
+        type=_seconds,
+        default=DEFAULT_WAIT,
+        metavar="SECONDS",
+        help=f"how long to wait for a blank card for each applicant (default {DEFAULT_WAIT:g})",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON event per line (no progress bar)"
+    )
+    parser.set_defaults(run=run)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace) -> int:
+    today = date.today()
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        applicants = load_applicants(
+            args.applicants, expires=args.expires, valid_years=args.valid_years, today=today
+        )
+        with (
+            IssuerKey.load(args.key, read_passphrase(args.passphrase_file), kid=args.kid) as key,
+            _reporter(args.json) as report,
+        ):
+            result = run_batch(
+                applicants,
+                key,
+                args.reader,
+                lock=args.lock,
+                records=args.records,
+                registry=args.registry,
+                stop_on_error=args.stop_on_error,
+                on_event=_changes_only(report),
+                today=today,
+                timeout=args.timeout,
+                wait=args.wait,
+            )
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except (CityIDError, OSError) as error:
+        # Whatever stops a batch is a problem with its inputs or the station, not a
+        # rejected credential (cards that fail are events): always status 2.
+        if not args.json:
+            return fail(args, error, EXIT_USAGE)
+        print_json({"event": "error", "error": type(error).__name__, "message": str(error)})
+        return EXIT_USAGE
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return EXIT_OK if result.ok else EXIT_REJECTED
+
+
+def _changes_only(report: Report) -> Report:
+    """Drop a waiting event that repeats the one before it (a card left in the reader)."""
+    last: list[BatchEvent] = []
+
+    def changed(event: BatchEvent) -> None:
+        if not (isinstance(event, Waiting) and last == [event]):
+            report(event)
+        last[:] = [event]
+
+    return changed
+
+
+def _json_event(event: BatchEvent) -> None:
+    """``--json``: one JSON object per event on standard output, flushed at once."""
+    print_json(event.to_json())
+    sys.stdout.flush()
+
+
+def _describe(event: BatchEvent) -> str | None:
+    """A line for the events worth a line of their own (failures, waits, ambiguity)."""
+    if isinstance(event, CardFailed):
+        revoked = (
+            f"; its status index {event.status_index} is revoked"
+            if event.revoked
+            else "; no registry: its status index is NOT revoked"
+        )
+        return (
+            f"row {event.row}: card FAILED ({event.error}: {event.message}); "
+            f"set the card aside, do not hand it out{revoked}"
+        )
+    if isinstance(event, Waiting):
+        return f"row {event.row}: waiting for a blank card ({event.error}: {event.message})"
+    if isinstance(event, CardSkipped) and event.reason == "ambiguous":
+        return (
+            f"row {event.row}: NOT issued: the records hold some but not all of the "
+            "applicants with this row's name and date of birth, and they differ; "
+            "check by hand which of them have cards"
+        )
+    return None
+
+
+def _summary(event: BatchFinished) -> str:
+    parts = [
+        f"issued {event.issued} card{'s' * (event.issued != 1)} in {event.seconds:.1f} s "
+        f"({event.cards_per_minute:,.0f} cards per minute)",
+        f"{event.failed} failed",
+        f"{event.already_issued} already issued",
+    ]
+    if event.ambiguous:
+        parts.append(f"{event.ambiguous} ambiguous")
+    if event.remaining:
+        parts.append(f"{event.remaining} not yet done")
+    line = "; ".join(parts)
+    if event.stopped is not None:
+        line += f"\nstopped ({event.stopped}): {event.message}"
+    return line
+
+
+class PlainLines:
+    """No terminal: failures and waits on standard error, the summary on standard output."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self._out = out or sys.stdout
+        self._err = err or sys.stderr
+
+    def __call__(self, event: BatchEvent) -> None:
+        line = _describe(event)
+        if line is not None:
+            print(line, file=self._err)
+        elif isinstance(event, BatchFinished):
+            print(_summary(event), file=self._out)
+
+
+class RichProgress:
+    """On a terminal: a rich progress bar with cards done, failures and the rate.
+
+    Start and stop it as a context manager; failures, waits and the summary are
+    printed above the bar.
+    """
+
+    def __init__(self, console: Console | None = None) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskID,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[red]{task.fields[failed]} failed"),
+            TextColumn("{task.fields[rate]} cards/min"),
+            TimeElapsedColumn(),
+            console=console or Console(stderr=True),
+        )
+        self._task: TaskID | None = None
+        self._issued = self._failed = 0
+        self._start = time.monotonic()
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._progress.stop()
+
+    def _print(self, line: str) -> None:
+        self._progress.console.print(line, markup=False, highlight=False)
+
+    def __call__(self, event: BatchEvent) -> None:
+        if isinstance(event, BatchStarted):
+            self._start = time.monotonic()
+            self._task = self._progress.add_task(
+                "personalising", total=event.to_issue, failed=0, rate="-"
+            )
+            if event.already_issued:
+                self._print(
+                    f"{event.already_issued} of {event.applicants} applicants already issued: "
+                    "skipped"
+                )
+            return
+        line = _describe(event)
+        if line is not None:
+            self._print(line)
+        if self._task is None:
+            return
+        if isinstance(event, CardDone | CardFailed):
+            self._issued += isinstance(event, CardDone)
+            self._failed += isinstance(event, CardFailed)
+            elapsed = time.monotonic() - self._start
+            rate = f"{self._issued / elapsed * 60:,.0f}" if elapsed > 0 else "-"
+            self._progress.update(
+                self._task, advance=1, failed=self._failed, rate=rate, description="personalising"
+            )
+        elif isinstance(event, Waiting):
+            self._progress.update(self._task, description=f"row {event.row}: waiting for a card")
+        elif isinstance(event, BatchFinished):
+            self._progress.stop()
+            self._print(_summary(event))
+
+
+@contextlib.contextmanager
+def _reporter(json_events: bool) -> Iterator[Report]:
+    """JSON lines, a progress bar on a terminal (needs rich), or plain lines."""
+    if json_events:
+        yield _json_event
+        return
+    if sys.stderr.isatty():
+        try:
+            progress = RichProgress()
+        except ImportError:
+            print(
+                "note: no progress bar without rich: pip install 'cityid-card[station]'",
+                file=sys.stderr,
+            )
+        else:
+            with progress:
+                yield progress
+            return
+    yield PlainLines()

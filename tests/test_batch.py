@@ -1,0 +1,935 @@
+"""Batch personalisation (cityid_card.batch): applicants files, records, resuming, failures.
+
+Cards come from the emulated readers, which act as a hopper: every connection to
+``sim:card`` or ``sim:ntag215`` is a fresh blank card. The :class:`Hopper` fixture keeps
+each card handed out, so a test can break the n-th one at a chosen command and then read
+what the card holds afterwards, as a verifier would.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import importlib.util
+import itertools
+import json
+import os
+import signal
+import stat
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+import cityid_card_nfc.sim as nfc_sim
+from cityid_card import (
+    IssuerKey,
+    Revoked,
+    StatusListToken,
+    StatusRegistry,
+    StatusValue,
+    TrustStore,
+    Verifier,
+    sign_status_list,
+)
+from cityid_card.batch import (
+    RECORD_FIELDS,
+    Applicant,
+    BatchEvent,
+    BatchFinished,
+    CardDone,
+    CardFailed,
+    CardSkipped,
+    Record,
+    Waiting,
+    applicants_from_rows,
+    load_applicants,
+    medium_for,
+    plan_batch,
+    read_records,
+    run_batch,
+)
+from cityid_card.card import CardVerification, personalize, verify_card
+from cityid_card.card.tag import TagLink, verify_tag
+from cityid_card.drivers import SimConnection, SimDriver, connect
+from cityid_card.errors import (
+    ApplicantError,
+    CityIDError,
+    DriverError,
+    InvalidApplicantField,
+    KeyNotValid,
+    RecordsError,
+    StatusListError,
+    UnknownApplicantField,
+)
+from cityid_card.hsm import generate_key
+from cityid_card_nfc.emulator import EmulatedNtag
+from cityid_card_nfc.sim import open_emulated
+
+from .conftest import NOW, PIN, REPO, TOKEN
+
+TODAY = NOW.date()
+EXPIRES = date(2032, 5, 31)
+Card = TypeVar("Card")
+
+
+def people(count: int, prefix: str = "Holder") -> list[Applicant]:
+    """Applicants with names and dates of birth of the same length (so, same-size cards)."""
+    return [
+        Applicant(row, f"{prefix} {row:03d}", date(1980, 1, 1) + timedelta(days=row), EXPIRES)
+        for row in range(1, count + 1)
+    ]
+
+
+@pytest.fixture(scope="module")
+def key() -> IssuerKey:
+    return IssuerKey.generate("ES256", kid="CHI-BATCH-1")
+
+
+class Hopper:
+    """Every card the emulated readers hand out in a test; ``faults[n]`` breaks the n-th.
+
+    A fault is called with the card as it is handed out: the SimConnection of a
+    ``sim:card``, the EmulatedNtag of a ``sim:ntag21x``.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.cards: list[Any] = []
+        self.faults: dict[int, Callable[[Any], None]] = {}
+        sim_card = SimDriver.card
+
+        def card(driver: SimDriver, state_file: str = "") -> SimConnection:
+            return self._hand_out(sim_card(driver, state_file))
+
+        def tag(*args: Any, **kwargs: Any) -> EmulatedNtag:
+            return self._hand_out(EmulatedNtag(*args, **kwargs))
+
+        monkeypatch.setattr(SimDriver, "card", card)
+        monkeypatch.setattr(nfc_sim, "EmulatedNtag", tag)
+
+    def _hand_out(self, card: Card) -> Card:
+        fault = self.faults.get(len(self.cards))
+        self.cards.append(card)
+        if fault is not None:
+            fault(card)
+        return card
+
+    def read_back(self, number: int, trust: TrustStore | Verifier) -> CardVerification:
+        """Verify what the ``number``-th card holds, put back into a reader."""
+        card = self.cards[number]
+        card.insert()
+        if isinstance(card, SimConnection):
+            return verify_card(card, trust, NOW)
+        connection = open_emulated(card)
+        try:
+            assert isinstance(connection, TagLink)
+            return verify_tag(connection, trust, NOW)
+        finally:
+            connection.close()
+
+
+@pytest.fixture
+def hopper(monkeypatch: pytest.MonkeyPatch) -> Hopper:
+    return Hopper(monkeypatch)
+
+
+def at_command(number: int, action: Callable[[], object]) -> Callable[[SimConnection], None]:
+    """A fault: ``action`` runs as the card receives its ``number``-th command (from 0)."""
+
+    def fault(card: SimConnection) -> None:
+        process = card.application.process
+        count = itertools.count()
+
+        def processed(apdu: bytes) -> bytes:
+            if next(count) == number:
+                action()
+            return process(apdu)
+
+        card.application.process = processed  # type: ignore[method-assign]
+
+    return fault
+
+
+class Station:
+    """A station's files (registry, records) and the events of its last batch."""
+
+    def __init__(self, folder: Path, key: IssuerKey, registry_size: int = 1024) -> None:
+        folder.mkdir(exist_ok=True)
+        self.key = key
+        self.registry = folder / "registry.json"
+        self.records = folder / "issued.jsonl"
+        StatusRegistry.for_key(key, registry_size).save(self.registry)
+        self.events: list[BatchEvent] = []
+
+    def run(
+        self, applicants: list[Applicant], reader: str = "sim:card", **options: Any
+    ) -> BatchFinished:
+        self.events = []
+        options = {
+            "lock": True,
+            "wait": 0,
+            "today": TODAY,
+            "on_event": self.events.append,
+            **options,
+        }
+        return run_batch(
+            applicants, self.key, reader, records=self.records, registry=self.registry, **options
+        )
+
+    def done(self) -> list[CardDone]:
+        return [event for event in self.events if isinstance(event, CardDone)]
+
+    def failed(self) -> list[CardFailed]:
+        return [event for event in self.events if isinstance(event, CardFailed)]
+
+    def recorded(self) -> list[str]:
+        return [record.name for record in read_records(self.records)]
+
+    def published(self) -> Verifier:
+        """A verifier with the status list the city would publish now."""
+        trust = TrustStore([self.key.public()])
+        token = sign_status_list(self.key, StatusRegistry.load(self.registry), issued_at=NOW)
+        return Verifier(trust, [StatusListToken.from_bytes(token, trust)])
+
+    def assert_set_aside(self, hopper: Hopper, number: int, applicant: Applicant) -> None:
+        """The card failed, was reported, revoked, has no record, and verifies with no
+        other data than the applicant's (if at all), and not once the list is published."""
+        (failed,) = self.failed()
+        assert failed.row == applicant.row and failed.revoked
+        assert StatusRegistry.load(self.registry).get(failed.status_index) is StatusValue.INVALID
+        assert applicant.name not in self.recorded()
+        try:
+            held = hopper.read_back(number, TrustStore([self.key.public()])).credential
+        except CityIDError:
+            return  # nothing on the card verifies
+        assert (held.name, held.date_of_birth, held.status_index) == (
+            applicant.name,
+            applicant.date_of_birth,
+            failed.status_index,
+        )
+        with pytest.raises(Revoked):
+            hopper.read_back(number, self.published())
+
+    def assert_resumes(self, applicants: list[Applicant], reader: str) -> None:
+        """Run again: only who has no record gets a card, and then everyone has one."""
+        missing = [a.row for a in applicants if a.name not in self.recorded()]
+        result = self.run(applicants, reader)
+        assert [event.row for event in self.done()] == missing
+        assert result.ok and result.already_issued == len(applicants) - len(missing)
+        assert sorted(self.recorded()) == sorted(a.name for a in applicants)
+
+
+@pytest.fixture
+def station(tmp_path: Path, key: IssuerKey) -> Station:
+    return Station(tmp_path / "station", key)
+
+
+# ---------------------------------------------------------------------------------------
+# Applicants files
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_csv_file_is_read_with_row_numbers(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.csv",
+        "\ufeffname,date_of_birth,gender,expires\n"
+        "Ana Sofia Rivera Delgado,1990-04-12,,2031-11-20\n"
+        "\n"
+        '"Nguyễn, Thị Mai",1985-12-01,female,\n',
+    )
+    first, second = load_applicants(path, valid_years=5, today=TODAY)
+    assert (first.row, first.name, first.date_of_birth) == (
+        1,
+        "Ana Sofia Rivera Delgado",
+        date(1990, 4, 12),
+    )
+    assert (first.gender, first.expires) == (None, date(2031, 11, 20))
+    assert (second.row, second.name, second.gender) == (2, "Nguyễn, Thị Mai", "female")
+    assert second.expires == date(2032, 6, 1)
+    assert "Ana" not in repr(first) and "1990" not in repr(first)
+
+
+def test_a_json_lines_file_is_read_with_row_numbers(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.jsonl",
+        '{"name": "Ana Sofia Rivera Delgado", "date_of_birth": "1990-04-12"}\n'
+        "   \n"
+        '{"name": "Nguyễn Thị Mai", "date_of_birth": "1985-12-01", "gender": "f", '
+        '"expires": "2030-01-31"}\n',
+    )
+    first, second = load_applicants(path, expires=date(2031, 1, 1), today=TODAY)
+    assert (first.row, first.expires, first.gender) == (1, date(2031, 1, 1), None)
+    assert (second.row, second.expires, second.gender) == (2, date(2030, 1, 31), "f")
+
+
+def test_cards_valid_for_years_from_the_29th_of_february() -> None:
+    (applicant,) = applicants_from_rows(
+        [{"name": "A B", "date_of_birth": "2000-01-01"}], valid_years=5, today=date(2028, 2, 29)
+    )
+    assert applicant.expires == date(2033, 2, 28)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "field", "message"),
+    [
+        ("a.csv", "name,date_of_birth,address\nAna Ruiz,1990-04-12,12 Elm St\n", "address",
+         "column 3 'address' is not a field an applicant may have"),
+        ("a.csv", "name,Phone number,date_of_birth\nAna Ruiz,555-0100,1990-04-12\n",
+         "Phone number", "column 2 'Phone number' is not a field"),
+        ("a.jsonl", '{"name": "Ana Ruiz", "date_of_birth": "1990-04-12"}\n'
+         '{"name": "Bo Li", "date_of_birth": "1991-01-01", "status_index": 7}\n',
+         "status_index", "row 2: key 'status_index' is not a field an applicant may have"),
+        ("a.jsonl", '{"name": "Ana Ruiz", "date_of_birth": "1990-04-12", '
+         '"address": "12 Elm St"}\n', "address", "row 1: key 'address' is not a field"),
+    ],
+)  # fmt: skip
+def test_a_field_the_format_does_not_allow_is_refused_naming_it(
+    tmp_path: Path, name: str, text: str, field: str, message: str
+) -> None:
+    with pytest.raises(UnknownApplicantField) as caught:
+        load_applicants(write(tmp_path / name, text), valid_years=5, today=TODAY)
+    assert caught.value.field == field
+    assert message in str(caught.value)
+    assert "(allowed: name, date_of_birth, gender, expires)" in str(caught.value)
+    for value in ("Ana", "Elm", "555", "1990"):
+        assert value not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["Ana Sofia Rivera Delgado lives at 12 Elm Street, Chicago", "name\x00", "tab\there"],
+)
+def test_a_key_that_may_be_a_value_is_not_shown(key: str) -> None:
+    with pytest.raises(UnknownApplicantField) as caught:
+        applicants_from_rows([{"name": "Ana Ruiz", "date_of_birth": "1990-04-12", key: "x"}])
+    assert caught.value.field is None and caught.value.row == 1
+    assert "(not shown: not a field name)" in str(caught.value)
+    assert key not in str(caught.value) and "Ana" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("a.csv", b"Ana Ruiz,1990-04-12\n", "the first line of a CSV file must name its columns"),
+        ("a.csv", b"name,date_of_birth,name\nAna Ruiz,1990-04-12,Ana\n",
+         "column 3 'name' appears twice"),
+        ("a.csv", b"name,\nAna Ruiz,\n", "column 2 (no name) is not a field"),
+        ("a.csv", b"name,date_of_birth\nAna Ruiz,1990-04-12,12 Elm St\n",
+         "row 1 has more cells than the header has columns"),
+        ("a.csv", b'name,date_of_birth\n"Ana "Ruiz,1990-04-12\n',
+         "line 2 of the applicants file is not well-formed CSV"),
+        ("a.csv", b"name,date_of_birth\nAna Ru\xefz,1990-04-12\n",
+         "line 2 of the applicants file is not UTF-8 text"),
+        ("a.csv", b"name,date_of_birth\n", "the applicants file holds no applicant"),
+        ("a.jsonl", b'{"name": "Ana Ruiz", "date_of_birth": "1990-04-12"}\n["Ana Ruiz"]\n',
+         "row 2 (line 2) is not a JSON object"),
+        ("a.jsonl", b'{"name": "Ana Ruiz", "date_of_birth": "1990-04-12", "name": "Bo"}\n',
+         "row 1: key 'name' appears twice"),
+        ("a.jsonl", b'{"name": "Ana Ruiz", ', "row 1 (line 1) is not a JSON object"),
+        ("a.xlsx", b"name,date_of_birth\n", "must be CSV (.csv) or JSON Lines (.jsonl)"),
+    ],
+)  # fmt: skip
+def test_a_broken_applicants_file_is_refused_by_line_never_by_value(
+    tmp_path: Path, name: str, data: bytes, message: str
+) -> None:
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(ApplicantError) as caught:
+        load_applicants(tmp_path / name, valid_years=5, today=TODAY)
+    assert message in str(caught.value)
+    for value in ("Ana", "Ruiz", "Elm", "1990"):
+        assert value not in str(caught.value)
+
+
+def test_a_missing_applicants_file(tmp_path: Path) -> None:
+    with pytest.raises(ApplicantError, match="cannot read the applicants file: No such file"):
+        load_applicants(tmp_path / "nowhere.csv")
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "message"),
+    [
+        ({"name": "Ana Ruiz", "date_of_birth": "12/04/1990"}, "date_of_birth",
+         "date_of_birth must be a date as YYYY-MM-DD"),
+        ({"name": "Ana Ruiz", "date_of_birth": "1990-02-30"}, "date_of_birth",
+         "date_of_birth must be a date as YYYY-MM-DD"),
+        ({"name": "Ana Ruiz", "date_of_birth": "2027-06-02"}, "date_of_birth",
+         "date_of_birth is after the issue date, 2027-06-01"),
+        ({"name": "Ana Ruiz", "date_of_birth": "1990-04-12", "expires": "2027-05-31"},
+         "expires", "expires is before the issue date, 2027-06-01"),
+        ({"date_of_birth": "1990-04-12"}, "name", "name is missing"),
+        ({"name": "", "date_of_birth": "1990-04-12"}, "name", "name is missing"),
+        ({"name": "Ana Ruiz"}, "date_of_birth", "date_of_birth is missing"),
+        ({"name": "Ana Ruiz ", "date_of_birth": "1990-04-12"}, "name",
+         "name must not begin or end with white space"),
+        ({"name": "Ana Rui\u0301z", "date_of_birth": "1990-04-12"}, "name",
+         "name must be in Unicode normalization form NFC"),
+        ({"name": "Ana Ruiz", "date_of_birth": "1990-04-12", "gender": 7}, "gender",
+         "gender must be text"),
+        ({"name": ["Ana Ruiz"], "date_of_birth": "1990-04-12"}, "name", "name must be text"),
+    ],
+)  # fmt: skip
+def test_a_bad_value_is_refused_by_row_and_field_never_by_value(
+    row: dict[str, Any], field: str, message: str
+) -> None:
+    rows = [{"name": "Bo Li", "date_of_birth": "1991-01-01"}, row]
+    with pytest.raises(InvalidApplicantField) as caught:
+        applicants_from_rows(rows, valid_years=5, today=TODAY)
+    assert (caught.value.row, caught.value.field) == (2, field)
+    assert str(caught.value) == f"row 2: {message}"
+
+
+def test_an_expiry_must_come_from_the_row_or_the_batch() -> None:
+    row = {"name": "Ana Ruiz", "date_of_birth": "1990-04-12"}
+    with pytest.raises(InvalidApplicantField, match="row 1: expires is missing, and the batch"):
+        applicants_from_rows([row], today=TODAY)
+    with pytest.raises(ApplicantError, match="an expiry date or a number of years, not both"):
+        applicants_from_rows([row], expires=EXPIRES, valid_years=5)
+    with pytest.raises(ApplicantError, match="must be at least 1"):
+        applicants_from_rows([row], valid_years=0)
+    with pytest.raises(ApplicantError, match="row 1 is not a set of named fields"):
+        applicants_from_rows([["Ana Ruiz", "1990-04-12"]])  # type: ignore[list-item]
+    with pytest.raises(ApplicantError, match="positive integer"):
+        Applicant(0, "Ana Ruiz", date(1990, 4, 12), EXPIRES)
+
+
+# ---------------------------------------------------------------------------------------
+# Records and resuming
+
+
+def test_resuming_skips_who_has_a_record_and_counts_namesakes() -> None:
+    twins = [Applicant(row, "Maria Garcia", date(1990, 1, 1), EXPIRES) for row in (2, 5, 7)]
+    other = Applicant(3, "Maria Garcia", date(1991, 1, 1), EXPIRES)
+    applicants = [people(1)[0], twins[0], other, twins[1], twins[2]]
+
+    def record(applicant: Applicant) -> Record:
+        return Record(applicant.name, applicant.date_of_birth, TODAY, EXPIRES, 1, "K")
+
+    plan = plan_batch(applicants, [record(applicants[0]), record(twins[0]), record(twins[0])])
+    assert (plan.already_issued, plan.ambiguous) == ((1, 2, 5), ())
+    assert [a.row for a in plan.to_issue] == [3, 7]
+    plan = plan_batch(applicants, [record(twins[0])] * 4 + [record(other)])
+    assert (plan.already_issued, plan.to_issue) == ((2, 3, 5, 7), (applicants[0],))
+    # Namesakes who differ in what the records do not show: which one has the card?
+    differing = [twins[0], Applicant(5, "Maria Garcia", date(1990, 1, 1), EXPIRES, gender="f")]
+    plan = plan_batch(differing, [record(twins[0])])
+    assert (plan.to_issue, plan.already_issued, plan.ambiguous) == ((), (), (2, 5))
+    plan = plan_batch(differing, [record(twins[0])] * 2)
+    assert plan.already_issued == (2, 5)
+
+
+def test_a_records_file_that_is_not_one_is_refused_by_line(tmp_path: Path) -> None:
+    good = json.dumps(Record("Ana Ruiz", date(1990, 4, 12), TODAY, EXPIRES, 7, "K").to_json())
+    path = tmp_path / "issued.jsonl"
+    path.write_text(f"{good}\n\n{good}\n")
+    assert [r.status_index for r in read_records(path)] == [7, 7]
+    path.write_text(f'{good}\n{{"name": "Ana Ruiz", "address": "Elm St"}}\n{good}\n')
+    with pytest.raises(
+        RecordsError, match=r"^line 2 of the records file is not an issuance record$"
+    ):
+        read_records(path)
+    path.write_text(f"{good}\n{good[:30]}")
+    with pytest.raises(RecordsError, match=r"ends in an incomplete line \(line 2\): the station"):
+        read_records(path)
+    with pytest.raises(RecordsError, match="cannot read the records file: No such file"):
+        read_records(tmp_path / "nowhere.jsonl")
+
+
+def test_records_are_six_fields_owner_only_and_on_disk_before_the_next_card(
+    station: Station, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    station.records.write_text("")
+    station.records.chmod(0o644)
+    synced: list[int] = []  # lines in the records file at each of its fsyncs
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        if os.fstat(fd).st_ino == station.records.stat().st_ino:
+            synced.append(len(station.records.read_bytes().splitlines()))
+
+    def on_disk(event: BatchEvent) -> None:
+        if isinstance(event, CardDone):
+            assert synced[-1] == len(station.done()) + 1 == len(read_records(station.records))
+        station.events.append(event)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    applicants = people(3)
+    result = station.run(applicants, on_event=on_disk)
+    assert result.issued == 3 and synced == [1, 2, 3]
+    assert stat.S_IMODE(station.records.stat().st_mode) == 0o600
+    lines = [json.loads(line) for line in station.records.read_text().splitlines()]
+    assert [list(line) for line in lines] == [list(RECORD_FIELDS)] * 3
+    assert lines[0] == {
+        "name": "Holder 001",
+        "date_of_birth": "1980-01-02",
+        "issued": "2027-06-01",
+        "expires": "2032-05-31",
+        "status_index": station.done()[0].status_index,
+        "kid": "CHI-BATCH-1",
+    }
+
+
+def test_a_records_file_is_used_by_one_batch_at_a_time(station: Station, hopper: Hopper) -> None:
+    with station.records.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(RecordsError, match="another batch is using the records file"):
+            station.run(people(1))
+    assert hopper.cards == []
+
+
+def test_a_record_left_without_its_newline_is_kept_apart(station: Station) -> None:
+    station.run(people(1))
+    station.records.write_bytes(station.records.read_bytes().rstrip(b"\n"))
+    station.run(people(2))
+    assert station.recorded() == ["Holder 001", "Holder 002"]
+
+
+# ---------------------------------------------------------------------------------------
+# Personalising: every emulated reader is a hopper of blank cards
+
+
+@pytest.mark.parametrize(
+    ("reader", "medium", "product", "authenticity"),
+    [
+        ("sim:card", "chip_card", None, "CHIP_AUTHENTICATED"),
+        ("sim:isodep", "chip_card", None, "CHIP_AUTHENTICATED"),
+        ("sim:ntag213", "nfc_tag", "NTAG213", "TAG_UID_BOUND"),
+        ("sim:ntag215", "nfc_tag", "NTAG215", "TAG_UID_BOUND"),
+    ],
+)
+def test_each_applicant_gets_a_fresh_card_personalised_verified_and_locked(
+    station: Station, reader: str, medium: str, product: str | None, authenticity: str
+) -> None:
+    applicants = people(4)
+    result = station.run(applicants, reader)
+    assert result.ok and (result.issued, result.failed, result.remaining) == (4, 0, 0)
+    assert [e.row for e in station.done()] == [1, 2, 3, 4]
+    verifier = Verifier(TrustStore([station.key.public()]))
+    registry = StatusRegistry.load(station.registry)
+    cards = set()
+    for applicant, done in zip(applicants, station.done(), strict=True):
+        assert (done.medium, done.product, done.authenticity.name) == (
+            medium,
+            product,
+            authenticity,
+        )
+        assert done.locked and done.kid == "CHI-BATCH-1" and done.size == len(done.blob)
+        credential = verifier.verify(done.blob, NOW).credential
+        assert credential.card_key is None or credential.tag_uid is None
+        cards.add(credential.card_key or credential.tag_uid)
+        assert (credential.name, credential.date_of_birth) == (
+            applicant.name,
+            applicant.date_of_birth,
+        )
+        assert (credential.issued, credential.expires, credential.gender) == (TODAY, EXPIRES, None)
+        assert credential.status_index == done.status_index
+        assert registry.is_taken(done.status_index)
+        assert registry.get(done.status_index) is StatusValue.VALID
+    assert len(cards) == 4 and None not in cards  # four cards, each bound to its chip or tag
+    assert station.recorded() == [a.name for a in applicants]
+    assert len({done.status_index for done in station.done()}) == 4
+
+
+@pytest.mark.parametrize(
+    "reader", ["sim:card:{}/card.json", "sim:isodep:{}/card.json", "sim:ntag215:{}/tag.bin"]
+)
+def test_a_reader_with_a_state_file_holds_one_card_which_is_not_reused(
+    station: Station, tmp_path: Path, reader: str
+) -> None:
+    reader = reader.format(tmp_path)
+    result = station.run(people(2), reader, lock=False)  # a locked chip would say CardLocked
+    assert [e.row for e in station.done()] == [1]
+    waiting = [e for e in station.events if isinstance(e, Waiting)]
+    assert [(e.row, e.error) for e in waiting] == [(2, "CardNotBlank")]
+    assert (result.stopped, result.remaining) == ("no_blank_card", 1)
+    assert result.message is not None and "no usable card for row 2" in result.message
+
+
+def test_every_look_at_a_reader_without_a_usable_card_is_reported(
+    station: Station, tmp_path: Path
+) -> None:
+    # An encoding program that swaps the card on each waiting event must see each card.
+    result = station.run(people(2), f"sim:card:{tmp_path / 'card.json'}", wait=0.6)
+    waiting = [event for event in station.events if isinstance(event, Waiting)]
+    assert result.stopped == "no_blank_card" and len(waiting) >= 2
+    assert {(event.row, event.error) for event in waiting} == {(2, "CardLocked")}
+
+
+def test_a_used_or_locked_card_is_refused_untouched_and_the_next_one_used(
+    station: Station, hopper: Hopper, key: IssuerKey
+) -> None:
+    def used(card: SimConnection) -> None:
+        personalize(SimConnection(card.application), key, people(9)[8].credential(
+            status_index=3, issued=TODAY), lock=False)  # fmt: skip
+
+    def locked(tag: EmulatedNtag) -> None:
+        tag.memory[10:12] = b"\xff\xff"  # the static lock bits of pages 3 to 15
+
+    def waits() -> list[tuple[int, str]]:
+        return [(e.row, e.error) for e in station.events if isinstance(e, Waiting)]
+
+    hopper.faults = {0: used, 2: locked}
+    station.run(people(1), wait=5)
+    assert waits() == [(1, "CardNotBlank")] and [e.row for e in station.done()] == [1]
+    station.run(people(2), "sim:ntag215", wait=5)
+    assert waits() == [(2, "TagLocked")] and [e.row for e in station.done()] == [2]
+    held = hopper.read_back(0, TrustStore([key.public()])).credential
+    assert (held.name, held.status_index) == ("Holder 009", 3)
+    assert station.recorded() == ["Holder 001", "Holder 002"]
+
+
+def test_the_status_index_is_saved_in_the_registry_before_the_card_is_written(
+    station: Station, hopper: Hopper
+) -> None:
+    taken: list[set[int]] = []
+
+    def look() -> None:
+        registry = StatusRegistry.load(station.registry)
+        taken.append({i for i in range(registry.size) if registry.is_taken(i)})
+
+    hopper.faults = {0: at_command(2, look)}  # 2 commands check that the card is blank
+    station.run(people(1))
+    assert taken == [{station.done()[0].status_index}]
+
+
+# ---------------------------------------------------------------------------------------
+# A card that fails is reported, revoked, never left verifying with wrong data
+
+
+CHIP_COMMANDS = ("SELECT", "GENERATE KEY", "UPDATE BINARY", "READ BINARY", "AUTHENTICATE", "LOCK")
+
+
+@pytest.mark.parametrize("stage", ["before", "during", "after"])
+@pytest.mark.parametrize("command", range(len(CHIP_COMMANDS)), ids=CHIP_COMMANDS)
+def test_a_chip_card_pulled_out_at_any_command_is_set_aside_and_the_batch_resumes(
+    station: Station, hopper: Hopper, command: int, stage: Any
+) -> None:
+    applicants = people(3)
+    hopper.faults = {0: lambda card: card.remove_at(2 + command, stage)}
+    result = station.run(applicants)
+    assert (result.issued, result.failed, result.stopped, result.ok) == (2, 1, None, False)
+    assert [(e.row, e.error) for e in station.failed()] == [(1, "CardRemoved")]
+    station.assert_set_aside(hopper, 0, applicants[0])
+    station.assert_resumes(applicants, "sim:card")
+
+
+def _silent_after(frames: int) -> Callable[[EmulatedNtag], None]:
+    def fault(tag: EmulatedNtag) -> None:
+        tag.answer_limit = frames
+
+    return fault
+
+
+def _removed_at_write(index: int, stage: Any) -> Callable[[EmulatedNtag], None]:
+    def fault(tag: EmulatedNtag) -> None:
+        tag.remove_at_write(index, stage)
+
+    return fault
+
+
+def test_a_tag_that_fails_at_any_frame_or_write_is_set_aside_and_the_batch_resumes(
+    tmp_path: Path, hopper: Hopper, key: IssuerKey
+) -> None:
+    applicants = people(2)
+    # A clean run sizes the sweep; a registry of 16 keeps every credential the same size.
+    with connect("sim:ntag215") as connection:
+        medium_for(connection).check_blank()
+    checked = hopper.cards[-1].frames
+    Station(tmp_path / "clean", key, 16).run(applicants[:1], "sim:ntag215")
+    frames, writes = hopper.cards[-1].frames, hopper.cards[-1].writes
+    assert frames > checked + 30 and writes > 30
+    faults = [_silent_after(limit) for limit in range(checked, frames)]
+    faults += [
+        _removed_at_write(index, stage)
+        for index in range(writes)
+        for stage in ("before", "during", "after")
+    ]
+    outcomes: set[tuple[str, bool]] = set()
+    for number, fault in enumerate(faults):
+        station = Station(tmp_path / f"case-{number}", key, 16)
+        hopper.faults = {len(hopper.cards): fault}
+        first = len(hopper.cards)
+        result = station.run(applicants, "sim:ntag215")
+        assert (result.issued, result.failed) == (1, 1), number
+        station.assert_set_aside(hopper, first, applicants[0])
+        try:
+            hopper.read_back(first, TrustStore([key.public()]))
+            outcomes.add((station.failed()[0].error, True))
+        except CityIDError:
+            outcomes.add((station.failed()[0].error, False))
+        station.assert_resumes(applicants, "sim:ntag215")
+    # Both kinds of failed tag were seen: blank (or torn), and complete but unlocked.
+    assert outcomes >= {("TagRemoved", False), ("TagWriteError", True)}
+
+
+def test_a_token_that_stops_signing_stops_the_batch(
+    softhsm: Path, tmp_path: Path, hopper: Hopper
+) -> None:
+    uri = f"pkcs11:token={TOKEN};object=batch-unplugged"
+    token_key = generate_key(uri, "ES256", pin=PIN, kid="CHI-HSM-1")
+    station = Station(tmp_path, token_key)
+    applicants = people(3)
+
+    def unplug(event: BatchEvent) -> None:
+        station.events.append(event)
+        if isinstance(event, CardDone):
+            token_key.close()
+
+    result = station.run(applicants, on_event=unplug)
+    assert (result.issued, result.failed, result.stopped) == (1, 1, "key_error")
+    assert result.message is not None and result.message.startswith("the issuer key failed: ")
+    assert [(e.row, e.error) for e in station.failed()] == [(2, "TokenError")]
+    with IssuerKey.from_uri(uri, pin=PIN, kid="CHI-HSM-1") as station.key:
+        station.assert_set_aside(hopper, 1, applicants[1])
+        station.assert_resumes(applicants, "sim:card")
+
+
+def test_a_record_that_cannot_be_written_is_taken_back_and_its_card_revoked(
+    station: Station, hopper: Hopper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_fsync = os.fsync
+
+    def failing_disk(fd: int) -> None:
+        if station.records.exists() and os.fstat(fd).st_ino == station.records.stat().st_ino:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real_fsync(fd)
+
+    applicants = people(2)
+    monkeypatch.setattr(os, "fsync", failing_disk)
+    result = station.run(applicants)
+    assert (result.issued, result.failed, result.stopped) == (0, 1, "records_error")
+    assert result.message == "cannot append to the records file: Input/output error"
+    assert station.records.read_bytes() == b""
+    station.assert_set_aside(hopper, 0, applicants[0])
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    station.assert_resumes(applicants, "sim:card")
+
+
+def test_without_a_registry_indexes_are_random_and_a_failed_card_is_not_revoked(
+    tmp_path: Path, hopper: Hopper, key: IssuerKey
+) -> None:
+    events: list[BatchEvent] = []
+    hopper.faults = {0: lambda card: card.remove_at(5, "before")}
+    result = run_batch(people(3), key, "sim:card", on_event=events.append, today=TODAY, wait=0)
+    assert (result.issued, result.failed) == (2, 1)
+    (failed,) = [e for e in events if isinstance(e, CardFailed)]
+    assert not failed.revoked and 0 <= failed.status_index < 2**20
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stop_on_error(station: Station, hopper: Hopper) -> None:
+    hopper.faults = {1: lambda card: card.remove_at(3, "before")}
+    result = station.run(people(3), stop_on_error=True)
+    assert (result.issued, result.failed, result.remaining) == (1, 1, 1)
+    assert (result.stopped, result.message) == ("stop_on_error", "row 2 failed: CardRemoved")
+
+
+# ---------------------------------------------------------------------------------------
+# Interrupted batches resume without a second card for anyone done
+
+
+def test_ctrl_c_while_waiting_for_a_card_stops_the_batch_for_resuming(
+    station: Station, hopper: Hopper
+) -> None:
+    def interrupt(card: object) -> None:
+        raise KeyboardInterrupt
+
+    applicants = people(5)
+    hopper.faults = {3: interrupt}
+    with pytest.raises(KeyboardInterrupt):
+        station.run(applicants)
+    finished = station.events[-1]
+    assert isinstance(finished, BatchFinished)
+    assert (finished.stopped, finished.issued, finished.remaining) == ("interrupted", 3, 2)
+    assert station.recorded() == ["Holder 001", "Holder 002", "Holder 003"]
+    station.assert_resumes(applicants, "sim:card")
+    assert [e.row for e in station.events if isinstance(e, CardSkipped)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_a_card_takes_effect_once_the_card_is_done(
+    station: Station, hopper: Hopper, number: int
+) -> None:
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)  # as the command line does
+    try:
+        applicants = people(4)
+        hopper.faults = {1: at_command(4, lambda: signal.raise_signal(number))}
+        with pytest.raises(KeyboardInterrupt):
+            station.run(applicants)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert [e.row for e in station.done()] == [1, 2] and station.failed() == []
+    assert station.recorded() == ["Holder 001", "Holder 002"]
+    assert hopper.read_back(1, station.published()).credential.name == "Holder 002"
+    station.assert_resumes(applicants, "sim:card")
+
+
+def test_a_batch_runs_in_a_worker_thread_where_signals_cannot_be_held(
+    station: Station,
+) -> None:
+    results: list[BatchFinished] = []
+    worker = threading.Thread(target=lambda: results.append(station.run(people(2))))
+    worker.start()
+    worker.join()
+    assert [result.issued for result in results] == [2]
+
+
+def test_an_exception_in_the_middle_of_a_card_revokes_and_reports_it(
+    station: Station, hopper: Hopper
+) -> None:
+    def crash() -> None:
+        raise RuntimeError("Holder 002 crashed the driver")
+
+    applicants = people(3)
+    hopper.faults = {1: at_command(3, crash)}
+    with pytest.raises(RuntimeError):
+        station.run(applicants)
+    (failed,) = station.failed()
+    assert (failed.error, failed.message) == (
+        "RuntimeError",
+        "the station stopped with an unexpected error during this card",
+    )
+    assert "Holder" not in json.dumps(failed.to_json())
+    station.assert_set_aside(hopper, 1, applicants[1])
+    assert station.recorded() == ["Holder 001"]
+    station.assert_resumes(applicants, "sim:card")
+
+
+def test_a_failing_event_handler_stops_the_batch_after_the_record_is_kept(
+    station: Station,
+) -> None:
+    def printer_jam(event: BatchEvent) -> None:
+        station.events.append(event)
+        if isinstance(event, CardDone) and event.row == 2:
+            raise OSError(errno.EIO, "the card printer jammed")
+
+    applicants = people(4)
+    with pytest.raises(OSError, match="jammed"):
+        station.run(applicants, on_event=printer_jam)
+    assert station.recorded() == ["Holder 001", "Holder 002"]
+    station.assert_resumes(applicants, "sim:card")
+
+
+# ---------------------------------------------------------------------------------------
+# What a batch refuses before touching a card
+
+
+@pytest.fixture
+def untouched(station: Station, hopper: Hopper) -> Iterator[Station]:
+    yield station
+    assert hopper.cards == []
+    assert not station.records.exists()
+
+
+def test_duplicate_rows_and_dates_that_do_not_fit_today(untouched: Station) -> None:
+    twice = [people(1)[0], people(1)[0]]
+    with pytest.raises(ApplicantError, match="row 1 appears twice"):
+        untouched.run(twice)
+    with pytest.raises(InvalidApplicantField, match="row 1: expires is before the issue date"):
+        untouched.run(people(1), today=EXPIRES + timedelta(days=1))
+
+
+def test_a_key_that_may_not_issue_today(untouched: Station) -> None:
+    expired = IssuerKey.generate("ES256", kid="OLD", valid_until=TODAY - timedelta(days=1))
+    with pytest.raises(KeyNotValid, match="may not issue credentials today"):
+        run_batch(people(1), expired, "sim:card", records=untouched.records, today=TODAY)
+
+
+def test_a_registry_of_another_key(untouched: Station) -> None:
+    with pytest.raises(StatusListError, match="belongs to another issuer key"):
+        run_batch(
+            people(1),
+            IssuerKey.generate("ES256"),
+            "sim:card",
+            registry=untouched.registry,
+            records=untouched.records,
+            today=TODAY,
+        )
+
+
+def test_a_reader_without_a_driver(untouched: Station) -> None:
+    with pytest.raises(DriverError, match="no driver for 'nowhere' is installed"):
+        untouched.run(people(1), "nowhere:0")
+
+
+def test_a_records_file_that_cannot_be_opened(untouched: Station, tmp_path: Path) -> None:
+    untouched.records = tmp_path / "no-such-folder" / "issued.jsonl"
+    with pytest.raises(RecordsError, match="cannot open the records file: No such file"):
+        untouched.run(people(1))
+
+
+# ---------------------------------------------------------------------------------------
+# Events
+
+
+def test_events_say_rows_and_numbers_never_personal_data(station: Station, hopper: Hopper) -> None:
+    applicants = people(4)
+    station.run(applicants[:1])
+    hopper.faults = {1: lambda card: card.remove_at(4, "during")}
+    station.run(applicants)
+    kinds = [event.to_json()["event"] for event in station.events]
+    assert kinds == ["start", "card_skipped", "card_failed", "card_done", "card_done", "finished"]
+    lines = [json.dumps(event.to_json()) for event in station.events]
+    assert json.loads(lines[0]) == {
+        "event": "start", "applicants": 4, "to_issue": 3, "already_issued": 1, "ambiguous": 0,
+        "reader": "sim:card", "kid": "CHI-BATCH-1", "lock": True,
+    }  # fmt: skip
+    failed = json.loads(lines[2])
+    assert failed == {
+        "event": "card_failed", "row": 2, "error": "CardRemoved",
+        "message": "the card was removed from the reader",
+        "status_index": failed["status_index"], "revoked": True,
+    }  # fmt: skip
+    assert set(json.loads(lines[3])) == {
+        "event", "row", "status_index", "kid", "authenticity", "locked", "medium", "product",
+        "bytes",
+    }  # fmt: skip
+    finished = json.loads(lines[-1])
+    assert (finished["issued"], finished["failed"], finished["already_issued"]) == (2, 1, 1)
+    for text in [*lines, *map(repr, station.events)]:
+        for applicant in applicants:
+            assert applicant.name not in text
+            assert applicant.date_of_birth.isoformat() not in text
+
+
+# ---------------------------------------------------------------------------------------
+# benchmarks/batch.py
+
+
+def test_the_batch_benchmark_measures_every_reader_with_both_keys(
+    softhsm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))  # it shares issue.py's token set-up
+    spec = importlib.util.spec_from_file_location(
+        "batch_benchmark", REPO / "benchmarks" / "batch.py"
+    )
+    assert spec is not None and spec.loader is not None
+    benchmark = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "batch_benchmark", benchmark)  # for its dataclass
+    spec.loader.exec_module(benchmark)
+    uri = f"pkcs11:token={TOKEN};object=batch-benchmark"
+    with generate_key(uri, "ES256", pin=PIN) as token_key:
+        rows = benchmark.run(IssuerKey.generate("ES256"), token_key, 3, 1, tmp_path)
+    readers = ["sim:card", "sim:ntag215", "sim:isodep"]
+    keys = ["ES256, PEM file", "ES256, SoftHSM2"]
+    assert [(row.reader, row.key) for row in rows] == list(itertools.product(readers, keys))
+    for file_row, token_row in zip(rows[::2], rows[1::2], strict=True):
+        assert file_row.ratio == 1.0 and file_row.cards_per_minute > 0
+        assert token_row.ratio == token_row.cards_per_minute / file_row.cards_per_minute
+    lines = benchmark.table(rows, 3).splitlines()
+    assert lines[0] == "Batches of 3 applicants, each card locked; best of the runs."
+    assert lines[2] == "| medium | reader | key | cards per minute | ms per card | vs PEM file |"
+    assert len(lines) == 4 + 6 and lines[5].startswith(
+        "| contact card | `sim:card` | ES256, SoftHSM2 | "
+    )
