@@ -228,3 +228,14 @@ def test_revocation_flow(issued: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert status == 2 and "overwrite" in err
     status, _, err = run(capsys, "revoke", "--registry", str(registry), "--index", "4096")
     assert status == 2 and "(StatusListError)" in err
+
+
+def test_a_closed_pipe_ends_the_command_quietly() -> None:
+    """`cityid-card demo --json | head -c0`: no traceback, the exit status of a broken pipe."""
+    command = [str(Path(sys.executable).with_name("cityid-card")), "demo", "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # long before the interpreter has started and written anything
+    errors = process.stderr.read()
+    assert process.wait(timeout=60) == 141
+    assert errors == b""

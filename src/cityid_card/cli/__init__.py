@@ -7,6 +7,7 @@ key problem. Errors are one line on standard error and never show personal data.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -29,7 +30,7 @@ from . import (
     verify,
     write,
 )
-from ._common import EXIT_REJECTED, EXIT_USAGE, fail
+from ._common import EXIT_BROKEN_PIPE, EXIT_REJECTED, EXIT_USAGE, fail
 
 _COMMANDS = (
     keygen,
@@ -65,6 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         status: int = args.run(args)
+    except BrokenPipeError:
+        # Whoever read our output stopped (`| head`): end quietly, as Unix tools do, and
+        # keep Python from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except CredentialError as error:
         return fail(args, error, EXIT_REJECTED)
     except CityIDError as error:

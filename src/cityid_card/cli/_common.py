@@ -19,6 +19,8 @@ from cityid_card.status import StatusRegistry
 EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
+#: stdout was closed by its reader: 128 + SIGPIPE, as a shell reports a killed pipeline.
+EXIT_BROKEN_PIPE = 141
 
 
 def tag_uid(text: str) -> bytes:

@@ -179,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
             )
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise  # nobody reads the events any more: main() ends quietly
     except (CityIDError, OSError) as error:
         # Whatever stops a batch is a problem with its inputs or the station, not a
         # rejected credential (cards that fail are events): always status 2.
