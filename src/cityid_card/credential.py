@@ -180,8 +180,7 @@ class Credential:
     def _unchecked(cls, **values: Any) -> Credential:
         """Build without running the checks again: for values that were just checked."""
         credential = object.__new__(cls)
-        for name, value in values.items():
-            object.__setattr__(credential, name, value)
+        credential.__dict__.update(values)
         return credential
 
     def _extensions(self) -> dict[int, bytes]:

@@ -31,13 +31,13 @@ class TrustStore:
         self.default_verifier: Any = None
         self._by_wire: dict[tuple[Algorithm, bytes], tuple[PublicKey, ...]] = {}
         labels: set[str] = set()
-        materials: set[str] = set()
+        materials: set[bytes] = set()
         for key in self._keys:
             if not isinstance(key, PublicKey):
                 raise TypeError("TrustStore holds PublicKey objects (IssuerKey.public())")
             if key.kid in labels:
                 raise TrustStoreError(f"two keys share the kid {key.kid!r}")
-            material = repr(sorted(_algorithms.jwk_members(key.key).items()))
+            material = _algorithms.thumbprint(key.key)
             if material in materials:
                 raise TrustStoreError(
                     f"the key {key.kid!r} is already in the store under another kid"

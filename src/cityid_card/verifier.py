@@ -31,12 +31,14 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import NamedTuple, Protocol, TypeAlias
+from typing import Protocol, TypeAlias
 
 from . import _algorithms, _cbor, cose
 from ._algorithms import Algorithm
+from .cose import _SIGNATURE1_HEAD
 from .credential import (
     _CONTROL_CHARACTER,
+    _EPOCH,
     _MAX_DAY,
     EXT_CARD_KEY,
     EXT_PSEUDONYM_KEY,
@@ -45,6 +47,7 @@ from .credential import (
     MAX_NAME_BYTES,
     MAX_STATUS_INDEX,
     Credential,
+    _day_number,
 )
 from .errors import (
     BadSignature,
@@ -74,7 +77,6 @@ __all__ = [
     "verify_many",
 ]
 
-_EPOCH = date(1970, 1, 1)
 _EPOCH_ORDINAL = _EPOCH.toordinal()
 _VALID, _SUSPENDED = int(StatusValue.VALID), int(StatusValue.SUSPENDED)
 _STATUS_VALID, _STATUS_UNKNOWN = CredentialStatus.VALID, CredentialStatus.UNKNOWN
@@ -157,8 +159,8 @@ def _key_rows(trust: TrustStore) -> list[KeyRow]:
             _algorithms.COSE_ALGORITHM[key.alg],
             key.wire_kid,
             _algorithms.raw_public_bytes(key.key),
-            None if key.valid_from is None else (key.valid_from - _EPOCH).days,
-            None if key.valid_until is None else (key.valid_until - _EPOCH).days,
+            None if key.valid_from is None else _day_number(key.valid_from),
+            None if key.valid_until is None else _day_number(key.valid_until),
             key.kid,
         )
         for key in trust
@@ -218,17 +220,8 @@ class _PythonEngine:
         return _verified(result.credential, result.kid, result.alg, status)
 
     def _verify(self, blob: bytes, today: int, moment: int) -> VerifiedCredential:
-        layout = _canonical_layout(blob)
-        if layout is not None:
-            alg, start, end = layout
-            wire_kid, payload, signature = blob[7:9], blob[start:end], blob[end + 2 :]
-            # The Sig_structure reuses the envelope's canonical heads of both strings.
-            to_be_signed = _SIGNATURE1_HEAD + blob[1:9] + b"\x40" + blob[10:end]
-        else:
-            envelope = _checked_envelope(blob)
-            alg, wire_kid = envelope.alg, envelope.wire_kid
-            payload, signature = envelope.payload, envelope.signature
-            to_be_signed = cose.sig_structure(envelope.protected, payload)
+        envelope = _canonical_envelope(blob) or _checked_envelope(blob)
+        alg, wire_kid, payload, signature, to_be_signed = envelope
         candidates = self._keys.get((alg, wire_kid))
         if not candidates:
             raise UnknownIssuer("no trusted key has the credential's key id and algorithm")
@@ -284,8 +277,8 @@ def _claims(payload: bytes) -> tuple[Credential, int, int]:
 
 
 def _day(value: date | None) -> int:
-    assert value is not None
-    return value.toordinal() - _EPOCH_ORDINAL
+    assert value is not None  # a decoded credential always has its issue date
+    return _day_number(value)
 
 
 class _NotCommon(Exception):
@@ -337,8 +330,7 @@ def _canonical_claims(payload: bytes) -> tuple[Credential, int, int] | None:
         return None
     if pos != len(payload):
         return None
-    credential = object.__new__(Credential)
-    credential.__dict__.update(
+    credential = Credential._unchecked(
         name=name,
         date_of_birth=date.fromordinal(_EPOCH_ORDINAL + dob),
         issued=date.fromordinal(_EPOCH_ORDINAL + issued),
@@ -431,36 +423,17 @@ def _extensions_at(data: bytes, pos: int, extensions: dict[int, bytes]) -> int:
     return pos
 
 
-class _Envelope(NamedTuple):
-    protected: bytes
-    payload: bytes
-    signature: bytes
-    alg: Algorithm
-    wire_kid: bytes
-
+#: The parts of an envelope the checks use: the algorithm, wire key id, payload,
+#: signature and the Sig_structure the signature covers.
+_Envelope: TypeAlias = tuple[Algorithm, bytes, bytes, bytes, bytes]
 
 #: The profile's protected header is always a2 01 <26|27> 04 42 <kid>: 7 bytes.
 _PROTECTED_START = b"\x84\x47\xa2\x01"
 _ALG_BY_BYTE: dict[int, Algorithm] = {0x26: "ES256", 0x27: "EdDSA"}
-_SIGNATURE1_HEAD = b"\x84\x6aSignature1"  # array(4), text(10) "Signature1"
-
-
-def _parse_envelope(blob: bytes) -> _Envelope:
-    """Steps 1 and 2: the profile's COSE_Sign1, its algorithm and wire key id."""
-    return _canonical_envelope(blob) or _checked_envelope(blob)
 
 
 def _canonical_envelope(blob: bytes) -> _Envelope | None:
-    """The common case by its exact bytes; None for anything else (see _canonical_layout)."""
-    layout = _canonical_layout(blob)
-    if layout is None:
-        return None
-    alg, start, end = layout
-    return _Envelope(blob[2:9], blob[start:end], blob[end + 2 :], alg, blob[7:9])
-
-
-def _canonical_layout(blob: bytes) -> tuple[Algorithm, int, int] | None:
-    """The algorithm and where the payload starts and ends, for the common envelope.
+    """The common envelope by its exact bytes; None for anything else.
 
     It accepts only the one canonical encoding of a well-formed envelope (with a
     payload under 65536 bytes), so for those bytes it finds what _checked_envelope
@@ -483,7 +456,9 @@ def _canonical_layout(blob: bytes) -> tuple[Algorithm, int, int] | None:
     end = start + size
     if len(blob) != end + 2 + _algorithms.SIGNATURE_SIZE or blob[end : end + 2] != b"\x58\x40":
         return None
-    return alg, start, end
+    # The Sig_structure reuses the envelope's canonical heads of both strings.
+    to_be_signed = _SIGNATURE1_HEAD + blob[1:9] + b"\x40" + blob[10:end]
+    return alg, blob[7:9], blob[start:end], blob[end + 2 :], to_be_signed
 
 
 def _checked_envelope(blob: bytes) -> _Envelope:
@@ -499,7 +474,9 @@ def _checked_envelope(blob: bytes) -> _Envelope:
     if not isinstance(wire_kid, bytes) or len(wire_kid) != WIRE_KID_SIZE:
         raise MalformedCredential("the kid must be a 2-byte string")
     alg = _algorithms.algorithm_from_header(header[cose.HEADER_ALG])
-    return _Envelope(message.protected_bytes, message.payload, message.signature, alg, wire_kid)
+    payload = message.payload
+    to_be_signed = cose.sig_structure(message.protected_bytes, payload)
+    return alg, wire_kid, payload, message.signature, to_be_signed
 
 
 EngineFactory = Callable[[list[KeyRow], bool], Engine]
@@ -640,7 +617,7 @@ class Verifier:
         The C engine releases the GIL while it parses and checks signatures, so
         threads use all cores.
         """
-        items = [_as_bytes(blob) for blob in blobs]
+        items = list(blobs)  # the engines take bytes-like items and refuse anything else
         workers = max(1, min(threads or os.cpu_count() or 1, len(items)))
         moment = datetime.now(UTC) if now is None else now  # one clock for the whole batch
         verify_chunk = self._engine.verify_many
@@ -721,6 +698,6 @@ def decode_unverified(blob: bytes) -> UnverifiedCredential:
 
     The encoding is checked as strictly as by :func:`verify`; nothing else is.
     """
-    envelope = _parse_envelope(_as_bytes(blob))
-    claims = Credential.from_claims(_cbor.loads(envelope.payload))
-    return UnverifiedCredential(claims, envelope.alg, envelope.wire_kid)
+    data = _as_bytes(blob)
+    alg, wire_kid, payload, _, _ = _canonical_envelope(data) or _checked_envelope(data)
+    return UnverifiedCredential(Credential.from_claims(_cbor.loads(payload)), alg, wire_kid)

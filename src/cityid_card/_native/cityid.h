@@ -99,6 +99,9 @@ cityid_status cityid_verify(const cityid_engine *engine, const uint8_t *blob, si
 /* Steps 6 and 7 for a result of cityid_verify(); today is a day number. */
 cityid_status cityid_check_dates(const cityid_engine *engine, const cityid_verified *verified,
                                  int64_t today, const char **reason);
+/* Step 7 alone, on day numbers: issued <= today <= expires (a cached result's recheck). */
+cityid_status cityid_check_validity(int64_t issued, int64_t expires, int64_t today,
+                                    const char **reason);
 
 /* Steps 1 to 7 but NFC for one credential. When status is CITYID_OK the claims are in
  * verified (NFC is the binding's to check, before the dates' outcome counts). */

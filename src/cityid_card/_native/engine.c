@@ -90,6 +90,12 @@ cityid_status cityid_engine_add(cityid_engine *engine, cityid_key *key,
     return CITYID_OK;
 }
 
+/* Whether a trusted key may have signed the envelope: its algorithm and wire kid. */
+static int is_candidate(const entry *e, const envelope *env)
+{
+    return e->alg == env->alg && memcmp(e->wire_kid, env->wire_kid, CITYID_WIRE_KID_SIZE) == 0;
+}
+
 static int read_bytes(cbor_reader *r, cityid_bytes *out)
 {
     cbor_head h;
@@ -179,9 +185,9 @@ static size_t bytes_head(uint8_t *out, size_t len)
     return 1 + size;
 }
 
-/* Step 4: the first candidate key the signature verifies under. */
+/* Step 4: the first candidate key, from entry `first` on, the signature verifies under. */
 static cityid_status check_signature(const cityid_engine *engine, const envelope *env,
-                                     size_t *key_index, const char **reason)
+                                     size_t first, size_t *key_index, const char **reason)
 {
     uint8_t prefix[sizeof SIGNATURE1_HEAD + MAX_HEAD + 1 + MAX_HEAD];
     const cityid_bytes *header = &env->protected_header;
@@ -215,9 +221,9 @@ static cityid_status check_signature(const cityid_engine *engine, const envelope
     memcpy(p, env->payload.ptr, env->payload.len);
 
     cityid_status status = CITYID_BAD_SIGNATURE;
-    for (size_t i = 0; i < engine->count && status == CITYID_BAD_SIGNATURE; i++) {
+    for (size_t i = first; i < engine->count && status == CITYID_BAD_SIGNATURE; i++) {
         const entry *e = &engine->entries[i];
-        if (e->alg != env->alg || memcmp(e->wire_kid, env->wire_kid, CITYID_WIRE_KID_SIZE) != 0)
+        if (!is_candidate(e, env))
             continue;
         status = cityid_key_verify(e->key, message, total, env->signature.ptr,
                                    env->signature.len);
@@ -242,14 +248,13 @@ cityid_status cityid_verify(const cityid_engine *engine, const uint8_t *blob, si
     if (status != CITYID_OK)
         return status;
 
-    int candidates = 0;
-    for (size_t i = 0; i < engine->count && !candidates; i++)
-        candidates = engine->entries[i].alg == env.alg &&
-                     memcmp(engine->entries[i].wire_kid, env.wire_kid, CITYID_WIRE_KID_SIZE) == 0;
-    if (!candidates)
+    size_t first = 0;
+    while (first < engine->count && !is_candidate(&engine->entries[first], &env))
+        first++;
+    if (first == engine->count)
         REJECT(CITYID_UNKNOWN_ISSUER, "no trusted key has the credential's key id and algorithm");
 
-    if ((status = check_signature(engine, &env, &out->key_index, reason)) != CITYID_OK)
+    if ((status = check_signature(engine, &env, first, &out->key_index, reason)) != CITYID_OK)
         return status;
     return cityid_parse_claims(env.payload.ptr, env.payload.len, &out->claims, reason);
 }
@@ -261,9 +266,15 @@ cityid_status cityid_check_dates(const cityid_engine *engine, const cityid_verif
     int64_t issued = verified->claims.issued;
     if ((e->has_from && issued < e->valid_from) || (e->has_until && issued > e->valid_until))
         REJECT(CITYID_KEY_NOT_VALID, "the issuer key was not valid on the credential's issue date");
+    return cityid_check_validity(issued, verified->claims.expires, today, reason);
+}
+
+cityid_status cityid_check_validity(int64_t issued, int64_t expires, int64_t today,
+                                    const char **reason)
+{
     if (today < issued)
         REJECT(CITYID_NOT_YET_VALID, "the credential's issue date is after the verification date");
-    if (today > verified->claims.expires)
+    if (today > expires)
         REJECT(CITYID_EXPIRED, "the credential expired before the verification date");
     return CITYID_OK;
 }

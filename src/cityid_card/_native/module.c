@@ -384,6 +384,17 @@ static int clock_arg(PyObject *now, int64_t *today, int64_t *moment)
     return seconds_of(micros, moment);
 }
 
+/* The arguments of a method called as name(x, now): their number, then the clock. */
+static int now_arg(PyObject *const *args, Py_ssize_t nargs, const char *usage, int64_t *today,
+                   int64_t *moment)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "%s takes 2 arguments", usage);
+        return -1;
+    }
+    return clock_arg(args[1], today, moment);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Results */
 
@@ -570,11 +581,7 @@ static PyObject *Engine_verify(EngineObject *self, PyObject *const *args, Py_ssi
 {
     int64_t today, moment;
     cityid_outcome outcome;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "verify(blob, now) takes 2 arguments");
-        return NULL;
-    }
-    if (clock_arg(args[1], &today, &moment) != 0)
+    if (now_arg(args, nargs, "verify(blob, now)", &today, &moment) != 0)
         return NULL;
     PyObject *blob = blob_arg(args[0]);
     if (blob == NULL)
@@ -595,11 +602,7 @@ static PyObject *Engine_verify(EngineObject *self, PyObject *const *args, Py_ssi
 static PyObject *Engine_verify_many(EngineObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     int64_t today, moment;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "verify_many(blobs, now) takes 2 arguments");
-        return NULL;
-    }
-    if (clock_arg(args[1], &today, &moment) != 0)
+    if (now_arg(args, nargs, "verify_many(blobs, now)", &today, &moment) != 0)
         return NULL;
     /* A tuple of its own: a list could change while the GIL is released. */
     PyObject *items = PySequence_Tuple(args[0]);
@@ -679,11 +682,7 @@ static PyObject *Engine_recheck(EngineObject *self, PyObject *const *args, Py_ss
     int64_t today, moment, issued, expires;
     Py_ssize_t key_index;
     uint64_t status_index;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "recheck(entry, now) takes 2 arguments");
-        return NULL;
-    }
-    if (clock_arg(args[1], &today, &moment) != 0)
+    if (now_arg(args, nargs, "recheck(entry, now)", &today, &moment) != 0)
         return NULL;
     PyObject *entry = args[0];
     if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 5) {
@@ -697,11 +696,10 @@ static PyObject *Engine_recheck(EngineObject *self, PyObject *const *args, Py_ss
         int64_arg(PyTuple_GET_ITEM(entry, 3), "expires", 1, &expires) != 0 ||
         status_index_arg(PyTuple_GET_ITEM(entry, 4), &status_index) != 0)
         return NULL;
-    if (today < issued)
-        return raise_status(CITYID_NOT_YET_VALID,
-                            "the credential's issue date is after the verification date");
-    if (today > expires)
-        return raise_status(CITYID_EXPIRED, "the credential expired before the verification date");
+    const char *reason = NULL;
+    cityid_status validity = cityid_check_validity(issued, expires, today, &reason);
+    if (validity != CITYID_OK)
+        return raise_status(validity, reason);
     PyObject *error = NULL;
     const char *why = NULL;
     PyObject *status =
