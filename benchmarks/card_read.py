@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/card_read.py [--cycles N]`` after ``./scripts/test``
 (which installs pcscd, vsmartcard-vpcd and the pcsc driver). Starts ``pcscd
---foreground`` if no PC/SC service runs (and stops it after), puts a personalised,
+--foreground`` with the test suite's PC/SC stack (and stops it after), puts a personalised,
 locked emulated card into the vpcd reader, then times N cycles of what a verifier at a
 desk does per card: connect to ``pcsc:0``, SELECT, READ BINARY, verify the signature,
 INTERNAL AUTHENTICATE with a fresh challenge and check it, disconnect. It prints the
@@ -13,59 +13,19 @@ on an open connection.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import shutil
 import statistics
-import subprocess
 import sys
-import threading
+import tempfile
 import time
-from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 from cityid_card import Credential, IssuerKey, TrustStore
 from cityid_card.card import Authenticity, CardApplication, CardSession, personalize, verify_card
-from cityid_card.card.vpcd import serve
-from cityid_card.drivers import connect, load_driver
-from cityid_card.errors import CardError
+from cityid_card.drivers import connect
 
-VPCD_READER = "Virtual PCD 00 00"
-
-
-def _vpcd_card_present(present: bool, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        with contextlib.suppress(CardError):
-            for reader in load_driver("pcsc").readers():
-                if reader.name == VPCD_READER and reader.card_present == present:
-                    return
-        time.sleep(0.05)
-    raise SystemExit("the vpcd reader did not show the card: is vsmartcard-vpcd installed?")
-
-
-@contextlib.contextmanager
-def pcscd() -> Iterator[None]:
-    """A running PC/SC service: the one there is, or pcscd started (and stopped) here."""
-    with contextlib.suppress(CardError):
-        load_driver("pcsc").readers()
-        yield
-        return
-    binary = shutil.which("pcscd", path="/usr/sbin:/sbin:/usr/bin")
-    if binary is None:
-        raise SystemExit("pcscd is not installed (run ./scripts/test once)")
-    process = subprocess.Popen(  # noqa: S603 (pcscd found on the system path)
-        [binary, "--foreground"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            with contextlib.suppress(CardError):
-                if any(r.name == VPCD_READER for r in load_driver("pcsc").readers()):
-                    break
-            time.sleep(0.05)
-        yield
-    finally:
-        process.terminate()
-        process.wait(10)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.card.pcsc_stack import PcscStack, Unavailable  # the test suite's PC/SC stack
 
 
 def main() -> int:
@@ -81,32 +41,33 @@ def main() -> int:
         status_index=4711,
     )
     card = CardApplication()
-    with pcscd():
-        stop = threading.Event()
-        thread = threading.Thread(target=serve, args=(card,), kwargs={"stop": stop}, daemon=True)
-        thread.start()
+    with tempfile.TemporaryDirectory() as folder:
+        stack = PcscStack(Path(folder) / "pcscd.log")
         try:
-            _vpcd_card_present(True, time.monotonic() + 15)
-            with connect("pcsc:0") as connection:
-                blob, _ = personalize(connection, key, credential, lock=True)
-            cycles, apdus = [], set()
-            for _ in range(args.cycles):
-                start = time.perf_counter()
+            stack.start()
+        except Unavailable as reason:
+            raise SystemExit(f"the PC/SC stack cannot run: {reason}") from None
+        try:
+            with stack.card(card):
                 with connect("pcsc:0") as connection:
-                    session = CardSession(connection)
-                    result = verify_card(connection, trust, session=session)
-                cycles.append(time.perf_counter() - start)
-                assert result.authenticity == Authenticity.CHIP_AUTHENTICATED
-                apdus.add(session.apdus)
-            exchanges = []
-            with connect("pcsc:0") as connection:
+                    blob, _ = personalize(connection, key, credential, lock=True)
+                cycles, apdus = [], set()
                 for _ in range(args.cycles):
                     start = time.perf_counter()
-                    verify_card(connection, trust)
-                    exchanges.append(time.perf_counter() - start)
+                    with connect("pcsc:0") as connection:
+                        session = CardSession(connection)
+                        result = verify_card(connection, trust, session=session)
+                    cycles.append(time.perf_counter() - start)
+                    assert result.authenticity == Authenticity.CHIP_AUTHENTICATED
+                    apdus.add(session.apdus)
+                exchanges = []
+                with connect("pcsc:0") as connection:
+                    for _ in range(args.cycles):
+                        start = time.perf_counter()
+                        verify_card(connection, trust)
+                        exchanges.append(time.perf_counter() - start)
         finally:
-            stop.set()
-            thread.join(10)
+            stack.stop()
     ms = [c * 1000 for c in cycles]
     quartiles = statistics.quantiles(ms, n=4)
     print(

@@ -11,7 +11,6 @@ checked against it command by command.
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -22,23 +21,19 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from cityid_card.card import CardApplication, CardSession, CardState
-from cityid_card.card.apdu import AID, CommandApdu, Lifecycle
+from cityid_card.card.apdu import AID, Lifecycle, select_application
 from cityid_card.drivers import SimConnection
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from make_vectors import BASE, seeded_key  # noqa: E402
+from make_vectors import BASE, dump, p256_key, seeded_key  # noqa: E402
 
-_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 ISSUED = date(2026, 11, 21)
 
 
 def seeded_card_key(label: str) -> ec.EllipticCurvePrivateKey:
     """A card key derived from a public seed: for test vectors only."""
-    seed = hashlib.sha256(f"cityid-card test vector card key {label}".encode()).digest()
-    return ec.derive_private_key(
-        int.from_bytes(seed, "big") % (_P256_ORDER - 1) + 1, ec.SECP256R1()
-    )
+    return p256_key(hashlib.sha256(f"cityid-card test vector card key {label}".encode()).digest())
 
 
 def challenge(label: str) -> bytes:
@@ -65,27 +60,36 @@ class Recorder:
         return data, sw
 
 
+def _recorded(application: CardApplication) -> tuple[Recorder, CardSession]:
+    """A session with ``application`` through a Recorder."""
+    recorder = Recorder(SimConnection(application))
+    return recorder, CardSession(recorder)
+
+
+def _issue(card_key: bytes) -> bytes:
+    """The traces' credential: BASE with ``card_key``, signed by VEC-ES256-1."""
+    return seeded_key("ES256", "VEC-ES256-1").issue(replace(BASE, card_key=card_key), today=ISSUED)
+
+
 def _personalised_card(label: str) -> tuple[CardApplication, bytes, bytes]:
     """A card personalised (and locked) by the flow of the first trace; returns its card key."""
     application = CardApplication(key_factory=lambda: seeded_card_key(label))
     session = CardSession(SimConnection(application))
     session.select()
     card_key = session.generate_key()
-    blob = seeded_key("ES256", "VEC-ES256-1").issue(replace(BASE, card_key=card_key), today=ISSUED)
+    blob = _issue(card_key)
     session.write_credential(blob)
     session.lock()
     return application, card_key, blob
 
 
 def personalisation_trace() -> dict[str, Any]:
-    application = CardApplication(key_factory=lambda: seeded_card_key("A"))
-    recorder = Recorder(SimConnection(application))
-    session = CardSession(recorder)
+    recorder, session = _recorded(CardApplication(key_factory=lambda: seeded_card_key("A")))
     recorder.label = "SELECT the application: FCI with life cycle 03 (initialisation)"
     session.select()
     recorder.label = "GENERATE ASYMMETRIC KEY PAIR: 7F49 template with the uncompressed point"
     card_key = session.generate_key()
-    blob = seeded_key("ES256", "VEC-ES256-1").issue(replace(BASE, card_key=card_key), today=ISSUED)
+    blob = _issue(card_key)
     recorder.label = "UPDATE BINARY by SFI 01 at offset 0: the whole credential"
     session.write_credential(blob)
     recorder.label = "READ BINARY by SFI 01 with Le=00: the credential and 6282 (end of file)"
@@ -107,8 +111,7 @@ def personalisation_trace() -> dict[str, Any]:
 
 def verification_trace() -> dict[str, Any]:
     application, card_key, blob = _personalised_card("A")
-    recorder = Recorder(SimConnection(application))
-    session = CardSession(recorder)
+    recorder, session = _recorded(application)
     recorder.label = "SELECT"
     session.select()
     recorder.label = "READ BINARY by SFI 01 with Le=00"
@@ -125,9 +128,9 @@ def verification_trace() -> dict[str, Any]:
 
 
 def _long_credential_trace() -> dict[str, Any]:
-    application = CardApplication(CardState(card_key=bytes(31) + b"\x01", ef=bytes(range(256)) * 2))
-    recorder = Recorder(SimConnection(application))
-    session = CardSession(recorder)
+    recorder, session = _recorded(
+        CardApplication(CardState(card_key=bytes(31) + b"\x01", ef=bytes(range(256)) * 2))
+    )
     recorder.label = "SELECT"
     session.select()
     recorder.label = "READ BINARY: 256 bytes and 9000, so the host reads on at offset 256"
@@ -141,7 +144,7 @@ def _long_credential_trace() -> dict[str, Any]:
 
 def _errors() -> list[dict[str, Any]]:
     """One trace per status word: a card in a known state, then the offending command."""
-    select = CommandApdu(0x00, 0xA4, 0x04, 0x00, AID, le=256).encode()
+    select = select_application().encode().hex()
     cases: list[tuple[str, str, Callable[[], CardApplication], list[bytes]]] = []
 
     def blank() -> CardApplication:
@@ -167,59 +170,59 @@ def _errors() -> list[dict[str, Any]]:
         "unknown-ins",
         "an instruction the application lacks (GET DATA): 6D00",
         blank,
-        select.hex(),
+        select,
         "00CA006E00",
     )
-    case("cla-proprietary", "CLA 80: 6E00", blank, select.hex(), "80B0810000")
-    case("cla-sm", "CLA 0C (secure messaging): 6882", blank, select.hex(), "0CB0810000")
-    case("cla-chaining", "CLA 10 (command chaining): 6884", blank, select.hex(), "10B0810000")
-    case("cla-channel", "CLA 01 (logical channel 1): 6881", blank, select.hex(), "01B0810000")
-    case("truncated", "a 3-byte command: 6700", blank, select.hex(), "00B081")
-    case("extended", "an extended-length APDU: 6700", blank, select.hex(), "00B08100000100")
-    case("lc-mismatch", "Lc says 5, 3 bytes follow: 6700", blank, select.hex(), "00D6810005010203")
-    case("read-blank", "READ BINARY of an empty EF: 6B00", blank, select.hex(), "00B0810000")
-    case("read-no-le", "READ BINARY without Le: 6700", locked, select.hex(), "00B08100")
-    case("read-other-sfi", "READ BINARY by SFI 02: 6A82", locked, select.hex(), "00B0820000")
+    case("cla-proprietary", "CLA 80: 6E00", blank, select, "80B0810000")
+    case("cla-sm", "CLA 0C (secure messaging): 6882", blank, select, "0CB0810000")
+    case("cla-chaining", "CLA 10 (command chaining): 6884", blank, select, "10B0810000")
+    case("cla-channel", "CLA 01 (logical channel 1): 6881", blank, select, "01B0810000")
+    case("truncated", "a 3-byte command: 6700", blank, select, "00B081")
+    case("extended", "an extended-length APDU: 6700", blank, select, "00B08100000100")
+    case("lc-mismatch", "Lc says 5, 3 bytes follow: 6700", blank, select, "00D6810005010203")
+    case("read-blank", "READ BINARY of an empty EF: 6B00", blank, select, "00B0810000")
+    case("read-no-le", "READ BINARY without Le: 6700", locked, select, "00B08100")
+    case("read-other-sfi", "READ BINARY by SFI 02: 6A82", locked, select, "00B0820000")
     case(
         "read-no-current-ef",
         "READ BINARY by offset before any SFI access: 6986",
         locked,
-        select.hex(),
+        select,
         "00B0000000",
     )
     case(
         "read-beyond",
         "READ BINARY at an offset past the end: 6B00",
         locked,
-        select.hex(),
+        select,
         "00B081F000",
     )
     case(
         "read-short-le",
         "READ BINARY with Le=10: 10 bytes and 9000",
         locked,
-        select.hex(),
+        select,
         "00B081000A",
     )
     case(
         "update-before-key",
         "UPDATE BINARY before a key exists: 6985",
         blank,
-        select.hex(),
+        select,
         "00D6810003A10203",
     )
     case(
         "update-hole",
         "UPDATE BINARY past the end of the data: 6B00",
         with_key,
-        select.hex(),
+        select,
         "00D6810503A10203",
     )
     case(
         "update-full",
         "UPDATE BINARY past the EF's 512 bytes (after a READ BINARY by SFI made the EF current): 6A84",
         almost_full,
-        select.hex(),
+        select,
         "00B0810001",
         "00D601FF02AAAA",
     )
@@ -227,57 +230,57 @@ def _errors() -> list[dict[str, Any]]:
         "update-locked",
         "UPDATE BINARY on a locked card: 6982",
         locked,
-        select.hex(),
+        select,
         "00D6810001AA",
     )
     case(
         "generate-p1",
         "GENERATE with P1=81 (read the public key): 6A86",
         blank,
-        select.hex(),
+        select,
         "0047810000",
     )
     case(
         "generate-short-le",
         "GENERATE with Le=10: 6C46, and no key is made",
         blank,
-        select.hex(),
+        select,
         "004780000A",
     )
-    case("generate-locked", "GENERATE on a locked card: 6985", locked, select.hex(), "0047800000")
+    case("generate-locked", "GENERATE on a locked card: 6985", locked, select, "0047800000")
     case(
         "auth-no-key",
         "INTERNAL AUTHENTICATE before a key exists: 6A88",
         blank,
-        select.hex(),
+        select,
         "0088000020" + "00" * 32 + "00",
     )
     case(
         "auth-short-challenge",
         "INTERNAL AUTHENTICATE with a 16-byte challenge: 6700",
         with_key,
-        select.hex(),
+        select,
         "0088000010" + "00" * 16 + "00",
     )
     case(
         "auth-short-le",
         "INTERNAL AUTHENTICATE with Le=20: 6C40",
         with_key,
-        select.hex(),
+        select,
         "0088000020" + "00" * 32 + "14",
     )
     case(
         "activate-blank",
         "ACTIVATE FILE with no key or no credential: 6985",
         blank,
-        select.hex(),
+        select,
         "00440000",
     )
     case(
         "activate-again",
         "ACTIVATE FILE on a locked card: 9000 (no change)",
         locked,
-        select.hex(),
+        select,
         "00440000",
     )
     entries = []
@@ -308,10 +311,6 @@ def build() -> dict[str, Any]:
         "traces": [personalisation_trace(), verification_trace(), _long_credential_trace()],
         "errors": _errors(),
     }
-
-
-def dump(obj: Any) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
 
 
 def main() -> int:

@@ -31,13 +31,19 @@ NOW = "2027-06-01"
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
+def p256_key(seed: bytes) -> ec.EllipticCurvePrivateKey:
+    """The P-256 key whose scalar is ``seed`` mod (n - 1) + 1: for test vectors only."""
+    return ec.derive_private_key(
+        int.from_bytes(seed, "big") % (_P256_ORDER - 1) + 1, ec.SECP256R1()
+    )
+
+
 def seeded_key(alg: _algorithms.Algorithm, label: str, **window: date) -> IssuerKey:
     """A private key derived from a public seed: for test vectors only, never for cards."""
     seed = hashlib.sha256(f"cityid-card test vector key {label}".encode()).digest()
     private: _algorithms.PrivateKeyObject
     if alg == "ES256":
-        scalar = int.from_bytes(seed, "big") % (_P256_ORDER - 1) + 1
-        private = ec.derive_private_key(scalar, ec.SECP256R1())
+        private = p256_key(seed)
     else:
         private = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
     return IssuerKey(private, kid=label, **window)

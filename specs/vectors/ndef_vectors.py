@@ -9,7 +9,6 @@ deterministic, so the test suite checks that regenerating gives the checked-in f
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +22,7 @@ from cityid_card_nfc.sim import open_emulated
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from make_vectors import BASE, NOW, seeded_key  # noqa: E402
+from make_vectors import BASE, NOW, dump, seeded_key  # noqa: E402
 
 UID_213 = bytes.fromhex("04a1b2c3d4e5f6")
 UID_215 = bytes.fromhex("04c0ffee00ba11")
@@ -187,10 +186,6 @@ def build() -> tuple[dict[str, Any], bytes]:
         "vectors": vectors,
     }
     return document, image
-
-
-def dump(obj: Any) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
 
 
 def main() -> int:

@@ -12,7 +12,7 @@ import pytest
 from cityid_card.cli import main
 from tests.conftest import run_cli as run
 
-from .conftest import PcscStack
+from .pcsc_stack import PcscStack
 
 HOLDER = ["--name", "Ana Sofia Rivera Delgado", "--dob", "1990-04-12"]
 

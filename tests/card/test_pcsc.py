@@ -21,7 +21,7 @@ from cityid_card.errors import (
 )
 from tests.conftest import NOW, sample_credential
 
-from .conftest import VPCD_READER, FaultyCard, PcscStack
+from .pcsc_stack import VPCD_READER, FaultyCard, PcscStack
 
 pytestmark = pytest.mark.usefixtures("pcsc")
 

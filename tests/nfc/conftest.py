@@ -7,7 +7,6 @@ code: the emulators sit at nfcpy's device-driver seam (cityid_card_nfc.emulator)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import pytest
@@ -18,10 +17,10 @@ from cityid_card.card.tag import TagLink
 from cityid_card_nfc.driver import IsoDepConnection, NfcConnection, Type2Connection
 from cityid_card_nfc.emulator import EmulatedIsoDep, EmulatedNtag
 from cityid_card_nfc.sim import open_emulated
-from tests.conftest import sample_credential
+from tests.conftest import NOW, sample_credential
 
-#: A moment at which sample_credential() is valid.
-TODAY = date(2027, 6, 1)
+#: A day on which sample_credential() is valid.
+TODAY = NOW.date()
 UID = bytes.fromhex("04a1b2c3d4e5f6")
 
 

@@ -9,7 +9,7 @@ the old credential, the new one, or nothing a verifier accepts: never other data
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import ndef as ndeflib
 import pytest
@@ -78,6 +78,18 @@ def _read_back(field: Field, tag: EmulatedNtag) -> bytes | None:
     return blob
 
 
+def _torn_copies(
+    product: type2.Product, memory: bytes, writes: int
+) -> Iterator[tuple[EmulatedNtag, tuple[int, Stage]]]:
+    """For each of ``writes`` WRITEs and each stage: a tag holding ``memory`` that leaves
+    the field at that WRITE, at that stage (and the pair, for assertion messages)."""
+    for index in range(writes):
+        for stage in STAGES:
+            tag = EmulatedNtag(product, memory)
+            tag.remove_at_write(index, stage)
+            yield tag, (index, stage)
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_a_torn_write_reads_as_the_old_credential_the_new_one_or_nothing(
     field: Field, scenario: str
@@ -91,15 +103,12 @@ def test_a_torn_write_reads_as_the_old_credential_the_new_one_or_nothing(
     count = probe.writes - writes_before
     assert count > 3
     seen: set[bytes | None] = set()
-    for index in range(count):
-        for stage in STAGES:
-            tag = EmulatedNtag(probe.product, old_memory)
-            tag.remove_at_write(index, stage)
-            with pytest.raises(TagRemoved):
-                write_tag(field.tag(tag), new, force=force)
-            found = _read_back(field, tag)
-            assert found in (old, new, None), (index, stage)
-            seen.add(found)
+    for tag, where in _torn_copies(probe.product, old_memory, count):
+        with pytest.raises(TagRemoved):
+            write_tag(field.tag(tag), new, force=force)
+        found = _read_back(field, tag)
+        assert found in (old, new, None), where
+        seen.add(found)
     # The old credential survives until the first write; the new one appears with the last.
     assert seen == {old, new, None} if old is not None else seen == {None, new}
 
@@ -111,10 +120,7 @@ def test_a_torn_lock_leaves_the_credential_readable(field: Field) -> None:
     write_tag(field.tag(probe), A, lock=True)
     count = probe.writes - before
     assert count == 4  # CC, static lock bytes, dynamic lock bytes, CFGLCK (nfcpy's protect)
-    for index in range(count):
-        for stage in STAGES:
-            tag = EmulatedNtag(type2.NTAG213, old_memory)
-            tag.remove_at_write(index, stage)
-            with pytest.raises(TagError):
-                write_tag(field.tag(tag), A, lock=True)
-            assert _read_back(field, tag) == A, (index, stage)
+    for tag, where in _torn_copies(type2.NTAG213, old_memory, count):
+        with pytest.raises(TagError):
+            write_tag(field.tag(tag), A, lock=True)
+        assert _read_back(field, tag) == A, where

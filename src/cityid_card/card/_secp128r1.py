@@ -1,9 +1,10 @@
 """ECDSA on secp128r1 (SEC 2) without hashing: the curve of NXP's originality signatures.
 
 pyca/cryptography does not offer this 128-bit curve, so the few lines of arithmetic
-live here; the tests check them against OpenSSL's secp128r1 both ways. Verification handles public values only. :func:`sign` exists for
-tag emulators, whose test "manufacturer" keys guard nothing: it is not constant-time and
-must never hold a key that matters.
+live here; the tests check them against OpenSSL's secp128r1 both ways. Verification
+handles public values only. :func:`sign` exists for tag emulators, whose test
+"manufacturer" keys guard nothing: it is not constant-time and must never hold a key
+that matters.
 """
 
 from __future__ import annotations

@@ -295,6 +295,13 @@ def _apdu_error(name: str, sw: int) -> ApduError:
     return ApduError(f"the card answered {name} with {apdu.describe_sw(sw)}", sw=sw, command=name)
 
 
+def _verify(
+    blob: bytes, trust: TrustStore | Verifier, now: datetime | date | None
+) -> VerifiedCredential:
+    """Verify ``blob`` with a Verifier as it is, or against a trust store."""
+    return trust.verify(blob, now) if isinstance(trust, Verifier) else verify(blob, trust, now)
+
+
 def read_card(connection: Connection) -> bytes:
     """SELECT and read the credential bytes, unverified (2 APDUs)."""
     session = CardSession(connection)
@@ -319,7 +326,7 @@ def verify_card(
     session = session or CardSession(connection)
     info = session.select()
     blob = session.read_credential()
-    verified = trust.verify(blob, now) if isinstance(trust, Verifier) else verify(blob, trust, now)
+    verified = _verify(blob, trust, now)
     card_key = verified.credential.card_key
     if card_key is None:
         return CardVerification(verified, Authenticity.SIGNATURE_ONLY, info.locked)

@@ -40,10 +40,10 @@ from cityid_card.errors import (
 )
 from cityid_card.keys import IssuerKey
 from cityid_card.trust import TrustStore
-from cityid_card.verifier import VerifiedCredential, Verifier, decode_unverified, verify
+from cityid_card.verifier import VerifiedCredential, Verifier, decode_unverified
 
 from . import ndef, type2
-from .session import Authenticity, CardVerification, verify_card
+from .session import Authenticity, CardVerification, _verify, verify_card
 from .type2 import PAGE_SIZE, CapabilityContainer, Product
 
 if TYPE_CHECKING:
@@ -168,25 +168,29 @@ class TagSession:
         product = self.link.product
         return "Type 2 tag" if product is None else product.name
 
+    @property
+    def _pages_per_frame(self) -> int:
+        """The most pages one FAST_READ answer may carry through the reader."""
+        return max(1, self.link.max_response // PAGE_SIZE)
+
+    def _store(self, first: int, data: bytes) -> None:
+        for index in range(len(data) // PAGE_SIZE):
+            self._pages[first + index] = data[index * PAGE_SIZE : (index + 1) * PAGE_SIZE]
+
     def _fetch(self, first: int, last: int) -> None:
         """Read pages ``first`` to ``last`` into the cache, in as few frames as allowed."""
-        product = self.link.product
-        if product is None:
-            data = self.link.read_generic(first * PAGE_SIZE, (last + 1) * PAGE_SIZE)
-            for index in range(len(data) // PAGE_SIZE):
-                self._pages[first + index] = data[index * PAGE_SIZE : (index + 1) * PAGE_SIZE]
+        if self.link.product is None:
+            self._store(first, self.link.read_generic(first * PAGE_SIZE, (last + 1) * PAGE_SIZE))
             return
-        per_frame = max(1, self.link.max_response // PAGE_SIZE)
         page = first
         while page <= last:
-            end = min(last, page + per_frame - 1)
+            end = min(last, page + self._pages_per_frame - 1)
             data = self.link.command(type2.fast_read(page, end))
             if len(data) != (end - page + 1) * PAGE_SIZE:
                 raise TagProtocolError(
                     f"the tag answered FAST_READ of pages {page}-{end} with {len(data)} bytes"
                 )
-            for index in range(end - page + 1):
-                self._pages[page + index] = data[index * PAGE_SIZE : (index + 1) * PAGE_SIZE]
+            self._store(page, data)
             page = end + 1
 
     def _ensure(self, first: int, last: int) -> None:
@@ -212,8 +216,7 @@ class TagSession:
         page = start // PAGE_SIZE
         product = self.link.product
         if page not in self._pages and product is not None:
-            per_frame = max(1, self.link.max_response // PAGE_SIZE)
-            self._ensure(page, min(product.last_data_page, page + per_frame - 1))
+            self._ensure(page, min(product.last_data_page, page + self._pages_per_frame - 1))
         return self.memory(start, stop)
 
     def prefetch(self) -> None:
@@ -226,10 +229,9 @@ class TagSession:
         if product is None:
             self._ensure(0, 7)
             return
-        per_frame = max(1, self.link.max_response // PAGE_SIZE)
         wanted = 4 + FIRST_READ_BYTES // PAGE_SIZE - 1
         last = product.dynamic_lock_page if product.dynamic_lock_page - 1 <= wanted else wanted
-        self._ensure(2, min(last, 2 + per_frame - 1))
+        self._ensure(2, min(last, 2 + self._pages_per_frame - 1))
 
     def capability_container(self) -> CapabilityContainer:
         container = CapabilityContainer.parse(self.memory(12, 16))
@@ -308,11 +310,7 @@ class TagSession:
         Raises TagLocked on a read-only tag, TagCapacityError if the message does not
         fit, and TagWriteError if the tag refuses a page.
         """
-        product = self.link.product
-        if product is None:
-            raise UnsupportedTag(
-                "writing needs an NTAG213, NTAG215 or NTAG216 (GET_VERSION named no such chip)"
-            )
+        product = _writable_product(self.link)
         self._ensure(2, product.dynamic_lock_page)
         target_cc = product.capability_container
         current_cc = self.memory(12, 16)
@@ -336,6 +334,16 @@ class TagSession:
                 raise TagWriteError(f"the tag refused to write page {page}")
             self._pages[page] = data
         return len(plan)
+
+
+def _writable_product(link: TagLink) -> Product:
+    """The NTAG21x product of ``link``; raise UnsupportedTag for any other tag."""
+    product = link.product
+    if product is None:
+        raise UnsupportedTag(
+            "writing needs an NTAG213, NTAG215 or NTAG216 (GET_VERSION named no such chip)"
+        )
+    return product
 
 
 def read_tag(link: TagLink) -> tuple[bytes, bool | None, int]:
@@ -363,12 +371,6 @@ def _check_tag(
     if type2.originality_valid(session.link.uid, signature, originality_keys):
         return Authenticity.ORIGINALITY_CHECKED, True
     return Authenticity.TAG_UID_BOUND, False
-
-
-def _verify(
-    blob: bytes, trust: TrustStore | Verifier, now: datetime | date | None
-) -> VerifiedCredential:
-    return trust.verify(blob, now) if isinstance(trust, Verifier) else verify(blob, trust, now)
 
 
 def verify_tag(
@@ -439,12 +441,8 @@ def write_tag(
         raise TagUidMismatch(
             "the credential is bound to another tag's UID: on this tag it would never verify"
         )
+    _writable_product(link)  # before reading anything of the tag
     session = TagSession(link)
-    product = session.link.product
-    if product is None:
-        raise UnsupportedTag(
-            "writing needs an NTAG213, NTAG215 or NTAG216 (GET_VERSION named no such chip)"
-        )
     replaced = session.contents()
     if replaced is Contents.FOREIGN and not force:
         raise NotOurTag(

@@ -93,7 +93,31 @@ class _Nak(Exception):
     """Ends an NTAG command with a NAK (internal)."""
 
 
-class EmulatedNtag:
+class _InField:
+    """What both emulators share: presence in the field, activation and a frame count."""
+
+    def __init__(self) -> None:
+        self.in_field = True
+        self.active = False
+        self.frames = 0
+        #: Stop answering (leave the field) after this many frames, if set.
+        self.answer_limit: int | None = None
+
+    def power_up(self) -> None:
+        self.active = self.in_field
+
+    def _answers(self) -> bool:
+        """Whether the frame arriving now is answered; counts it if so."""
+        if not (self.in_field and self.active):
+            return False
+        if self.answer_limit is not None and self.frames >= self.answer_limit:
+            self.in_field = False
+            return False
+        self.frames += 1
+        return True
+
+
+class EmulatedNtag(_InField):
     """An NXP NTAG213, NTAG215 or NTAG216: its whole memory, page 0 first.
 
     ``memory`` defaults to a factory-new tag with ``uid`` (random if not given);
@@ -115,16 +139,12 @@ class EmulatedNtag:
             memory = type2.factory_memory(product, uid or random_uid())
         if len(memory) != product.pages * PAGE_SIZE:
             raise ValueError(f"an {product.name} image is {product.pages * PAGE_SIZE} bytes")
+        super().__init__()
         self.product = product
         self.memory = bytearray(memory)
         self.on_commit = on_commit
         self.signature = _secp128r1.sign(signing_key, self.uid)
-        self.in_field = True
-        self.active = False
-        self.frames = 0
         self.writes = 0
-        #: Stop answering (leave the field) after this many frames, if set.
-        self.answer_limit: int | None = None
         #: A test's own answer to a frame: bytes to send, or None to answer normally.
         self.fault: Callable[[bytes], bytes | None] | None = None
         self._removal: tuple[int, Stage] | None = None
@@ -140,9 +160,6 @@ class EmulatedNtag:
     @property
     def sel_res(self) -> bytes:
         return b"\x00"
-
-    def power_up(self) -> None:
-        self.active = self.in_field
 
     def power_down(self) -> None:
         self.active = False
@@ -164,12 +181,8 @@ class EmulatedNtag:
         self.answer_limit = None
 
     def process(self, frame: bytes) -> bytes | None:
-        if not (self.in_field and self.active):
+        if not self._answers():
             return None
-        if self.answer_limit is not None and self.frames >= self.answer_limit:
-            self.in_field = False
-            return None
-        self.frames += 1
         if self.fault is not None:
             answer = self.fault(frame)
             if answer is not None:
@@ -265,7 +278,7 @@ class EmulatedNtag:
         return None if stage else _ACK
 
 
-class EmulatedIsoDep:
+class EmulatedIsoDep(_InField):
     """A contactless chip card: the core's card application behind ISO/IEC 14443-4.
 
     It answers RATS with an ATS (FSCI 8: frames of 256 bytes, FWI 8: about 77 ms) and
@@ -277,12 +290,9 @@ class EmulatedIsoDep:
     _ATS = bytes((0x05, 0x78, 0x80, 0x81, 0x02))
 
     def __init__(self, application: CardApplication, *, uid: bytes | None = None) -> None:
+        super().__init__()
         self.application = application
         self._uid = uid or b"\x08" + secrets.token_bytes(3)
-        self.in_field = True
-        self.active = False
-        self.frames = 0
-        self.answer_limit: int | None = None
         self._fsd = 256
         self._protocol = False
         self._command = b""
@@ -301,9 +311,6 @@ class EmulatedIsoDep:
     def sel_res(self) -> bytes:
         return b"\x20"
 
-    def power_up(self) -> None:
-        self.active = self.in_field
-
     def power_down(self) -> None:
         self.active = self._protocol = False
         self._command = self._pending = b""
@@ -311,12 +318,8 @@ class EmulatedIsoDep:
         self.application.reset()
 
     def process(self, frame: bytes) -> bytes | None:
-        if not (self.in_field and self.active) or not frame:
+        if not frame or not self._answers():
             return None
-        if self.answer_limit is not None and self.frames >= self.answer_limit:
-            self.in_field = False
-            return None
-        self.frames += 1
         pcb = frame[0]
         if not self._protocol:
             if pcb != 0xE0 or len(frame) != 2:

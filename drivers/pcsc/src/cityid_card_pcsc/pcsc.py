@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 
 from smartcard import scard
 
+from cityid_card.card.apdu import split_response
 from cityid_card.drivers import DEFAULT_TIMEOUT, ReaderInfo
 from cityid_card.errors import (
     CardError,
-    CardProtocolError,
     CardRemoved,
     DriverError,
     NoReader,
@@ -284,9 +284,7 @@ class PcscConnection:
         if not response:
             # What vpcd (and some readers) report for a card that stopped answering.
             raise CardRemoved("the card answered nothing: it was removed or lost power")
-        if len(response) < 2:
-            raise CardProtocolError("the card's answer is shorter than a status word")
-        return bytes(response[:-2]), (response[-2] << 8) | response[-1]
+        return split_response(bytes(response))
 
     def _disconnect_later(self) -> None:
         card = self._card
