@@ -48,7 +48,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
 from types import FrameType
@@ -76,7 +76,7 @@ from .errors import (
     UnsupportedTag,
 )
 from .keys import IssuerKey
-from .status import StatusRegistry, StatusValue
+from .status import DEFAULT_ENTRIES, StatusRegistry, StatusValue
 
 if sys.platform != "win32":
     import fcntl
@@ -113,8 +113,6 @@ APPLICANT_FIELDS = ("name", "date_of_birth", "gender", "expires")
 RECORD_FIELDS = ("name", "date_of_birth", "issued", "expires", "status_index", "kid")
 #: Seconds a batch waits for a usable card for one applicant before it stops.
 DEFAULT_WAIT = 60.0
-#: Without a registry, status indexes are drawn at random from this many (as the CLI does).
-RANDOM_INDEX_RANGE = 2**20
 #: Seconds between two looks for a blank card after a card was refused.
 _POLL = 0.25
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -675,13 +673,22 @@ def medium_for(connection: Connection | TagLink) -> Medium:
 # Events: row numbers, never personal data
 
 
+#: Field metadata of what an event carries for the program that runs the batch only.
+_NOT_JSON = {"json": False}
+
+
 @dataclass(frozen=True)
 class _Event:
     event: ClassVar[str]
 
     def to_json(self) -> dict[str, Any]:
         """The event as one JSON object, ``event`` naming its kind."""
-        return {"event": self.event, **asdict(self)}
+        values = {
+            item.name: getattr(self, item.name)
+            for item in fields(self)
+            if item.metadata.get("json", True)
+        }
+        return {"event": self.event, **values}
 
 
 @dataclass(frozen=True)
@@ -740,20 +747,13 @@ class CardDone(_Event):
     product: str | None
     #: The credential's size in bytes.
     size: int
-    blob: bytes = field(repr=False, compare=False)
+    blob: bytes = field(repr=False, compare=False, metadata=_NOT_JSON)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "event": self.event,
-            "row": self.row,
-            "status_index": self.status_index,
-            "kid": self.kid,
-            "authenticity": self.authenticity.name.lower(),
-            "locked": self.locked,
-            "medium": self.medium,
-            "product": self.product,
-            "bytes": self.size,
-        }
+        values = super().to_json()
+        values["authenticity"] = self.authenticity.name.lower()
+        values["bytes"] = values.pop("size")
+        return values
 
 
 @dataclass(frozen=True)
@@ -771,17 +771,9 @@ class CardFailed(_Event):
     status_index: int
     revoked: bool
     #: The error itself, for the program that runs the batch; not part of to_json().
-    exception: BaseException | None = field(default=None, repr=False, compare=False)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "event": self.event,
-            "row": self.row,
-            "error": self.error,
-            "message": self.message,
-            "status_index": self.status_index,
-            "revoked": self.revoked,
-        }
+    exception: BaseException | None = field(
+        default=None, repr=False, compare=False, metadata=_NOT_JSON
+    )
 
 
 @dataclass(frozen=True)
@@ -893,7 +885,7 @@ class _Batch:
             index = registry.allocate()
             registry.save(path)
             return index
-        while (index := secrets.randbelow(RANDOM_INDEX_RANGE)) in self.used_indexes:
+        while (index := secrets.randbelow(DEFAULT_ENTRIES)) in self.used_indexes:
             pass
         self.used_indexes.add(index)
         return index

@@ -36,7 +36,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, unquote_to_bytes
 
 import pkcs11
@@ -52,9 +52,7 @@ from .errors import (
     TokenPinError,
     TokenUnsupported,
 )
-
-if TYPE_CHECKING:
-    from .keys import IssuerKey
+from .keys import KEY_URI_SCHEME, IssuerKey, is_key_uri
 
 __all__ = [
     "DEFAULT_MODULE",
@@ -66,6 +64,7 @@ __all__ = [
     "TokenKeyInfo",
     "generate_key",
     "list_tokens",
+    "pkcs11_module",
 ]
 
 #: SoftHSM2's PKCS#11 module on Debian and Ubuntu (package softhsm2).
@@ -106,9 +105,9 @@ class KeyUri:
     @classmethod
     def parse(cls, uri: str) -> KeyUri:
         """Parse ``uri``; raise TokenError naming what is wrong with it."""
-        if not isinstance(uri, str) or uri[:7].lower() != "pkcs11:":
-            raise TokenError("a key URI must start with pkcs11:")
-        path, _, query = uri[7:].partition("?")
+        if not isinstance(uri, str) or not is_key_uri(uri):
+            raise TokenError(f"a key URI must start with {KEY_URI_SCHEME}")
+        path, _, query = uri[len(KEY_URI_SCHEME) :].partition("?")
         values: dict[str, str | bytes] = {}
         for part, separator, known in (
             (path, ";", _PATH_ATTRIBUTES),
@@ -178,11 +177,11 @@ class KeyUri:
             for name, value in (("module-path", self.module_path), ("pin-source", self.pin_source))
             if value is not None
         ]
-        return "pkcs11:" + ";".join(path) + ("?" + "&".join(query) if query else "")
+        return KEY_URI_SCHEME + ";".join(path) + ("?" + "&".join(query) if query else "")
 
     def module(self) -> str:
-        """The PKCS#11 module to load: module-path, else $CITYID_CARD_PKCS11_MODULE, else SoftHSM2."""
-        return self.module_path or os.environ.get(MODULE_ENV) or DEFAULT_MODULE
+        """The PKCS#11 module to load: module-path, else as :func:`pkcs11_module` says."""
+        return pkcs11_module(self.module_path)
 
     def read_pin(self, pin: str | None = None) -> str | None:
         """The PIN: ``pin``, else pin-value, else pin-source, else $CITYID_CARD_PKCS11_PIN."""
@@ -203,6 +202,11 @@ class KeyUri:
             parts.append(f"id {self.id.hex()}")
         where = f" in token {self.token!r}" if self.token is not None else ""
         return " ".join(parts) + where
+
+
+def pkcs11_module(path: str | None = None) -> str:
+    """The PKCS#11 module to load: ``path``, else $CITYID_CARD_PKCS11_MODULE, else SoftHSM2's."""
+    return path or os.environ.get(MODULE_ENV) or DEFAULT_MODULE
 
 
 def _quote(value: str | bytes) -> str:
@@ -565,8 +569,6 @@ def generate_key(
     allowed to sign and nothing else. Refuses, with TokenError, when the token already
     holds an object with that label or id: an issuing key is never replaced.
     """
-    from .keys import IssuerKey
-
     parsed = uri if isinstance(uri, KeyUri) else KeyUri.parse(uri)
     alg = _algorithms.algorithm_name(alg)
     if parsed.object is None:
@@ -606,9 +608,7 @@ def generate_key(
                 private_template={Attribute.EXTRACTABLE: False},
             )
         except p11.PKCS11Error as error:
-            raise TokenError(
-                f"the token failed to make the key pair ({type(error).__name__})"
-            ) from None
+            raise _failed("make the key pair", error) from None
     finally:
         _close(session)
     located = replace(parsed, id=ident, pin_value=None)
@@ -658,7 +658,7 @@ def list_tokens(
     are listed with the URI that names each; ``token`` lists only the token with that
     label.
     """
-    module = module or os.environ.get(MODULE_ENV) or DEFAULT_MODULE
+    module = pkcs11_module(module)
     lib = _load_module(module)
     pin = pin if pin is not None else os.environ.get(PIN_ENV)
     found: list[TokenInfo] = []

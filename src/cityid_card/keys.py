@@ -8,7 +8,6 @@ length (see ``specs/credential.md``).
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 from collections.abc import Mapping
@@ -130,7 +129,7 @@ class IssuerKey:
         self._alg = self._signer.alg
         public = self._signer.public_key()
         if kid is None:
-            kid = base64.urlsafe_b64encode(_algorithms.thumbprint(public)).rstrip(b"=").decode()
+            kid = _algorithms._b64url(_algorithms.thumbprint(public))
         self._public = PublicKey(kid, self._alg, public, valid_from, valid_until)
 
     @classmethod

@@ -32,6 +32,7 @@ from .keys import WIRE_KID_SIZE, IssuerKey, PublicKey
 from .trust import TrustStore
 
 __all__ = [
+    "DEFAULT_ENTRIES",
     "CredentialStatus",
     "StatusListToken",
     "StatusRegistry",
@@ -47,6 +48,9 @@ CLAIM_STATUS_LIST, CLAIM_TTL = 65533, 65534
 ALLOWED_BITS = (1, 2, 4, 8)
 #: The most entries a list may have: 2**24 one-bit entries decompress to 2 MiB.
 MAX_ENTRIES = 2**24
+#: Entries in a new status registry, and the range a status index is drawn from at random
+#: when there is no registry: large enough that an index does not reveal the issue order.
+DEFAULT_ENTRIES = 2**20
 #: Decompressed lists larger than this are refused (a zlib bomb guard).
 MAX_LIST_BYTES = MAX_ENTRIES
 
@@ -166,9 +170,10 @@ class StatusListToken:
 def _signer(candidates: tuple[PublicKey, ...], message: cose.Sign1) -> PublicKey:
     if not candidates:
         raise StatusListError("the status list is not signed by a trusted key")
+    to_be_signed = message.to_be_signed()
     for key in candidates:
         try:
-            key.verify_signature(message.to_be_signed(), message.signature)
+            key.verify_signature(to_be_signed, message.signature)
         except CredentialError:
             continue
         return key
@@ -194,8 +199,7 @@ def _decode_list(value: Any) -> tuple[int, bytes]:
 
 
 def _thumbprint(key: IssuerKey) -> str:
-    digest = _algorithms.thumbprint(key.public().key)
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return _algorithms._b64url(_algorithms.thumbprint(key.public().key))
 
 
 def sign_status_list(

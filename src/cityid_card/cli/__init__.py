@@ -73,9 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
     except CredentialError as error:
         return fail(args, error, EXIT_REJECTED)
-    except CityIDError as error:
-        return fail(args, error, EXIT_USAGE)
-    except OSError as error:
+    except (CityIDError, OSError) as error:
         return fail(args, error, EXIT_USAGE)
     return status
 

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from cityid_card.credential import Credential
+from cityid_card.drivers import DEFAULT_TIMEOUT
 from cityid_card.keys import IssuerKey
-from cityid_card.status import StatusRegistry
+from cityid_card.status import DEFAULT_ENTRIES, StatusRegistry
+from cityid_card.trust import TrustStore
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -63,11 +65,29 @@ def add_passphrase_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-#: Help for every --key that signs: a key file or a key in a token.
-KEY_HELP = (
-    "issuer private key: a PEM file, or a pkcs11: URI of a key in a hardware token "
-    "(pkcs11:token=LABEL;object=KEY?pin-source=file:PINFILE)"
-)
+def add_key_flag(parser: argparse.ArgumentParser) -> None:
+    """--key, for every command that signs: a key file or a key in a token."""
+    parser.add_argument(
+        "--key",
+        required=True,
+        metavar="PEM|URI",
+        help="issuer private key: a PEM file, or a pkcs11: URI of a key in a hardware token "
+        "(pkcs11:token=LABEL;object=KEY?pin-source=file:PINFILE)",
+    )
+
+
+def add_new_key_flags(parser: argparse.ArgumentParser) -> None:
+    """--trust, --valid-from, --valid-until: where a new key's public half goes, when it issues."""
+    parser.add_argument(
+        "--trust", type=Path, required=True, help="JWK Set to add the public key to"
+    )
+    parser.add_argument("--valid-from", type=iso_date, help="first day the key may issue")
+    parser.add_argument("--valid-until", type=iso_date, help="last day the key may issue")
+
+
+def trust_store_or_new(path: Path) -> TrustStore:
+    """The trust store a new key is added to: the file's, or an empty one if there is none."""
+    return TrustStore.load(path) if path.exists() else TrustStore()
 
 
 def read_passphrase(path: Path | None) -> bytes | None:
@@ -76,12 +96,14 @@ def read_passphrase(path: Path | None) -> bytes | None:
     return path.read_bytes().splitlines()[0] if path.stat().st_size else b""
 
 
-def load_issuer_key(location: str | os.PathLike[str], passphrase_file: Path | None) -> IssuerKey:
+def load_issuer_key(
+    location: str | os.PathLike[str], passphrase_file: Path | None, *, kid: str | None = None
+) -> IssuerKey:
     """The issuer key a --key names: a PEM file path or a pkcs11: URI.
 
     A key in a token holds a session open: use the result as a context manager.
     """
-    return IssuerKey.load(location, read_passphrase(passphrase_file))
+    return IssuerKey.load(location, read_passphrase(passphrase_file), kid=kid)
 
 
 def claims_json(credential: Credential) -> dict[str, Any]:
@@ -137,20 +159,15 @@ def add_reader_flags(parser: argparse.ArgumentParser, *, required: bool = True) 
     parser.add_argument(
         "--timeout",
         type=float,
-        default=5.0,
+        default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help="how long to wait for a card and for each answer (default 5)",
+        help=f"how long to wait for a card and for each answer (default {DEFAULT_TIMEOUT:g})",
     )
-
-
-#: Without --status-index or --registry the index is drawn at random from this many,
-#: so that it does not reveal the order in which cards were issued.
-DEFAULT_STATUS_LIST_SIZE = 2**20
 
 
 def add_holder_flags(parser: argparse.ArgumentParser) -> None:
     """--key, the holder's fields and where the status index comes from."""
-    parser.add_argument("--key", required=True, metavar="PEM|URI", help=KEY_HELP)
+    add_key_flag(parser)
     parser.add_argument("--name", required=True, help="the name as printed on the card")
     parser.add_argument("--dob", type=iso_date, required=True, help="date of birth, YYYY-MM-DD")
     parser.add_argument("--expires", type=iso_date, required=True, help="expiry date, YYYY-MM-DD")
@@ -187,7 +204,7 @@ def holder_credential(
     elif args.status_index is not None:
         status_index = args.status_index
     else:
-        status_index = secrets.randbelow(DEFAULT_STATUS_LIST_SIZE)
+        status_index = secrets.randbelow(DEFAULT_ENTRIES)
     credential = Credential(
         name=args.name,
         date_of_birth=args.dob,
@@ -195,6 +212,6 @@ def holder_credential(
         issued=args.issued,
         gender=args.gender,
         status_index=status_index,
-        tag_uid=getattr(args, "tag_uid", None),
+        tag_uid=args.tag_uid,
     )
     return credential, registry

@@ -44,19 +44,18 @@ from cityid_card.batch import (
     run_batch,
 )
 from cityid_card.errors import CityIDError
-from cityid_card.keys import IssuerKey
 
 from ._common import (
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_USAGE,
-    KEY_HELP,
+    add_key_flag,
     add_passphrase_flag,
     add_reader_flags,
     fail,
     iso_date,
+    load_issuer_key,
     print_json,
-    read_passphrase,
 )
 
 if TYPE_CHECKING:
@@ -98,7 +97,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "applicants", type=Path, help="applicants file: .csv with a header, or .jsonl"
     )
-    parser.add_argument("--key", required=True, metavar="PEM|URI", help=KEY_HELP)
+    add_key_flag(parser)
     parser.add_argument(
         "--kid",
         metavar="LABEL",
@@ -161,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
             args.applicants, expires=args.expires, valid_years=args.valid_years, today=today
         )
         with (
-            IssuerKey.load(args.key, read_passphrase(args.passphrase_file), kid=args.kid) as key,
+            load_issuer_key(args.key, args.passphrase_file, kid=args.kid) as key,
             _reporter(args.json) as report,
         ):
             result = run_batch(

@@ -21,6 +21,7 @@ from cityid_card._algorithms import Algorithm
 from cityid_card.card import CardSession, personalize, verify_card
 from cityid_card.card.ndef import encode_message
 from cityid_card.card.tag import TagLink, TagSession, personalize_tag, verify_tag, write_tag
+from cityid_card.card.type2 import NTAG213
 from cityid_card.credential import Credential
 from cityid_card.drivers import SimDriver, connect
 from cityid_card.errors import CardError, CredentialError, NoReader
@@ -29,9 +30,6 @@ from cityid_card.trust import TrustStore
 from cityid_card.verifier import verify
 
 from ._common import EXIT_OK, add_json_flag, claims_json, print_claims, print_json
-
-#: Bytes of user memory on an NXP NTAG213, the cheapest NFC Forum Type 2 tag.
-NTAG213_USER_BYTES = 144
 
 
 def register(commands: Any) -> None:
@@ -60,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"== {result['alg']}: throwaway issuer key {result['kid']} (in memory only)")
         print(
             f"issued a credential of {result['bytes']} bytes "
-            f"(an NTAG213 tag holds {NTAG213_USER_BYTES})"
+            f"(an NTAG213 tag holds {NTAG213.user_memory})"
         )
         print(f"  {result['hex']}")
         print(f"VALID  {result['alg']}, issuer key {result['kid']}")

@@ -11,14 +11,19 @@ and are never printed.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cityid_card.errors import TokenError
-from cityid_card.trust import TrustStore
+from cityid_card.errors import TokenError, TokenPinError, TrustStoreError
 
-from ._common import EXIT_OK, add_json_flag, iso_date, print_json, read_passphrase
+from ._common import (
+    EXIT_OK,
+    add_json_flag,
+    add_new_key_flags,
+    print_json,
+    read_passphrase,
+    trust_store_or_new,
+)
 
 if TYPE_CHECKING:
     from cityid_card.hsm import TokenInfo
@@ -44,11 +49,7 @@ def register(commands: Any) -> None:
     )
     keygen.add_argument("--alg", choices=("ES256", "EdDSA"), default="ES256")
     keygen.add_argument("--kid", help="the key's label in the trust store (default: object=)")
-    keygen.add_argument(
-        "--trust", type=Path, required=True, help="JWK Set to add the public key to"
-    )
-    keygen.add_argument("--valid-from", type=iso_date, help="first day the key may issue")
-    keygen.add_argument("--valid-until", type=iso_date, help="last day the key may issue")
+    add_new_key_flags(keygen)
     _add_pin_flag(keygen)
     add_json_flag(keygen)
     keygen.set_defaults(run=run_keygen)
@@ -76,7 +77,10 @@ def _add_pin_flag(parser: argparse.ArgumentParser) -> None:
 
 def _pin(args: argparse.Namespace) -> str | None:
     secret = read_passphrase(args.pin_file)
-    return None if secret is None else secret.decode("utf-8")
+    try:
+        return None if secret is None else secret.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TokenPinError("the token PIN is not valid UTF-8") from None
 
 
 def run_keygen(args: argparse.Namespace) -> int:
@@ -87,10 +91,10 @@ def run_keygen(args: argparse.Namespace) -> int:
 
     uri = KeyUri.parse(args.key)
     kid = args.kid or uri.object
-    store = TrustStore.load(args.trust) if args.trust.exists() else TrustStore()
+    store = trust_store_or_new(args.trust)
     if any(key.kid == kid for key in store):
         # Checked before the token is touched, so no orphan key is left in it.
-        raise FileExistsError(17, f"the trust store already has a key {kid!r}", str(args.trust))
+        raise TrustStoreError(f"the trust store already has a key {kid!r}")
     with generate_key(
         uri,
         args.alg,
@@ -120,14 +124,18 @@ def run_keygen(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     try:
-        from cityid_card.hsm import DEFAULT_MODULE, MODULE_ENV, PIN_ENV, list_tokens
+        from cityid_card.hsm import list_tokens, pkcs11_module
     except ImportError:
         raise TokenError(_NEEDS_PKCS11) from None
 
     tokens = list_tokens(args.module, token=args.token, pin=_pin(args))
     if args.json:
-        module = args.module or os.environ.get(MODULE_ENV) or DEFAULT_MODULE
-        print_json({"module": module, "tokens": [_token_json(token) for token in tokens]})
+        print_json(
+            {
+                "module": pkcs11_module(args.module),
+                "tokens": [_token_json(token) for token in tokens],
+            }
+        )
         return EXIT_OK
     if not tokens:
         print("no initialised token found")
@@ -138,7 +146,7 @@ def run_list(args: argparse.Namespace) -> int:
             f"serial {token.serial}): signs {algorithms}"
         )
         if token.keys is None:
-            print(f"  keys: give --pin-file or set {PIN_ENV} to list them")
+            print(f"  keys: give --pin-file or set {_PIN_ENV} to list them")
             continue
         if not token.keys:
             print("  no private keys")

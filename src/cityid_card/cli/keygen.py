@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from cityid_card.keys import IssuerKey
-from cityid_card.trust import TrustStore
 
 from ._common import (
     EXIT_OK,
     add_json_flag,
+    add_new_key_flags,
     add_passphrase_flag,
-    iso_date,
     print_json,
     read_passphrase,
+    trust_store_or_new,
 )
 
 
@@ -26,18 +26,14 @@ def register(commands: Any) -> None:
     parser.add_argument("--alg", choices=("ES256", "EdDSA"), default="ES256")
     parser.add_argument("--kid", required=True, help="the key's label, e.g. CHI-2026-1")
     parser.add_argument("--out", type=Path, required=True, help="new PKCS#8 PEM private key file")
-    parser.add_argument(
-        "--trust", type=Path, required=True, help="JWK Set to add the public key to"
-    )
-    parser.add_argument("--valid-from", type=iso_date, help="first day the key may issue")
-    parser.add_argument("--valid-until", type=iso_date, help="last day the key may issue")
+    add_new_key_flags(parser)
     add_passphrase_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    store = TrustStore.load(args.trust) if args.trust.exists() else TrustStore()
+    store = trust_store_or_new(args.trust)
     key = IssuerKey.generate(
         args.alg, args.kid, valid_from=args.valid_from, valid_until=args.valid_until
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from cityid_card.card import CardSession
 from cityid_card.card.tag import TagLink, read_tag
-from cityid_card.drivers import connect
+from cityid_card.drivers import ReaderConnection, connect
 from cityid_card.errors import UnsupportedTag
 
 from ._common import EXIT_OK, add_json_flag, add_reader_flags, print_json
@@ -75,12 +75,13 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_uid(args: argparse.Namespace, connection: object) -> int:
+def _print_uid(args: argparse.Namespace, connection: ReaderConnection) -> int:
+    # NFC tags and ISO-DEP cards have a UID; contact cards have none.
     uid = getattr(connection, "uid", None)
     if not isinstance(uid, bytes):
         raise UnsupportedTag("the card in this reader reports no UID (it is a contact card)")
     if args.json:
-        print_json({"reader": getattr(connection, "reader", None), "uid": uid.hex()})
+        print_json({"reader": connection.reader, "uid": uid.hex()})
     else:
         print(uid.hex())
     return EXIT_OK

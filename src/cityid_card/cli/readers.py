@@ -37,9 +37,10 @@ def run(args: argparse.Namespace) -> int:
     for scheme, found in seen.items():
         if isinstance(found, Exception):
             print(f"{scheme + ':':<10} unavailable: {found} ({type(found).__name__})")
-        elif not found:
+            continue
+        if not found:
             print(f"{scheme + ':':<10} no readers")
-        for reader in [] if isinstance(found, Exception) else found:
+        for reader in found:
             card = "card present" if reader.card_present else "empty"
             print(f"{reader.uri:<10} {reader.name}  [{card}]")
     return EXIT_OK

@@ -12,8 +12,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cityid_card.card import CardApplication, CardState
 from cityid_card.card.vpcd import VPCD_PORT, serve
+from cityid_card.drivers import SimDriver
 
 from ._common import EXIT_OK
 
@@ -44,11 +44,8 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     host, port = args.vpcd
-    if args.state is None:
-        application = CardApplication()
-    else:
-        path: Path = args.state
-        application = CardApplication(CardState.load(path), on_commit=lambda s: s.save(path))
+    # The same emulated card as the reader sim:card[:STATEFILE] opens.
+    application = SimDriver().card(str(args.state) if args.state else "").application
     state = f"state in {args.state}" if args.state else "blank, not saved"
     print(
         f"emulated card in the vpcd reader at {host}:{port} ({state}); Ctrl-C removes it",

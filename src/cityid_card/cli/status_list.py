@@ -13,18 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from cityid_card._files import write_atomically
-from cityid_card.status import StatusRegistry, StatusValue, sign_status_list
+from cityid_card.status import DEFAULT_ENTRIES, StatusRegistry, StatusValue, sign_status_list
 
 from ._common import (
     EXIT_OK,
-    KEY_HELP,
     add_json_flag,
+    add_key_flag,
     add_passphrase_flag,
     load_issuer_key,
     print_json,
 )
-
-DEFAULT_LIST_SIZE = 2**20
 
 
 def register(commands: Any) -> None:
@@ -35,7 +33,7 @@ def register(commands: Any) -> None:
 
     build = actions.add_parser("build", help="start a status registry for an issuer key")
     _add_key_flags(build)
-    build.add_argument("--size", type=int, default=DEFAULT_LIST_SIZE, help="number of entries")
+    build.add_argument("--size", type=int, default=DEFAULT_ENTRIES, help="number of entries")
     build.add_argument("--bits", type=int, choices=(1, 2, 4, 8), default=2,
                        help="bits per entry (2 allows suspension)")  # fmt: skip
     build.add_argument("--out", type=Path, required=True, help="new registry file (JSON)")
@@ -67,7 +65,7 @@ def register(commands: Any) -> None:
 
 
 def _add_key_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--key", required=True, metavar="PEM|URI", help=KEY_HELP)
+    add_key_flag(parser)
     add_passphrase_flag(parser)
 
 
