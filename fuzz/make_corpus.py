@@ -16,7 +16,7 @@ from cityid_card import CredentialError, cose
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "fuzz" / "corpus"
-DARKYENUS = ROOT.parent / "shared" / "vectors" / "cbor" / "rfc8949_vectors_darkyenus.json"
+DARKYENUS = ROOT / "tests" / "vectors" / "cbor" / "rfc8949_vectors_darkyenus.json"
 TRUNCATIONS = (0, 1, 4, 9, 10, 12, 13, 40, 54, 55, 56, 119)
 DARKYENUS_CASES = 24
 

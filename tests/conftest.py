@@ -20,8 +20,8 @@ from cityid_card import hsm as hsm_module
 from cityid_card.hsm import DEFAULT_MODULE
 
 REPO = Path(__file__).resolve().parent.parent
-#: Public test vectors provided beside the repository (read only, never copied).
-SHARED = REPO.parent / "shared"
+#: Public test vectors kept in the repository (tests/vectors/SOURCES names their origins).
+PUBLIC_VECTORS = REPO / "tests" / "vectors"
 ALGORITHMS = ("ES256", "EdDSA")
 #: A moment at which the sample credentials are valid.
 NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
@@ -57,8 +57,9 @@ def signed_envelope(key: IssuerKey, payload: bytes, protected: Any = None, **par
     return bytes(vector_generator.envelope(key, payload, protected=protected, **parts))
 
 
-def load_shared_json(relative: str) -> Any:
-    return json.loads((SHARED / relative).read_text(encoding="utf-8"))
+def load_vector_json(relative: str) -> Any:
+    """A public test vector file of tests/vectors/, parsed."""
+    return json.loads((PUBLIC_VECTORS / relative).read_text(encoding="utf-8"))
 
 
 def sample_credential(**changes: Any) -> Credential:

@@ -3,7 +3,7 @@
 A signed format needs exactly one byte representation per value: ``loads`` must accept
 the deterministic encoding (RFC 8949 section 4.2.1) of every value in our profile and
 raise MalformedCredential for every other input, whatever it is. Vectors come from
-``../shared/vectors/cbor`` (see ``../shared/vectors/README.md``); the cases they lack
+``tests/vectors/cbor`` (see ``tests/vectors/SOURCES``); the cases they lack
 (duplicate and unsorted keys, bad UTF-8, non-shortest heads ...) are written here.
 """
 
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from cityid_card import IssuerKey, MalformedCredential, TrustStore, _cbor, verify
 
-from .conftest import NOW, load_shared_json, sample_credential
+from .conftest import NOW, load_vector_json, sample_credential
 
 # ---------------------------------------------------------------------------------------
 # Helpers
@@ -86,7 +86,7 @@ def _length_first_order_is_bytewise(value: Any) -> bool:
 # ---------------------------------------------------------------------------------------
 # Darkyenus/cbor-test-vectors: every case in the file
 
-CBOR_VECTORS: list[dict[str, Any]] = load_shared_json("vectors/cbor/rfc8949_vectors_darkyenus.json")
+CBOR_VECTORS: list[dict[str, Any]] = load_vector_json("cbor/rfc8949_vectors_darkyenus.json")
 
 #: Known quirk (README): flagged "canonical" although Infinity's shortest form is f97c00.
 #: It is a float, so it is outside the profile either way; it is simply not counted as
@@ -118,7 +118,7 @@ _OUT_OF_PROFILE = [(i, c) for i, c in _VALID if not _is_in_profile_canonical(c)]
 
 
 def test_vector_file_is_complete() -> None:
-    # The counts from ../shared/vectors/README.md: a truncated file must not pass quietly.
+    # The counts from tests/vectors/SOURCES: a truncated file must not pass quietly.
     assert len(CBOR_VECTORS) == 778
     assert len(_INVALID) == 693
     assert len(_VALID) == 85

@@ -27,12 +27,12 @@ from cityid_card import (
 )
 from cityid_card._algorithms import Algorithm, PublicKeyObject
 
-from .conftest import load_shared_json
+from .conftest import load_vector_json
 
 # ---------------------------------------------------------------------------------------
 # RFC 8392 Appendix A
 
-RFC8392: dict[str, Any] = load_shared_json("vectors/cwt/rfc8392_appendix_a.json")
+RFC8392: dict[str, Any] = load_vector_json("cwt/rfc8392_appendix_a.json")
 A3 = bytes.fromhex(RFC8392["A.3_signed_cwt_hex"])
 A1_CLAIMS = bytes.fromhex(RFC8392["A.1_claims_set_hex"])
 A3_UNPROTECTED_KID = b"AsymmetricECDSA256"

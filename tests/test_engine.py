@@ -58,7 +58,7 @@ from cityid_card.verifier import _ENGINES, KeyRow, VerifiedCredential
 from .conftest import (
     VECTORS,
     engine_factory,
-    load_shared_json,
+    load_vector_json,
     native_module,
     sample_credential,
     signed_envelope,
@@ -987,7 +987,7 @@ def test_spec_vector(engine_impl: str, vector: dict[str, Any]) -> None:
         assert type(caught.value).__name__ == expected["error"]
 
 
-DARKYENUS: list[dict[str, Any]] = load_shared_json("vectors/cbor/rfc8949_vectors_darkyenus.json")
+DARKYENUS: list[dict[str, Any]] = load_vector_json("cbor/rfc8949_vectors_darkyenus.json")
 
 
 def test_every_darkyenus_cbor_vector_is_a_malformed_credential(engine_impl: str) -> None:

@@ -1,6 +1,6 @@
 """Wycheproof signature vectors through every implementation of the signature check.
 
-``../shared/vectors/wycheproof`` (see its README): ECDSA P-256/SHA-256 with raw r || s
+``tests/vectors/wycheproof`` (see ``tests/vectors/SOURCES``): ECDSA P-256/SHA-256 with raw r || s
 signatures (the form COSE uses) and Ed25519. Every case must come out as labelled:
 "valid" verifies, "invalid" raises BadSignature (or, if the public key itself is
 unusable, InvalidKey when the key is loaded). Neither file has an "acceptable" case;
@@ -23,7 +23,7 @@ import pytest
 from cityid_card import BadSignature, InvalidKey, _algorithms
 from cityid_card._algorithms import Algorithm, PublicKeyObject
 
-from .conftest import load_shared_json, native_module
+from .conftest import load_vector_json, native_module
 
 #: A signature check: return None or raise BadSignature.
 SignatureCheck = Callable[[PublicKeyObject, bytes, bytes], None]
@@ -53,14 +53,14 @@ class VectorFile:
     path: str
     alg: Algorithm
     key_member: str  # member of testGroups[].publicKey with the raw key
-    cases: int  # numbers from ../shared/vectors/README.md
+    cases: int  # numbers from tests/vectors/SOURCES
     valid: int
     invalid: int
 
 
 P1363 = VectorFile(
     "p1363",
-    "vectors/wycheproof/ecdsa_secp256r1_sha256_p1363_test.json",
+    "wycheproof/ecdsa_secp256r1_sha256_p1363_test.json",
     "ES256",
     "uncompressed",  # 65-byte 04 || x || y (wx/wy are ASN.1 integers of varying length)
     cases=262,
@@ -69,7 +69,7 @@ P1363 = VectorFile(
 )
 ED25519 = VectorFile(
     "ed25519",
-    "vectors/wycheproof/ed25519_test.json",
+    "wycheproof/ed25519_test.json",
     "EdDSA",
     "pk",
     cases=151,
@@ -77,7 +77,7 @@ ED25519 = VectorFile(
     invalid=63,
 )
 FILES = (P1363, ED25519)
-DATA: dict[str, dict[str, Any]] = {f.label: load_shared_json(f.path) for f in FILES}
+DATA: dict[str, dict[str, Any]] = {f.label: load_vector_json(f.path) for f in FILES}
 
 
 @dataclass(frozen=True)
