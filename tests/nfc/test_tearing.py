@@ -57,14 +57,16 @@ def _foreign(field: Field) -> EmulatedNtag:
     return tag
 
 
+#: How the tag is made, the credential written over it, and whether that needs force
+#: (another holder's credential, or another application's data, is kept otherwise).
 SCENARIOS: dict[str, tuple[Callable[[Field], EmulatedNtag], bytes, bool]] = {
     "blank-to-credential": (lambda f: _tag(type2.NTAG213, f, None), A, False),
     "renewal": (lambda f: _tag(type2.NTAG213, f, A), B, False),
     "same-length-name": (lambda f: _tag(type2.NTAG213, f, A), OTHER, True),
-    "shorter": (lambda f: _tag(type2.NTAG213, f, A), SHORT, False),
-    "longer": (lambda f: _tag(type2.NTAG213, f, SHORT), A, False),
+    "shorter": (lambda f: _tag(type2.NTAG213, f, A), SHORT, True),
+    "longer": (lambda f: _tag(type2.NTAG213, f, SHORT), A, True),
     "foreign-forced": (_foreign, A, True),
-    "long-form-length": (lambda f: _tag(type2.NTAG215, f, A), LONG, False),
+    "long-form-length": (lambda f: _tag(type2.NTAG215, f, A), LONG, True),
 }
 
 
