@@ -53,8 +53,6 @@ from cityid_card.batch import (
     read_records,
     run_batch,
 )
-from cityid_card.card import CardVerification, personalize, verify_card
-from cityid_card.card.tag import TagLink, verify_tag
 from cityid_card.drivers import SimConnection, SimDriver, connect
 from cityid_card.errors import (
     ApplicantError,
@@ -67,7 +65,9 @@ from cityid_card.errors import (
     UnknownApplicantField,
 )
 from cityid_card.hsm import generate_key
-from cityid_card_nfc.emulator import EmulatedNtag
+from cityid_card.iso7816 import CardVerification, personalize, verify_card
+from cityid_card.type2.emulator import EmulatedNtag
+from cityid_card.type2.session import TagLink, verify_tag
 from cityid_card_nfc.sim import open_emulated
 
 from .conftest import NOW, PIN, REPO, TOKEN

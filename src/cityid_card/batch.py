@@ -12,10 +12,10 @@ Two media, chosen by what the reader holds (:func:`medium_for`):
 
 - :class:`ChipCard`, an ISO 7816 card, contact or ISO-DEP: the chip makes its key pair,
   the credential binds it, is written, read back, verified, the chip authenticated, and
-  with ``lock`` the card is locked (:func:`cityid_card.card.personalize`);
+  with ``lock`` the card is locked (:func:`cityid_card.iso7816.personalize`);
 - :class:`NfcTag`, an NTAG213/215/216: the credential binds the tag's UID, is written,
   read back, verified, and with ``lock`` the tag is made read-only
-  (:func:`cityid_card.card.tag.personalize_tag`).
+  (:func:`cityid_card.type2.session.personalize_tag`).
 
 Privacy: the applicants are read into memory and their data goes to the card and the
 records file only. Events, errors and ``repr`` name applicants by their row number;
@@ -54,8 +54,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, ClassVar, Protocol
 
-from .card.session import Authenticity, CardSession, personalize
-from .card.tag import Contents, TagLink, TagSession, personalize_tag
 from .credential import Credential
 from .drivers import DEFAULT_TIMEOUT, Connection, connect, load_driver, parse_uri
 from .errors import (
@@ -75,8 +73,10 @@ from .errors import (
     UnknownApplicantField,
     UnsupportedTag,
 )
+from .iso7816.session import Authenticity, CardSession, personalize
 from .keys import IssuerKey
 from .status import DEFAULT_ENTRIES, StatusRegistry, StatusValue
+from .type2.session import Contents, TagLink, TagSession, personalize_tag
 
 if sys.platform != "win32":
     import fcntl

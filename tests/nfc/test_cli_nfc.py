@@ -89,7 +89,7 @@ def test_a_uid_bound_credential_through_the_cli(
 def test_write_refuses_foreign_tags_and_chip_cards(
     issued: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from cityid_card.card.type2 import NTAG213, data_area_image, factory_memory, with_data_area
+    from cityid_card.type2 import NTAG213, data_area_image, factory_memory, with_data_area
 
     image = issued / "tag.bin"
     foreign = data_area_image(b"\xd1\x01\x0cU\x04example.org", 144)

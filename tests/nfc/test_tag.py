@@ -8,18 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cityid_card import IssuerKey, TrustStore
-from cityid_card.card import CardApplication, ndef, personalize, type2
-from cityid_card.card.session import Authenticity
-from cityid_card.card.tag import (
-    Contents,
-    TagSession,
-    personalize_tag,
-    read_tag,
-    verify_reader,
-    verify_tag,
-    write_tag,
-)
+from cityid_card import IssuerKey, TrustStore, type2
 from cityid_card.errors import (
     BadSignature,
     BlankTag,
@@ -39,7 +28,20 @@ from cityid_card.errors import (
     TlvError,
     UnsupportedTag,
 )
-from cityid_card_nfc.emulator import TEST_ORIGINALITY_KEY, EmulatedIsoDep, EmulatedNtag
+from cityid_card.iso7816 import CardApplication, personalize
+from cityid_card.iso7816.isodep import EmulatedIsoDep
+from cityid_card.iso7816.session import Authenticity
+from cityid_card.type2 import ndef
+from cityid_card.type2.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag
+from cityid_card.type2.session import (
+    Contents,
+    TagSession,
+    personalize_tag,
+    read_tag,
+    verify_reader,
+    verify_tag,
+    write_tag,
+)
 from tests.conftest import sample_credential
 
 from .conftest import TODAY, UID, Field

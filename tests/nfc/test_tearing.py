@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator
 import ndef as ndeflib
 import pytest
 
-from cityid_card import IssuerKey, TrustStore
-from cityid_card.card import ndef, type2
-from cityid_card.card.tag import TagSession, verify_tag, write_tag
+from cityid_card import IssuerKey, TrustStore, type2
 from cityid_card.errors import BlankTag, TagError, TagRemoved
-from cityid_card_nfc.emulator import EmulatedNtag, Stage
+from cityid_card.type2 import ndef
+from cityid_card.type2.emulator import EmulatedNtag, Stage
+from cityid_card.type2.session import TagSession, verify_tag, write_tag
 from tests.conftest import sample_credential
 
 from .conftest import TODAY, UID, Field

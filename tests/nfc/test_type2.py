@@ -14,8 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cityid_card.card import _secp128r1, ndef, type2
-from cityid_card.card.type2 import NTAG213, NTAG215, NTAG216, CapabilityContainer
+from cityid_card import type2
 from cityid_card.errors import (
     BlankTag,
     CapabilityContainerError,
@@ -24,6 +23,7 @@ from cityid_card.errors import (
     TagError,
     TlvError,
 )
+from cityid_card.type2 import NTAG213, NTAG215, NTAG216, CapabilityContainer, _secp128r1, ndef
 
 
 def walk(area: bytes) -> type2.NdefArea:

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from cityid_card import qr
-from cityid_card.card import CardVerification
-from cityid_card.card.tag import TagVerification, verify_reader
 from cityid_card.drivers import connect
+from cityid_card.iso7816 import CardVerification
 from cityid_card.status import StatusListToken
 from cityid_card.trust import TrustStore
+from cityid_card.type2.session import TagVerification, verify_reader
 from cityid_card.verifier import StatusPolicy, VerifiedCredential, Verifier
 
 from ._common import (

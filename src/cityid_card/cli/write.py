@@ -15,10 +15,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cityid_card.card.tag import TagLink, write_tag
 from cityid_card.drivers import connect
 from cityid_card.errors import UnsupportedTag
 from cityid_card.trust import TrustStore
+from cityid_card.type2.session import TagLink, write_tag
 
 from ._common import EXIT_OK, add_json_flag, add_reader_flags, print_json
 

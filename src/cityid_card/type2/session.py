@@ -10,7 +10,7 @@ NTAG213 is one frame (pages 2 to 40, lock bytes included). Other Type 2 tags are
 through the driver's generic path (READ, 16 bytes a frame).
 
 What a verification proves depends on what the credential binds (see
-:class:`~cityid_card.card.session.Authenticity`): its ``tag_uid`` must be the tag's UID
+:class:`~cityid_card.iso7816.session.Authenticity`): its ``tag_uid`` must be the tag's UID
 (a mismatch raises TagUidMismatch, never a lower level), and only then is the NXP
 originality signature worth reading.
 """
@@ -39,13 +39,14 @@ from cityid_card.errors import (
     TlvError,
     UnsupportedTag,
 )
+from cityid_card.iso7816.session import Authenticity, CardVerification, _verify, verify_card
 from cityid_card.keys import IssuerKey
 from cityid_card.trust import TrustStore
 from cityid_card.verifier import VerifiedCredential, Verifier, decode_unverified
 
-from . import ndef, type2
-from .session import Authenticity, CardVerification, _verify, verify_card
-from .type2 import PAGE_SIZE, CapabilityContainer, Product
+from . import memory as type2
+from . import ndef
+from .memory import PAGE_SIZE, CapabilityContainer, Product
 
 if TYPE_CHECKING:
     from cityid_card.drivers import Connection
