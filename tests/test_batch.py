@@ -65,9 +65,11 @@ from cityid_card.errors import (
     UnknownApplicantField,
 )
 from cityid_card.hsm import generate_key
-from cityid_card.iso7816 import CardVerification, personalize, verify_card
+from cityid_card.iso7816 import personalize, verify_card
+from cityid_card.media import Verification
 from cityid_card.type2.emulator import EmulatedNtag
-from cityid_card.type2.session import TagLink, verify_tag
+from cityid_card.type2.session import verify_tag
+from cityid_card_nfc.driver import Type2Connection
 from cityid_card_nfc.sim import open_emulated
 
 from .conftest import NOW, PIN, REPO, TOKEN
@@ -118,7 +120,7 @@ class Hopper:
             fault(card)
         return card
 
-    def read_back(self, number: int, trust: TrustStore | Verifier) -> CardVerification:
+    def read_back(self, number: int, trust: TrustStore | Verifier) -> Verification:
         """Verify what the ``number``-th card holds, put back into a reader."""
         card = self.cards[number]
         card.insert()
@@ -126,7 +128,7 @@ class Hopper:
             return verify_card(card, trust, NOW)
         connection = open_emulated(card)
         try:
-            assert isinstance(connection, TagLink)
+            assert isinstance(connection, Type2Connection)
             return verify_tag(connection, trust, NOW)
         finally:
             connection.close()
@@ -568,7 +570,7 @@ def test_a_used_or_locked_card_is_refused_untouched_and_the_next_one_used(
 ) -> None:
     def used(card: SimConnection) -> None:
         personalize(SimConnection(card.application), key, people(9)[8].credential(
-            status_index=3, issued=TODAY), lock=False)  # fmt: skip
+            status_index=3, issued=TODAY), lock=False, today=NOW.date())  # fmt: skip
 
     def locked(tag: EmulatedNtag) -> None:
         tag.memory[10:12] = b"\xff\xff"  # the static lock bits of pages 3 to 15

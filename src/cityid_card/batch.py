@@ -52,16 +52,13 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from .credential import Credential
-from .drivers import DEFAULT_TIMEOUT, Connection, connect, load_driver, parse_uri
+from .drivers import DEFAULT_TIMEOUT, connect, load_driver, parse_uri
 from .errors import (
     ApplicantError,
-    BlankCard,
     CardError,
-    CardLocked,
-    CardNotBlank,
     CityIDError,
     ClaimError,
     DriverError,
@@ -69,14 +66,13 @@ from .errors import (
     InvalidKey,
     KeyNotValid,
     RecordsError,
-    TagLocked,
     UnknownApplicantField,
-    UnsupportedTag,
 )
-from .iso7816.session import Authenticity, CardSession, personalize
+from .iso7816.medium import ChipCard
 from .keys import IssuerKey
+from .media import Authenticity, Medium, Personalised, medium_for
 from .status import DEFAULT_ENTRIES, StatusRegistry, StatusValue
-from .type2.session import Contents, TagLink, TagSession, personalize_tag
+from .type2.medium import NfcTag
 
 if sys.platform != "win32":
     import fcntl
@@ -571,102 +567,6 @@ def plan_batch(applicants: Sequence[Applicant], records: Iterable[Record]) -> Ba
         already_issued=tuple(a.row for a in applicants if a.row in skipped),
         ambiguous=tuple(a.row for a in applicants if a.row in ambiguous),
     )
-
-
-# ---------------------------------------------------------------------------------------
-# Media: what "personalise one card on this connection" means for each kind of card
-
-
-@dataclass(frozen=True)
-class Personalised:
-    """What a medium reports for a card it personalised."""
-
-    blob: bytes = field(repr=False)
-    authenticity: Authenticity
-    locked: bool
-    #: The chip's product name, if the medium knows it (NTAG215, ...).
-    product: str | None = None
-
-
-class Medium(Protocol):
-    """One card (or tag) on an open connection: check it is blank, personalise it."""
-
-    @property
-    def kind(self) -> str:
-        """``chip_card`` or ``nfc_tag``, as events report it."""
-        ...
-
-    def check_blank(self) -> None:
-        """Raise a CardError (CardNotBlank, CardLocked, ...) unless the card may be used."""
-        ...
-
-    def personalise(
-        self, issuer: IssuerKey, credential: Credential, *, lock: bool, today: date
-    ) -> Personalised:
-        """Issue ``credential`` for this card, write it, read it back and verify it; lock."""
-        ...
-
-
-class ChipCard:
-    """An ISO 7816 card with the cityid-card application, contact or contactless (ISO-DEP)."""
-
-    kind = "chip_card"
-
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-
-    def check_blank(self) -> None:
-        session = CardSession(self._connection)
-        if session.select().locked:
-            raise CardLocked("the card is locked: it was personalised for good already")
-        try:
-            session.read_credential()
-        except BlankCard:
-            return
-        raise CardNotBlank("the card already holds a credential: it is refused, not overwritten")
-
-    def personalise(
-        self, issuer: IssuerKey, credential: Credential, *, lock: bool, today: date
-    ) -> Personalised:
-        blob, result = personalize(self._connection, issuer, credential, lock=lock, today=today)
-        return Personalised(blob, result.authenticity, lock)
-
-
-class NfcTag:
-    """An NFC Type 2 tag (NTAG213/215/216); its credential binds the tag's UID."""
-
-    kind = "nfc_tag"
-
-    def __init__(self, link: TagLink) -> None:
-        self._link = link
-
-    def check_blank(self) -> None:
-        if self._link.product is None:
-            raise UnsupportedTag("the tag is not an NTAG213, NTAG215 or NTAG216")
-        session = TagSession(self._link)
-        contents = session.contents()
-        if contents is Contents.CREDENTIAL:
-            raise CardNotBlank("the tag already holds a credential: it is refused, not overwritten")
-        if contents is Contents.FOREIGN:
-            raise CardNotBlank("the tag holds other data: it is refused, not overwritten")
-        session.read_lock_bytes()
-        state = session.lock_state()
-        if state is not None and (state.capability_container_read_only or state.locked_pages):
-            raise TagLocked("the tag is read-only: its lock bits or capability container say so")
-
-    def personalise(
-        self, issuer: IssuerKey, credential: Credential, *, lock: bool, today: date
-    ) -> Personalised:
-        blob, write = personalize_tag(self._link, issuer, credential, lock=lock, today=today)
-        assert write.verification is not None  # personalize_tag always verifies
-        return Personalised(blob, write.verification.authenticity, write.locked, write.product)
-
-
-def medium_for(connection: Connection | TagLink) -> Medium:
-    """The medium for what a reader connection holds: an NFC tag, else a chip card."""
-    if isinstance(connection, TagLink):
-        return NfcTag(connection)
-    return ChipCard(connection)
 
 
 # ---------------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ __all__ = [
     "UnknownClaim",
     "UnknownIssuer",
     "UnsupportedAlgorithm",
+    "UnsupportedMedium",
     "UnsupportedTag",
     "UnsupportedVersion",
 ]
@@ -157,6 +158,10 @@ class CardError(CityIDError):
 
 class DriverError(CardError):
     """A reader URI names no installed driver, or the driver cannot work (no PC/SC service)."""
+
+
+class UnsupportedMedium(CardError):
+    """The card or tag cannot do what was asked (write a chip card), or no medium knows it."""
 
 
 class NoReader(CardError):

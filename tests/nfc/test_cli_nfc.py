@@ -33,7 +33,7 @@ def test_write_read_verify_lock_an_emulated_ntag213(
         f"wrote the 116-byte credential to the NTAG213 in {reader} (it held: blank); "
         "35 pages, 37 frames; read back and compared",
         "verified: signature only",
-        "NOT locked: run again with --lock to make the tag read-only",
+        "NOT locked: run again with --lock to make the NTAG213 read-only",
     ]
     assert len(image.read_bytes()) == 180 and image.read_bytes()[16:18] == b"\x03\x83"
     status, out, _ = run(capsys, "read", "--reader", reader, "--out", str(issued / "r.cbor"))
@@ -41,16 +41,23 @@ def test_write_read_verify_lock_an_emulated_ntag213(
     assert (issued / "r.cbor").read_bytes() == (issued / "c.cbor").read_bytes()
     status, out, _ = run(capsys, "verify", "--reader", reader, "--trust", trust)
     assert status == 0 and "signature only" in out and "read and checked in 1 frame\n" in out
-    assert "NOT locked: anyone can rewrite this tag" in out
+    assert "NOT locked: anyone can rewrite this NTAG213" in out
     status, out, _ = run(capsys, "write", "--reader", reader, card, "--lock", "--json")
     assert status == 0
     assert json.loads(out) == {
-        "reader": reader, "tag": "NTAG213", "bytes": 116, "pages_written": 0, "frames": 10,
-        "replaced": "credential", "authenticity": None, "locked": True,
+        "medium": "nfc_tag", "reader": reader, "product": "NTAG213", "bytes": 116,
+        "writes": 0, "frames": 10, "replaced": "credential", "authenticity": None,
+        "locked": True, "originality": None,
     }  # fmt: skip
     status, out, _ = run(capsys, "verify", "--reader", reader, "--trust", trust, "--json")
     result = json.loads(out)
-    assert (status, result["locked"], result["tag"], result["frames"]) == (0, True, "NTAG213", 1)
+    assert (status, result["locked"], result["product"], result["frames"]) == (
+        0,
+        True,
+        "NTAG213",
+        1,
+    )
+    assert (result["medium"], result["status"]) == ("nfc_tag", "unknown")
     assert (result["authenticity"], result["originality"]) == ("signature_only", None)
     status, out, err = run(capsys, "write", "--reader", reader, card)
     assert (status, out) == (2, "")
@@ -102,7 +109,7 @@ def test_write_refuses_foreign_tags_and_chip_cards(
     status, out, _ = run(capsys, "write", "--reader", f"sim:ntag213:{image}", card, "--force")
     assert status == 0 and "(it held: foreign)" in out
     status, _, err = run(capsys, "write", "--reader", "sim:isodep", card)
-    assert status == 2 and "use cityid-card personalize (UnsupportedTag)" in err
+    assert status == 2 and "(cityid-card personalize) (UnsupportedMedium)" in err
     (issued / "short.bin").write_bytes(bytes(100))
     status, _, err = run(capsys, "read", "--reader", f"sim:ntag213:{issued / 'short.bin'}")
     assert status == 2 and "is not an NTAG213 image (180 bytes, page 0 first)" in err
@@ -143,7 +150,9 @@ def test_an_iso_dep_card_personalised_by_contact_verifies_contactless(
     status, out, _ = run(capsys, "verify", "--reader", f"sim:isodep:{state}", "--trust", trust)
     assert status == 0 and "chip authenticated" in out and "card in sim:isodep" in out
     status, out, _ = run(capsys, "read", "--reader", f"sim:isodep:{state}", "--json")
-    assert status == 0 and json.loads(out)["locked"] is True and "tag" not in json.loads(out)
+    result = json.loads(out)
+    assert status == 0 and result["locked"] is True and result["medium"] == "chip_card"
+    assert result["apdus"] == 2 and "product" not in result
 
 
 def test_readers_lists_the_nfc_emulators(capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from cityid_card.credential import Credential
 from cityid_card.drivers import DEFAULT_TIMEOUT
 from cityid_card.keys import IssuerKey
+from cityid_card.media import Facts
 from cityid_card.status import DEFAULT_ENTRIES, StatusRegistry
 from cityid_card.trust import TrustStore
 
@@ -123,6 +124,12 @@ def print_claims(credential: Credential) -> None:
     for label, value in claims_json(credential).items():
         if value is not None:
             print(f"  {label.replace('_', ' '):<14} {value}")
+
+
+def exchanges(facts: Facts) -> str:
+    """``1 frame``, ``2 APDUs``: what an operation on a medium cost, for messages."""
+    count = facts.exchanges or 0
+    return f"{count} {facts.unit}{'' if count == 1 else 's'}"
 
 
 def print_json(obj: dict[str, Any]) -> None:

@@ -11,22 +11,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from cityid_card import qr
 from cityid_card.drivers import connect
-from cityid_card.iso7816 import CardVerification
+from cityid_card.media import Verification, medium_for, verify_bytes
 from cityid_card.status import StatusListToken
 from cityid_card.trust import TrustStore
-from cityid_card.type2.session import TagVerification, verify_reader
-from cityid_card.verifier import StatusPolicy, VerifiedCredential, Verifier
+from cityid_card.verifier import StatusPolicy, Verifier
 
 from ._common import (
     EXIT_OK,
     add_json_flag,
     add_reader_flags,
     claims_json,
+    exchanges,
     iso_moment,
     print_claims,
     print_json,
@@ -99,62 +100,37 @@ def build_verifier(args: argparse.Namespace) -> Verifier:
     return Verifier(trust, lists, cache_size=0, status_policy=policy)
 
 
-def report(args: argparse.Namespace, result: VerifiedCredential) -> None:
-    """Print a successful verification, as text or (--json) one JSON object."""
-    if args.json:
-        print_json(
-            {
-                "valid": True,
-                "kid": result.kid,
-                "alg": result.alg,
-                "status": result.status.value,
-                "claims": claims_json(result.credential),
-            }
-        )
-    else:
-        print(f"VALID  {result.alg}, issuer key {result.kid}, status {result.status.value}")
-        print_claims(result.credential)
+def report(args: argparse.Namespace, result: Verification) -> None:
+    """Print a successful verification, from any medium, as text or (--json) one JSON object.
 
-
-def report_card(args: argparse.Namespace, result: CardVerification, reader: str) -> None:
-    """Print a successful card verification, with the authenticity level reached."""
-    verified = result.verified
-    level = result.authenticity.name.lower()
-    tag: dict[str, Any] = {}
-    if isinstance(result, TagVerification):
-        tag = {"tag": result.product, "frames": result.frames, "originality": result.originality}
+    Read from a reader, it also says the authenticity level reached and what the medium
+    reported (its product, what the read cost, originality, lock state).
+    """
+    facts = result.facts
+    from_reader = facts.reader is not None
     if args.json:
-        print_json(
-            {
-                "valid": True,
-                "kid": verified.kid,
-                "alg": verified.alg,
-                "status": verified.status.value,
-                "reader": reader,
-                "authenticity": level,
-                "locked": result.locked,
-                "claims": claims_json(verified.credential),
-                **tag,
-            }
-        )
-    else:
-        medium = "card" if not tag else tag["tag"]
-        print(
-            f"VALID  {verified.alg}, issuer key {verified.kid}, status {verified.status.value}, "
-            f"{medium} in {reader}"
-        )
+        body: dict[str, Any] = {
+            "valid": True,
+            "kid": result.kid,
+            "alg": result.alg,
+            "status": result.status.value,
+            "claims": claims_json(result.credential),
+        }
+        if from_reader:
+            body.update(facts.as_json(), authenticity=result.authenticity.name.lower())
+        print_json(body)
+        return
+    where = f", {facts.what} in {facts.reader}" if from_reader else ""
+    print(f"VALID  {result.alg}, issuer key {result.kid}, status {result.status.value}{where}")
+    if from_reader:
+        level = result.authenticity.name.lower()
         print(f"  {'authenticity':<14} {_LEVELS.get(level, level)}")
-        if tag:
-            unit = "frame" if tag["frames"] == 1 else "frames"
-            print(f"  {'tag':<14} {tag['tag']}, read and checked in {tag['frames']} {unit}")
-        if tag.get("originality") is False:
+        print(f"  {'medium':<14} {facts.what}, read and checked in {exchanges(facts)}")
+        if facts.originality is False:
             print(f"  {'originality':<14} the NXP signature does NOT verify: not an original chip")
-        if result.locked is False:
-            what = "NOT locked: its personalisation was not finished"
-            if tag:
-                what = "NOT locked: anyone can rewrite this tag"
-            print(f"  {medium if not tag else 'tag':<14} {what}")
-        print_claims(verified.credential)
+        if facts.locked is False:
+            print(f"  {'locked':<14} NOT locked: anyone can rewrite this {facts.what}")
+    print_claims(result.credential)
 
 
 def credential_bytes(args: argparse.Namespace) -> bytes:
@@ -171,10 +147,10 @@ def credential_bytes(args: argparse.Namespace) -> bytes:
 def run(args: argparse.Namespace) -> int:
     verifier = build_verifier(args)
     if args.reader is None:
-        report(args, verifier.verify(credential_bytes(args), now=args.at))
+        kind = "bytes" if args.credential is not None else "qr"
+        report(args, verify_bytes(credential_bytes(args), verifier, args.at, kind=kind))
         return EXIT_OK
-    with connect(args.reader, timeout=args.timeout) as connection:
-        result = verify_reader(connection, verifier, args.at)
-        reader = connection.reader
-    report_card(args, result, reader)
+    with connect(args.reader, timeout=args.timeout) as link:
+        result = medium_for(link).verify(verifier, args.at or date.today())
+    report(args, result)
     return EXIT_OK

@@ -25,10 +25,10 @@ from cityid_card.iso7816.isodep import EmulatedIsoDep
 from cityid_card.media.field import TagEmulator
 from cityid_card.type2.emulator import EmulatedNtag
 
-from .driver import CountingFrontend, NfcConnection, connect_tag
+from .driver import CountingFrontend, NfcConnection, NfcReader, connect_tag
 from .emulator import EmulatedReader
 
-__all__ = ["NfcSimDriver", "load_tag", "open_emulated"]
+__all__ = ["NfcSimDriver", "emulated_reader", "load_tag", "open_emulated"]
 
 _TAGS = {product.name.lower(): product for product in type2.PRODUCTS}
 
@@ -54,12 +54,31 @@ def load_tag(product: type2.Product, path: Path) -> EmulatedNtag:
 
 
 def open_emulated(
-    tag: TagEmulator, *, reader: str = "sim", timeout: float = 0.0, max_recv: int = 262
+    tag: TagEmulator | None,
+    *,
+    reader: str = "sim",
+    timeout: float = 0.0,
+    max_recv: int = 262,
+    kind: str | None = None,
 ) -> NfcConnection:
     """Put ``tag`` in a fresh emulated reader under nfcpy and activate it."""
+    return connect_tag(_frontend(tag, reader, max_recv), reader, timeout=timeout, kind=kind)
+
+
+def emulated_reader(
+    tag: TagEmulator | None, *, name: str = "sim", max_recv: int = 262
+) -> NfcReader:
+    """An emulated reader kept open between taps, with ``tag`` in its field.
+
+    Put another tag in the field with ``reader.frontend.device.tag = other``.
+    """
+    return NfcReader(_frontend(tag, name, max_recv), name)
+
+
+def _frontend(tag: TagEmulator | None, name: str, max_recv: int) -> CountingFrontend:
     clf = CountingFrontend()
-    clf.device = EmulatedReader(tag, path=reader, max_recv=max_recv)
-    return connect_tag(clf, reader, timeout=timeout)
+    clf.device = EmulatedReader(tag, path=name, max_recv=max_recv)
+    return clf
 
 
 class NfcSimDriver:
@@ -73,19 +92,26 @@ class NfcSimDriver:
         card = ReaderInfo("sim:isodep", "emulated ISO-DEP cityid-card under nfcpy", True)
         return [*tags, card]
 
-    def open(self, target: str, *, timeout: float = DEFAULT_TIMEOUT) -> NfcConnection:
+    def _emulator(self, target: str) -> TagEmulator:
         name, _, file = target.partition(":")
-        reader = f"sim:{target}"
         if name in _TAGS:
             product = _TAGS[name]
-            tag = EmulatedNtag(product) if not file else load_tag(product, Path(file))
-            return open_emulated(tag, reader=reader, timeout=timeout)
+            return EmulatedNtag(product) if not file else load_tag(product, Path(file))
         if name == "isodep":
             if not file:
-                return open_emulated(
-                    EmulatedIsoDep(CardApplication()), reader=reader, timeout=timeout
-                )
+                return EmulatedIsoDep(CardApplication())
             path = Path(file)
             application = CardApplication(CardState.load(path), on_commit=lambda s: s.save(path))
-            return open_emulated(EmulatedIsoDep(application), reader=reader, timeout=timeout)
+            return EmulatedIsoDep(application)
         raise NoReader(f"the nfc emulators are sim:{', sim:'.join([*_TAGS, 'isodep'])}")
+
+    def reader(self, target: str) -> NfcReader:
+        """The emulated reader ``target`` names, kept open between taps (the same tag)."""
+        return emulated_reader(self._emulator(target), name=f"sim:{target}")
+
+    def open(
+        self, target: str, *, timeout: float = DEFAULT_TIMEOUT, kind: str | None = None
+    ) -> NfcConnection:
+        return open_emulated(
+            self._emulator(target), reader=f"sim:{target}", timeout=timeout, kind=kind
+        )
