@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
-import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, overload, runtime_checkable
 
 from .errors import CardError, CardRemoved, DriverError, NoReader, UnsupportedMedium
 from .iso7816.apdu import split_response
-from .iso7816.applet import CardApplication, CardState
+from .iso7816.applet import CardApplication
 from .media import ISO7816, TYPE2, Link
 
 if TYPE_CHECKING:
@@ -396,9 +394,9 @@ class SimDriver:
         """The emulated contact card (``sim:card[:STATEFILE]``)."""
         if not state_file:
             return SimConnection(CardApplication())
-        path = Path(state_file)
-        application = CardApplication(CardState.load(path), on_commit=lambda s: s.save(path))
-        return SimConnection(application, reader=f"sim:card:{os.fspath(path)}")
+        from .sim_io import card_in_file  # the one module that touches the state file
+
+        return SimConnection(card_in_file(state_file), reader=f"sim:card:{state_file}")
 
 
 class _SimCardReader:

@@ -21,8 +21,9 @@ from cityid_card.drivers import (
 )
 from cityid_card.errors import CardRemoved, DriverError, NoReader
 from cityid_card.iso7816 import CardApplication, personalize, verify_card
-from cityid_card.iso7816.vpcd import ATR, VpcdCard, serve
+from cityid_card.iso7816.vpcd import ATR, VpcdCard
 from cityid_card.media import ISO7816
+from cityid_card.sim_io import serve
 from tests.conftest import NOW, sample_credential
 
 

@@ -240,10 +240,10 @@ def _control_range(kind: int, value: bytes) -> range:
     return range(start, start + size)
 
 
-def find_ndef(read_bytes: Callable[[int, int], bytes], size: int) -> NdefArea:
+def find_ndef(fetch: Callable[[int, int], bytes], size: int) -> NdefArea:
     """Walk the TLVs of a data area of ``size`` bytes; return the first NDEF message TLV.
 
-    ``read_bytes(start, stop)`` returns memory bytes by offset (fetching them as needed).
+    ``fetch(start, stop)`` returns memory bytes by offset (fetching them as needed).
     Raises BlankTag if a Terminator TLV or the end of the data area comes first, or the
     NDEF TLV is empty; NdefLengthError if its length runs past the data area; TlvError
     for a TLV that runs past it or a control TLV of the wrong size.
@@ -264,7 +264,7 @@ def find_ndef(read_bytes: Callable[[int, int], bytes], size: int) -> NdefArea:
         return found, offset
 
     def byte_at(offset: int) -> int:
-        return read_bytes(offset, offset + 1)[0]
+        return fetch(offset, offset + 1)[0]
 
     offset = DATA_AREA_START
     while offset < end:

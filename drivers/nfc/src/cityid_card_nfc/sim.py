@@ -20,9 +20,10 @@ from cityid_card import type2
 from cityid_card._files import write_atomically
 from cityid_card.drivers import DEFAULT_TIMEOUT, ReaderInfo
 from cityid_card.errors import CardError, NoReader
-from cityid_card.iso7816.applet import CardApplication, CardState
+from cityid_card.iso7816.applet import CardApplication
 from cityid_card.iso7816.isodep import EmulatedIsoDep
 from cityid_card.media.field import TagEmulator
+from cityid_card.sim_io import card_in_file
 from cityid_card.type2.emulator import EmulatedNtag
 
 from .driver import CountingFrontend, NfcConnection, NfcReader, connect_tag
@@ -100,9 +101,7 @@ class NfcSimDriver:
         if name == "isodep":
             if not file:
                 return EmulatedIsoDep(CardApplication())
-            path = Path(file)
-            application = CardApplication(CardState.load(path), on_commit=lambda s: s.save(path))
-            return EmulatedIsoDep(application)
+            return EmulatedIsoDep(card_in_file(file))
         raise NoReader(f"the nfc emulators are sim:{', sim:'.join([*_TAGS, 'isodep'])}")
 
     def reader(self, target: str) -> NfcReader:
