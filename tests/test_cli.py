@@ -144,7 +144,10 @@ def test_keygen_adds_to_the_trust_store_and_refuses_a_reused_kid(
     before = (tmp_path / "k0.pem").read_bytes()
     status, _, err = run(capsys, "keygen", "--kid", "K9", "--out", str(tmp_path / "k0.pem"),
                          "--trust", str(trust))  # fmt: skip
-    assert status == 2 and err == f"error: {tmp_path / 'k0.pem'} already exists: add --force to replace it\n"
+    assert (
+        status == 2
+        and err == f"error: {tmp_path / 'k0.pem'} already exists: add --force to replace it\n"
+    )
     assert (tmp_path / "k0.pem").read_bytes() == before
     assert [k["kid"] for k in json.loads(trust.read_text())["keys"]] == ["K0", "K1"]
     status, _, err = run(capsys, "keygen", "--kid", "K9", "--out", str(tmp_path / "k0.pem"),

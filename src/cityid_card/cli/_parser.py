@@ -122,7 +122,9 @@ class CommandParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors never echo input, and name the command's own usage."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", HelpFormatter)
+        # One look for every command: ours keeps indented blocks as they are, which is
+        # what a command asking for RawDescriptionHelpFormatter wants.
+        kwargs["formatter_class"] = HelpFormatter
         super().__init__(*args, **kwargs)
 
     def parse_known_args(  # type: ignore[override]

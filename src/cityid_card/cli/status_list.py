@@ -44,7 +44,9 @@ def register(commands: Any) -> None:
         description=__doc__,
         epilog=_EXAMPLES,
     )
-    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = group.add_subparsers(
+        dest="action", required=True, metavar="ACTION", help="what to do"
+    )
 
     build = actions.add_parser(
         "build", help="start a status registry for an issuer key", description=__doc__,
