@@ -32,7 +32,6 @@ from . import (
     write,
 )
 from ._common import EXIT_BROKEN_PIPE, EXIT_REJECTED, EXIT_USAGE, fail
-from ._io import describe_os_error
 from ._parser import CommandParser
 
 _COMMANDS = (
@@ -113,8 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(args, error, EXIT_REJECTED)
     except CityIDError as error:
         return fail(args, error, EXIT_USAGE)
-    except OSError as error:
-        return fail(args, describe_os_error(error), EXIT_USAGE)
+    except OSError as error:  # said in words by fail: "card.cbor: no such file"
+        return fail(args, error, EXIT_USAGE)
     return status
 
 

@@ -18,7 +18,7 @@ from cityid_card.keys import IssuerKey
 from cityid_card.status import StatusRegistry
 from cityid_card.trust import TrustStore
 
-from ._io import load_registry, load_trust
+from ._io import describe_os_error, load_registry, load_trust
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -198,7 +198,12 @@ def paint(text: str, colour: str, stream: TextIO) -> str:
 
 
 def fail(args: argparse.Namespace, error: Exception, status: int) -> int:
-    """Report ``error`` in one line (a JSON object with --json) and return ``status``."""
+    """Report ``error`` in one line (a JSON object with --json) and return ``status``.
+
+    An OSError is said in words and names its file (``card.cbor: no such file``).
+    """
+    if isinstance(error, OSError):
+        error = describe_os_error(error)
     kind = type(error).__name__
     message = str(error)
     if getattr(args, "json", False):

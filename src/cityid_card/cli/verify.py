@@ -243,8 +243,18 @@ def credential_bytes(args: argparse.Namespace) -> bytes:
 
 
 def _is_qr_text(value: str) -> bool:
-    # QR code text, even in the wrong case (which qr.decode then rejects): never a file name.
-    return value.upper().startswith(qr.QR_PREFIX)
+    """Whether --qr's value is the text itself rather than a FILE (or - for stdin).
+
+    Ours in any case (qr.decode then rejects the wrong case), and any other scheme's
+    ("HC1:...": QR alphanumeric characters with a colon) unless such a file exists, so
+    that a scan is rejected as what it is and never echoed as a missing file's name.
+    """
+    if value == "-":
+        return False
+    if value.upper().startswith(qr.QR_PREFIX):
+        return True
+    alphanumeric = ":" in value and all(char in qr.BASE45_ALPHABET for char in value)
+    return alphanumeric and not Path(value).exists()
 
 
 def _qr_lines(source: str) -> Iterator[tuple[int, str]]:
