@@ -417,3 +417,19 @@ def test_docs_verifying_python_reading_example_runs(
         "Ana Sofia Rivera Delgado, valid through 20 November 2031 (chip authenticated)"
     )
     assert check("sim:card") == "Could not read the card: BlankCard"
+
+
+def test_tag_images_and_read_out_files_are_owner_only_and_never_overwritten(
+    station: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("cityid_card_nfc")
+    image, out = station / "tag.bin", station / "read.cbor"
+    reader = f"sim:ntag213:{image}"
+    assert run(capsys, "write", "--reader", reader, str(station / "card.cbor"))[0] == 0
+    assert image.stat().st_mode & 0o777 == 0o600  # the tag's memory holds the credential
+    assert run(capsys, "read", "--reader", reader, "--out", str(out))[0] == 0
+    assert out.read_bytes() == (station / "card.cbor").read_bytes()
+    assert out.stat().st_mode & 0o777 == 0o600
+    status, _, err = run(capsys, "read", "--reader", reader, "--out", str(out))
+    assert (status, err) == (2, f"error: {out} already exists: add --force to replace it\n")
+    assert run(capsys, "read", "--reader", reader, "--out", str(out), "--force")[0] == 0
