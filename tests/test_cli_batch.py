@@ -256,7 +256,7 @@ def test_a_key_that_cannot_be_read(station: Station, capsys: pytest.CaptureFixtu
     station.key.unlink()
     status, out, err = run_cli(capsys, *station.argv())
     assert (status, out) == (2, "")
-    assert err == f"error: {station.key}: No such file or directory (FileNotFoundError)\n"
+    assert err == f"error: {station.key}: no such file\n"
     status, out, err = run_cli(capsys, *station.argv("sim:card", "--json"))
     assert (status, err, events(out)[0]["error"]) == (2, "", "FileNotFoundError")
     assert not station.records.exists()
