@@ -51,6 +51,7 @@ __all__ = [
     "check_station_name",
     "is_database",
     "key_thumbprint",
+    "lease",
     "record_issue",
 ]
 
@@ -58,6 +59,36 @@ __all__ = [
 def key_thumbprint(key: IssuerKey) -> str:
     """How the registry names an issuer key: its RFC 7638 thumbprint (base64url)."""
     return _thumbprint(key)
+
+
+def lease(
+    city: Registry,
+    station_file: str | os.PathLike[str],
+    *,
+    station: str,
+    count: int,
+    thumbprint: str,
+    now: datetime,
+) -> int:
+    """Lease ``count`` more random free indexes to ``station`` and put its pool in its file.
+
+    The station's file (SQLite) is made on the first lease and topped up later. Safe to
+    run again after a crash: the file receives the station's whole unused pool, and
+    takes what it lacks. Returns how many unused indexes the file now holds.
+    """
+    check_station_name(station)
+    pool = city.lease(station=station, count=count, thumbprint=thumbprint, now=now)
+    key = city.key(thumbprint=thumbprint)
+    if is_database(station_file) and os.path.exists(station_file):
+        target = Registry.open(station_file)
+        if target.role is not Role.STATION or target.station != station:
+            target.close()
+            raise StationError("that file is not this station's file")
+    else:
+        target = Registry.create(station_file, role=Role.STATION, station=station)
+    with target:
+        target.receive_pool(key, pool)
+        return target.counts().get(CardState.LEASED.value, 0)
 
 
 def record_issue(

@@ -1115,8 +1115,12 @@ def _add_event(
 def _card_row(conn: Connection, key_id: int, index: int) -> Any:
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise RegistryError("a status index is a whole number, 0 or more")
+    # FOR UPDATE (PostgreSQL; SQLite's writers are serialised already): two clerks
+    # revoking one card at once make one change and one event, not two.
     row = conn.execute(
-        select(cards).where(cards.c.key_id == key_id, cards.c.status_index == index)
+        select(cards)
+        .where(cards.c.key_id == key_id, cards.c.status_index == index)
+        .with_for_update()
     ).first()
     if row is None or row.state is CardState.LEASED:
         raise NotIssued("no card was issued with that status index")
