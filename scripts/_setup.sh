@@ -91,3 +91,10 @@ install_nfc_stack() {
     # through libusb-1.0. The tests drive emulated tags and need no reader.
     apt_install libusb-1.0-0
 }
+
+install_browser_stack() {
+    # The staff page of `cityid-card serve` is tested in a real headless Chromium, the
+    # Debian build, driven by Selenium through Debian's chromedriver (never a downloaded
+    # browser).
+    apt_install chromium chromium-driver
+}
