@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from cityid_card.desk.policy import DEFAULT_POLICY, POLICIES, get_policy
+from cityid_card.desk.refresh import StatusListRefresher, source_for
 from cityid_card.errors import CityIDError
-from cityid_card.status import StatusListToken
 from cityid_card.trust import TrustStore
 from cityid_card.verifier import StatusPolicy, Verifier
 
@@ -91,31 +91,40 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def build_verifier(settings: dict[str, Any]) -> tuple[Verifier, list[StatusListToken]]:
-    """The desk's verifier (no cache: a desk keeps nothing) and the status lists it loaded."""
+def build_verifier(settings: dict[str, Any]) -> tuple[Verifier, StatusListRefresher | None]:
+    """The desk's verifier (no cache: a desk keeps nothing) and its status list refresher.
+
+    With --status-lists the lists are fetched once here (a failure is logged and
+    reported by /api/health, and the verifier starts without them), then refreshed by
+    the refresher's ``run`` on its schedule.
+    """
     trust = TrustStore.load(settings["trust"])
-    lists: list[StatusListToken] = []
-    folder = settings["status_lists"]
-    if folder:
-        lists = [StatusListToken.load(path, trust) for path in sorted(Path(folder).glob("*.cwt"))]
     policy = (
         StatusPolicy.REJECT_UNKNOWN if settings["require_status"] else StatusPolicy.ACCEPT_UNKNOWN
     )
-    return Verifier(trust, lists, cache_size=0, status_policy=policy), lists
+    verifier = Verifier(trust, cache_size=0, status_policy=policy)
+    location = settings["status_lists"]
+    if not location:
+        return verifier, None
+    refresher = StatusListRefresher(verifier, source_for(location))
+    refresher.refresh()
+    return verifier, refresher
 
 
 def build_app(settings: dict[str, Any], reader: str | None = None) -> Any:
     """The service's ASGI application for ``settings`` (see _settings)."""
     from cityid_card.desk.service import ServiceConfig, allowed_hosts, create_app
 
-    verifier, lists = build_verifier(settings)
+    verifier, refresher = build_verifier(settings)
+    policy = get_policy(settings["policy"])
     config = ServiceConfig(
         verifier=verifier,
-        policy=get_policy(settings["policy"]),
-        status_lists=lambda: lists,
+        policy=policy,
         hosts=allowed_hosts(settings["host"]),
+        status_info=None if refresher is None else refresher.report,
+        tasks=() if refresher is None else (refresher.run,),
     )
-    del reader
+    del reader  # the reader loop is wired in with cityid-card watch
     return create_app(config)
 
 

@@ -100,14 +100,18 @@ def _local_now() -> datetime:
 class ServiceConfig:
     """What the service verifies with and shows.
 
-    ``status_lists`` returns the lists in use now (a refresher may swap them);
-    ``clock`` the current time, whose local calendar date cards are judged by.
+    ``status_lists`` returns the lists in use now, or ``status_info`` (a refresher's
+    report) describes them; ``clock`` gives the current time, whose local calendar
+    date cards are judged by; ``tasks`` run in threads of their own while the service
+    runs (a status list refresher), each until the stop flag it is given is set.
     """
 
     verifier: Verifier
     policy: Policy
     status_lists: Callable[[], Sequence[StatusListToken]] = tuple
+    status_info: Callable[[datetime], dict[str, Any]] | None = None
     events: EventSource | None = None
+    tasks: Sequence[Callable[[threading.Event], None]] = ()
     hosts: Sequence[str] = _LOOPBACK_NAMES
     clock: Callable[[], datetime] = _local_now
     hub: EventHub = field(default_factory=lambda: EventHub())
@@ -305,7 +309,11 @@ def create_app(config: ServiceConfig) -> Starlette:
         return _json(shown)
 
     async def health(request: Request) -> Response:
-        report = status_report(config.status_lists(), config.clock())
+        now = config.clock()
+        if config.status_info is not None:
+            report = config.status_info(now)
+        else:
+            report = status_report(config.status_lists(), now)
         return _json(
             {
                 "ok": True,
@@ -370,25 +378,29 @@ async def _event_stream(hub: EventHub) -> AsyncIterator[str]:
 
 
 class _lifespan:  # noqa: N801  # used as an async context manager factory
-    """Runs the reader-event source in a thread while the service runs."""
+    """Runs the reader-event source and the tasks in threads while the service runs."""
 
     def __init__(self, config: ServiceConfig) -> None:
         self._config = config
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     async def __aenter__(self) -> None:
-        source = self._config.events
+        source, hub = self._config.events, self._config.hub
+        targets: list[tuple[Callable[..., None], tuple[Any, ...]]] = [
+            (task, (self._stop,)) for task in self._config.tasks
+        ]
         if source is not None:
-            self._thread = threading.Thread(
-                target=_pump, args=(source, self._stop, self._config.hub), daemon=True
-            )
-            self._thread.start()
+            targets.append((_pump, (source, self._stop, hub)))
+        for target, args in targets:
+            thread = threading.Thread(target=target, args=args, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     async def __aexit__(self, *exc: object) -> None:
         self._stop.set()
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join, 5.0)
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join, 5.0)
 
 
 def _pump(source: EventSource, stop: threading.Event, hub: EventHub) -> None:
