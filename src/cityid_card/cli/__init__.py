@@ -26,6 +26,7 @@ from . import (
     personalize,
     read,
     readers,
+    serve,
     sim,
     status_list,
     verify,
@@ -50,6 +51,7 @@ _COMMANDS = (
     hsm,
     face,
     completion,
+    serve,
 )
 
 #: The commands as `cityid-card --help` lists them: argparse has no groups of
@@ -60,6 +62,7 @@ COMMAND_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cards and tags", ("readers", "personalize", "write", "read", "sim")),
     ("revocation", ("status-list", "revoke")),
     ("station", ("batch", "face")),
+    ("desk", ("serve",)),
     ("keys", ("keygen", "hsm")),
     ("shell", ("completion",)),
 )
