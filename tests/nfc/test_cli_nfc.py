@@ -80,7 +80,8 @@ def test_a_uid_bound_credential_through_the_cli(
     status, _, err = run(capsys, "read", "--reader", "sim:card", "--uid")
     assert status == 2 and "reports no UID" in err
     bound = issued / "bound.cbor"
-    issue = ["issue", "--key", str(issued / "issuer.pem"), *HOLDER, "--tag-uid", uid.hex()]
+    issue = ["issue", "--key", str(issued / "issuer.pem"), *HOLDER, "--tag-uid", uid.hex(),
+             "--status-index", "8"]  # fmt: skip
     assert run(capsys, *issue, "--out", str(bound))[0] == 0
     status, out, _ = run(capsys, "write", "--reader", reader, str(bound), "--trust", trust)
     assert status == 0 and "verified: tag uid bound" in out

@@ -19,6 +19,7 @@ from cityid_card.media import medium_for
 
 from ._common import (
     EXIT_OK,
+    add_force_flag,
     add_holder_flags,
     add_json_flag,
     add_reader_flags,
@@ -26,6 +27,7 @@ from ._common import (
     load_issuer_key,
     print_json,
 )
+from ._io import PRIVATE, check_output, write_output
 
 
 def register(commands: Any) -> None:
@@ -37,7 +39,10 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--lock", action="store_true", help="lock the card for good once it verifies"
     )
-    parser.add_argument("--out", type=Path, help="also write the credential to this file")
+    parser.add_argument(
+        "--out", type=Path, metavar="FILE", help="also write the credential to this file"
+    )
+    add_force_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(run=run)
 
@@ -48,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
+    if args.out is not None:
+        check_output(args.out, force=args.force)  # before the card is written
     credential, registry = holder_credential(args, key)
     if registry is not None:
         registry.save(args.registry)
@@ -55,7 +62,7 @@ def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
         done = medium_for(link).personalise(key, credential, lock=args.lock, today=date.today())
     blob, facts = done.blob, done.verification.facts
     if args.out is not None:
-        args.out.write_bytes(blob)
+        write_output(args.out, blob, force=args.force, mode=PRIVATE)
     level = done.authenticity.name.lower()
     if args.json:
         print_json(

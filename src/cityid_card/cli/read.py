@@ -10,7 +10,15 @@ from cityid_card.drivers import connect
 from cityid_card.errors import UnsupportedMedium
 from cityid_card.media import medium_for
 
-from ._common import EXIT_OK, add_json_flag, add_reader_flags, exchanges, print_json
+from ._common import (
+    EXIT_OK,
+    add_force_flag,
+    add_json_flag,
+    add_reader_flags,
+    exchanges,
+    print_json,
+)
+from ._io import PRIVATE, check_output, write_output
 
 
 def register(commands: Any) -> None:
@@ -18,7 +26,10 @@ def register(commands: Any) -> None:
         "read", help="read a card's credential without verifying it", description=__doc__
     )
     add_reader_flags(parser)
-    parser.add_argument("--out", type=Path, help="write the credential bytes to this file")
+    parser.add_argument(
+        "--out", type=Path, metavar="FILE", help="write the credential bytes to this file"
+    )
+    add_force_flag(parser)
     parser.add_argument(
         "--uid",
         action="store_true",
@@ -29,13 +40,15 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        check_output(args.out, force=args.force)
     with connect(args.reader, timeout=args.timeout) as link:
         if args.uid:
             return _print_uid(args, link.reader, link.uid)
         reading = medium_for(link).read()
     blob, facts = reading.blob, reading.facts
     if args.out is not None:
-        args.out.write_bytes(blob)
+        write_output(args.out, blob, force=args.force, mode=PRIVATE)
     if args.json:
         out = None if args.out is None else str(args.out)
         print_json({"verified": False, "bytes": len(blob), "out": out, **facts.as_json()})

@@ -38,7 +38,7 @@ def load_tag(product: type2.Product, path: Path) -> EmulatedNtag:
     """An emulated tag kept in the image file ``path`` (created, with a new UID, if missing)."""
 
     def save(memory: bytes) -> None:
-        write_atomically(path, memory)
+        write_atomically(path, memory, mode=0o600)  # a tag image holds a credential
 
     try:
         memory = path.read_bytes()
