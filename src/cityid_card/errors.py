@@ -9,10 +9,14 @@ values, so they are safe to log.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __all__ = [
     "ApduError",
     "ApplicationNotFound",
     "BadSignature",
+    "Blank",
     "BlankCard",
     "BlankTag",
     "CapabilityContainerError",
@@ -33,14 +37,20 @@ __all__ = [
     "InvalidKey",
     "JSONInputError",
     "KeyNotValid",
+    "Locked",
     "MalformedCredential",
+    "MediumError",
     "NdefFormatError",
     "NdefLengthError",
     "NoReader",
+    "NotAuthentic",
+    "NotBlank",
     "NotOurTag",
     "NotYetValid",
     "PersonalizationError",
+    "ProtocolError",
     "QRCodeError",
+    "Removed",
     "Revoked",
     "StatusListError",
     "StatusUnknown",
@@ -48,6 +58,7 @@ __all__ = [
     "TagCapacityError",
     "TagError",
     "TagLocked",
+    "TagNotBlank",
     "TagProtocolError",
     "TagRemoved",
     "TagUidMismatch",
@@ -66,6 +77,7 @@ __all__ = [
     "UnsupportedMedium",
     "UnsupportedTag",
     "UnsupportedVersion",
+    "WriteError",
 ]
 
 
@@ -162,80 +174,6 @@ class StatusListError(CityIDError):
     """A status list or status registry cannot be read, verified or changed as asked."""
 
 
-# Card errors: what can go wrong between the host and a contact card. Their messages
-# name the command and the ISO 7816-4 status word, never the bytes that were exchanged
-# (a credential holds the holder's name).
-
-
-class CardError(CityIDError):
-    """Reading, authenticating or personalising a card failed; the subclass says where."""
-
-
-class DriverError(CardError):
-    """A reader URI names no installed driver, or the driver cannot work (no PC/SC service)."""
-
-
-class UnsupportedMedium(CardError):
-    """The card or tag cannot do what was asked (write a chip card), or no medium knows it."""
-
-
-class NoReader(CardError):
-    """No reader matches the reader URI, or no card is in it."""
-
-
-class TransportError(CardError):
-    """The link to the card broke: the reader went away or the card stopped answering."""
-
-
-class CardRemoved(TransportError):
-    """The card was removed, or lost power, during the exchange."""
-
-
-class TransportTimeout(TransportError):
-    """The card or the reader did not answer in time."""
-
-
-class CardProtocolError(CardError):
-    """Bytes that break ISO 7816-4 or the card application: truncated, garbage, wrong size."""
-
-
-class ApduError(CardError):
-    """The card refused a command with an error status word.
-
-    ``sw`` is the status word (e.g. ``0x6A82``) and ``command`` the command's name; the
-    message names both with the ISO 7816-4 meaning of the status word.
-    """
-
-    def __init__(self, message: str, *, sw: int, command: str) -> None:
-        super().__init__(message)
-        self.sw = sw
-        self.command = command
-
-
-class ApplicationNotFound(ApduError):
-    """The card has no cityid-card application (SELECT answered 6A82)."""
-
-
-class BlankCard(CardError):
-    """The card application holds no credential: never personalised, or torn before writing."""
-
-
-class CardAuthenticationError(CardError, CredentialError):
-    """Active authentication failed: the chip did not prove it holds the credential's card key.
-
-    It is a CredentialError too: the card must be rejected (it may be a clone), so code
-    that rejects on ``except CredentialError`` rejects it as well.
-    """
-
-
-class PersonalizationError(CardError):
-    """Personalisation did not complete: the card must not be handed out as it is."""
-
-
-class CardLocked(PersonalizationError):
-    """The card is locked (personalised for good): no new key and no write are possible."""
-
-
 # Token errors: an issuer key in a hardware token (PKCS#11) that cannot be used. They are
 # InvalidKey errors too, so code that handles a bad key file handles these the same way.
 # Messages name the token, the object and what was wrong; never the PIN.
@@ -271,73 +209,106 @@ class QRCodeError(CityIDError):
     """An image cannot be read, or holds no cityid-card QR code (or more than one)."""
 
 
-# NFC tag errors: a Type 2 tag (NTAG21x) whose memory or answers break the NDEF mapping
-# (specs/ndef-mapping.md), or that cannot take or give a credential. Like the card errors,
-# their messages name the structure and the offset that is wrong, never the tag's bytes.
+# Cards, tags and readers: the failure kinds every medium shares live in
+# cityid_card.media.errors, each medium's own failures in its package (iso7816.errors,
+# type2.errors). They are all CityIDErrors, and ``from cityid_card.errors import
+# BlankTag`` keeps working: the names resolve on first use (those packages import this
+# module, so they cannot be imported while it loads). CardError is the name the base of
+# them all had before it became MediumError.
+
+if TYPE_CHECKING:
+    from cityid_card.iso7816.errors import (
+        ApduError,
+        ApplicationNotFound,
+        BlankCard,
+        CardAuthenticationError,
+        CardLocked,
+        CardNotBlank,
+        CardProtocolError,
+        CardRemoved,
+    )
+    from cityid_card.media.errors import (
+        Blank,
+        DriverError,
+        Locked,
+        MediumError,
+        NoReader,
+        NotAuthentic,
+        NotBlank,
+        PersonalizationError,
+        ProtocolError,
+        Removed,
+        TransportError,
+        TransportTimeout,
+        UnsupportedMedium,
+        WriteError,
+    )
+    from cityid_card.type2.errors import (
+        BlankTag,
+        CapabilityContainerError,
+        NdefFormatError,
+        NdefLengthError,
+        NotOurTag,
+        TagCapacityError,
+        TagError,
+        TagLocked,
+        TagNotBlank,
+        TagProtocolError,
+        TagRemoved,
+        TagUidMismatch,
+        TagWriteError,
+        TlvError,
+        UnsupportedTag,
+    )
+
+    CardError = MediumError
+
+_MOVED = {
+    "ApduError": "cityid_card.iso7816.errors",
+    "ApplicationNotFound": "cityid_card.iso7816.errors",
+    "Blank": "cityid_card.media.errors",
+    "BlankCard": "cityid_card.iso7816.errors",
+    "BlankTag": "cityid_card.type2.errors",
+    "CapabilityContainerError": "cityid_card.type2.errors",
+    "CardAuthenticationError": "cityid_card.iso7816.errors",
+    "CardLocked": "cityid_card.iso7816.errors",
+    "CardNotBlank": "cityid_card.iso7816.errors",
+    "CardProtocolError": "cityid_card.iso7816.errors",
+    "CardRemoved": "cityid_card.iso7816.errors",
+    "DriverError": "cityid_card.media.errors",
+    "Locked": "cityid_card.media.errors",
+    "MediumError": "cityid_card.media.errors",
+    "NdefFormatError": "cityid_card.type2.errors",
+    "NdefLengthError": "cityid_card.type2.errors",
+    "NoReader": "cityid_card.media.errors",
+    "NotAuthentic": "cityid_card.media.errors",
+    "NotBlank": "cityid_card.media.errors",
+    "NotOurTag": "cityid_card.type2.errors",
+    "PersonalizationError": "cityid_card.media.errors",
+    "ProtocolError": "cityid_card.media.errors",
+    "Removed": "cityid_card.media.errors",
+    "TagCapacityError": "cityid_card.type2.errors",
+    "TagError": "cityid_card.type2.errors",
+    "TagLocked": "cityid_card.type2.errors",
+    "TagNotBlank": "cityid_card.type2.errors",
+    "TagProtocolError": "cityid_card.type2.errors",
+    "TagRemoved": "cityid_card.type2.errors",
+    "TagUidMismatch": "cityid_card.type2.errors",
+    "TagWriteError": "cityid_card.type2.errors",
+    "TlvError": "cityid_card.type2.errors",
+    "TransportError": "cityid_card.media.errors",
+    "TransportTimeout": "cityid_card.media.errors",
+    "UnsupportedMedium": "cityid_card.media.errors",
+    "UnsupportedTag": "cityid_card.type2.errors",
+    "WriteError": "cityid_card.media.errors",
+    "CardError": "cityid_card.media.errors",
+}
 
 
-class TagError(CardError):
-    """An NFC tag cannot be read or written as the NDEF mapping says; the subclass says why."""
-
-
-class UnsupportedTag(TagError):
-    """The tag is of a kind the NDEF mapping does not cover (not Type 2, not ISO-DEP)."""
-
-
-class CapabilityContainerError(TagError):
-    """The capability container (page 3) is missing, of another version, or lies about the size."""
-
-
-class TlvError(TagError):
-    """The TLV blocks of the data area are broken: one runs past the memory, or lies."""
-
-
-class NdefLengthError(TlvError):
-    """The NDEF message TLV claims more bytes than the tag's data area holds."""
-
-
-class NdefFormatError(TagError):
-    """The NDEF message breaks the NDEF rules: lengths that disagree, chunks, trailing bytes."""
-
-
-class NotOurTag(TagError):
-    """The tag holds data that is not a cityid-card credential record (another record type)."""
-
-
-class BlankTag(BlankCard, TagError):
-    """The tag holds no NDEF message: it is blank, or a write was torn before it finished."""
-
-
-class TagRemoved(CardRemoved, TagError):
-    """The tag stopped answering: it left the reader's field, or it is broken."""
-
-
-class TagProtocolError(CardProtocolError, TagError):
-    """The tag refused a read command (NAK) or answered with the wrong number of bytes."""
-
-
-class TagCapacityError(TagError):
-    """The credential does not fit in the tag's data area."""
-
-
-class TagWriteError(PersonalizationError, TagError):
-    """Writing did not complete: the tag refused a page, or reads back other bytes."""
-
-
-class TagLocked(CardLocked, TagError):
-    """The tag is read-only (lock bits, or its capability container says so)."""
-
-
-class TagUidMismatch(CardAuthenticationError, TagError):
-    """The credential binds another tag's UID: it was copied to this tag.
-
-    A CredentialError too, like a failed chip authentication: the tag must be rejected.
-    """
-
-
-# The issuance station: a card it is handed that already holds data. The station's own
-# errors (its applicants file, its records) are in cityid_card.station.errors.
-
-
-class CardNotBlank(PersonalizationError):
-    """The card or tag a batch was handed already holds data: it is refused, not overwritten."""
+def __getattr__(name: str) -> Any:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), "MediumError" if name == "CardError" else name)
+    globals()[name] = value
+    return value

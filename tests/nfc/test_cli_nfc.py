@@ -134,7 +134,7 @@ def test_write_verifies_before_writing_and_keeps_another_holders_credential(
     issue += ["--dob", "1990-04-12", "--expires", "2031-11-20", "--status-index", "8"]
     assert run(capsys, *issue, "--out", str(other))[0] == 0
     status, _, err = run(capsys, "write", "--reader", reader, str(other))
-    assert status == 2 and "another holder's credential" in err and "(CardNotBlank)" in err
+    assert status == 2 and "another holder's credential" in err and "(TagNotBlank)" in err
     status, out, _ = run(capsys, "write", "--reader", reader, str(other), "--force")
     assert status == 0 and "(it held: credential)" in out
 

@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from cityid_card.errors import CardError, CardProtocolError
+from cityid_card.iso7816.errors import CardProtocolError
+from cityid_card.media.errors import MediumError
 
 from .apdu import (
     AID,
@@ -71,7 +72,7 @@ class CardState:
 
     @classmethod
     def from_json(cls, document: Any) -> CardState:
-        """Load a state written by :meth:`to_json`; raise CardError if it is not one."""
+        """Load a state written by :meth:`to_json`; raise MediumError if it is not one."""
         try:
             if document["format"] != _STATE_FORMAT:
                 raise ValueError
@@ -82,11 +83,11 @@ class CardState:
                 ef=bytes.fromhex(document["ef"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise CardError("not an emulated card state file") from None
+            raise MediumError("not an emulated card state file") from None
         if (state.card_key is not None and len(state.card_key) != _SCALAR_SIZE) or len(
             state.ef
         ) > EF_CAPACITY:
-            raise CardError("the emulated card state file holds a field of the wrong size")
+            raise MediumError("the emulated card state file holds a field of the wrong size")
         return state
 
 

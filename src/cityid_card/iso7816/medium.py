@@ -14,15 +14,10 @@ from typing import TYPE_CHECKING, cast
 
 from cityid_card import media
 from cityid_card.credential import Credential
-from cityid_card.errors import (
-    BlankCard,
-    CardLocked,
-    CardNotBlank,
-    TagUidMismatch,
-    UnsupportedMedium,
-)
+from cityid_card.iso7816.errors import BlankCard, CardAuthenticationError, CardLocked, CardNotBlank
 from cityid_card.keys import IssuerKey
 from cityid_card.media import Authenticity, Facts, Personalised, Reading, Verification, Written
+from cityid_card.media.errors import UnsupportedMedium
 from cityid_card.trust import TrustStore
 from cityid_card.verifier import Verifier
 
@@ -65,7 +60,9 @@ class ChipCard:
         if tag_uid is None or uid is None:
             return result
         if tag_uid != uid:
-            raise TagUidMismatch("the credential is bound to another card's UID: it was copied")
+            raise CardAuthenticationError(
+                "the credential is bound to another card's UID: it was copied"
+            )
         return replace(result, authenticity=max(result.authenticity, Authenticity.TAG_UID_BOUND))
 
     def check_blank(self) -> None:

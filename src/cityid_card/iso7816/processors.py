@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
-from cityid_card.errors import CardProtocolError
+from cityid_card.iso7816.errors import CardProtocolError
 
 from . import apdu
 from .apdu import CommandApdu

@@ -21,18 +21,19 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from cityid_card.credential import Credential
-from cityid_card.errors import (
+from cityid_card.errors import CredentialError
+from cityid_card.iso7816.errors import (
+    CHIP_CARD,
     ApduError,
     ApplicationNotFound,
     BlankCard,
     CardAuthenticationError,
     CardLocked,
     CardProtocolError,
-    CredentialError,
-    PersonalizationError,
 )
 from cityid_card.keys import IssuerKey
 from cityid_card.media import Authenticity, Facts, Verification, check
+from cityid_card.media.errors import PersonalizationError
 from cityid_card.trust import TrustStore
 from cityid_card.verifier import Verifier, verify
 
@@ -310,13 +311,16 @@ def personalize(
     blob = issuer.issue(replace(credential, issued=issued, card_key=card_key))
     session.write_credential(blob)
     if session.read_credential() != blob:
-        raise PersonalizationError("the card holds other bytes than were written to it")
+        raise PersonalizationError(
+            "the card holds other bytes than were written to it", medium=CHIP_CARD
+        )
     try:
         verified = verify(blob, TrustStore([issuer.public()]), issued)
         session.authenticate(card_key)
     except CredentialError as error:
         raise PersonalizationError(
-            f"the credential read back from the card does not check out ({type(error).__name__})"
+            f"the credential read back from the card does not check out ({type(error).__name__})",
+            medium=CHIP_CARD,
         ) from None
     if lock:
         session.lock()

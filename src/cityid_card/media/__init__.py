@@ -24,8 +24,8 @@ from typing import Any, Final, Protocol
 
 from cityid_card._algorithms import Algorithm
 from cityid_card.credential import Credential
-from cityid_card.errors import UnsupportedMedium
 from cityid_card.keys import IssuerKey
+from cityid_card.media.errors import UnsupportedMedium
 from cityid_card.status import CredentialStatus
 from cityid_card.trust import TrustStore
 from cityid_card.verifier import VerifiedCredential, Verifier, verify

@@ -23,9 +23,9 @@ import secrets
 from collections.abc import Callable
 from typing import Literal
 
-from cityid_card.errors import TagRemoved, TagWriteError
 from cityid_card.media import TYPE2
 from cityid_card.media.field import InField
+from cityid_card.type2.errors import TagRemoved, TagWriteError
 
 from . import _secp128r1
 from . import memory as type2

@@ -14,10 +14,10 @@ from typing import Protocol, cast
 
 from cityid_card import media
 from cityid_card.credential import Credential
-from cityid_card.errors import CardNotBlank, TagLocked, UnsupportedTag
 from cityid_card.keys import IssuerKey
 from cityid_card.media import Facts, Personalised, Reading, Verification, Written
 from cityid_card.trust import TrustStore
+from cityid_card.type2.errors import TagLocked, TagNotBlank, UnsupportedTag
 from cityid_card.verifier import Verifier
 
 from . import memory
@@ -85,9 +85,9 @@ class NfcTag:
         session = TagSession(self._link)
         contents = session.contents()
         if contents is Contents.CREDENTIAL:
-            raise CardNotBlank("the tag already holds a credential: it is refused, not overwritten")
+            raise TagNotBlank("the tag already holds a credential: it is refused, not overwritten")
         if contents is Contents.FOREIGN:
-            raise CardNotBlank("the tag holds other data: it is refused, not overwritten")
+            raise TagNotBlank("the tag holds other data: it is refused, not overwritten")
         session.read_lock_bytes()
         state = session.lock_state()
         if state is not None and (state.capability_container_read_only or state.locked_pages):

@@ -16,7 +16,7 @@ import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from cityid_card.errors import (
+from cityid_card.type2.errors import (
     BlankTag,
     CapabilityContainerError,
     NdefLengthError,

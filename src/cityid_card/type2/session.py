@@ -24,24 +24,25 @@ from datetime import date, datetime
 from typing import Protocol
 
 from cityid_card.credential import Credential
-from cityid_card.errors import (
+from cityid_card.errors import CredentialError
+from cityid_card.keys import IssuerKey
+from cityid_card.media import Authenticity, Facts, Verification, Written, check
+from cityid_card.media.errors import Blank
+from cityid_card.trust import TrustStore
+from cityid_card.type2.errors import (
     BlankTag,
     CapabilityContainerError,
-    CardNotBlank,
-    CredentialError,
     NdefFormatError,
     NotOurTag,
     TagError,
     TagLocked,
+    TagNotBlank,
     TagProtocolError,
     TagUidMismatch,
     TagWriteError,
     TlvError,
     UnsupportedTag,
 )
-from cityid_card.keys import IssuerKey
-from cityid_card.media import Authenticity, Facts, Verification, Written, check
-from cityid_card.trust import TrustStore
 from cityid_card.verifier import VerifiedCredential, Verifier, decode_unverified
 
 from . import memory as type2
@@ -383,7 +384,7 @@ def write_tag(
     credential that does not verify raises its CredentialError and is never written).
     Unless ``force``, a tag holding anything but nothing or a credential of the same
     holder (the same name and date of birth: a renewal) is refused: NotOurTag for other
-    data, CardNotBlank for another holder's credential. After the write the tag is read
+    data, TagNotBlank for another holder's credential. After the write the tag is read
     back and compared byte for byte, and with ``trust`` verified again (TagWriteError if
     either fails); only then, with ``lock``, is it made read-only for good and the lock
     bits read back.
@@ -408,7 +409,7 @@ def write_tag(
     back = TagSession(link)
     try:
         written = back.read_credential()
-    except TagError as error:
+    except (TagError, Blank) as error:
         raise TagWriteError(
             f"the tag does not read back as written ({type(error).__name__})"
         ) from None
@@ -435,7 +436,7 @@ def write_tag(
 
 
 def _check_same_holder(current: bytes, credential: Credential) -> None:
-    """Raise CardNotBlank unless ``current`` is a credential of ``credential``'s holder."""
+    """Raise TagNotBlank unless ``current`` is a credential of ``credential``'s holder."""
     try:
         held = decode_unverified(current).credential
     except CredentialError:
@@ -444,7 +445,7 @@ def _check_same_holder(current: bytes, credential: Credential) -> None:
         credential.name,
         credential.date_of_birth,
     ):
-        raise CardNotBlank("the tag holds another holder's credential: overwriting it needs force")
+        raise TagNotBlank("the tag holds another holder's credential: overwriting it needs force")
 
 
 def personalize_tag(
