@@ -208,7 +208,7 @@ def _nfc_tags(today: date) -> dict[str, Any]:
     return {
         "reader": "sim:ntag213",
         "bytes": len(blob),
-        "pages_written": written.writes,
+        "pages_written": written.writes,  # the JSON key of earlier releases
         "authenticity": result.authenticity.name.lower(),
         "frames_read": result.facts.exchanges,
         "frames_generic": generic,
