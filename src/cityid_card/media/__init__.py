@@ -122,21 +122,22 @@ class Facts:
 
     @property
     def what(self) -> str:
-        """How a message names the medium: its product, else "card" or "tag"."""
-        return self.product or {"nfc_tag": "tag"}.get(self.kind, "card")
+        """How a message names the medium: its product, else the last word of its kind
+        ("card" for ``chip_card``, "tag" for ``nfc_tag``)."""
+        return self.product or self.kind.rpartition("_")[2]
 
     def as_json(self) -> dict[str, Any]:
-        """The facts as JSON-ready values: ``medium``, ``reader``, ``locked`` and the rest."""
+        """The facts as JSON-ready values: ``medium``, and from a reader ``reader``,
+        ``locked``, ``originality``, the product if known and the exchanges by unit
+        (``frames``, ``apdus``)."""
         result: dict[str, Any] = {"medium": self.kind}
         if self.reader is None:
             return result
-        result.update(reader=self.reader, locked=self.locked)
+        result.update(reader=self.reader, locked=self.locked, originality=self.originality)
         if self.product is not None:
             result["product"] = self.product
         if self.exchanges is not None:
             result[self.unit.lower() + "s"] = self.exchanges
-        if self.kind == "nfc_tag":
-            result["originality"] = self.originality
         return result
 
 
