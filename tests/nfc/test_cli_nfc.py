@@ -212,3 +212,21 @@ def test_demo_without_the_nfc_driver_says_so(
     assert (
         "== NFC tags: skipped (the nfc driver is not installed: pip install -e drivers/nfc)" in out
     )
+
+
+def test_personalize_takes_an_nfc_tag_too_and_binds_its_uid(
+    issued: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image, trust = issued / "tag.bin", str(issued / "trust.json")
+    reader = f"sim:ntag215:{image}"
+    personalize = ["personalize", "--reader", reader, "--key", str(issued / "issuer.pem")]
+    status, out, _ = run(capsys, *personalize, *HOLDER, "--status-index", "5", "--json")
+    result = json.loads(out)
+    assert status == 0 and (result["medium"], result["product"]) == ("nfc_tag", "NTAG215")
+    assert (result["authenticity"], result["locked"]) == ("tag_uid_bound", False)
+    verify = ["verify", "--reader", reader, "--trust", trust, "--all", "--json"]
+    status, out, _ = run(capsys, *verify)
+    uid = image.read_bytes()[0:3] + image.read_bytes()[4:8]
+    verified = json.loads(out)
+    assert status == 0 and verified["claims"]["tag_uid"] == uid.hex()
+    assert verified["authenticity"] == "tag_uid_bound" and verified["status"] == "unknown"
