@@ -132,3 +132,19 @@ def test_the_sim_card_reader_is_the_same_card_at_every_tap(es256: IssuerKey) -> 
         assert verified.locked is True and verified.facts.reader == "sim:card"
     finally:
         reader.close()
+
+
+def test_open_reader_on_an_nfc_emulator_keeps_one_frontend_and_one_tag(es256: IssuerKey) -> None:
+    reader = open_reader("sim:ntag213")
+    try:
+        first = reader.open_connection(kind=media.TYPE2, timeout=0)
+        media.medium_for(first).write(es256.issue(sample_credential()))
+        first.close()
+        second = reader.open_connection(kind=media.TYPE2, timeout=0)
+        assert second.uid == first.uid  # the same tag, tapped again
+        read = media.medium_for(second).read()
+        assert read.facts.reader == "sim:ntag213" and read.facts.exchanges == 1
+        with pytest.raises(UnsupportedMedium):
+            reader.open_connection(kind=media.ISO7816, timeout=0)
+    finally:
+        reader.close()
