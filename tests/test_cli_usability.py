@@ -433,3 +433,24 @@ def test_tag_images_and_read_out_files_are_owner_only_and_never_overwritten(
     status, _, err = run(capsys, "read", "--reader", reader, "--out", str(out))
     assert (status, err) == (2, f"error: {out} already exists: add --force to replace it\n")
     assert run(capsys, "read", "--reader", reader, "--out", str(out), "--force")[0] == 0
+
+
+def test_docs_nfc_shows_the_real_tag_output(
+    station: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/nfc.md said "status good", a status verify never prints."""
+    pytest.importorskip("cityid_card_nfc")
+    guide = (ROOT / "docs" / "nfc.md").read_text()
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", guide, re.DOTALL)
+    shown = next(block for block in blocks if block.startswith("VALID  "))
+    key, trust, card = station / "k2.pem", station / "t2.json", station / "ana.cbor"
+    assert run(capsys, "keygen", "--kid", "CHI-2026-1", "--out", str(key),
+               "--trust", str(trust))[0] == 0  # fmt: skip
+    assert run(capsys, "issue", "--key", str(key), "--name", "Ana Sofia Rivera Delgado",
+               "--dob", "1990-04-12", "--expires", "2031-11-20", "--status-index", "1",
+               "--out", str(card))[0] == 0  # fmt: skip
+    reader = f"sim:ntag213:{station / 'tag.bin'}"
+    assert run(capsys, "write", "--reader", reader, str(card), "--lock")[0] == 0
+    status, out, _ = run(capsys, "verify", "--reader", reader, "--trust", str(trust))
+    assert status == 0
+    assert out.replace(reader, "nfc:usb") == shown
