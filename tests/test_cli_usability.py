@@ -454,3 +454,25 @@ def test_docs_nfc_shows_the_real_tag_output(
     status, out, _ = run(capsys, "verify", "--reader", reader, "--trust", str(trust))
     assert status == 0
     assert out.replace(reader, "nfc:usb") == shown
+
+
+@pytest.mark.parametrize(
+    "document", ["[" * 100_000, '{"n": ' + "9" * 5000 + "}"], ids=["deep", "long integer"]
+)
+def test_the_library_loaders_refuse_hostile_json_with_their_own_error(
+    tmp_path: Path, document: str
+) -> None:
+    """TrustStore.load, StatusRegistry.load and CardState.load used json.loads as it is."""
+    from cityid_card.card import CardState
+    from cityid_card.errors import CardError, StatusListError, TrustStoreError
+    from cityid_card.status import StatusRegistry
+    from cityid_card.trust import TrustStore
+
+    hostile = tmp_path / "hostile.json"
+    hostile.write_text(document)
+    with pytest.raises(TrustStoreError, match="not valid JSON"):
+        TrustStore.load(hostile)
+    with pytest.raises(StatusListError, match="not a status registry file"):
+        StatusRegistry.load(hostile)
+    with pytest.raises(CardError, match="not an emulated card state file"):
+        CardState.load(hostile)
