@@ -11,8 +11,10 @@ import argparse
 import io
 import json
 import re
+import select
 import shutil
 import subprocess
+import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -472,3 +474,43 @@ def test_the_library_loaders_refuse_hostile_json_with_their_own_error(
         StatusRegistry.load(hostile)
     with pytest.raises(CardError, match="not an emulated card state file"):
         CardState.load(hostile)
+
+
+def test_qr_stream_survives_bytes_that_are_not_text_and_endless_lines(
+    station: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = qr.encode((station / "card.cbor").read_bytes()).encode("ascii")
+    stream = b"\xff\xfe garbage\n" + b"A" * 100_000 + b"\n" + good + b"\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(stream), encoding="utf-8"))
+    status, out, err = run(capsys, "verify", "--qr", "-", "--trust", str(station / "trust.json"),
+                           "--at", "2027-01-01", "--json")  # fmt: skip
+    results = [json.loads(line) for line in out.splitlines()]
+    assert (status, err) == (1, "")
+    assert [(r["line"], r["valid"], r.get("error")) for r in results] == [
+        (1, False, "MalformedCredential"),
+        (2, False, "MalformedCredential"),
+        (3, True, None),
+    ]
+
+
+def test_qr_stream_answers_each_scan_as_it_arrives(station: Path) -> None:
+    """A scanner types a code and waits: its result must come before the next scan."""
+    command = [str(Path(sys.executable).with_name("cityid-card")), "verify", "--qr", "-",
+               "--trust", str(station / "trust.json"), "--at", "2027-01-01"]  # fmt: skip
+    text = qr.encode((station / "card.cbor").read_bytes())
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        for _ in range(2):
+            process.stdin.write(text.encode() + b"\n")
+            process.stdin.flush()  # and keep standard input open
+            ready, _, _ = select.select([process.stdout], [], [], 60)
+            assert ready, "no answer while the stream is still open"
+            assert process.stdout.readline().startswith(b"VALID  Zyxwquartz Plimsoll, expires")
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+        process.wait()
