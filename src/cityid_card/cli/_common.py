@@ -7,6 +7,7 @@ import json
 import os
 import re
 import sys
+from dataclasses import fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -153,9 +154,12 @@ ALL_CLAIMS = frozenset(CLAIM_ORDER)
 
 
 def claims_json(credential: Credential, show: frozenset[str] = ALL_CLAIMS) -> dict[str, Any]:
-    """The claims in ``show`` as JSON-ready values (dates as YYYY-MM-DD, bytes as hex)."""
+    """The claims in ``show`` as JSON-ready values (dates as YYYY-MM-DD, bytes as hex).
+
+    In the credential's field order, as specs/vectors/credentials.json holds them.
+    """
     result: dict[str, Any] = {}
-    for label in CLAIM_ORDER:
+    for label in (field.name for field in fields(credential)):
         if label not in show:
             continue
         value = getattr(credential, label)
@@ -168,8 +172,10 @@ def claims_json(credential: Credential, show: frozenset[str] = ALL_CLAIMS) -> di
 
 
 def print_claims(credential: Credential, show: frozenset[str] = ALL_CLAIMS) -> None:
-    """Print the claims in ``show`` that have a value, one per line."""
-    for label, value in claims_json(credential, show).items():
+    """Print the claims in ``show`` that have a value, one per line, in CLAIM_ORDER."""
+    claims = claims_json(credential, show)
+    for label in CLAIM_ORDER:
+        value = claims.get(label)
         if value is not None:
             print(f"  {label.replace('_', ' '):<14} {value}")
 

@@ -25,6 +25,7 @@ from cityid_card.verifier import StatusPolicy, VerifiedCredential, Verifier
 
 from ._common import (
     ALL_CLAIMS,
+    CLAIM_ORDER,
     DESK_CLAIMS,
     EXIT_OK,
     EXIT_REJECTED,
@@ -315,9 +316,9 @@ def _verify_stream(args: argparse.Namespace, verifier: Verifier) -> int:
         else:
             claims = claims_json(result.credential, show)
             shown = ", ".join(
-                f"{label.replace('_', ' ')} {value}"
-                for label, value in claims.items()
-                if value is not None and label != "name"
+                f"{label.replace('_', ' ')} {claims[label]}"
+                for label in CLAIM_ORDER
+                if claims.get(label) is not None and label != "name"
             )
             print(
                 f"{_valid()}  {claims['name']}, {shown}, issuer key {result.kid}, "
