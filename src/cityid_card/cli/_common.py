@@ -72,10 +72,13 @@ def whole_number(text: str) -> int:
     return int(text)
 
 
-def add_force_flag(parser: argparse.ArgumentParser, what: str = "the output file") -> None:
+def add_force_flag(parser: argparse.ArgumentParser, warning: str = "") -> None:
     """--force: replace an existing output file (without it, an existing file is refused)."""
     parser.add_argument(
-        "--force", action="store_true", help=f"replace {what} if it exists (default: refuse)"
+        "--force",
+        action="store_true",
+        help="replace the output file if it exists (default: refuse)"
+        + (f"; {warning}" if warning else ""),
     )
 
 

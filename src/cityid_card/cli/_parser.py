@@ -101,11 +101,12 @@ class HelpFormatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = plain_text(action.help or "")
         default = action.default
+        empty = isinstance(default, list | tuple | set | frozenset) and not default
         if (
             action.option_strings
             and "default" not in text
             and default not in (None, False, argparse.SUPPRESS)
-            and default != []
+            and not empty
         ):
             text += " (default: %(default)s)"
         return text
