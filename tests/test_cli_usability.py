@@ -515,3 +515,23 @@ def test_qr_stream_answers_each_scan_as_it_arrives(station: Path) -> None:
     finally:
         process.kill()
         process.wait()
+
+
+def test_bash_completion_completes_commands_and_options(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, out, _ = run(capsys, "completion", "bash")
+    assert status == 0
+    script = tmp_path / "cityid-card.bash"
+    script.write_text(out)
+    probe = (
+        f"source {script}\n"
+        'complete_words() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=();'
+        ' _shtab_cityid_card; echo "${COMPREPLY[*]}"; }\n'
+        "complete_words cityid-card ver\n"
+        "complete_words cityid-card status-list s\n"
+        "complete_words cityid-card verify --tr\n"
+        "complete_words cityid-card keygen --alg E\n"
+    )
+    done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["verify", "sign", "--trust", "ES256 EdDSA"]
