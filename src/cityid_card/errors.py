@@ -11,7 +11,6 @@ from __future__ import annotations
 
 __all__ = [
     "ApduError",
-    "ApplicantError",
     "ApplicationNotFound",
     "BadSignature",
     "BlankCard",
@@ -30,7 +29,6 @@ __all__ = [
     "Expired",
     "FaceError",
     "InputError",
-    "InvalidApplicantField",
     "InvalidClaim",
     "InvalidKey",
     "JSONInputError",
@@ -43,7 +41,6 @@ __all__ = [
     "NotYetValid",
     "PersonalizationError",
     "QRCodeError",
-    "RecordsError",
     "Revoked",
     "StatusListError",
     "StatusUnknown",
@@ -63,7 +60,6 @@ __all__ = [
     "TransportError",
     "TransportTimeout",
     "TrustStoreError",
-    "UnknownApplicantField",
     "UnknownClaim",
     "UnknownIssuer",
     "UnsupportedAlgorithm",
@@ -334,35 +330,9 @@ class TagUidMismatch(CardAuthenticationError, TagError):
     """
 
 
-# Batch personalisation: the applicants file a batch reads, the cards it is handed and
-# the issuance records it keeps. Messages name the row, the field or the line, never a
-# value: an applicants file is nothing but personal data.
-
-
-class ApplicantError(CityIDError):
-    """An applicants file cannot be used for a batch; raised before any card is touched.
-
-    ``row`` is the applicant's number in the file (1 for the first; None when the file
-    as a whole is wrong) and ``field`` the column or key to blame, if one is.
-    """
-
-    def __init__(self, message: str, *, row: int | None = None, field: str | None = None) -> None:
-        super().__init__(message)
-        self.row = row
-        self.field = field
-
-
-class UnknownApplicantField(ApplicantError):
-    """A column or key no applicant may have: an address, a phone number, a status index."""
-
-
-class InvalidApplicantField(ApplicantError):
-    """An applicant's field is missing, or holds a value the format does not allow."""
+# The issuance station: a card it is handed that already holds data. The station's own
+# errors (its applicants file, its records) are in cityid_card.station.errors.
 
 
 class CardNotBlank(PersonalizationError):
     """The card or tag a batch was handed already holds data: it is refused, not overwritten."""
-
-
-class RecordsError(CityIDError):
-    """The issuance records file cannot be read, locked or appended to (the line, not its data)."""

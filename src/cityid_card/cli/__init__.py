@@ -26,6 +26,7 @@ from . import (
     personalize,
     read,
     readers,
+    serve,
     sim,
     status_list,
     verify,
@@ -51,6 +52,7 @@ _COMMANDS = (
     hsm,
     face,
     completion,
+    serve,
 )
 
 #: The commands as `cityid-card --help` lists them: argparse has no groups of
@@ -61,6 +63,7 @@ COMMAND_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cards and tags", ("readers", "personalize", "write", "read", "sim")),
     ("revocation", ("status-list", "revoke")),
     ("station", ("batch", "face")),
+    ("desk", ("serve",)),
     ("keys", ("keygen", "hsm")),
     ("shell", ("completion",)),
 )

@@ -11,8 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cityid_card.card import personalize
 from cityid_card.drivers import connect
+from cityid_card.iso7816 import personalize
 from cityid_card.keys import IssuerKey
 
 from ._common import (

@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cityid_card.card import CardSession
-from cityid_card.card.tag import TagLink, read_tag
 from cityid_card.drivers import ReaderConnection, connect
 from cityid_card.errors import UnsupportedTag
+from cityid_card.iso7816 import CardSession
+from cityid_card.type2.session import TagLink, read_tag
 
 from ._common import EXIT_OK, add_force_flag, add_json_flag, add_reader_flags, print_json
 from ._io import PRIVATE, check_output, write_output

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from cityid_card import qr
-from cityid_card.card import CardVerification
-from cityid_card.card.tag import TagVerification, verify_reader
 from cityid_card.drivers import connect
 from cityid_card.errors import CredentialError, InputError
+from cityid_card.iso7816 import CardVerification
+from cityid_card.type2.session import TagVerification, verify_reader
 from cityid_card.verifier import StatusPolicy, VerifiedCredential, Verifier
 
 from ._common import (
