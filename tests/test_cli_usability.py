@@ -462,8 +462,8 @@ def test_the_library_loaders_refuse_hostile_json_with_their_own_error(
     tmp_path: Path, document: str
 ) -> None:
     """TrustStore.load, StatusRegistry.load and CardState.load used json.loads as it is."""
-    from cityid_card.card import CardState
     from cityid_card.errors import CardError, StatusListError, TrustStoreError
+    from cityid_card.iso7816 import CardState
     from cityid_card.status import StatusRegistry
     from cityid_card.trust import TrustStore
 

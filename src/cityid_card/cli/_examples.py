@@ -55,6 +55,10 @@ _EXAMPLES = {
         'cityid-card hsm keygen --key "pkcs11:token=CITY;object=CHI-2026-1" --trust trust.json '
         "--pin-file pin",
     ],
+    "cityid-card serve": [
+        "cityid-card serve --trust trust.json --status-lists lists/ --policy library",
+        "cityid-card serve --trust trust.json --reader nfc --policy age-check:21",
+    ],
     "cityid-card hsm list": [
         "cityid-card hsm list",
         "cityid-card hsm list --token CITY --pin-file pin --json",
