@@ -535,3 +535,20 @@ def test_bash_completion_completes_commands_and_options(
     )
     done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == ["verify", "sign", "--trust", "ES256 EdDSA"]
+
+
+@pytest.mark.parametrize("line", ["[" * 100_000, '{"name": ' + "9" * 5000 + "}"])
+def test_station_files_refuse_hostile_json_lines_with_their_own_errors(line: str) -> None:
+    """An applicants or records line of '[[[[...' raised RecursionError out of the batch."""
+    from datetime import date
+
+    from cityid_card.station.applicants import parse_applicants
+    from cityid_card.station.errors import ApplicantError, RecordsError
+    from cityid_card.station.records import parse_records
+
+    with pytest.raises(ApplicantError, match="row 1"):
+        parse_applicants(line.encode() + b"\n", "jsonl", today=date(2026, 12, 1))
+    with pytest.raises(RecordsError):
+        parse_records(line.encode() + b"\n")
+    with pytest.raises(ValueError, match="nested deeper"):  # JSONInputError is a ValueError
+        _json.loads("[" * 100)
