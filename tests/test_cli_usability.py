@@ -552,3 +552,19 @@ def test_station_files_refuse_hostile_json_lines_with_their_own_errors(line: str
         parse_records(line.encode() + b"\n")
     with pytest.raises(ValueError, match="nested deeper"):  # JSONInputError is a ValueError
         _json.loads("[" * 100)
+
+
+def test_io_helpers_name_the_file_and_cap_the_size(tmp_path: Path) -> None:
+    from cityid_card.cli import _io
+    from cityid_card.errors import InputError
+
+    document = tmp_path / "settings.json"
+    document.write_text('{"a": ' + "[" * 40 + "]" * 40 + "}")
+    with pytest.raises(JSONInputError, match=r"settings\.json: a settings file: nested deeper"):
+        _io.read_json(document, what="a settings file")
+    big = tmp_path / "big.cbor"
+    big.write_bytes(b"\x00" * (_io.MAX_CREDENTIAL_BYTES + 1))
+    with pytest.raises(InputError, match=r"big\.cbor: too large for a credential"):
+        _io.read_credential(big)
+    with pytest.raises(InputError, match=r"absent\.json: no such file"):
+        _io.read_json(tmp_path / "absent.json", what="a settings file")
