@@ -273,6 +273,7 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(
     station: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
     assert paint("VALID", "green", io.StringIO()) == "VALID"
 
     class Terminal(io.StringIO):
@@ -283,6 +284,11 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(
     assert paint("INVALID", "red", Terminal()) == "\033[31mINVALID\033[0m"
     monkeypatch.setenv("NO_COLOR", "1")
     assert paint("VALID", "green", Terminal()) == "VALID"
+    monkeypatch.setenv("NO_COLOR", "")  # set but empty: no effect, as no-color.org says
+    assert paint("VALID", "green", Terminal()) != "VALID"
+    monkeypatch.setenv("TERM", "dumb")
+    assert paint("VALID", "green", Terminal()) == "VALID"
+    monkeypatch.setenv("TERM", "xterm-256color")
     monkeypatch.delenv("NO_COLOR")
     monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
     status, out, _ = run(capsys, "verify", str(station / "card.cbor"), "--trust",
