@@ -434,6 +434,17 @@ def test_faces_are_written_per_card_and_an_unprintable_name_touches_no_card(
     assert len(hopper.cards) == 2
 
 
+def test_face_options_without_faces_are_refused(
+    station: Station, hopper: Hopper, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run_cli(capsys, *station.argv("sim:card", "--face-png"))
+    assert (status, out) == (2, "")
+    assert err == (
+        "error: --face-png, --font, --bold-font and --title go with --faces DIR (FaceError)\n"
+    )
+    assert hopper.cards == [] and not station.records.exists()
+
+
 def _cli(station: Station, *argv: str, **options: Any) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "cityid_card", *argv],

@@ -277,6 +277,9 @@ def _writing_faces(faces: CardFaces, folder: FaceFolder, report: Report) -> Repo
 
 
 def _batch(args: argparse.Namespace, machine: Machine, signals: _Signals) -> BatchFinished:
+    face_options = args.face_png or args.font or args.bold_font or args.title != _TITLE
+    if args.faces is None and face_options:
+        raise FaceError("--face-png, --font, --bold-font and --title go with --faces DIR")
     today = machine.clock.today()
     applicants = load_applicants(
         args.applicants, expires=args.expires, valid_years=args.valid_years, today=today

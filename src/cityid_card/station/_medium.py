@@ -166,8 +166,7 @@ def medium_for(connection: Connection | TagLink) -> Medium:
 _DRIVER_PACKAGES = {
     "pcsc": "pip install ./drivers/pcsc (cityid-card-pcsc: PC/SC contact and "
     "contactless encoders; needs pcscd, libpcsclite-dev and a C compiler)",
-    "nfc": "pip install ./drivers/nfc (cityid-card-nfc: NFC readers on nfcpy; needs "
-    "libusb-1.0)",
+    "nfc": "pip install ./drivers/nfc (cityid-card-nfc: NFC readers on nfcpy; needs libusb-1.0)",
 }
 
 
