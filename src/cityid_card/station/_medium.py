@@ -12,8 +12,9 @@ library has, on a reader connection:
   read back, verified, and with ``lock`` the tag is made read-only
   (:func:`cityid_card.card.tag.personalize_tag`).
 
-Everything else in the station depends only on :class:`CardSource`, :class:`Medium` and
-:class:`Personalised`, so moving the station to another medium abstraction changes this
+Everything else in the station depends only on :class:`CardSource`, :class:`Medium`,
+:class:`Personalised` and :class:`Authenticity` (what a personalised card proves), all
+taken from here, so moving the station to another medium abstraction changes this
 module alone.
 """
 
@@ -41,6 +42,7 @@ from cityid_card.errors import (
 from cityid_card.keys import IssuerKey
 
 __all__ = [
+    "Authenticity",
     "CardSource",
     "ChipCard",
     "Medium",
