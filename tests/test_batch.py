@@ -37,10 +37,6 @@ from cityid_card import (
     Verifier,
     sign_status_list,
 )
-from cityid_card.card import CardVerification, personalize, verify_card
-from cityid_card.card.applet import CardApplication
-from cityid_card.card.tag import TagLink, verify_tag
-from cityid_card.card.type2 import PRODUCTS
 from cityid_card.drivers import SimConnection
 from cityid_card.errors import (
     CityIDError,
@@ -50,6 +46,8 @@ from cityid_card.errors import (
     StatusListError,
 )
 from cityid_card.hsm import generate_key
+from cityid_card.iso7816 import CardVerification, personalize, verify_card
+from cityid_card.iso7816.applet import CardApplication
 from cityid_card.station import (
     RECORD_FIELDS,
     Applicant,
@@ -79,7 +77,9 @@ from cityid_card.station import (
     read_records,
     run_batch,
 )
-from cityid_card_nfc.emulator import EmulatedNtag
+from cityid_card.type2.emulator import EmulatedNtag
+from cityid_card.type2.memory import PRODUCTS
+from cityid_card.type2.session import TagLink, verify_tag
 from cityid_card_nfc.sim import open_emulated
 
 from .conftest import NOW, PIN, REPO, TOKEN
@@ -1039,6 +1039,16 @@ def test_faces_are_written_owner_only_by_row_never_over_another(tmp_path: Path) 
         folder.check_free([6, 7], ["png"])
     with pytest.raises(FileExistsError):
         folder.write(7, {"pdf": b"%PDF-"})
+    assert (folder.path / "row-0007.pdf").read_bytes() == b"%PDF-"
+    assert sorted(path.name for path in folder.path.iterdir()) == [
+        "row-0007.pdf",
+        "row-0007.png",
+    ]  # fmt: skip  (no temporary file left behind)
+    replacing = FaceFolder(folder.path, replace=True)
+    replacing.check_free([7], ["pdf"])
+    replacing.write(7, {"pdf": b"%PDF-1.7"})
+    assert (folder.path / "row-0007.pdf").read_bytes() == b"%PDF-1.7"
+    assert stat.S_IMODE((folder.path / "row-0007.pdf").stat().st_mode) == 0o600
 
 
 # ---------------------------------------------------------------------------------------

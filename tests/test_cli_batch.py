@@ -256,7 +256,7 @@ def test_a_key_that_cannot_be_read(station: Station, capsys: pytest.CaptureFixtu
     station.key.unlink()
     status, out, err = run_cli(capsys, *station.argv())
     assert (status, out) == (2, "")
-    assert err == f"error: {station.key}: No such file or directory (FileNotFoundError)\n"
+    assert err == f"error: {station.key}: no such file\n"
     status, out, err = run_cli(capsys, *station.argv("sim:card", "--json"))
     assert (status, err, events(out)[0]["error"]) == (2, "", "FileNotFoundError")
     assert not station.records.exists()
@@ -432,6 +432,12 @@ def test_faces_are_written_per_card_and_an_unprintable_name_touches_no_card(
     assert (status, out) == (2, "")
     assert err.startswith("error: the faces folder already holds row-0001.pdf: print and delete")
     assert len(hopper.cards) == 2
+    # With --force the faces of the rows issued are replaced.
+    before = (faces / "row-0001.pdf").stat().st_ino
+    status, out, err = run_cli(capsys, *other, "--force")
+    assert (status, len(hopper.cards)) == (1, 4)
+    assert (faces / "row-0001.pdf").stat().st_ino != before
+    assert stat.S_IMODE((faces / "row-0001.pdf").stat().st_mode) == 0o600
 
 
 def test_face_options_without_faces_are_refused(
@@ -440,7 +446,8 @@ def test_face_options_without_faces_are_refused(
     status, out, err = run_cli(capsys, *station.argv("sim:card", "--face-png"))
     assert (status, out) == (2, "")
     assert err == (
-        "error: --face-png, --font, --bold-font and --title go with --faces DIR (FaceError)\n"
+        "error: --face-png, --force, --font, --bold-font and --title go with --faces DIR "
+        "(FaceError)\n"
     )
     assert hopper.cards == [] and not station.records.exists()
 

@@ -28,8 +28,10 @@ __all__ = [
     "DriverError",
     "Expired",
     "FaceError",
+    "InputError",
     "InvalidClaim",
     "InvalidKey",
+    "JSONInputError",
     "KeyNotValid",
     "MalformedCredential",
     "NdefFormatError",
@@ -132,6 +134,23 @@ class StatusUnknown(CredentialError):
 
 class InvalidKey(CityIDError):
     """A key file or key description cannot be used (format, curve, password)."""
+
+
+class InputError(CityIDError):
+    """A file or text given to cityid-card cannot be used as it is.
+
+    Missing, unreadable, already there (the command line replaces a file only with
+    --force), too large, or not the kind of file expected. The message names the file
+    and the problem, never the file's content.
+    """
+
+
+class JSONInputError(InputError):
+    """A JSON document is not valid JSON, or is past the reader's limits.
+
+    The limits (size, nesting depth, digits of an integer) keep a hostile file from
+    exhausting the stack or the CPU; duplicate keys are refused as ambiguous.
+    """
 
 
 class TrustStoreError(CityIDError):

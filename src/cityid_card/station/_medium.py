@@ -7,10 +7,10 @@ library has, on a reader connection:
 
 - :class:`ChipCard`, an ISO 7816 card, contact or ISO-DEP: the chip makes its key pair,
   the credential binds it, is written, read back, verified, the chip authenticated, and
-  with ``lock`` the card is locked (:func:`cityid_card.card.personalize`);
+  with ``lock`` the card is locked (:func:`cityid_card.iso7816.personalize`);
 - :class:`NfcTag`, an NTAG213/215/216: the credential binds the tag's UID, is written,
   read back, verified, and with ``lock`` the tag is made read-only
-  (:func:`cityid_card.card.tag.personalize_tag`).
+  (:func:`cityid_card.type2.session.personalize_tag`).
 
 Everything else in the station depends only on :class:`CardSource`, :class:`Medium`,
 :class:`Personalised` and :class:`Authenticity` (what a personalised card proves), all
@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
-from cityid_card.card.session import Authenticity, CardSession, personalize
-from cityid_card.card.tag import Contents, TagLink, TagSession, personalize_tag
 from cityid_card.credential import Credential
 from cityid_card.drivers import DEFAULT_TIMEOUT, Connection, connect, load_driver, parse_uri
 from cityid_card.errors import (
@@ -39,7 +37,9 @@ from cityid_card.errors import (
     TagLocked,
     UnsupportedTag,
 )
+from cityid_card.iso7816.session import Authenticity, CardSession, personalize
 from cityid_card.keys import IssuerKey
+from cityid_card.type2.session import Contents, TagLink, TagSession, personalize_tag
 
 __all__ = [
     "Authenticity",
