@@ -92,7 +92,10 @@ def map_generator(curve: Curve, nonce: bytes, own_private: int, peer_public: byt
         raise EacEncodingError("the PACE nonce is one AES block")
     h = curve.multiply(curve.decode_point(peer_public), curve.check_scalar(own_private))
     s = int.from_bytes(nonce, "big")
-    return curve.encode_point(curve.add(curve.multiply(curve.generator, s), h))
+    if s == 0:  # s*G would be the identity (probability 2^-128)
+        raise InvalidPoint("the PACE nonce is zero")
+    # s < 2^128 < n; s*G on the standard generator is pyca/cryptography's fixed-base product.
+    return curve.encode_point(curve.add(curve.decode_point(curve.public_key(s)), h))
 
 
 def public_key_on(curve: Curve, generator: bytes, private: int) -> bytes:

@@ -210,15 +210,16 @@ def unwrap_command(keys: SessionKeys, ssc: int, protected: bytes) -> bytes:
     elif 0x85 in values:
         data = _decrypt(keys, ssc, values[0x85])
     ne = None
-    if 0x97 in values:
-        le = values[0x97]
-        if len(le) == 1:
-            ne = le[0] or 256
-        elif len(le) == 2:
-            ne = int.from_bytes(le, "big") or 65536
-        else:
-            raise _incorrect("malformed expected length object")
-    plain = Apdu(command.cla & ~0x0C & 0xFF, command.ins, command.p1, command.p2, data, ne)
+    le = values.get(0x97, b"")
+    if len(le) == 1:
+        ne = le[0] or 256
+    elif len(le) == 2:
+        ne = int.from_bytes(le, "big") or 65536
+    elif 0x97 in values:
+        raise _incorrect("malformed expected length object")
+    plain = Apdu(
+        command.cla & ~0x0C & 0xFF, command.ins, command.p1, command.p2, data, ne, len(le) == 2
+    )
     return encode_apdu(plain)
 
 
