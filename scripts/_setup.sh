@@ -91,3 +91,10 @@ install_nfc_stack() {
     # through libusb-1.0. The tests drive emulated tags and need no reader.
     apt_install libusb-1.0-0
 }
+
+install_eac_stack() {
+    # OpenPACE, the independent peer of the EAC interoperability tests (tests/eac): libeac
+    # driven through ctypes, and cvc-create/cvc-print for card-verifiable certificates.
+    # It is GPL, so it is a test-only peer: nothing under src/ loads it.
+    apt_install libeac3 libeac-dev openpace
+}
