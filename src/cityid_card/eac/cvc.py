@@ -275,13 +275,18 @@ def _plain_signature(der: bytes) -> bytes:
 
 
 def sign_certificate(body: CertificateBody, issuer_key: ec.EllipticCurvePrivateKey) -> bytes:
-    """Encode and sign ``body`` with the issuer's P-256 key; returns the ``7F21`` bytes."""
+    """Encode and sign ``body`` with the issuer's P-256 key; returns the ``7F21`` bytes.
+
+    The signature is deterministic (RFC 6979), so the same body and key give the same bytes.
+    """
     if not isinstance(issuer_key.curve, ec.SECP256R1):
         raise EacEncodingError("the issuer key is not a P-256 key")
     if body.chat.role is Role.CVCA and not body.domain_parameters:
         raise EacEncodingError("a CVCA certificate carries the domain parameters")
     body_bytes = body.encode()
-    signature = _plain_signature(issuer_key.sign(body_bytes, ec.ECDSA(hashes.SHA256())))
+    # Deterministic ECDSA (RFC 6979): no signing-time randomness to fail, reproducible vectors.
+    algorithm = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+    signature = _plain_signature(issuer_key.sign(body_bytes, algorithm))
     return tlv.encode(0x7F21, body_bytes + tlv.encode(0x5F37, signature))
 
 

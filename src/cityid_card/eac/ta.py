@@ -73,10 +73,11 @@ def signature_input(
 
 
 def sign(private_key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
-    """Terminal: ECDSA-SHA-256 over ``message``, plain ``r || s`` (64 bytes)."""
+    """Terminal: ECDSA-SHA-256 over ``message``, plain ``r || s`` (64 bytes), RFC 6979."""
     if not isinstance(private_key.curve, ec.SECP256R1):
         raise EacEncodingError("the terminal key is not a P-256 key")
-    r, s = decode_dss_signature(private_key.sign(message, ec.ECDSA(hashes.SHA256())))
+    algorithm = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)  # RFC 6979
+    r, s = decode_dss_signature(private_key.sign(message, algorithm))
     return r.to_bytes(P256.size, "big") + s.to_bytes(P256.size, "big")
 
 
