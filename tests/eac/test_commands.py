@@ -51,3 +51,11 @@ def test_ca_and_ri_commands() -> None:
 def test_mse_rejects_other_p1() -> None:
     with pytest.raises(EacEncodingError):
         commands.mse_set_at(0x01, b"")
+
+
+@pytest.mark.parametrize("bad", ["", "é", "x" * 17, "A\nB"])
+def test_references_are_checked_before_encoding(bad: str) -> None:
+    with pytest.raises(EacEncodingError):
+        commands.mse_set_dst(bad)
+    with pytest.raises(EacEncodingError):
+        ta.mse_set_at(bad, bytes(32))

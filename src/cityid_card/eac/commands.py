@@ -8,6 +8,7 @@ otherwise (a CVCA link certificate with domain parameters exceeds 255 bytes).
 from __future__ import annotations
 
 from cityid_card.eac import tlv
+from cityid_card.eac.cvc import check_reference
 from cityid_card.eac.errors import EacEncodingError
 from cityid_card.eac.sm import Apdu, encode_apdu
 
@@ -46,7 +47,7 @@ def general_authenticate(data: bytes, last: bool = True) -> bytes:
 
 def mse_set_dst(car: str) -> bytes:
     """MSE:Set DST ``00 22 81 B6 {83 CAR}``: which public key verifies the next certificate."""
-    return encode_apdu(Apdu(0x00, 0x22, 0x81, 0xB6, tlv.encode(0x83, car.encode("ascii"))))
+    return encode_apdu(Apdu(0x00, 0x22, 0x81, 0xB6, tlv.encode(0x83, check_reference(car))))
 
 
 def pso_verify_certificate(certificate: bytes) -> bytes:

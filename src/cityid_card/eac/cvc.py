@@ -51,6 +51,7 @@ __all__ = [
     "Role",
     "TrustPoint",
     "VerifiedTerminal",
+    "check_reference",
     "import_link_certificate",
     "parse_certificate",
     "sector_allowed",
@@ -149,8 +150,8 @@ def _decode_date(data: bytes) -> date:
         raise EacEncodingError("certificate date is not a calendar date") from None
 
 
-def _check_reference(reference: str) -> bytes:
-    """A CAR or CHR: 1 to 16 printable ASCII characters (TR-03110-3 A.6.1)."""
+def check_reference(reference: str) -> bytes:
+    """A CAR or CHR as bytes: 1 to 16 printable ASCII characters (TR-03110-3 A.6.1)."""
     if not (1 <= len(reference) <= 16 and reference.isascii() and reference.isprintable()):
         raise EacEncodingError("certificate reference is not 1 to 16 printable characters")
     return reference.encode("ascii")
@@ -161,7 +162,7 @@ def _decode_reference(data: bytes) -> str:
         text = data.decode("ascii")
     except UnicodeDecodeError:
         raise EacEncodingError("certificate reference is not printable ASCII") from None
-    _check_reference(text)
+    check_reference(text)
     return text
 
 
@@ -235,9 +236,9 @@ class CertificateBody:
             raise EacEncodingError("certificate expires before it becomes effective")
         parts = [
             tlv.encode(0x5F29, _PROFILE_IDENTIFIER),
-            tlv.encode(0x42, _check_reference(self.car)),
+            tlv.encode(0x42, check_reference(self.car)),
             _encode_public_key(self.public_key, self.domain_parameters),
-            tlv.encode(0x5F20, _check_reference(self.chr)),
+            tlv.encode(0x5F20, check_reference(self.chr)),
             self.chat.encode(),
             tlv.encode(0x5F25, _encode_date(self.effective)),
             tlv.encode(0x5F24, _encode_date(self.expires)),

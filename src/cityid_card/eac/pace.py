@@ -51,7 +51,7 @@ ID_PACE_ECDH_GM_AES_CBC_CMAC_128 = "0.4.0.127.0.7.2.2.4.2.2"
 """bsi-de protocols(2) smartcard(2) pace(4) ecdh-GM(2) aes-cbc-cmac-128(2)."""
 
 PASSWORD_CAN = 0x02
-"""Password reference of the CAN in MSE:Set AT (TR-03110-3 Table B.? / ICAO 9303-11 4.4.4.1)."""
+"""Password reference of the CAN in MSE:Set AT (ICAO 9303-11: 01 MRZ, 02 CAN, 03 PIN, 04 PUK)."""
 PASSWORD_PIN = 0x03
 
 NONCE_LENGTH = BLOCK
