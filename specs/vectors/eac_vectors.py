@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cityid_card.eac import P256, SessionKeys, ca, commands, cvc, kdf, pace, ri, sm, ta
 from cityid_card.eac.cvc import Chat, Rights, Role
+from cityid_card.eac.security_infos import CardAccess
 
 HERE = Path(__file__).resolve().parent
 CAN = "500540"
@@ -341,6 +342,7 @@ def build() -> dict[str, Any]:
     return {
         "description": "EAC on P-256 with AES-128 (specs/eac.md): one desk read, every step",
         "curve": "secp256r1 (standardized domain parameter 12)",
+        "ef_card_access": x(CardAccess().encode()),
         "certificates": certs,
         **transcript(certs),
     }

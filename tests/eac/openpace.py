@@ -87,6 +87,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "EAC_CTX_init_pace": (_c.c_int, [CTX, _c.c_int, _c.c_int]),
         "EAC_CTX_init_ca": (_c.c_int, [CTX, _c.c_int, _c.c_int]),
         "EAC_CTX_init_ri": (_c.c_int, [CTX, _c.c_int, _c.c_int]),
+        "EAC_CTX_init_ef_cardaccess": (_c.c_int, [_c.c_char_p, _c.c_size_t, CTX]),
         "EAC_CTX_init_ta": (_c.c_int, [CTX, _c.c_char_p, _c.c_size_t, _c.c_char_p, _c.c_size_t]),
         "EAC_CTX_set_encryption_ctx": (_c.c_int, [CTX, _c.c_int]),
         "EAC_set_ssc": (_c.c_int, [CTX, _c.c_ulong]),
@@ -201,6 +202,16 @@ class Party:
             self.op.pace_nid,
             P256_PARAMETER_ID,
             what="init_pace",
+        )
+
+    def init_card_access(self, ef_card_access: bytes) -> None:
+        """Select PACE's and CA's protocols and parameters from an EF.CardAccess."""
+        self.op.call(
+            self.lib.EAC_CTX_init_ef_cardaccess,
+            ef_card_access,
+            len(ef_card_access),
+            self.ctx,
+            what="EF.CardAccess",
         )
 
     def encrypt_nonce(self, can: str) -> bytes:

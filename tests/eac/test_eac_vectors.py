@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date
 from typing import Any
 
@@ -12,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from cityid_card.eac import P256, SessionKeys, ca, cvc, kdf, pace, ri, sm, ta
+from cityid_card.eac.security_infos import CardAccess
 from tests.conftest import VECTORS, load_generator
 
 generator = load_generator("eac_vectors")
@@ -30,6 +32,10 @@ def n(value: str) -> int:
 
 def test_regenerating_gives_the_checked_in_file() -> None:
     assert generator.dump(generator.build()) == FILE.read_text("utf-8")
+
+
+def test_ef_card_access() -> None:
+    assert CardAccess.decode(b(V["ef_card_access"])) == CardAccess()
 
 
 def test_pace_values() -> None:
@@ -176,3 +182,12 @@ def test_the_spec_quotes_the_vectors() -> None:
     assert f"`{first['protected_response']}`" in spec
     assert "`00 20 00 0C 04`" in spec and V["certificates"]["effective_rights"] == "0020000C04"
     assert f"the {len(V['apdus'])} APDUs of one read" in spec
+
+
+def test_the_spec_prints_the_vectors_ef_card_access() -> None:
+    spec = (VECTORS.parent / "eac.md").read_text("utf-8")
+    block = spec.split("**EF.CardAccess**", 1)[1].split("```", 2)[1]
+    hex_columns = [
+        re.split(r"\s{2,}", line.strip())[0] for line in block.splitlines() if line.strip()
+    ]
+    assert "".join(hex_columns).replace(" ", "") == V["ef_card_access"]

@@ -14,6 +14,7 @@ import pytest
 
 from cityid_card.eac import P256, AuthenticationFailed, pace, sm, tlv
 from cityid_card.eac._sym import pad
+from cityid_card.eac.security_infos import CardAccess
 from tests.eac.flows import has_leading_zero_coordinate
 from tests.eac.openpace import OpenPace, Party
 
@@ -31,9 +32,17 @@ def can_of(rng: random.Random) -> str:
 
 
 def library_terminal_vs_openpace_card(
-    card: Party, terminal_can: str, card_can: str, rng: random.Random, map_pcd: int | None = None
+    card: Party,
+    terminal_can: str,
+    card_can: str,
+    rng: random.Random,
+    map_pcd: int | None = None,
+    card_access: bytes | None = None,
 ) -> tuple[pace.SessionKeys, list[bytes]]:
-    card.init_pace()
+    if card_access is None:
+        card.init_pace()
+    else:
+        card.init_card_access(card_access)
     m80 = ga((0x80, card.encrypt_nonce(card_can)))
     nonce = pace.decrypt_nonce(terminal_can, field(m80, 0x80))
     map_pcd = map_pcd or rng.randrange(1, P256.n)
@@ -58,9 +67,16 @@ def library_terminal_vs_openpace_card(
 
 
 def openpace_terminal_vs_library_card(
-    terminal: Party, terminal_can: str, card_can: str, rng: random.Random
+    terminal: Party,
+    terminal_can: str,
+    card_can: str,
+    rng: random.Random,
+    card_access: bytes | None = None,
 ) -> tuple[pace.SessionKeys, list[bytes]]:
-    terminal.init_pace()
+    if card_access is None:
+        terminal.init_pace()
+    else:
+        terminal.init_card_access(card_access)
     nonce = rng.randbytes(16)
     m80 = ga((0x80, pace.encrypt_nonce(card_can, nonce)))
     terminal.decrypt_nonce(terminal_can, field(m80, 0x80))
@@ -155,3 +171,14 @@ def test_openpace_compresses_keys_without_leading_zeros(openpace: OpenPace) -> N
     with openpace.party() as card:
         library_terminal_vs_openpace_card(card, "000002", "000002", random.Random(17))
         assert card.comp(public) == public[2:33]
+
+
+def test_openpace_runs_pace_from_the_librarys_ef_card_access(openpace: OpenPace) -> None:
+    """OpenPACE picks protocol and curve from EF.CardAccess alone, then runs PACE both ways."""
+    rng = random.Random(18)
+    for key_id in (None, 1):
+        card_access = CardAccess(key_id).encode()
+        with openpace.party() as terminal:
+            openpace_terminal_vs_library_card(terminal, "246810", "246810", rng, card_access)
+        with openpace.party() as card:
+            library_terminal_vs_openpace_card(card, "246810", "246810", rng, None, card_access)

@@ -11,7 +11,7 @@ normative description, with vectors generated from this code.
 
 from __future__ import annotations
 
-from cityid_card.eac import ca, commands, cvc, kdf, pace, ri, sm, ta, tlv
+from cityid_card.eac import ca, commands, cvc, kdf, pace, ri, security_infos, sm, ta, tlv
 from cityid_card.eac.curve import P256, Curve
 from cityid_card.eac.errors import (
     AuthenticationFailed,
@@ -45,6 +45,7 @@ __all__ = [
     "kdf",
     "pace",
     "ri",
+    "security_infos",
     "sm",
     "ta",
     "tlv",
