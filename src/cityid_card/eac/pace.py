@@ -90,12 +90,15 @@ def map_generator(curve: Curve, nonce: bytes, own_private: int, peer_public: byt
     """
     if len(nonce) != NONCE_LENGTH:
         raise EacEncodingError("the PACE nonce is one AES block")
-    h = curve.multiply(curve.decode_point(peer_public), curve.check_scalar(own_private))
+    peer = curve.decode_point(peer_public)
     s = int.from_bytes(nonce, "big")
     if s == 0:  # s*G would be the identity (probability 2^-128)
         raise InvalidPoint("the PACE nonce is zero")
     # s < 2^128 < n; s*G on the standard generator is pyca/cryptography's fixed-base product.
-    return curve.encode_point(curve.add(curve.decode_point(curve.public_key(s)), h))
+    # H = SK_map * PK_map(peer) is never the identity: the peer key is a point of the
+    # prime-order group (cofactor 1) and SK_map is in [1, n-1]. G' = H + s*G is checked.
+    s_g = curve.decode_point(curve.public_key(s))
+    return curve.encode_point(curve.multiply_add(peer, curve.check_scalar(own_private), s_g))
 
 
 def public_key_on(curve: Curve, generator: bytes, private: int) -> bytes:
