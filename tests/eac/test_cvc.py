@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -228,3 +229,22 @@ def test_building_refuses_bad_bodies() -> None:
         cvc.sign_certificate(replace(body, chat=Chat(Role.CVCA, 0)), PKI.cvca_key)
     with pytest.raises(EacEncodingError):
         Chat(Role.TERMINAL, 1 << 38)
+
+
+def test_service_rights_match_the_spec_table() -> None:
+    spec = (Path(__file__).resolve().parents[2] / "specs" / "eac.md").read_text("utf-8")
+    names = {
+        Rights.READ_NAME: "read name",
+        Rights.READ_EXPIRY: "read expiry",
+        Rights.READ_DATE_OF_BIRTH: "read date of birth",
+        Rights.READ_GENDER: "read gender",
+        Rights.RESTRICTED_IDENTIFICATION: "restricted identification",
+        Rights.VALIDITY: "validity",
+        Rights.AGE_VERIFICATION: "age verification",
+    }
+    for service, rights in cvc.SERVICE_RIGHTS.items():
+        listed = ", ".join(text for flag, text in names.items() if flag in rights)
+        assert f"| {service} | " in spec
+        row = spec.split(f"| {service} | ", 1)[1].split(" |", 1)[0]
+        assert sorted(row.split(", ")) == sorted(listed.split(", ")), service
+    assert set(cvc.SERVICE_RIGHTS) == {"library", "transit", "museum", "age-check", "benefits"}

@@ -137,3 +137,21 @@ def test_mse_set_at_and_dynamic_authentication_data() -> None:
     for bad in [data + b"\x00", b"\x7c\x02\x86\x00", b"\x7d" + data[1:]]:
         with pytest.raises(EacEncodingError):
             pace.parse_dynamic_authentication_data(bad, (0x85,))
+
+
+@pytest.mark.parametrize("edge", [1, 2, P256.n - 1, P256.n - 2])
+def test_edge_private_keys_run(edge: int) -> None:
+    nonce = random.Random(edge % 1000).randbytes(16)
+    t = run_pace("123456", "123456", Randomness(nonce, edge, P256.n - edge, edge, 7))
+    assert t.terminal_keys == t.card_keys
+
+
+def test_the_last_answer_may_name_the_trust_points() -> None:
+    answer = pace.dynamic_authentication_data(
+        (0x86, bytes(8)), (0x87, b"USCHICVCA00002"), (0x88, b"USCHICVCA00001")
+    )
+    parts = pace.parse_dynamic_authentication_data(answer, (0x86,), (0x87, 0x88))
+    assert parts[0x87] == b"USCHICVCA00002" and parts[0x88] == b"USCHICVCA00001"
+    assert pace.parse_dynamic_authentication_data(
+        pace.dynamic_authentication_data((0x86, bytes(8))), (0x86,), (0x87, 0x88)
+    ) == {0x86: bytes(8)}

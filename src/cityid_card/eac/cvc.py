@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import IntEnum, IntFlag
+from types import MappingProxyType
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -44,6 +45,7 @@ __all__ = [
     "ID_AT",
     "ID_SECTOR",
     "ID_TA_ECDSA_SHA_256",
+    "SERVICE_RIGHTS",
     "Certificate",
     "CertificateBody",
     "Chat",
@@ -96,6 +98,21 @@ class Rights(IntFlag):
     READ_GENDER = 1 << (8 + 10)  # read DG11
     VALIDITY = 1 << 29
 
+
+SERVICE_RIGHTS: Mapping[str, Rights] = MappingProxyType(
+    {
+        "library": Rights.READ_NAME | Rights.READ_EXPIRY | Rights.RESTRICTED_IDENTIFICATION,
+        "transit": Rights.VALIDITY | Rights.RESTRICTED_IDENTIFICATION,
+        "museum": Rights.VALIDITY | Rights.RESTRICTED_IDENTIFICATION,
+        "age-check": Rights.AGE_VERIFICATION,
+        "benefits": Rights.READ_NAME
+        | Rights.READ_DATE_OF_BIRTH
+        | Rights.READ_GENDER
+        | Rights.READ_EXPIRY,
+    }
+)
+"""The rights of each kind of service of issue 11 (specs/eac.md 6.2), for DV and terminal
+certificates; the age and the sector are not rights but auxiliary data and a sector key."""
 
 _ROLE_SHIFT = 8 * _RIGHTS_LENGTH - 2
 _RIGHTS_MASK = (1 << _ROLE_SHIFT) - 1
