@@ -98,3 +98,17 @@ install_eac_stack() {
     # It is GPL, so it is a test-only peer: nothing under src/ loads it.
     apt_install libeac3 libeac-dev openpace
 }
+
+install_registry_stack() {
+    # The registry's PostgreSQL tests: Debian's postgresql server. The tests start a
+    # throwaway cluster of their own in a temporary folder (initdb, pg_ctl, a Unix socket
+    # only) as the postgres system user the package creates, and stop it at the end.
+    apt_install postgresql
+}
+
+install_browser_stack() {
+    # The staff page of `cityid-card serve` is tested in a real headless Chromium, the
+    # Debian build, driven by Selenium through Debian's chromedriver (never a downloaded
+    # browser).
+    apt_install chromium chromium-driver
+}
