@@ -317,8 +317,8 @@ def transcript(certs: dict[str, Any]) -> dict[str, Any]:
         ri.response_data(identifier),
     )
     channel.exchange(
-        "VERIFY: age (date of birth on or before the authenticated date)",
-        commands.verify_auxiliary_data(ta.ID_DATE_OF_BIRTH),
+        "VERIFY: validity (the card has not expired on the authenticated date)",
+        commands.verify_auxiliary_data(ta.ID_DATE_OF_EXPIRY),
     )
     ri_vector = {
         "protocol": ri.ID_RI_ECDH_SHA_256,

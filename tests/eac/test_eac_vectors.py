@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from cityid_card.eac import P256, SessionKeys, ca, cvc, kdf, pace, ri, sm, ta
+from cityid_card.eac import P256, SessionKeys, ca, cvc, kdf, pace, ri, sm, ta, tlv
 from cityid_card.eac.security_infos import CardAccess
 from tests.conftest import VECTORS, load_generator
 
@@ -191,3 +191,19 @@ def test_the_spec_prints_the_vectors_ef_card_access() -> None:
         re.split(r"\s{2,}", line.strip())[0] for line in block.splitlines() if line.strip()
     ]
     assert "".join(hex_columns).replace(" ", "") == V["ef_card_access"]
+
+
+def test_the_transcript_only_uses_rights_the_terminal_holds() -> None:
+    rights = int(V["certificates"]["effective_rights"], 16)
+    aux = ta.parse_auxiliary_data(b(V["terminal_authentication"]["auxiliary_data"]))
+    for step in V["apdus"]:
+        command = b(step["command"])
+        if command[:4] == bytes.fromhex("00208000"):  # VERIFY of a predicate
+            oid = tlv.decode_oid(tlv.expect(sm.decode_apdu(command).data, 0x06))
+            assert oid in aux
+            needed = (
+                cvc.Rights.VALIDITY if oid == ta.ID_DATE_OF_EXPIRY else cvc.Rights.AGE_VERIFICATION
+            )
+            assert rights & needed
+        if command[:4] == bytes.fromhex("002241a4") and b"\x05\x02\x03" in command:  # RI
+            assert rights & cvc.Rights.RESTRICTED_IDENTIFICATION
