@@ -150,36 +150,36 @@ def certificates() -> dict[str, Any]:
 
 
 class Channel:
-    """Records APDUs; wraps them with secure messaging once keys are set."""
+    """Records APDUs; once keys are set, the terminal's and the card's secure channels."""
 
     def __init__(self) -> None:
-        self.keys: SessionKeys | None = None
-        self.ssc = 0
+        self.terminal: sm.TerminalChannel | None = None
+        self.card: sm.CardChannel | None = None
         self.steps: list[dict[str, str]] = []
 
     def exchange(self, step: str, command: bytes, data: bytes = b"", sw: int = 0x9000) -> None:
-        if self.keys is None:
-            self.steps.append(
-                {"step": step, "command": x(command), "response": x(data + sw.to_bytes(2, "big"))}
-            )
+        answer = data + sw.to_bytes(2, "big")
+        if self.terminal is None or self.card is None:
+            self.steps.append({"step": step, "command": x(command), "response": x(answer)})
             return
-        self.ssc += 1
-        protected = sm.wrap_command(self.keys, self.ssc, command)
-        self.ssc += 1
-        response = sm.wrap_response(self.keys, self.ssc, data, sw)
+        protected = self.terminal.protect(command)
+        assert self.card.unprotect(protected) == command
+        ssc = self.terminal.ssc
+        response = self.card.protect(data, sw)
+        assert self.terminal.unprotect(response) == (data, sw)
         self.steps.append(
             {
                 "step": step,
-                "ssc": str(self.ssc - 1),
+                "ssc": str(ssc),
                 "command": x(command),
                 "protected_command": x(protected),
-                "response": x(data + sw.to_bytes(2, "big")),
+                "response": x(answer),
                 "protected_response": x(response),
             }
         )
 
     def restart(self, keys: SessionKeys) -> None:
-        self.keys, self.ssc = keys, 0
+        self.terminal, self.card = sm.TerminalChannel(keys), sm.CardChannel(keys)
 
 
 def transcript(certs: dict[str, Any]) -> dict[str, Any]:

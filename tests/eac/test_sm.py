@@ -129,3 +129,44 @@ def test_property_wrap_then_unwrap_is_the_identity(
     assert sm.unwrap_command(KEYS, ssc, sm.wrap_command(KEYS, ssc, apdu)) == apdu
     reply = sm.wrap_response(KEYS, ssc + 1, data, 0x9000)
     assert sm.unwrap_response(KEYS, ssc + 1, reply) == (data, 0x9000)
+
+
+def test_channels_keep_their_counters_in_step() -> None:
+    terminal, card = sm.TerminalChannel(KEYS), sm.CardChannel(KEYS)
+    for index, apdu in enumerate(CASES * 3):
+        command = card.unprotect(terminal.protect(apdu))
+        assert command == apdu
+        answer = bytes([index % 256]) * (index % 40)
+        assert terminal.unprotect(card.protect(answer, 0x9000)) == (answer, 0x9000)
+    assert terminal.open and card.open
+
+
+def test_a_replayed_command_closes_the_cards_channel() -> None:
+    terminal, card = sm.TerminalChannel(KEYS), sm.CardChannel(KEYS)
+    first = terminal.protect(CASES[3])
+    card.unprotect(first)
+    terminal.unprotect(card.protect(b"", 0x9000))
+    with pytest.raises(SecureMessagingError) as caught:
+        card.unprotect(first)
+    assert caught.value.status_word == 0x6988 and not card.open
+    with pytest.raises(SecureMessagingError):  # closed: even a good command fails now
+        card.unprotect(terminal.protect(CASES[3]))
+
+
+def test_a_bad_answer_closes_the_terminals_channel() -> None:
+    terminal, card = sm.TerminalChannel(KEYS), sm.CardChannel(KEYS)
+    card.unprotect(terminal.protect(CASES[0]))
+    answer = bytearray(card.protect(b"data", 0x9000))
+    answer[0] ^= 1
+    with pytest.raises(SecureMessagingError):
+        terminal.unprotect(bytes(answer))
+    assert not terminal.open
+    with pytest.raises(SecureMessagingError):
+        terminal.protect(CASES[0])
+
+
+def test_a_command_that_cannot_be_encoded_does_not_advance_the_counter() -> None:
+    terminal, card = sm.TerminalChannel(KEYS), sm.CardChannel(KEYS)
+    with pytest.raises(EacEncodingError):
+        terminal.protect(b"\x00")
+    assert card.unprotect(terminal.protect(CASES[1])) == CASES[1]
