@@ -1,9 +1,10 @@
-"""PACE and secure messaging against OpenPACE, both ways, with the messages as bytes.
+"""PACE and secure messaging against OpenPACE, both ways, at the APDU level.
 
 The library's terminal steps run against OpenPACE's card side, and OpenPACE's terminal
-side against the library's card steps. Every message crosses as the General
-Authenticate data field the card application will carry (``7C{8x ...}``), built by one
-side's encoder and parsed by the library's strict decoder.
+side against the library's card steps. Every message crosses as a whole APDU: MSE:Set
+AT and the four chained General Authenticate commands (``10/00 86 00 00 Lc 7C{8x ...}
+00``) built by :mod:`cityid_card.eac.commands`, answered with ``7C{8x ...} 9000``, each
+parsed strictly on the receiving side before its content reaches the peer.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import random
 
 import pytest
 
-from cityid_card.eac import P256, AuthenticationFailed, pace, sm, tlv
+from cityid_card.eac import P256, AuthenticationFailed, commands, pace, sm, tlv
 from cityid_card.eac._sym import pad
 from cityid_card.eac.security_infos import CardAccess
 from tests.eac.flows import has_leading_zero_coordinate
@@ -31,6 +32,46 @@ def can_of(rng: random.Random) -> str:
     return f"{rng.randrange(1_000_000):06d}"
 
 
+def mse_set_at() -> bytes:
+    """The terminal's first APDU: MSE:Set AT for PACE with the CAN."""
+    return commands.mse_set_at(commands.MSE_PACE, pace.mse_set_at(OID))
+
+
+def card_accepts_mse(apdu: bytes) -> bytes:
+    """The card's reading of MSE:Set AT: PACE GM on P-256 with the CAN; answers 9000."""
+    command = sm.decode_apdu(apdu)
+    assert (command.cla, command.ins, command.p1, command.p2) == (0x00, 0x22, 0xC1, 0xA4)
+    parts = tlv.fields(command.data, [(0x80, True), (0x83, True), (0x7F4C, False)], "MSE")
+    assert tlv.decode_oid(parts[0x80]) == OID and parts[0x83] == bytes([pace.PASSWORD_CAN])
+    return b"\x90\x00"
+
+
+def ga_command(tag: int | None, value: bytes = b"", last: bool = False) -> bytes:
+    data = ga() if tag is None else ga((tag, value))
+    return commands.general_authenticate(data, last)
+
+
+def command_field(apdu: bytes, tag: int | None, last: bool = False) -> bytes:
+    """The card's reading of a General Authenticate command (chained unless last)."""
+    command = sm.decode_apdu(apdu)
+    header = (command.cla, command.ins, command.p1, command.p2, command.ne)
+    assert header == (0x00 if last else 0x10, 0x86, 0x00, 0x00, 256)
+    if tag is None:
+        assert command.data == ga()
+        return b""
+    return field(command.data, tag)
+
+
+def answer(tag: int, value: bytes) -> bytes:
+    return ga((tag, value)) + b"\x90\x00"
+
+
+def answer_field(response: bytes, tag: int) -> bytes:
+    """The terminal's reading of the card's answer: 9000 and one data object."""
+    assert response[-2:] == b"\x90\x00"
+    return field(response[:-2], tag)
+
+
 def library_terminal_vs_openpace_card(
     card: Party,
     terminal_can: str,
@@ -39,30 +80,37 @@ def library_terminal_vs_openpace_card(
     map_pcd: int | None = None,
     card_access: bytes | None = None,
 ) -> tuple[pace.SessionKeys, list[bytes]]:
+    """The library's terminal sends APDUs; OpenPACE's card answers them."""
     if card_access is None:
+        assert card_accepts_mse(mse_set_at()) == b"\x90\x00"
         card.init_pace()
     else:
         card.init_card_access(card_access)
-    m80 = ga((0x80, card.encrypt_nonce(card_can)))
-    nonce = pace.decrypt_nonce(terminal_can, field(m80, 0x80))
+    # 1: encrypted nonce
+    command_field(ga_command(None), None)
+    r1 = answer(0x80, card.encrypt_nonce(card_can))
+    nonce = pace.decrypt_nonce(terminal_can, answer_field(r1, 0x80))
+    # 2: mapping
     map_pcd = map_pcd or rng.randrange(1, P256.n)
-    m81 = ga((0x81, P256.public_key(map_pcd)))
-    m82 = ga((0x82, card.mapping_data()))
-    card.map_generator(field(m81, 0x81))
-    generator = pace.map_generator(P256, nonce, map_pcd, field(m82, 0x82))
+    c2 = ga_command(0x81, P256.public_key(map_pcd))
+    r2 = answer(0x82, card.mapping_data())
+    card.map_generator(command_field(c2, 0x81))
+    generator = pace.map_generator(P256, nonce, map_pcd, answer_field(r2, 0x82))
+    # 3: key agreement
     eph = rng.randrange(1, P256.n)
     pcd_public = pace.public_key_on(P256, generator, eph)
-    m83 = ga((0x83, pcd_public))
-    m84 = ga((0x84, card.ephemeral_key()))
-    card.shared_secret(field(m83, 0x83))
-    picc_public = field(m84, 0x84)
+    c3 = ga_command(0x83, pcd_public)
+    r3 = answer(0x84, card.ephemeral_key())
+    card.shared_secret(command_field(c3, 0x83))
+    picc_public = answer_field(r3, 0x84)
     keys = pace.session_keys(pace.shared_secret(P256, eph, pcd_public, picc_public))
-    m85 = ga((0x85, pace.authentication_token(keys.mac, OID, picc_public)))
-    if not card.verify_token(field(m85, 0x85)):
+    # 4: tokens
+    c4 = ga_command(0x85, pace.authentication_token(keys.mac, OID, picc_public), last=True)
+    if not card.verify_token(command_field(c4, 0x85, last=True)):
         raise AuthenticationFailed("OpenPACE's card rejected T_PCD")
-    m86 = ga((0x86, card.token(pcd_public)))
-    pace.verify_authentication_token(keys.mac, OID, pcd_public, field(m86, 0x86))
-    points = [field(m, t) for m, t in ((m81, 0x81), (m82, 0x82), (m83, 0x83), (m84, 0x84))]
+    r4 = answer(0x86, card.token(pcd_public))
+    pace.verify_authentication_token(keys.mac, OID, pcd_public, answer_field(r4, 0x86))
+    points = [P256.public_key(map_pcd), answer_field(r2, 0x82), pcd_public, picc_public]
     return keys, [*points, generator]
 
 
@@ -73,31 +121,38 @@ def openpace_terminal_vs_library_card(
     rng: random.Random,
     card_access: bytes | None = None,
 ) -> tuple[pace.SessionKeys, list[bytes]]:
+    """OpenPACE's terminal sends APDUs; the library's card steps answer them."""
     if card_access is None:
         terminal.init_pace()
+        assert card_accepts_mse(mse_set_at()) == b"\x90\x00"
     else:
         terminal.init_card_access(card_access)
+    # 1: encrypted nonce
+    command_field(ga_command(None), None)
     nonce = rng.randbytes(16)
-    m80 = ga((0x80, pace.encrypt_nonce(card_can, nonce)))
-    terminal.decrypt_nonce(terminal_can, field(m80, 0x80))
-    m81 = ga((0x81, terminal.mapping_data()))
+    r1 = answer(0x80, pace.encrypt_nonce(card_can, nonce))
+    terminal.decrypt_nonce(terminal_can, answer_field(r1, 0x80))
+    # 2: mapping
+    c2 = ga_command(0x81, terminal.mapping_data())
     map_picc = rng.randrange(1, P256.n)
-    m82 = ga((0x82, P256.public_key(map_picc)))
-    generator = pace.map_generator(P256, nonce, map_picc, field(m81, 0x81))
-    terminal.map_generator(field(m82, 0x82))
-    m83 = ga((0x83, terminal.ephemeral_key()))
+    r2 = answer(0x82, P256.public_key(map_picc))
+    generator = pace.map_generator(P256, nonce, map_picc, command_field(c2, 0x81))
+    terminal.map_generator(answer_field(r2, 0x82))
+    # 3: key agreement
+    c3 = ga_command(0x83, terminal.ephemeral_key())
     eph = rng.randrange(1, P256.n)
     picc_public = pace.public_key_on(P256, generator, eph)
-    m84 = ga((0x84, picc_public))
-    terminal.shared_secret(field(m84, 0x84))
-    pcd_public = field(m83, 0x83)
+    r3 = answer(0x84, picc_public)
+    terminal.shared_secret(answer_field(r3, 0x84))
+    pcd_public = command_field(c3, 0x83)
     keys = pace.session_keys(pace.shared_secret(P256, eph, picc_public, pcd_public))
-    m85 = ga((0x85, terminal.token(picc_public)))
-    pace.verify_authentication_token(keys.mac, OID, picc_public, field(m85, 0x85))
-    m86 = ga((0x86, pace.authentication_token(keys.mac, OID, pcd_public)))
-    if not terminal.verify_token(field(m86, 0x86)):
+    # 4: tokens
+    c4 = ga_command(0x85, terminal.token(picc_public), last=True)
+    pace.verify_authentication_token(keys.mac, OID, picc_public, command_field(c4, 0x85, last=True))
+    r4 = answer(0x86, pace.authentication_token(keys.mac, OID, pcd_public))
+    if not terminal.verify_token(answer_field(r4, 0x86)):
         raise AuthenticationFailed("OpenPACE's terminal rejected T_PICC")
-    points = [field(m, t) for m, t in ((m81, 0x81), (m82, 0x82), (m83, 0x83), (m84, 0x84))]
+    points = [command_field(c2, 0x81), P256.public_key(map_picc), pcd_public, picc_public]
     return keys, [*points, generator]
 
 
