@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives import serialization
 
 from cityid_card.eac import P256, ca, ri, sm, ta
 from cityid_card.eac._sym import pad
+from cityid_card.eac.security_infos import CardAccess
 from tests.eac.openpace import EAC_ID_CA, OpenPace
 from tests.eac.pki import make_pki, public
 
@@ -118,3 +119,18 @@ def test_restricted_identification_matches_openpace(openpace: OpenPace) -> None:
             assert card.sector_identifier(sector_public) == ri.sector_identifier(
                 P256, sk_id, sector_public
             )
+
+
+def test_openpace_takes_chip_authentication_from_ef_card_access(openpace: OpenPace) -> None:
+    """OpenPACE's CA context set up from the library's EF.CardAccess alone runs CA."""
+    rng = random.Random(26)
+    for key_id in (None, 1):
+        chip_private = rng.randrange(1, P256.n)
+        chip_public = P256.public_key(chip_private)
+        eph_private = rng.randrange(1, P256.n)
+        eph_public = P256.public_key(eph_private)
+        with openpace.party() as card:
+            card.init_card_access(CardAccess(key_id).encode())
+            nonce, token = card.ca_card(scalar_bytes(chip_private), chip_public, eph_public)
+        keys = ca.terminal_step(P256, eph_private, eph_public, chip_public, nonce, token)
+        assert keys == ca.card_step(P256, chip_private, eph_public, nonce)[0]
