@@ -6,6 +6,8 @@ import random
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cityid_card.eac import P256, AuthenticationFailed, EacEncodingError, InvalidPoint, pace
 from tests.eac.flows import Randomness, has_leading_zero_coordinate, run_pace
@@ -155,3 +157,23 @@ def test_the_last_answer_may_name_the_trust_points() -> None:
     assert pace.parse_dynamic_authentication_data(
         pace.dynamic_authentication_data((0x86, bytes(8))), (0x86,), (0x87, 0x88)
     ) == {0x86: bytes(8)}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    terminal_can=st.from_regex(r"[0-9]{6}", fullmatch=True),
+    other_can=st.from_regex(r"[0-9]{6}", fullmatch=True),
+    same=st.booleans(),
+    seed=st.integers(0, 2**32),
+)
+def test_property_pace_agrees_exactly_when_the_cans_match(
+    terminal_can: str, other_can: str, same: bool, seed: int
+) -> None:
+    card_can = terminal_can if same else other_can
+    r = Randomness.draw(random.Random(seed))
+    if terminal_can == card_can:
+        t = run_pace(terminal_can, card_can, r)
+        assert t.terminal_keys == t.card_keys
+    else:
+        with pytest.raises(AuthenticationFailed):
+            run_pace(terminal_can, card_can, r)
