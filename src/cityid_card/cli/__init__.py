@@ -29,6 +29,7 @@ from . import (
     sim,
     status_list,
     verify,
+    watch,
     write,
 )
 from ._common import EXIT_BROKEN_PIPE, EXIT_REJECTED, EXIT_USAGE, fail
@@ -49,6 +50,7 @@ _COMMANDS = (
     hsm,
     face,
     serve,
+    watch,
 )
 
 

@@ -14,10 +14,14 @@ import json
 import logging
 import os
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cityid_card.desk.policy import DEFAULT_POLICY, POLICIES, get_policy
+from cityid_card.desk.loop import event_json, watch
+from cityid_card.desk.policy import DEFAULT_POLICY, POLICIES, Policy, get_policy
 from cityid_card.desk.refresh import StatusListRefresher, source_for
 from cityid_card.errors import CityIDError
 from cityid_card.trust import TrustStore
@@ -124,8 +128,23 @@ def build_app(settings: dict[str, Any], reader: str | None = None) -> Any:
         status_info=None if refresher is None else refresher.report,
         tasks=() if refresher is None else (refresher.run,),
     )
-    del reader  # the reader loop is wired in with cityid-card watch
+    if reader is not None:
+        config.events = reader_events(reader, verifier, policy, refresher)
     return create_app(config)
+
+
+def reader_events(
+    reader: str, verifier: Verifier, policy: Policy, refresher: StatusListRefresher | None
+) -> Callable[[threading.Event], Iterator[dict[str, Any]]]:
+    """The service's event source: the reader loop's events, as the policy allows them."""
+
+    def events(stop: threading.Event) -> Iterator[dict[str, Any]]:
+        for event in watch(reader, verifier, stop=stop):
+            now = datetime.now().astimezone()
+            age = None if refresher is None else refresher.report(now)["age_days"]
+            yield event_json(event, policy, now.date(), age)
+
+    return events
 
 
 def app_from_environment() -> Any:

@@ -66,15 +66,14 @@
     let state = "valid";
     let verdict = "VALID";
     for (const [key, value] of Object.entries(answer)) {
-      if (key === "valid" || key === "event" || key === "reader") continue;
       const age = /^age_over_(\d+)$/.exec(key);
       if (age) {
         verdict = value === true ? "VALID: " + age[1] + " OR OLDER" : "UNDER " + age[1];
         if (value !== true) state = "invalid";
         continue;
       }
-      if (value === null || value === undefined) continue;
-      fields.push([LABELS[key] || key, String(value)]);
+      if (!(key in LABELS) || value === null || value === undefined) continue;
+      fields.push([LABELS[key], String(value)]);
     }
     const reason = state === "valid"
       ? "The city issued a card with these details (" + source + "). Compare them with the printed card."
