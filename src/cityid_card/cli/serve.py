@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cityid_card.desk.ils import koha_code
 from cityid_card.desk.loop import event_json, watch
 from cityid_card.desk.policy import DEFAULT_POLICY, POLICIES, Policy, get_policy
 from cityid_card.desk.refresh import StatusListRefresher, source_for
@@ -46,6 +47,13 @@ def register(commands: Any) -> None:
     parser.add_argument("--port", type=int, default=None, help="port to listen on (default 8600)")
     parser.add_argument(
         "--reader", metavar="URI", help="also watch this reader and show its taps on the page"
+    )
+    parser.add_argument(
+        "--koha",
+        nargs=2,
+        metavar=("BRANCH", "CATEGORY"),
+        help="offer the hand-off of a patron's registration to Koha (with the patron's "
+        "consent), with this branch code and patron category",
     )
     parser.add_argument(
         "--workers",
@@ -92,6 +100,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "require_status": args.require_status,
         "policy": args.policy,
         "host": args.host or "127.0.0.1",
+        "koha": args.koha,
     }
 
 
@@ -127,6 +136,7 @@ def build_app(settings: dict[str, Any], reader: str | None = None) -> Any:
         hosts=allowed_hosts(settings["host"]),
         status_info=None if refresher is None else refresher.report,
         tasks=() if refresher is None else (refresher.run,),
+        koha=None if not settings.get("koha") else (settings["koha"][0], settings["koha"][1]),
     )
     if reader is not None:
         config.events = reader_events(reader, verifier, policy, refresher)
@@ -166,6 +176,9 @@ def run(args: argparse.Namespace) -> int:
     get_policy(args.policy)  # a wrong --policy is a usage error before anything starts
     if args.workers < 1 or (args.workers > 1 and args.reader):
         raise CityIDError("--workers takes 1 or more, and only 1 with --reader")
+    if args.koha:
+        koha_code(args.koha[0], "branch code")
+        koha_code(args.koha[1], "patron category code")
     settings = _settings(args)
     host = args.host or DEFAULT_HOST
     port = DEFAULT_PORT if args.port is None else args.port
