@@ -306,3 +306,42 @@ def test_an_iso_dep_card_through_the_sim_driver(issuer: Issuer, tmp_path: Path) 
     arrival = events[0]
     assert isinstance(arrival, Arrival) and arrival.result is not None
     assert arrival.result.authenticity is Authenticity.CHIP_AUTHENTICATED
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--interval", "-1"], "the interval is 0.01 to 60 seconds"),
+        (["--interval", "x"], "expected a number of seconds"),
+        (["--count", "0"], "expected a whole number of 1 or more"),
+    ],
+)
+def test_watch_usage_errors(
+    issuer: Issuer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    trust = tmp_path / "trust.json"
+    issuer.trust.save(trust)
+    with pytest.raises(SystemExit) as info:
+        run_cli(capsys, "watch", "--reader", "sim:card", "--trust", str(trust), *extra)
+    assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_watch_problems_exit_2(
+    issuer: Issuer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trust = tmp_path / "trust.json"
+    issuer.trust.save(trust)
+    status, out, err = run_cli(capsys, "watch", "--reader", "nosuch:0", "--trust", str(trust))
+    assert status == 2 and "(DriverError)" in err
+    status, out, err = run_cli(
+        capsys, "watch", "--reader", "sim:card", "--trust", str(trust), "--policy", "x", "--json"
+    )
+    assert status == 2 and json.loads(out)["error"] == "PolicyError"
+    status, _, err = run_cli(
+        capsys, "watch", "--reader", "sim:card", "--trust", str(tmp_path / "none.json")
+    )
+    assert status == 2 and "(TrustStoreError)" in err

@@ -210,6 +210,8 @@ def test_nothing_personal_reaches_a_log(
         blob = base64.b64encode(issuer.card()).decode()
         assert live.verify({"credential": blob})[0] == 200
         live.request("POST", "/api/verify?qr=" + urllib.parse.quote(valid_qr), b"{")
+        live.request("GET", "/" + urllib.parse.quote(valid_qr))  # a scanner that opens URLs
+        live.request("GET", "/" + urllib.parse.quote(HOLDER))
         live.request(
             "POST", "/api/verify", b"{" + HOLDER.encode(), {"Content-Type": "application/json"}
         )
@@ -217,6 +219,7 @@ def test_nothing_personal_reaches_a_log(
         live.stop()
     text = caplog.text
     assert "POST /api/verify 200" in text  # our request log ran
+    assert "GET (another path) 404" in text
     assert "verify: valid" in text and "verify: rejected (Expired)" in text
     for secret in (HOLDER, "Rivera", "1990-04-12", valid_qr[5:25], blob[:20], "4711"):
         assert secret not in text
@@ -312,8 +315,6 @@ def test_the_serve_command(issuer: Issuer, tmp_path: Path, valid_qr: str) -> Non
 
 
 def test_serve_refuses_a_wrong_policy(issuer: Issuer, tmp_path: Path) -> None:
-    from tests.conftest import run_cli  # noqa: F401  # the in-process runner is for capsys
-
     trust = tmp_path / "trust.json"
     issuer.trust.save(trust)
     result = subprocess.run(
@@ -323,3 +324,27 @@ def test_serve_refuses_a_wrong_policy(issuer: Issuer, tmp_path: Path) -> None:
         timeout=30,
     )
     assert result.returncode == 2 and b"PolicyError" in result.stderr
+
+
+def test_serve_usage_errors(
+    issuer: Issuer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import run_cli
+
+    trust = tmp_path / "trust.json"
+    issuer.trust.save(trust)
+    for extra, message in (
+        (["--port", "70000"], "a port is 1 to 65535"),
+        (["--port", "0"], "expected a whole number of 1 or more"),
+        (["--workers", "0"], "expected a whole number of 1 or more"),
+        (["--koha", "CPL"], "expected 2 arguments"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            run_cli(capsys, "serve", "--trust", str(trust), *extra)
+        assert info.value.code == 2 and message in capsys.readouterr().err
+    status, _, err = run_cli(
+        capsys, "serve", "--trust", str(trust), "--workers", "2", "--reader", "sim:card"
+    )
+    assert status == 2 and "--reader needs --workers 1" in err
+    status, _, err = run_cli(capsys, "serve", "--trust", str(trust), "--koha", "C;PL", "PT")
+    assert status == 2 and "(IlsError)" in err

@@ -34,6 +34,21 @@ from ._common import EXIT_OK, EXIT_USAGE
 _CONFIG_VARIABLE = "CITYID_CARD_SERVE_CONFIG"
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of 1 or more."""
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("expected a whole number of 1 or more")
+    return int(text)
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port, 1 to 65535."""
+    port = positive_int(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError("a port is 1 to 65535")
+    return port
+
+
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "serve", help="run the local verification service and the staff page", description=__doc__
@@ -44,7 +59,9 @@ def register(commands: Any) -> None:
         default=None,
         help="address to listen on (default 127.0.0.1: this computer only)",
     )
-    parser.add_argument("--port", type=int, default=None, help="port to listen on (default 8600)")
+    parser.add_argument(
+        "--port", type=port_number, default=None, help="port to listen on (default 8600)"
+    )
     parser.add_argument(
         "--reader", metavar="URI", help="also watch this reader and show its taps on the page"
     )
@@ -57,7 +74,7 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=1,
         help="worker processes answering POST /api/verify (default 1; not with --reader)",
     )
@@ -174,8 +191,8 @@ def run(args: argparse.Namespace) -> int:
     from cityid_card.desk.service import DEFAULT_HOST, DEFAULT_PORT, UVICORN_OPTIONS
 
     get_policy(args.policy)  # a wrong --policy is a usage error before anything starts
-    if args.workers < 1 or (args.workers > 1 and args.reader):
-        raise CityIDError("--workers takes 1 or more, and only 1 with --reader")
+    if args.workers > 1 and args.reader:
+        raise CityIDError("--reader needs --workers 1: one process watches the reader")
     if args.koha:
         koha_code(args.koha[0], "branch code")
         koha_code(args.koha[1], "patron category code")

@@ -18,7 +18,18 @@ from cityid_card.desk.loop import DEFAULT_INTERVAL, Arrival, event_json, watch
 from cityid_card.desk.policy import get_policy
 
 from ._common import EXIT_OK, add_json_flag, print_json
-from .serve import add_desk_flags, build_verifier
+from .serve import add_desk_flags, build_verifier, positive_int
+
+
+def _interval(text: str) -> float:
+    """argparse type: seconds between two polls, 0.01 to 60."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number of seconds") from None
+    if not 0.01 <= seconds <= 60:
+        raise argparse.ArgumentTypeError("the interval is 0.01 to 60 seconds")
+    return seconds
 
 
 def register(commands: Any) -> None:
@@ -35,13 +46,16 @@ def register(commands: Any) -> None:
     add_desk_flags(parser)
     parser.add_argument(
         "--interval",
-        type=float,
+        type=_interval,
         default=DEFAULT_INTERVAL,
         metavar="SECONDS",
         help=f"how often to look for a card and check it is still there (default {DEFAULT_INTERVAL:g})",
     )
     parser.add_argument(
-        "--count", type=int, metavar="N", help="stop after N cards (default: run until Ctrl+C)"
+        "--count",
+        type=positive_int,
+        metavar="N",
+        help="stop after N cards (default: run until Ctrl+C)",
     )
     add_json_flag(parser)
     parser.set_defaults(run=run)

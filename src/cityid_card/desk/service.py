@@ -133,7 +133,8 @@ class EventHub:
         with self._lock:
             subscribers = list(self._queues)
         for loop, queue in subscribers:
-            loop.call_soon_threadsafe(_offer, queue, event)
+            with contextlib.suppress(RuntimeError):  # its loop closed: the client is gone
+                loop.call_soon_threadsafe(_offer, queue, event)
 
     @property
     def subscribers(self) -> int:
@@ -248,6 +249,18 @@ def _credential_of(document: Any, extra: frozenset[str] = frozenset()) -> bytes:
         raise _Refusal(400, "credential must be standard base64") from None
 
 
+_ROUTES = frozenset({"/", "/api/verify", "/api/health", "/api/events", "/api/ils/koha"})
+
+
+def _loggable(path: str) -> str:
+    """The path for the log: the service's own paths only (another could hold card text)."""
+    if path in _ROUTES:
+        return path
+    if path.startswith("/static/") and path.isascii() and len(path) < 64:
+        return "/static/..."
+    return "(another path)"
+
+
 class _Guard:
     """Refuse cross-site requests, add security headers, and log requests without content.
 
@@ -296,7 +309,7 @@ class _Guard:
             await response(scope, receive, send_with_headers)
         else:
             await self.app(scope, receive, send_with_headers)
-        LOGGER.info("%s %s %d", scope["method"], scope["path"], status_seen)
+        LOGGER.info("%s %s %d", scope["method"], _loggable(scope["path"]), status_seen)
 
 
 def create_app(config: ServiceConfig) -> Starlette:
