@@ -38,15 +38,15 @@ from typing import Any
 import uvicorn
 
 from cityid_card import Credential, IssuerKey, TrustStore, Verifier, qr
-from cityid_card.card import CardApplication, personalize
-from cityid_card.card.tag import personalize_tag, verify_reader
-from cityid_card.card.type2 import NTAG213
 from cityid_card.desk import event_json, get_policy, watch
 from cityid_card.desk.service import UVICORN_OPTIONS, ServiceConfig, create_app
 from cityid_card.drivers import ReaderConnection, ReaderInfo, SimConnection
 from cityid_card.errors import NoReader
+from cityid_card.iso7816 import CardApplication, personalize
+from cityid_card.type2 import NTAG213
+from cityid_card.type2.emulator import EmulatedNtag
+from cityid_card.type2.session import personalize_tag, verify_reader
 from cityid_card_nfc.driver import Type2Connection
-from cityid_card_nfc.emulator import EmulatedNtag
 from cityid_card_nfc.sim import open_emulated
 
 NOW = datetime(2027, 6, 1, 10, 0, tzinfo=UTC)

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from cityid_card.card.applet import CardApplication, CardState
-from cityid_card.card.session import Authenticity, personalize
-from cityid_card.card.tag import personalize_tag
-from cityid_card.card.type2 import NTAG213
 from cityid_card.desk import Arrival, Removal, event_json, get_policy, watch
 from cityid_card.desk.loop import ReaderEvent
 from cityid_card.drivers import ReaderConnection, ReaderInfo, SimConnection
 from cityid_card.errors import BlankCard, Expired, NoReader, TagRemoved
+from cityid_card.iso7816.applet import CardApplication, CardState
+from cityid_card.iso7816.session import Authenticity, personalize
+from cityid_card.type2 import NTAG213
+from cityid_card.type2.emulator import EmulatedNtag
+from cityid_card.type2.session import personalize_tag
 from cityid_card_nfc.driver import Type2Connection
-from cityid_card_nfc.emulator import EmulatedNtag
 from cityid_card_nfc.sim import open_emulated
 from tests.conftest import run_cli, sample_credential
 

@@ -64,7 +64,7 @@ COMMAND_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cards and tags", ("readers", "personalize", "write", "read", "sim")),
     ("revocation", ("status-list", "revoke")),
     ("station", ("batch", "face")),
-    ("desk", ("serve",)),
+    ("desk", ("serve", "watch")),
     ("keys", ("keygen", "hsm")),
     ("shell", ("completion",)),
 )

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
-from cityid_card.card import type2
-from cityid_card.card.session import CardSession, CardVerification
-from cityid_card.card.tag import TagLink, verify_reader
+from cityid_card import type2
 from cityid_card.drivers import Driver, ReaderConnection, load_driver, parse_uri
 from cityid_card.errors import ApduError, CityIDError, NoReader, TransportError
+from cityid_card.iso7816.session import CardSession, CardVerification
 from cityid_card.trust import TrustStore
+from cityid_card.type2.session import TagLink, verify_reader
 from cityid_card.verifier import Verifier
 
 from .policy import Policy
