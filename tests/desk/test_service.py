@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cityid_card import qr, sign_status_list
 from cityid_card.desk.service import MAX_BODY, EventHub, allowed_hosts
@@ -348,3 +350,40 @@ def test_serve_usage_errors(
     assert status == 2 and "--reader needs --workers 1" in err
     status, _, err = run_cli(capsys, "serve", "--trust", str(trust), "--koha", "C;PL", "PT")
     assert status == 2 and "(IlsError)" in err
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_DOCUMENTS = (
+    _JSON.map(lambda value: json.dumps(value).encode())
+    | st.fixed_dictionaries({"qr": st.text(max_size=200)}).map(lambda d: json.dumps(d).encode())
+    | st.fixed_dictionaries({"credential": st.text(max_size=200)}).map(
+        lambda d: json.dumps(d).encode()
+    )
+    | st.binary(max_size=300)
+)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=_DOCUMENTS,
+    content_type=st.sampled_from(
+        ["application/json", "application/json; charset=utf-8", "text/plain", ""]
+    ),
+)
+def test_no_request_body_gets_a_500(server: LiveServer, body: bytes, content_type: str) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    status, _, answer = server.request("POST", "/api/verify", body, headers)
+    assert status in (200, 400, 413, 415)
+    document = json.loads(answer)
+    if status == 200:
+        assert document["valid"] is False and set(document) == {"valid", "error"}
+    else:
+        assert set(document) == {"error"}

@@ -312,3 +312,26 @@ def test_no_hand_off_offered_unless_configured(page: WebDriver, valid_qr: str) -
     _scan(page, valid_qr)
     _wait(page, lambda d: _state(d) == "valid")
     assert not page.find_element(By.ID, "ils").is_displayed()
+
+
+@pytest.mark.parametrize(
+    ("policy", "verdict", "state"),
+    [("age-check:21", "VALID: 21 OR OLDER", "valid"), ("age-check:40", "UNDER 40", "invalid")],
+)
+def test_an_age_check_shows_only_the_answer(
+    browser: WebDriver, issuer: Issuer, valid_qr: str, policy: str, verdict: str, state: str
+) -> None:
+    live = LiveServer(desk_config(issuer, policy)).start()  # the holder is 37
+    try:
+        browser.get(f"http://{live.host}/")
+        _wait(browser, lambda d: "age-check" in d.find_element(By.ID, "policy").text)
+        _scan(browser, valid_qr)
+        _wait(browser, lambda d: _state(d) == state)
+        result = browser.find_element(By.ID, "result")
+        assert browser.find_element(By.ID, "result-title").text == verdict
+        assert HOLDER not in result.text and "1990" not in result.text
+        assert result.find_elements(By.CSS_SELECTOR, "dd") == []
+        assert _nearest(_dominant_colour(browser)) == state
+    finally:
+        browser.get("about:blank")
+        live.stop()
