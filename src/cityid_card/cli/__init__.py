@@ -30,6 +30,7 @@ from . import (
     sim,
     status_list,
     verify,
+    watch,
     write,
 )
 from ._common import EXIT_BROKEN_PIPE, EXIT_REJECTED, EXIT_USAGE, fail
@@ -53,6 +54,7 @@ _COMMANDS = (
     face,
     completion,
     serve,
+    watch,
 )
 
 #: The commands as `cityid-card --help` lists them: argparse has no groups of
@@ -63,7 +65,7 @@ COMMAND_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cards and tags", ("readers", "personalize", "write", "read", "sim")),
     ("revocation", ("status-list", "revoke")),
     ("station", ("batch", "face")),
-    ("desk", ("serve",)),
+    ("desk", ("serve", "watch")),
     ("keys", ("keygen", "hsm")),
     ("shell", ("completion",)),
 )
