@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import sys
+import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -106,7 +108,7 @@ def test_now_is_judged_by_its_own_calendar_date(blob: bytes, trust: TrustStore) 
 
 
 def test_now_defaults_to_the_current_time(issuer_key: IssuerKey, trust: TrustStore) -> None:
-    today = datetime.now(UTC).date()
+    today = date.today()  # the local calendar date (tests/test_dates.py: across zones)
     expired = issuer_key.issue(
         sample_credential(issued=today - timedelta(days=10), expires=today - timedelta(days=2))
     )
@@ -361,3 +363,52 @@ def test_cache_hits_for_any_bytes_like_input_and_keeps_the_policy(
         verifier.verify(blob, NOW)
     with pytest.raises(TypeError):
         verifier.verify("not bytes", NOW)  # type: ignore[arg-type]
+
+
+def test_trust_updates_while_verifying_never_leak_bytes_nor_serve_stale_results(
+    issuer_key: IssuerKey, blob: bytes
+) -> None:
+    """One thread taps the card, another refreshes the trust store (the issue's reproducer).
+
+    A refresh used to empty the cache without its lock: a tap raised KeyError carrying
+    the credential's bytes, and an entry cached under the old store outlived the refresh.
+    """
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as CPython allows
+    public = issuer_key.public()
+    issued = sample_credential().issued
+    assert issued is not None
+    accepting = TrustStore([public])
+    rejecting = TrustStore([replace(public, valid_until=issued - timedelta(days=1))])
+    verifier = Verifier(accepting)
+    unexpected: list[BaseException] = []
+    stop = threading.Event()
+
+    def tap() -> None:
+        while not stop.is_set():
+            try:
+                verifier.verify(bytes(bytearray(blob)), NOW)
+            except KeyNotValid:
+                pass
+            except BaseException as error:  # anything else is the defect
+                unexpected.append(error)
+
+    tapper = threading.Thread(target=tap)
+    tapper.start()
+    stale = 0
+    try:
+        for _ in range(300):
+            verifier.update_trust(accepting)
+            verifier.verify(blob, NOW)
+            verifier.update_trust(rejecting)
+            try:
+                verifier.verify(blob, NOW)
+                stale += 1
+            except KeyNotValid:
+                pass
+    finally:
+        stop.set()
+        tapper.join()
+        sys.setswitchinterval(switch_interval)
+    assert [type(error).__name__ for error in unexpected] == []
+    assert stale == 0
