@@ -466,7 +466,11 @@ def _canonical_envelope(blob: bytes) -> _Envelope | None:
 
 
 def _checked_envelope(blob: bytes) -> _Envelope:
-    message = cose.Sign1.decode(blob, tagged=False)
+    # The profile is stricter than COSE: exactly alg and kid, so no crit; an empty
+    # protected header (h'' or h'a0') is refused before the unprotected one is looked at.
+    message = cose.Sign1.decode(blob, tagged=False, check_critical=False)
+    if not message.protected:
+        raise MalformedCredential("the protected header must hold exactly alg and kid")
     if message.unprotected:
         raise MalformedCredential("the unprotected header must be empty")
     if len(message.signature) != _algorithms.SIGNATURE_SIZE:
