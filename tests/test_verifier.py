@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import cityid_card
 from cityid_card import (
     BadSignature,
     CredentialError,
@@ -31,9 +32,9 @@ from cityid_card import (
     _cbor,
     verify,
 )
-from cityid_card.verifier import decode_unverified
+from cityid_card.verifier import _ENGINES, _PythonEngine, decode_unverified
 
-from .conftest import NOW, sample_credential, signed_envelope
+from .conftest import NOW, native_module, sample_credential, signed_envelope
 
 # Offsets in the envelope of a credential with a 24-character name and no gender:
 # 84 | 47 a2 01 alg 04 42 kid kid | a0 | 58 len payload... | 58 40 signature...
@@ -412,3 +413,19 @@ def test_trust_updates_while_verifying_never_leak_bytes_nor_serve_stale_results(
         sys.setswitchinterval(switch_interval)
     assert [type(error).__name__ for error in unexpected] == []
     assert stale == 0
+
+
+def test_the_pass_runs_the_engine_it_names(
+    pytestconfig: pytest.Config, blob: bytes, trust: TrustStore
+) -> None:
+    """scripts/test runs the ``verifies`` tests twice, with --engine=c and then with
+    CITYID_CARD_PURE=1 --engine=python: each pass proves here which engine verified."""
+    expected = pytestconfig.getoption("--engine")
+    if expected is None:
+        pytest.skip("no --engine: this run uses whatever engine this machine has")
+    assert cityid_card.implementation == expected
+    assert Verifier(trust).implementation == expected
+    verify(blob, trust, now=NOW)
+    engine = trust.default_verifier._engine
+    assert type(engine) is (_PythonEngine if expected == "python" else native_module().Engine)
+    assert ("c" in _ENGINES) is (expected == "c")
