@@ -140,9 +140,10 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 # C one when it is built. Those tests carry the ``verifies`` marker, and scripts/test
 # runs them a second time with CITYID_CARD_PURE=1 and --engine=python, so that both
 # twins pass them all. A module is marked when it verifies credentials through the
-# library (verify, Verifier, the CLI, cards, tags, batches): the modules below and
-# everything under tests/card/ and tests/nfc/. The engine tests (test_engine*.py,
-# test_dates.py) pick both engines themselves and are not marked.
+# library (verify, Verifier, the CLI, cards, tags, batches, the desk service): the
+# modules below and everything under tests/card/, tests/nfc/ and tests/desk/. The
+# engine tests (test_engine*.py, test_dates.py) pick both engines themselves and are
+# not marked.
 
 VERIFYING_MODULES = frozenset(
     {
@@ -152,6 +153,7 @@ VERIFYING_MODULES = frozenset(
         "test_cose.py",
         "test_cli.py",
         "test_cli_batch.py",
+        "test_cli_usability.py",
         "test_batch.py",
         "test_qr.py",
         "test_face.py",
@@ -159,7 +161,7 @@ VERIFYING_MODULES = frozenset(
         "test_hsm.py",
     }
 )
-VERIFYING_FOLDERS = frozenset({"card", "nfc"})
+VERIFYING_FOLDERS = frozenset({"card", "nfc", "desk"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
