@@ -12,7 +12,6 @@ so every implementation reports the same error for the same bytes:
 6. the key's issuing window holds the issue date (KeyNotValid),
 7. issued <= today (NotYetValid) and today <= expires (Expired), where today is the
    verifier's local calendar date unless the caller passes a date or a datetime,
-
 8. the signing key's current status list, if any, marks it valid (Revoked, Suspended;
    StatusUnknown when no current list covers it and the policy requires one).
 
@@ -591,8 +590,8 @@ class Verifier:
         under the old store is served from the cache afterwards.
         """
         with self._update_lock:
-            index_of = {key.kid for key in trust}
-            lists = [token for token in self._lists if token.kid in index_of]
+            kids = {key.kid for key in trust}
+            lists = [token for token in self._lists if token.kid in kids]
             state = self._new_state(trust, lists)
             with self._cache_lock:
                 self._state = state
