@@ -61,12 +61,11 @@ from cityid_card.errors import (
     CityIDError,
     DriverError,
     InvalidApplicantField,
-    KeyNotValid,
+    KeyOutsideValidity,
     RecordsError,
     StatusListError,
     UnknownApplicantField,
 )
-from cityid_card.hsm import generate_key
 from cityid_card_nfc.emulator import EmulatedNtag
 from cityid_card_nfc.sim import open_emulated
 
@@ -674,7 +673,7 @@ def test_a_token_that_stops_signing_stops_the_batch(
     softhsm: Path, tmp_path: Path, hopper: Hopper
 ) -> None:
     uri = f"pkcs11:token={TOKEN};object=batch-unplugged"
-    token_key = generate_key(uri, "ES256", pin=PIN, kid="CHI-HSM-1")
+    token_key = IssuerKey.generate_in_token(uri, "ES256", pin=PIN, kid="CHI-HSM-1")
     station = Station(tmp_path, token_key)
     applicants = people(3)
 
@@ -842,7 +841,7 @@ def test_duplicate_rows_and_dates_that_do_not_fit_today(untouched: Station) -> N
 
 def test_a_key_that_may_not_issue_today(untouched: Station) -> None:
     expired = IssuerKey.generate("ES256", kid="OLD", valid_until=TODAY - timedelta(days=1))
-    with pytest.raises(KeyNotValid, match="may not issue credentials today"):
+    with pytest.raises(KeyOutsideValidity, match="outside that window"):
         run_batch(people(1), expired, "sim:card", records=untouched.records, today=TODAY)
 
 
@@ -919,7 +918,7 @@ def test_the_batch_benchmark_measures_every_reader_with_both_keys(
     monkeypatch.setitem(sys.modules, "batch_benchmark", benchmark)  # for its dataclass
     spec.loader.exec_module(benchmark)
     uri = f"pkcs11:token={TOKEN};object=batch-benchmark"
-    with generate_key(uri, "ES256", pin=PIN) as token_key:
+    with IssuerKey.generate_in_token(uri, "ES256", pin=PIN) as token_key:
         rows = benchmark.run(IssuerKey.generate("ES256"), token_key, 3, 1, tmp_path)
     readers = ["sim:card", "sim:ntag215", "sim:isodep"]
     keys = ["ES256, PEM file", "ES256, SoftHSM2"]

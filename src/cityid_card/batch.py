@@ -69,7 +69,6 @@ from .errors import (
     DriverError,
     InvalidApplicantField,
     InvalidKey,
-    KeyNotValid,
     RecordsError,
     TagLocked,
     UnknownApplicantField,
@@ -1058,7 +1057,7 @@ def run_batch(
     A failed card raises nothing: it is a :class:`CardFailed` event, and the batch goes on
     (or, with ``stop_on_error``, stops). Raised before any card is touched: ApplicantError
     (duplicate rows, dates that do not fit ``today``), RecordsError, StatusListError,
-    KeyNotValid, DriverError.
+    KeyOutsideValidity, DriverError.
 
     Ctrl-C (and SIGTERM, in the main thread) is held while a card is personalised and
     takes effect once the card is reported, done or failed: then ``interrupted`` is
@@ -1072,8 +1071,7 @@ def run_batch(
             raise ApplicantError(f"row {applicant.row} appears twice", row=applicant.row)
         rows.add(applicant.row)
         applicant.check_issuable(today)
-    if not issuer.public().valid_on(today):
-        raise KeyNotValid("the issuer key may not issue credentials today")
+    issuer.check_issuing_date(today)  # KeyOutsideValidity, before any card is touched
     status = None
     if registry is not None:
         loaded = StatusRegistry.load(registry)

@@ -16,7 +16,7 @@ extra (segno, ReportLab, Pillow)::
 
 Text is drawn glyph by glyph, without a shaping engine: names in scripts that need one
 (right to left, or with combining marks left after NFC) and characters the font lacks
-are refused with :class:`~cityid_card.errors.FaceError` rather than printed wrong.
+are refused with :class:`FaceError` rather than printed wrong.
 The default font is DejaVu Sans (Debian package fonts-dejavu-core), else the Bitstream
 Vera that ReportLab ships; pass ``font`` and ``bold_font`` for another (a CJK font for
 CJK names).
@@ -46,7 +46,7 @@ from reportlab.pdfgen import canvas
 
 from . import qr
 from .credential import Credential
-from .errors import FaceError
+from .errors import CityIDError
 from .verifier import decode_unverified
 
 __all__ = [
@@ -56,8 +56,17 @@ __all__ = [
     "FORMATS",
     "QR_ERROR_LEVEL",
     "CardFace",
+    "FaceError",
     "FaceFormat",
 ]
+
+
+class FaceError(CityIDError):
+    """A card face cannot be rendered as asked: a character the font cannot show, a bad photo.
+
+    Messages name the field (``name``, ``gender``), never its value.
+    """
+
 
 #: ISO/IEC 7810 ID-1 (CR80), the size of a bank card.
 CARD_WIDTH_MM = 85.60

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cityid_card.errors import FaceError
+from cityid_card.errors import MissingExtra
 from cityid_card.trust import TrustStore
 from cityid_card.verifier import verify
 
@@ -58,9 +58,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from cityid_card.face import CardFace
     except ImportError:
-        raise FaceError(
-            "card faces need segno, ReportLab and Pillow: pip install 'cityid-card[face]'"
-        ) from None
+        raise MissingExtra("face", "card faces need segno, ReportLab and Pillow") from None
     fmt = _format(args.out.suffix.lower().lstrip("."))
     blob = args.credential.read_bytes()
     if args.trust is not None:
@@ -95,4 +93,6 @@ def _format(name: str) -> FaceFormat:
     for fmt in _FORMATS:
         if fmt == name:
             return fmt
+    from cityid_card.face import FaceError  # imported by run() already
+
     raise FaceError("--out must end in .pdf, .png or .svg")
