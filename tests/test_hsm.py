@@ -26,6 +26,7 @@ from pkcs11.util.ec import encode_named_curve_parameters
 from cityid_card import (
     InvalidKey,
     IssuerKey,
+    KeyOutsideValidity,
     MissingExtra,
     PublicKey,
     StatusListToken,
@@ -491,3 +492,90 @@ def test_without_python_pkcs11_the_error_says_what_to_install(
         IssuerKey.generate_in_token("pkcs11:token=t;object=k")
     status, _, err = _run(capsys, "hsm", "list")
     assert status == 2 and "pip install 'cityid-card[hsm]'" in err
+
+
+# ---------------------------------------------------------------------------------------
+# The issuing window on the token key, and PINs
+
+
+def test_the_window_is_stored_on_the_token_key(softhsm: Path) -> None:
+    uri = f"pkcs11:token={TOKEN};object=windowed"
+    with IssuerKey.generate_in_token(
+        uri, "ES256", pin=PIN, valid_from=date(2020, 1, 1), valid_until=date(2020, 12, 31)
+    ) as made:
+        located = _uri(made)
+    with _raw_session() as session:  # the standard PKCS#11 attributes
+        # (on both halves; SoftHSM 2.6 cannot read them back from a private key object)
+        stored = session.get_key(ObjectClass.PUBLIC_KEY, label="windowed")
+        assert stored[Attribute.START_DATE] == date(2020, 1, 1)
+        assert stored[Attribute.END_DATE] == date(2020, 12, 31)
+    with IssuerKey.from_uri(located, pin=PIN) as key:
+        assert (key.public().valid_from, key.public().valid_until) == (
+            date(2020, 1, 1), date(2020, 12, 31),
+        )  # fmt: skip
+        with pytest.raises(KeyOutsideValidity, match="until 2020-12-31"):
+            key.issue(sample_credential())
+        assert key.issue(sample_credential(issued=date(2020, 6, 1)))
+    with pytest.raises(TokenError, match="after"):
+        IssuerKey.generate_in_token(
+            f"pkcs11:token={TOKEN};object=backwards", pin=PIN,
+            valid_from=date(2021, 1, 1), valid_until=date(2020, 1, 1),
+        )  # fmt: skip
+
+
+def test_a_key_without_dates_has_an_open_window(token_key: IssuerKey) -> None:
+    assert (token_key.public().valid_from, token_key.public().valid_until) == (None, None)
+
+
+def test_cli_hsm_keygen_window_stops_issue(
+    softhsm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trust, card = tmp_path / "trust.json", tmp_path / "card.cbor"
+    uri = f"pkcs11:token={TOKEN};object=CHI-RETIRED?pin-value={PIN}"
+    status, _, err = _run(capsys, "hsm", "keygen", "--key", uri, "--trust", str(trust),
+                          "--valid-until", "2020-12-31")  # fmt: skip
+    assert (status, err) == (0, "")
+    status, out, err = _run(capsys, "issue", "--key", uri, "--name", "Ana Sofia Rivera Delgado",
+                            "--dob", "1990-04-12", "--expires", "2031-11-20", "--out", str(card))  # fmt: skip
+    assert (status, out) == (2, "") and err.endswith("(KeyOutsideValidity)\n")
+    assert err.count("\n") == 1 and not card.exists()
+
+
+def test_cli_hsm_keygen_force_replaces_only_the_trust_entry(
+    softhsm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trust = tmp_path / "trust.json"
+    TrustStore([IssuerKey.generate("ES256", "CHI-AGAIN").public()]).save(trust)
+    uri = f"pkcs11:token={TOKEN};object=CHI-AGAIN?pin-value={PIN}"
+    status, _, err = _run(capsys, "hsm", "keygen", "--key", uri, "--trust", str(trust), "--force")
+    assert (status, err) == (0, "")
+    (entry,) = TrustStore.load(trust)
+    with IssuerKey.from_uri(f"pkcs11:token={TOKEN};object=CHI-AGAIN", pin=PIN) as made:
+        assert entry.key == made.public().key
+    # The key in the token is never replaced, --force or not.
+    status, _, err = _run(capsys, "hsm", "keygen", "--key", uri, "--trust", str(trust), "--force")
+    assert status == 2 and "already holds an object with this label" in err
+
+
+def test_cli_token_pin_missing_or_typed(
+    softhsm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    trust = tmp_path / "trust.json"
+    uri = f"pkcs11:token={TOKEN};object=CHI-TYPED"
+    status, _, err = _run(capsys, "hsm", "keygen", "--key", uri, "--trust", str(trust))
+    assert status == 2
+    assert err == (
+        f"error: token '{TOKEN}' needs a PIN: give --passphrase-file, pin-source= in the key "
+        f"URI or ${keyfiles.PIN_ENV}, or type the PIN (TokenPinRequired)\n"
+    )
+    prompts: list[str] = []
+
+    def typed(prompt: str) -> str:
+        prompts.append(prompt)
+        return PIN
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("getpass.getpass", typed)
+    assert _run(capsys, "hsm", "keygen", "--key", uri, "--trust", str(trust))[0] == 0
+    assert prompts == [f"PIN for token '{TOKEN}': "]

@@ -18,7 +18,8 @@ subclasses; no message and no ``repr`` ever shows a PIN.
 **Issuing window.** A key made by :func:`generate_key` with ``valid_from`` /
 ``valid_until`` carries them as the standard PKCS#11 key attributes CKA_START_DATE and
 CKA_END_DATE, on both halves; :attr:`Pkcs11Signer.valid_from` and
-:attr:`Pkcs11Signer.valid_until` read them back from the private key, and
+:attr:`Pkcs11Signer.valid_until` read them back from the public key object (SoftHSM 2.6
+fails with CKR_GENERAL_ERROR on a private key's dates), and
 :meth:`cityid_card.keys.IssuerKey.from_uri` refuses to sign outside them. Tokens do not
 enforce these dates themselves (PKCS#11 leaves that to the application); this library
 does.
@@ -275,8 +276,15 @@ def _algorithm(private: Any) -> Algorithm:
     )
 
 
-def _public_key(session: pkcs11.Session, private: Any, alg: Algorithm) -> PublicKeyObject:
-    """The public half: the public key object with the private key's id (else label)."""
+#: An issuing window: first and last day (None: open at that end).
+_Window = tuple[date | None, date | None]
+
+
+def _public_key(
+    session: pkcs11.Session, private: Any, alg: Algorithm
+) -> tuple[PublicKeyObject, _Window]:
+    """The public half, the public key object with the private key's id (else label),
+    and the issuing window stored on it."""
     ident = bytes(_attribute(private, Attribute.ID))
     query: dict[Attribute, Any] = {Attribute.CLASS: ObjectClass.PUBLIC_KEY}
     if ident:
@@ -289,8 +297,13 @@ def _public_key(session: pkcs11.Session, private: Any, alg: Algorithm) -> Public
             "the token holds no single public key object with the private key's id: "
             "its public half is needed for the key id and the trust store"
         )
-    point = bytes(_attribute(candidates[0], Attribute.EC_POINT))
-    return _algorithms.public_key_from_raw(alg, _unwrap_point(point, alg))
+    public = candidates[0]
+    point = bytes(_attribute(public, Attribute.EC_POINT))
+    window = (
+        _date_attribute(public, Attribute.START_DATE),
+        _date_attribute(public, Attribute.END_DATE),
+    )
+    return _algorithms.public_key_from_raw(alg, _unwrap_point(point, alg)), window
 
 
 def _unwrap_point(point: bytes, alg: Algorithm) -> bytes:
@@ -357,6 +370,7 @@ class Pkcs11Signer:
         mechanism: Mechanism,
         prehash: bool,
         uri: KeyUri,
+        window: _Window = (None, None),
     ) -> None:
         self._login: _Login | None = login
         self._private = private
@@ -368,8 +382,7 @@ class Pkcs11Signer:
         #: The key URI without any PIN, safe to show.
         self.uri = str(uri)
         #: The key's issuing window, from CKA_START_DATE and CKA_END_DATE (None: open).
-        self.valid_from = _date_attribute(private, Attribute.START_DATE)
-        self.valid_until = _date_attribute(private, Attribute.END_DATE)
+        self.valid_from, self.valid_until = window
 
     @classmethod
     def open(
@@ -390,11 +403,11 @@ class Pkcs11Signer:
             private = _find_private_key(login.session, parsed, token.label)
             alg = _algorithm(private)
             mechanism, prehash = _mechanism(alg, mechanisms)
-            public = _public_key(login.session, private, alg)
+            public, window = _public_key(login.session, private, alg)
         except BaseException:
             _release(login)
             raise
-        return cls(login, private, alg, public, mechanism, prehash, parsed)
+        return cls(login, private, alg, public, mechanism, prehash, parsed, window)
 
     @property
     def alg(self) -> Algorithm:
