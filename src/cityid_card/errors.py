@@ -15,12 +15,15 @@ Every failure the library reports is a subclass of :class:`CityIDError`. What li
 that talks to a medium (a token, a card, a tag, a card face, a batch) defines its
 errors in itself, and nowhere else:
 
-1. One module per medium holds them: ``cityid_card/pkcs11_uri.py`` (tokens: it is the
-   part importable without python-pkcs11), ``cityid_card/face.py`` (``FaceError``),
-   ``cityid_card/qr.py`` (``QRCodeError``); ``cityid_card/card/errors.py`` and
-   ``cityid_card/batch`` follow. The medium's public modules re-export them (``hsm``
-   re-exports the token errors), and the errors must be importable without the
-   medium's optional dependency, so that ``except`` clauses work where it is missing.
+1. One module per medium holds them: ``cityid_card.pkcs11_uri`` (tokens: the part of
+   the token code importable without python-pkcs11), ``cityid_card.face``
+   (``FaceError``), ``cityid_card.qr`` (``QRCodeError``); the card package
+   (``cityid_card.card``, cards and tags) and the batch code follow. The medium's
+   public modules re-export them (``hsm`` re-exports the token errors). Where code
+   that never loads the medium's optional dependency must still catch its errors (a
+   ``--key`` may be a token URI on a station without python-pkcs11), they are defined
+   in a module that imports without it: the token errors live in ``pkcs11_uri``, not
+   in ``hsm``. Using a medium whose extra is missing raises :class:`MissingExtra`.
 2. Single inheritance: each error has exactly one base, a ``CityIDError`` subclass (the
    medium's base, or a core error when it is one: a token error is an ``InvalidKey``).
    No diamonds. When one failure happens on several media (a card or a tag removed
@@ -34,8 +37,8 @@ errors in itself, and nowhere else:
 5. A test (``tests/test_package.py``) checks rules 2 and 4 for every module.
 
 The card, tag and batch errors below are still here while their packages are being
-split out (branches ``seam`` and ``station``); they move as rule 1 says and leave the
-top level.
+split out (branches ``seam`` and ``station``); they are no longer exported at the top
+level, and they move as rule 1 says (the test lists the diamonds still to remove).
 """
 
 from __future__ import annotations

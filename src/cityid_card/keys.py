@@ -12,7 +12,9 @@ writes the kid and the window as RFC 7468 explanatory text before the PEM block
 :meth:`IssuerKey.from_pem` reads them back; a key in a PKCS#11 token carries them as
 CKA_START_DATE and CKA_END_DATE (:mod:`cityid_card.hsm`). The text is not protected:
 whoever can edit the key file can change it. It stops mistakes (a retired key left on a
-station), not an attacker, who is stopped by the verifiers' trust store windows.
+station), not an attacker, who is stopped by the verifiers' trust store windows. Only
+credentials are refused outside the window: status lists (:meth:`IssuerKey.sign`) are
+still signed, so the cards a retired key issued stay revocable.
 
 Core and sans-I/O: keys come from and go to bytes; files, passphrase prompts and the
 environment are the edge's (:mod:`cityid_card.keyfiles`, the CLI).
