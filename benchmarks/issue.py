@@ -50,6 +50,7 @@ def _cards_per_minute(key: IssuerKey, cards: int) -> float:
                 Credential(
                     name="Ana Sofia Rivera Delgado",
                     date_of_birth=date(1990, 4, 12),
+                    issued=date(2026, 11, 21),
                     expires=date(2031, 11, 20),
                     status_index=index,
                 )
