@@ -65,6 +65,21 @@ def test_encrypted_pem_needs_the_right_passphrase(issuer_key: IssuerKey) -> None
         IssuerKey.from_pem(issuer_key.to_pem(), "unexpected")
 
 
+def test_a_legacy_openssl_encrypted_key_says_the_same() -> None:
+    # "BEGIN EC PRIVATE KEY" with Proc-Type: 4,ENCRYPTED, as older OpenSSL writes.
+    private = ec.generate_private_key(ec.SECP256R1())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.BestAvailableEncryption(b"pw"),
+    )
+    with pytest.raises(PassphraseRequired):
+        IssuerKey.from_pem(pem)
+    with pytest.raises(WrongPassphrase):
+        IssuerKey.from_pem(pem, "not it")
+    assert IssuerKey.from_pem(pem, "pw").alg == "ES256"
+
+
 @pytest.mark.parametrize(
     ("notes", "complaint"),
     [

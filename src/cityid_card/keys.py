@@ -199,7 +199,7 @@ class IssuerKey:
                 ) from None
             raise PassphraseRequired("the key file is encrypted: it needs its passphrase") from None
         except ValueError:
-            if password and b"ENCRYPTED PRIVATE KEY" in data:
+            if password and b"ENCRYPTED" in data:  # PKCS#8, or OpenSSL's legacy Proc-Type
                 raise WrongPassphrase("wrong passphrase for the key file") from None
             raise InvalidKey("not a PEM private key (PKCS#8)") from None
         if not isinstance(private, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):

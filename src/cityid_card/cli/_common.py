@@ -118,7 +118,7 @@ def with_secret(action: Callable[[bytes | None], _T], secret: bytes | None, prom
     try:
         return action(secret)
     except (PassphraseRequired, TokenPinRequired) as error:
-        if secret is not None or not sys.stdin.isatty():
+        if secret is not None or sys.stdin is None or not sys.stdin.isatty():
             raise _needs_secret(error) from None
     return action(getpass.getpass(prompt).encode("utf-8"))
 
