@@ -91,3 +91,17 @@ install_nfc_stack() {
     # through libusb-1.0. The tests drive emulated tags and need no reader.
     apt_install libusb-1.0-0
 }
+
+install_registry_stack() {
+    # The registry's PostgreSQL tests: Debian's postgresql server. The tests start a
+    # throwaway cluster of their own in a temporary folder (initdb, pg_ctl, a Unix socket
+    # only) as the postgres system user the package creates, and stop it at the end.
+    apt_install postgresql
+}
+
+install_browser_stack() {
+    # The staff page of `cityid-card serve` is tested in a real headless Chromium, the
+    # Debian build, driven by Selenium through Debian's chromedriver (never a downloaded
+    # browser).
+    apt_install chromium chromium-driver
+}

@@ -17,7 +17,8 @@ from cityid_card.cli import build_parser
 
 from .conftest import REPO, run_cli
 
-HOLDER = ["--name", "Ana Sofia Rivera Delgado", "--dob", "1990-04-12", "--expires", "2031-11-20"]
+HOLDER = ["--name", "Ana Sofia Rivera Delgado", "--dob", "1990-04-12", "--expires", "2031-11-20",
+          "--status-index", "7"]  # fmt: skip
 PASSPHRASE = "correct horse battery staple"
 
 
@@ -94,17 +95,17 @@ def test_keygen_refuses_to_overwrite_without_force(
 ) -> None:
     key, trust = _keygen(capsys, tmp_path)
     before, stored = key.read_bytes(), trust.read_bytes()
-    argv = ["keygen", "--kid", "CHI-2020-1", "--out", str(key), "--trust", str(trust)]
-    status, _, err = run_cli(capsys, *argv)
+    argv = ["keygen", "--out", str(key), "--trust", str(trust)]
+    status, _, err = run_cli(capsys, *argv, "--kid", "CHI-2020-2")
     assert status == 2
-    assert err == f"error: {key}: exists: give --force to replace it (FileExistsError)\n"
+    assert err == f"error: {key} already exists: add --force to replace it\n"
     assert (key.read_bytes(), trust.read_bytes()) == (before, stored)
-    # --force replaces the file and the trust store's key with this kid, nothing else.
-    status, out, _ = run_cli(capsys, *argv, "--force", "--json")
-    assert status == 0 and json.loads(out)["kid"] == "CHI-2020-1"
+    # --force replaces the key file (the key in it is lost); the new key joins the store.
+    status, out, _ = run_cli(capsys, *argv, "--kid", "CHI-2020-2", "--force", "--json")
+    assert status == 0 and json.loads(out)["kid"] == "CHI-2020-2"
     assert key.read_bytes() != before
-    (entry,) = TrustStore.load(trust)
-    assert entry == keyfiles.load_key(key).public()
+    assert [entry.kid for entry in TrustStore.load(trust)] == ["CHI-2020-1", "CHI-2020-2"]
+    assert keyfiles.load_key(key).kid == "CHI-2020-2"  # the kid travels with the key
 
 
 def test_keygen_refuses_a_kid_already_trusted(
@@ -163,6 +164,7 @@ def test_a_terminal_is_asked_for_the_passphrase(
     assert (status, err) == (0, "") and card.exists()
     assert prompts == [f"Passphrase for {encrypted}: "]
     monkeypatch.setattr("getpass.getpass", lambda prompt: "not it")
+    card.unlink()
     status, _, err = run_cli(capsys, "issue", "--key", str(encrypted), *HOLDER, "--out", str(card))
     assert status == 2 and err.endswith("(WrongPassphrase)\n")
 
@@ -214,6 +216,11 @@ def test_one_flag_name_for_passphrases_and_pins(capsys: pytest.CaptureFixture[st
         shown = capsys.readouterr().out
         assert "--passphrase-file" in shown
         assert "[--pin-file" not in shown and "  --pin-file" not in shown  # hidden alias
+    # hsm keygen overwrites nothing (neither a key in the token nor a trust store kid),
+    # so it has no --force; keygen has one, for the key file only.
     with pytest.raises(SystemExit):
         parser.parse_args(["hsm", "keygen", "--help"])
+    assert "--force" not in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        parser.parse_args(["keygen", "--help"])
     assert "--force" in capsys.readouterr().out

@@ -419,7 +419,7 @@ def test_cli_errors_are_one_line_and_typed(
     wrong = tmp_path / "wrong-pin"
     wrong.write_text("0000\n")
     args = ["issue", "--name", "Ana Sofia Rivera Delgado", "--dob", "1990-04-12",
-            "--expires", "2031-11-20", "--out", str(tmp_path / "card.cbor")]  # fmt: skip
+            "--expires", "2031-11-20", "--status-index", "7", "--out", str(tmp_path / "card.cbor")]  # fmt: skip
     cases = [
         (f"pkcs11:token={TOKEN};object=nothing", "--passphrase-file", str(wrong), "TokenPinError"),
         ("pkcs11:token=absent;object=x?pin-value=1", None, None, "TokenNotFound"),
@@ -475,7 +475,7 @@ def test_cli_personalize_signs_in_the_token(
     reader = f"sim:card:{tmp_path / 'card.json'}"
     status, out, err = _run(capsys, "personalize", "--reader", reader, "--key", uri,
                             "--name", "Ana Sofia Rivera Delgado", "--dob", "1990-04-12",
-                            "--expires", "2031-11-20", "--lock", "--json")  # fmt: skip
+                            "--expires", "2031-11-20", "--status-index", "7", "--lock", "--json")  # fmt: skip
     assert (status, err) == (0, "")
     assert json.loads(out)["authenticity"] == "chip_authenticated"
     status, out, _ = _run(capsys, "verify", "--reader", reader, "--trust", str(trust))
@@ -536,25 +536,10 @@ def test_cli_hsm_keygen_window_stops_issue(
                           "--valid-until", "2020-12-31")  # fmt: skip
     assert (status, err) == (0, "")
     status, out, err = _run(capsys, "issue", "--key", uri, "--name", "Ana Sofia Rivera Delgado",
-                            "--dob", "1990-04-12", "--expires", "2031-11-20", "--out", str(card))  # fmt: skip
+                            "--dob", "1990-04-12", "--expires", "2031-11-20", "--status-index", "7",
+                            "--out", str(card))  # fmt: skip
     assert (status, out) == (2, "") and err.endswith("(KeyOutsideValidity)\n")
     assert err.count("\n") == 1 and not card.exists()
-
-
-def test_cli_hsm_keygen_force_replaces_only_the_trust_entry(
-    softhsm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    trust = tmp_path / "trust.json"
-    TrustStore([IssuerKey.generate("ES256", "CHI-AGAIN").public()]).save(trust)
-    uri = f"pkcs11:token={TOKEN};object=CHI-AGAIN?pin-value={PIN}"
-    status, _, err = _run(capsys, "hsm", "keygen", "--key", uri, "--trust", str(trust), "--force")
-    assert (status, err) == (0, "")
-    (entry,) = TrustStore.load(trust)
-    with IssuerKey.from_uri(f"pkcs11:token={TOKEN};object=CHI-AGAIN", pin=PIN) as made:
-        assert entry.key == made.public().key
-    # The key in the token is never replaced, --force or not.
-    status, _, err = _run(capsys, "hsm", "keygen", "--key", uri, "--trust", str(trust), "--force")
-    assert status == 2 and "already holds an object with this label" in err
 
 
 def test_cli_token_pin_missing_or_typed(

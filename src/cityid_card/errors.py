@@ -7,23 +7,26 @@ Every failure the library reports is a subclass of :class:`CityIDError`. What li
   *encoding* or the *policy*; they never contain the holder's name, date of birth or
   other claim values, so they are safe to log.
 - The core's own failures: :class:`InvalidKey` (and :class:`KeyOutsideValidity`,
-  :class:`PassphraseRequired`, :class:`WrongPassphrase`), :class:`TrustStoreError`,
-  :class:`StatusListError`, and :class:`MissingExtra` for an optional part used without
-  its extra installed.
+  :class:`PassphraseRequired`, :class:`WrongPassphrase`), :class:`InputError` (and
+  :class:`JSONInputError`), :class:`TrustStoreError`, :class:`StatusListError`, and
+  :class:`MissingExtra` for an optional part used without its extra installed.
 
 **The rule for the rest: a medium's errors live with the medium.** A package or module
 that talks to a medium (a token, a card, a tag, a card face, a batch) defines its
 errors in itself, and nowhere else:
 
 1. One module per medium holds them: ``cityid_card.pkcs11_uri`` (tokens: the part of
-   the token code importable without python-pkcs11), ``cityid_card.face``
-   (``FaceError``), ``cityid_card.qr`` (``QRCodeError``); the card package
-   (``cityid_card.card``, cards and tags) and the batch code follow. The medium's
+   the token code importable without python-pkcs11), ``cityid_card.qr``
+   (``QRCodeError``); the card package
+   (``cityid_card.iso7816``, ``cityid_card.type2``) and ``cityid_card.station``
+   (``station.errors``, done) follow. The medium's
    public modules re-export them (``hsm`` re-exports the token errors). Where code
    that never loads the medium's optional dependency must still catch its errors (a
    ``--key`` may be a token URI on a station without python-pkcs11), they are defined
    in a module that imports without it: the token errors live in ``pkcs11_uri``, not
-   in ``hsm``. Using a medium whose extra is missing raises :class:`MissingExtra`.
+   in ``hsm``; :class:`FaceError` stays in this module until face.py loads its extra
+   lazily (the station catches it without the ``face`` extra; ``cityid_card.face``
+   re-exports it). Using a medium whose extra is missing raises :class:`MissingExtra`.
 2. Single inheritance: each error has exactly one base, a ``CityIDError`` subclass (the
    medium's base, or a core error when it is one: a token error is an ``InvalidKey``).
    No diamonds. When one failure happens on several media (a card or a tag removed
@@ -36,9 +39,9 @@ errors in itself, and nowhere else:
    core errors listed above; media errors are imported from their package.
 5. A test (``tests/test_package.py``) checks rules 2 and 4 for every module.
 
-The card, tag and batch errors below are still here while their packages are being
-split out (branches ``seam`` and ``station``); they are no longer exported at the top
-level, and they move as rule 1 says (the test lists the diamonds still to remove).
+The card and tag errors below are still here while their packages are being split
+out (branch ``seam``); they are no longer exported at the top level, and they move as
+rule 1 says (the test lists the diamonds still to remove).
 """
 
 from __future__ import annotations
@@ -128,12 +131,38 @@ class WrongPassphrase(InvalidKey):
     """The passphrase given does not open the encrypted key file."""
 
 
+class InputError(CityIDError):
+    """A file or text given to cityid-card cannot be used as it is.
+
+    Missing, unreadable, already there (the command line replaces a file only with
+    --force), too large, or not the kind of file expected. The message names the file
+    and the problem, never the file's content.
+    """
+
+
+class JSONInputError(InputError):
+    """A JSON document is not valid JSON, or is past the reader's limits.
+
+    The limits (size, nesting depth, digits of an integer) keep a hostile file from
+    exhausting the stack or the CPU; duplicate keys are refused as ambiguous.
+    """
+
+
 class TrustStoreError(CityIDError):
     """A trust store file cannot be read or holds an unusable entry."""
 
 
 class StatusListError(CityIDError):
     """A status list or status registry cannot be read, verified or changed as asked."""
+
+
+class FaceError(CityIDError):
+    """A card face cannot be rendered as asked: a character the font cannot show, a bad photo.
+
+    Messages name the field (``name``, ``gender``), never its value. Defined here, not in
+    :mod:`cityid_card.face` (which re-exports it), because face.py needs the ``face``
+    extra to import, and the station catches FaceError without it (rule 1 below).
+    """
 
 
 class MissingExtra(CityIDError):
@@ -282,35 +311,9 @@ class TagUidMismatch(CardAuthenticationError, TagError):
     """
 
 
-# Batch personalisation: the applicants file a batch reads, the cards it is handed and
-# the issuance records it keeps. Messages name the row, the field or the line, never a
-# value: an applicants file is nothing but personal data.
-
-
-class ApplicantError(CityIDError):
-    """An applicants file cannot be used for a batch; raised before any card is touched.
-
-    ``row`` is the applicant's number in the file (1 for the first; None when the file
-    as a whole is wrong) and ``field`` the column or key to blame, if one is.
-    """
-
-    def __init__(self, message: str, *, row: int | None = None, field: str | None = None) -> None:
-        super().__init__(message)
-        self.row = row
-        self.field = field
-
-
-class UnknownApplicantField(ApplicantError):
-    """A column or key no applicant may have: an address, a phone number, a status index."""
-
-
-class InvalidApplicantField(ApplicantError):
-    """An applicant's field is missing, or holds a value the format does not allow."""
+# The issuance station: a card it is handed that already holds data. The station's own
+# errors (its applicants file, its records) are in cityid_card.station.errors.
 
 
 class CardNotBlank(PersonalizationError):
     """The card or tag a batch was handed already holds data: it is refused, not overwritten."""
-
-
-class RecordsError(CityIDError):
-    """The issuance records file cannot be read, locked or appended to (the line, not its data)."""

@@ -46,7 +46,7 @@ from reportlab.pdfgen import canvas
 
 from . import qr
 from .credential import Credential
-from .errors import CityIDError
+from .errors import FaceError
 from .verifier import decode_unverified
 
 __all__ = [
@@ -59,14 +59,6 @@ __all__ = [
     "FaceError",
     "FaceFormat",
 ]
-
-
-class FaceError(CityIDError):
-    """A card face cannot be rendered as asked: a character the font cannot show, a bad photo.
-
-    Messages name the field (``name``, ``gender``), never its value.
-    """
-
 
 #: ISO/IEC 7810 ID-1 (CR80), the size of a bank card.
 CARD_WIDTH_MM = 85.60

@@ -8,7 +8,8 @@ the URI naming each. PINs come from --passphrase-file (the same flag as for key 
 --pin-file is its old name), the URI or the environment, or a terminal asks for it;
 never from the command line, and they are never printed. --valid-from and --valid-until
 are stored on the key (CKA_START_DATE, CKA_END_DATE): signing outside them is refused.
-A key in the token is never replaced; --force replaces a trust store key with this kid.
+``hsm keygen`` overwrites nothing, so it has no --force: a key in the token and a kid in
+the trust store are never replaced.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from ._common import (
     trust_store_or_new,
     with_secret,
 )
-from .keygen import add_force_flag, with_new_key
 
 if TYPE_CHECKING:
     from cityid_card.hsm import TokenInfo
@@ -58,7 +58,6 @@ def register(commands: Any) -> None:
     keygen.add_argument("--kid", help="the key's label in the trust store (default: object=)")
     add_new_key_flags(keygen)
     add_passphrase_flag(keygen)
-    add_force_flag(keygen, "replace a trust store key with this kid (never a key in the token)")
     add_json_flag(keygen)
     keygen.set_defaults(run=run_keygen)
 
@@ -85,11 +84,9 @@ def run_keygen(args: argparse.Namespace) -> int:
     uri = KeyUri.parse(args.key)
     kid = args.kid or uri.object
     store = trust_store_or_new(args.trust)
-    if not args.force and any(key.kid == kid for key in store):
+    if any(key.kid == kid for key in store):
         # Checked before the token is touched, so no orphan key is left in it.
-        raise TrustStoreError(
-            f"the trust store already has a key {kid!r}: give --force to replace it"
-        )
+        raise TrustStoreError(f"the trust store already has a key {kid!r}")
 
     def generate(secret: bytes | None) -> IssuerKey:
         return IssuerKey.generate_in_token(
@@ -107,7 +104,7 @@ def run_keygen(args: argparse.Namespace) -> int:
     ) as key:
         public = key.public()
         located = key.uri or str(uri)
-    with_new_key(store, key, args.force).save(args.trust)
+    store.with_key(public).save(args.trust)
     if args.json:
         print_json(
             {

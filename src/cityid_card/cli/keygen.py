@@ -1,23 +1,23 @@
-"""``cityid-card keygen``: make an issuer key and add its public half to a trust store.
+"""cityid-card keygen: make an issuer key and add its public half to a trust store.
 
-The key file carries the key's kid and issuing window (--valid-from, --valid-until),
-so every command that signs with it refuses dates outside the window. An existing key
-file, or a trust store entry with the same kid, is replaced only with --force.
+The private key is written owner-only (0600); an existing key file is replaced only
+with --force (the key it held is then lost for good). The trust store is created if it
+does not exist, and a kid already in it is refused. The key file carries the kid and
+the issuing window (--valid-from, --valid-until) with the key, so every command that
+signs with it refuses a credential dated outside the window.
 """
 
 from __future__ import annotations
 
 import argparse
-import errno
 from pathlib import Path
 from typing import Any
 
-from cityid_card.keyfiles import save_key
 from cityid_card.keys import IssuerKey
-from cityid_card.trust import TrustStore
 
 from ._common import (
     EXIT_OK,
+    add_force_flag,
     add_json_flag,
     add_new_key_flags,
     add_passphrase_flag,
@@ -25,48 +25,45 @@ from ._common import (
     read_passphrase,
     trust_store_or_new,
 )
+from ._io import PRIVATE, check_output, write_output
+
+_EXAMPLES = """\
+examples:
+  cityid-card keygen --kid CHI-2026-1 --out issuer.pem --trust trust.json
+  cityid-card keygen --alg EdDSA --kid CHI-2027-1 --valid-from 2027-01-01 \\
+      --out issuer-2027.pem --trust trust.json --passphrase-file passphrase"""
 
 
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
-        "keygen", help="make an issuer key pair", description=__doc__
+        "keygen",
+        help="make an issuer key pair and add its public key to a trust store",
+        description=__doc__,
+        epilog=_EXAMPLES,
     )
-    parser.add_argument("--alg", choices=("ES256", "EdDSA"), default="ES256")
+    parser.add_argument(
+        "--alg", choices=("ES256", "EdDSA"), default="ES256", help="signature algorithm"
+    )
     parser.add_argument("--kid", required=True, help="the key's label, e.g. CHI-2026-1")
-    parser.add_argument("--out", type=Path, required=True, help="new PKCS#8 PEM private key file")
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="FILE", help="new PKCS#8 PEM private key file"
+    )
+    add_force_flag(parser, "the key file (the key it holds is lost)")
     add_new_key_flags(parser)
     add_passphrase_flag(parser)
-    add_force_flag(parser, "replace an existing --out file and a trust store key with this kid")
     add_json_flag(parser)
     parser.set_defaults(run=run)
 
 
-def add_force_flag(parser: argparse.ArgumentParser, what: str) -> None:
-    """--force: the one way to let a keygen command replace what exists."""
-    parser.add_argument("--force", action="store_true", help=what)
-
-
-def refuse_existing(path: Path, force: bool) -> None:
-    """FileExistsError naming ``path`` unless ``force``: nothing is replaced by surprise."""
-    if path.exists() and not force:
-        raise FileExistsError(errno.EEXIST, "exists: give --force to replace it", str(path))
-
-
-def with_new_key(store: TrustStore, key: IssuerKey, force: bool) -> TrustStore:
-    """``store`` with the new public key; with ``force``, in place of one with its kid."""
-    if force:
-        store = TrustStore([entry for entry in store if entry.kid != key.kid])
-    return store.with_key(key.public())  # refuses a kid already in the store
-
-
 def run(args: argparse.Namespace) -> int:
-    refuse_existing(args.out, args.force)
+    check_output(args.out, force=args.force)
     store = trust_store_or_new(args.trust)
     key = IssuerKey.generate(
         args.alg, args.kid, valid_from=args.valid_from, valid_until=args.valid_until
     )
-    store = with_new_key(store, key, args.force)
-    save_key(key, args.out, read_passphrase(args.passphrase_file), force=args.force)
+    store = store.with_key(key.public())  # refuses a kid already in the store
+    pem = key.to_pem(read_passphrase(args.passphrase_file))
+    write_output(args.out, pem, force=args.force, mode=PRIVATE)
     store.save(args.trust)
     if args.json:
         print_json(

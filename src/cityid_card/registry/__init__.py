@@ -1,0 +1,138 @@
+"""The city's registry: the one place that keeps a holder's name and date of birth.
+
+A real database behind one small interface (:class:`Registry`): SQLite, a file, as the
+embedded default (a clerk's office, an offline ward station's own file) and PostgreSQL
+for a city (a ``postgresql://`` URL), through SQLAlchemy Core, one code path for both.
+It holds holders (name and date of birth, nothing else), cards (status index, key,
+dates, medium, state, station) and their events (issued, revoked, suspended,
+reinstated, replaced; a reason from a fixed list, an operator id, a time). See
+docs/registry.md.
+
+Needs the ``registry`` extra: ``pip install 'cityid-card[registry]'``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+
+from cityid_card.keys import IssuerKey
+from cityid_card.status import _thumbprint
+
+from ._schema import SCHEMA_VERSION, CardState, EventKind, Medium, Reason, Role
+from ._store import (
+    Card,
+    Holder,
+    KeyInfo,
+    NotIssued,
+    Registry,
+    RegistryError,
+    StationError,
+    SyncResult,
+    check_station_name,
+    is_database,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Card",
+    "CardState",
+    "EventKind",
+    "Holder",
+    "KeyInfo",
+    "Medium",
+    "NotIssued",
+    "Reason",
+    "Registry",
+    "RegistryError",
+    "Role",
+    "StationError",
+    "SyncResult",
+    "check_station_name",
+    "is_database",
+    "key_thumbprint",
+    "lease",
+    "record_issue",
+]
+
+
+def key_thumbprint(key: IssuerKey) -> str:
+    """How the registry names an issuer key: its RFC 7638 thumbprint (base64url)."""
+    return _thumbprint(key)
+
+
+def lease(
+    city: Registry,
+    station_file: str | os.PathLike[str],
+    *,
+    station: str,
+    count: int,
+    thumbprint: str,
+    now: datetime,
+) -> int:
+    """Lease ``count`` more random free indexes to ``station`` and put its pool in its file.
+
+    The station's file (SQLite) is made on the first lease and topped up later. Safe to
+    run again after a crash: the file receives the station's whole unused pool, and
+    takes what it lacks. Returns how many unused indexes the file now holds.
+    """
+    check_station_name(station)
+    pool = city.lease(station=station, count=count, thumbprint=thumbprint, now=now)
+    key = city.key(thumbprint=thumbprint)
+    if is_database(station_file) and os.path.exists(station_file):
+        target = Registry.open(station_file)
+        if target.role is not Role.STATION or target.station != station:
+            target.close()
+            raise StationError("that file is not this station's file")
+    else:
+        target = Registry.create(station_file, role=Role.STATION, station=station)
+    with target:
+        target.receive_pool(key, pool)
+        return target.counts().get(CardState.LEASED.value, 0)
+
+
+def record_issue(
+    location: str | os.PathLike[str] | Registry,
+    key: IssuerKey,
+    *,
+    name: str,
+    date_of_birth: date,
+    issued: date,
+    expires: date,
+    medium: Medium,
+    operator: str,
+    now: datetime,
+) -> Card:
+    """Take a random free status index for a new card and record it, in one transaction.
+
+    The call for ``issue``, ``personalize`` and ``batch`` given a registry: put the
+    returned card's ``status_index`` in the credential, then sign it. If the card then
+    fails, revoke the index with reason ERROR (``Registry.set_state``).
+    """
+    if isinstance(location, Registry):
+        return _issue(location, key, name, date_of_birth, issued, expires, medium, operator, now)
+    with Registry.open(location) as registry:
+        return _issue(registry, key, name, date_of_birth, issued, expires, medium, operator, now)
+
+
+def _issue(
+    registry: Registry,
+    key: IssuerKey,
+    name: str,
+    date_of_birth: date,
+    issued: date,
+    expires: date,
+    medium: Medium,
+    operator: str,
+    now: datetime,
+) -> Card:
+    return registry.issue(
+        thumbprint=key_thumbprint(key),
+        name=name,
+        date_of_birth=date_of_birth,
+        issued=issued,
+        expires=expires,
+        medium=medium,
+        operator=operator,
+        now=now,
+    )
