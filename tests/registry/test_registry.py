@@ -26,6 +26,7 @@ from cityid_card.registry import (
     record_issue,
 )
 from cityid_card.registry._schema import metadata
+from cityid_card.station import Record
 from cityid_card.status import StatusRegistry, StatusValue
 
 from .conftest import NOW, SIZE

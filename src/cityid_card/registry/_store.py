@@ -902,7 +902,7 @@ class Registry:
         Every index taken in the file becomes a card (with its holder when a record
         names it), with its revoked or suspended state. Indexes already in the registry
         are left as they are, so an import can be run again. Records are
-        :class:`cityid_card.batch.Record`-like: name, date_of_birth, issued, expires,
+        :class:`cityid_card.station.Record`-like: name, date_of_birth, issued, expires,
         status_index.
         """
         _check_operator(operator)
