@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cityid_card.batch import Record
 from sqlalchemy import inspect
 
 from cityid_card import IssuerKey
