@@ -131,6 +131,21 @@ def test_the_cycle_check_finds_cycles() -> None:
     assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
+def test_only_hsm_imports_python_pkcs11() -> None:
+    importers = set()
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                targets = [node.module or ""]
+            else:
+                continue
+            if any(target.split(".")[0] == "pkcs11" for target in targets):
+                importers.add(name)
+    assert importers == {"cityid_card.hsm"}
+
+
 def _import_alone(name: str) -> tuple[str, int, str]:
     result = subprocess.run(
         [sys.executable, "-c", f"import {name}"],
