@@ -510,6 +510,7 @@ def test_the_window_is_stored_on_the_token_key(softhsm: Path) -> None:
         assert stored[Attribute.START_DATE] == date(2020, 1, 1)
         assert stored[Attribute.END_DATE] == date(2020, 12, 31)
     with IssuerKey.from_uri(located, pin=PIN) as key:
+        assert key.kid == "windowed"  # the label, as a key file carries its kid
         assert (key.public().valid_from, key.public().valid_until) == (
             date(2020, 1, 1), date(2020, 12, 31),
         )  # fmt: skip

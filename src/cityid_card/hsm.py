@@ -383,6 +383,8 @@ class Pkcs11Signer:
         self.uri = str(uri)
         #: The key's issuing window, from CKA_START_DATE and CKA_END_DATE (None: open).
         self.valid_from, self.valid_until = window
+        #: The private key's CKA_LABEL (None if empty): its kid unless told otherwise.
+        self.label: str | None = str(_attribute(private, Attribute.LABEL)) or None
 
     @classmethod
     def open(

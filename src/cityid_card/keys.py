@@ -44,7 +44,6 @@ from .errors import (
     PassphraseRequired,
     WrongPassphrase,
 )
-from .pkcs11_uri import KeyUri
 from .signer import LocalSigner, Signer, as_signer
 
 if TYPE_CHECKING:
@@ -227,8 +226,9 @@ class IssuerKey:
         ``pkcs11:token=CITY;object=CHI-2026-1``: see :mod:`cityid_card.pkcs11_uri` for
         the attributes and :mod:`cityid_card.hsm` for the errors (subclasses of
         :class:`~cityid_card.pkcs11_uri.TokenError`). The PIN is ``pin``, else the URI's
-        pin-value; the module ``module``, else its module-path, else SoftHSM2's. The
-        issuing window is the key's CKA_START_DATE and CKA_END_DATE unless given here.
+        pin-value; the module ``module``, else its module-path, else SoftHSM2's. The kid
+        is the key's label (CKA_LABEL) and the issuing window its CKA_START_DATE and
+        CKA_END_DATE, unless given here; like a key file, the key knows both.
         To read a ``pin-source`` file or the environment, use
         :func:`cityid_card.keyfiles.load_key`. Needs the ``hsm`` extra (python-pkcs11).
         """
@@ -236,7 +236,7 @@ class IssuerKey:
         try:
             return cls(
                 signer,
-                kid=kid,
+                kid=kid if kid is not None else signer.label,
                 valid_from=signer.valid_from if valid_from is None else valid_from,
                 valid_until=signer.valid_until if valid_until is None else valid_until,
             )
@@ -269,7 +269,7 @@ class IssuerKey:
         try:
             return cls(
                 signer,
-                kid=kid if kid is not None else KeyUri.parse(signer.uri).object,
+                kid=kid if kid is not None else signer.label,
                 valid_from=signer.valid_from,
                 valid_until=signer.valid_until,
             )
