@@ -42,10 +42,9 @@ from cityid_card.errors import (
     CityIDError,
     DriverError,
     FaceError,
-    KeyNotValid,
+    KeyOutsideValidity,
     StatusListError,
 )
-from cityid_card.hsm import generate_key
 from cityid_card.iso7816 import CardVerification, personalize, verify_card
 from cityid_card.iso7816.applet import CardApplication
 from cityid_card.station import (
@@ -751,7 +750,7 @@ def test_a_token_that_stops_signing_stops_the_batch(
     softhsm: Path, tmp_path: Path, hopper: Hopper
 ) -> None:
     uri = f"pkcs11:token={TOKEN};object=batch-unplugged"
-    token_key = generate_key(uri, "ES256", pin=PIN, kid="CHI-HSM-1")
+    token_key = IssuerKey.generate_in_token(uri, "ES256", pin=PIN, kid="CHI-HSM-1")
     station = Station(tmp_path, token_key, hopper)
     applicants = people(3)
 
@@ -1074,7 +1073,7 @@ def test_duplicate_rows_and_dates_that_do_not_fit_today(untouched: Station) -> N
 def test_a_key_that_may_not_issue_today(untouched: Station) -> None:
     expired = IssuerKey.generate("ES256", kid="OLD", valid_until=TODAY - timedelta(days=1))
     clock = FakeClock()
-    with pytest.raises(KeyNotValid, match="may not issue credentials today"):
+    with pytest.raises(KeyOutsideValidity, match="outside that window"):
         run_batch(people(1), expired, untouched.hopper, clock=clock, sleep=clock.sleep)
 
 
@@ -1159,7 +1158,7 @@ def test_the_batch_benchmark_measures_every_reader_with_both_keys(
     monkeypatch.setitem(sys.modules, "batch_benchmark", benchmark)  # for its dataclass
     spec.loader.exec_module(benchmark)
     uri = f"pkcs11:token={TOKEN};object=batch-benchmark"
-    with generate_key(uri, "ES256", pin=PIN) as token_key:
+    with IssuerKey.generate_in_token(uri, "ES256", pin=PIN) as token_key:
         rows = benchmark.run(IssuerKey.generate("ES256"), token_key, 3, 1, tmp_path)
     readers = ["sim:card", "sim:ntag215", "sim:isodep"]
     keys = ["ES256, PEM file", "ES256, SoftHSM2"]

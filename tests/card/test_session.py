@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cityid_card import CredentialError, IssuerKey, TrustStore
+from cityid_card import CredentialError, IssuerKey, KeyOutsideValidity, TrustStore
 from cityid_card.drivers import SimConnection
 from cityid_card.errors import (
     ApduError,
@@ -264,7 +264,7 @@ def test_a_chip_failing_authentication_is_a_personalisation_error(es256_key: Iss
 def test_an_issuer_key_outside_its_window_leaves_the_card_blank() -> None:
     card = fresh_card()
     retired = IssuerKey.generate("ES256", kid="OLD", valid_until=date(2020, 1, 1))
-    with pytest.raises(CredentialError, match="may not issue"):
+    with pytest.raises(KeyOutsideValidity, match="outside that window"):
         personalize(card, retired, sample_credential(), lock=True)
     assert card.application.state.ef == b""
     assert card.application.state.lifecycle == 0x03

@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
         lines = [f"  {name:<{width}}{summaries[name]}" for name in names]
         sections.append(f"{title}:\n" + "\n".join(lines))
     parser.epilog = "\n\n".join([*sections, _EXAMPLES])
+    # The completion command describes the whole parser; it gets it here rather than
+    # importing this package back (no import cycle: tests/test_package.py).
+    parser.set_defaults(whole_parser=parser)
     return parser
 
 

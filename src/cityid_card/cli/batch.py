@@ -146,7 +146,7 @@ def register(commands: Any) -> None:
         "--kid",
         metavar="LABEL",
         help="the key's label for the records and events, as in the trust store "
-        "(default: the key's RFC 7638 thumbprint)",
+        "(default: the kid the key carries: its key file's, or its label in the token)",
     )
     add_passphrase_flag(parser)
     add_reader_flags(parser)

@@ -10,6 +10,7 @@ owner-only (0600), and an existing file is replaced only with --force.
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _issue(args: argparse.Namespace, key: IssuerKey) -> int:
     credential, registry = holder_credential(args, key)
-    blob = key.issue(credential)
+    # The issuing city's local calendar date; refused outside the key's issuing window.
+    blob = key.issue(credential, today=date.today())
     if registry is not None:
         registry.save(args.registry)
     write_output(args.out, blob, force=args.force, mode=PRIVATE)

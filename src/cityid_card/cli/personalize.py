@@ -8,6 +8,7 @@ in it, written to the card, read back, verified and the chip authenticated; with
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +52,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
+    today = date.today()  # the issuing city's local date
     if args.out is not None:
         check_output(args.out, force=args.force)  # before the card is written
     credential, registry = holder_credential(args, key)
+    key.check_issuing_date(credential.issued or today)  # before the card is touched
     if registry is not None:
         registry.save(args.registry)
     with connect(args.reader, timeout=args.timeout) as connection:
-        blob, result = personalize(connection, key, credential, lock=args.lock)
+        blob, result = personalize(connection, key, credential, lock=args.lock, today=today)
         reader = connection.reader
     if args.out is not None:
         write_output(args.out, blob, force=args.force, mode=PRIVATE)

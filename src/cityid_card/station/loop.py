@@ -35,7 +35,6 @@ from cityid_card.errors import (
     DriverError,
     FaceError,
     InvalidKey,
-    KeyNotValid,
 )
 from cityid_card.keys import IssuerKey
 from cityid_card.status import DEFAULT_ENTRIES
@@ -148,7 +147,7 @@ def check_batch(applicants: Sequence[Applicant], issuer: IssuerKey, today: date)
     """Raise what keeps a batch from starting ``today``, before anything is touched.
 
     ApplicantError for a row given twice, InvalidApplicantField for dates that do not
-    fit ``today``, KeyNotValid for a key that may not issue today.
+    fit ``today``, KeyOutsideValidity for a key that may not issue today.
     """
     rows: set[int] = set()
     for applicant in applicants:
@@ -156,8 +155,7 @@ def check_batch(applicants: Sequence[Applicant], issuer: IssuerKey, today: date)
             raise ApplicantError(f"row {applicant.row} appears twice", row=applicant.row)
         rows.add(applicant.row)
         applicant.check_issuable(today)
-    if not issuer.public().valid_on(today):
-        raise KeyNotValid("the issuer key may not issue credentials today")
+    issuer.check_issuing_date(today)  # KeyOutsideValidity, before any card is touched
 
 
 def _failure_message(error: BaseException) -> str:
@@ -391,7 +389,7 @@ def run_batch(
     looked for: the place to print the card face, eject the card, feed the next one.
     A failed card raises nothing: it is a :class:`CardFailed` event, and the batch goes
     on (or, with ``options.stop_on_error``, stops). Raised before any card is touched:
-    ApplicantError (duplicate rows, dates that do not fit today), KeyNotValid.
+    ApplicantError (duplicate rows, dates that do not fit today), KeyOutsideValidity.
 
     ``hold()`` is entered once a usable card is found and left once its outcome is
     reported: where the caller holds Ctrl-C back so that no card is cut off half-way
