@@ -27,7 +27,7 @@ import threading
 import time
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -499,6 +499,10 @@ _ENGINES = _load_engines()
 DEFAULT_IMPLEMENTATION: str = next(iter(_ENGINES))
 
 
+#: How far past the verifier's clock a status list's iat may lie (clocks differ).
+_STATUS_LIST_SKEW = 86400
+
+
 class Verifier:
     """A verifier for a gate or a kiosk: parsed keys and status lists, and a cache.
 
@@ -516,6 +520,7 @@ class Verifier:
         cache_size: int = 1024,
         status_policy: StatusPolicy = StatusPolicy.ACCEPT_UNKNOWN,
         implementation: str | None = None,
+        seen_status_lists: Mapping[str, Sequence[int]] | None = None,
     ) -> None:
         name = implementation or DEFAULT_IMPLEMENTATION
         if name not in _ENGINES:
@@ -526,6 +531,10 @@ class Verifier:
         self._cache: OrderedDict[bytes, CacheEntry] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._lists: list[StatusListToken] = []
+        # The newest (list number, iat) seen per key: a list older than it is refused.
+        self._seen: dict[str, tuple[int, int]] = {
+            kid: (int(mark[0]), int(mark[1])) for kid, mark in (seen_status_lists or {}).items()
+        }
         self.update_trust(trust)
         self.update_status_lists(status_lists)
 
@@ -551,22 +560,53 @@ class Verifier:
         self._cache.clear()
         self.update_status_lists([token for token in self._lists if token.kid in self._index_of])
 
-    def update_status_lists(self, status_lists: Iterable[StatusListToken]) -> None:
+    def update_status_lists(
+        self, status_lists: Iterable[StatusListToken], now: datetime | None = None
+    ) -> None:
         """Replace the status lists; each covers the credentials of the key that signed it.
 
-        Cached credentials stay cached: their status is looked up again on every hit.
+        Of several lists of one key the newest wins: the highest list number, then the
+        latest ``iat``. A list older than one this verifier has seen for its key (see
+        :attr:`seen_status_lists`), or, given ``now``, signed more than a day after it, is
+        refused with StatusListError and nothing changes: an old list would accept
+        revoked cards again, and one dated in the future would shut out the real ones. Cached credentials stay cached: their status is
+        looked up again on every hit.
         """
         lists = list(status_lists)
         index_of = self._index_of
-        for token in lists:
+        latest = None if now is None else now.timestamp() + _STATUS_LIST_SKEW
+        seen = dict(self._seen)
+        for token in sorted(lists, key=lambda t: t.version):
             if token.kid not in index_of:
                 raise StatusListError("the status list's signing key is not in the trust store")
+            if latest is not None and token.issued_at.timestamp() > latest:
+                raise StatusListError("the status list is signed in the future: check its iat")
+            if token.version < seen.get(token.kid, (0, 0)):
+                raise StatusListError(
+                    f"the status list of key {token.kid} is older than one already seen"
+                )
+            seen[token.kid] = token.version
         for index in range(len(index_of)):
             self._engine.set_status_list(index, None, 1, None)
-        for token in sorted(lists, key=lambda t: t.issued_at):  # the newest list of a key wins
+        for token in sorted(lists, key=lambda t: t.version):  # the newest list of a key wins
             expires = None if token.expires_at is None else int(token.expires_at.timestamp())
             self._engine.set_status_list(index_of[token.kid], token.data, token.bits, expires)
         self._lists = lists
+        self._seen = seen
+
+    @property
+    def seen_status_lists(self) -> dict[str, tuple[int, int]]:
+        """The newest (list number, iat) seen per key: keep it across restarts.
+
+        Pass it back as ``Verifier(..., seen_status_lists=...)`` (it is JSON-ready as
+        lists) so that a restarted verifier still refuses lists older than these.
+        """
+        return dict(self._seen)
+
+    def status_list_for(self, kid: str) -> StatusListToken | None:
+        """The status list in use for the key ``kid``, if any (it may have expired)."""
+        mine = [token for token in self._lists if token.kid == kid]
+        return max(mine, key=lambda t: t.version) if mine else None
 
     def verify(
         self, blob: bytes | bytearray | memoryview, now: datetime | date | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from ._common import (
     print_claims,
     print_json,
 )
+from .status_list import status_note
 
 _LEVELS = {
     "signature_only": "signature only (the credential binds no chip key: a copy would pass)",
@@ -96,11 +98,16 @@ def build_verifier(args: argparse.Namespace) -> Verifier:
     trust = TrustStore.load(args.trust)
     lists = [StatusListToken.load(path, trust) for path in args.status_list]
     policy = StatusPolicy.REJECT_UNKNOWN if args.require_status else StatusPolicy.ACCEPT_UNKNOWN
-    return Verifier(trust, lists, cache_size=0, status_policy=policy)
+    verifier = Verifier(trust, cache_size=0, status_policy=policy)
+    verifier.update_status_lists(lists, now=datetime.now(UTC))  # refuses a list dated ahead
+    return verifier
 
 
-def report(args: argparse.Namespace, result: VerifiedCredential) -> None:
-    """Print a successful verification, as text or (--json) one JSON object."""
+def report(args: argparse.Namespace, result: VerifiedCredential, note: str | None = None) -> None:
+    """Print a successful verification, as text or (--json) one JSON object.
+
+    ``note`` says why the status is unknown when a list was given (it expired, say).
+    """
     if args.json:
         print_json(
             {
@@ -108,15 +115,19 @@ def report(args: argparse.Namespace, result: VerifiedCredential) -> None:
                 "kid": result.kid,
                 "alg": result.alg,
                 "status": result.status.value,
+                **({} if note is None else {"status_note": note}),
                 "claims": claims_json(result.credential),
             }
         )
     else:
-        print(f"VALID  {result.alg}, issuer key {result.kid}, status {result.status.value}")
+        said = "" if note is None else f" ({note})"
+        print(f"VALID  {result.alg}, issuer key {result.kid}, status {result.status.value}{said}")
         print_claims(result.credential)
 
 
-def report_card(args: argparse.Namespace, result: CardVerification, reader: str) -> None:
+def report_card(
+    args: argparse.Namespace, result: CardVerification, reader: str, note: str | None = None
+) -> None:
     """Print a successful card verification, with the authenticity level reached."""
     verified = result.verified
     level = result.authenticity.name.lower()
@@ -130,6 +141,7 @@ def report_card(args: argparse.Namespace, result: CardVerification, reader: str)
                 "kid": verified.kid,
                 "alg": verified.alg,
                 "status": verified.status.value,
+                **({} if note is None else {"status_note": note}),
                 "reader": reader,
                 "authenticity": level,
                 "locked": result.locked,
@@ -140,8 +152,8 @@ def report_card(args: argparse.Namespace, result: CardVerification, reader: str)
     else:
         medium = "card" if not tag else tag["tag"]
         print(
-            f"VALID  {verified.alg}, issuer key {verified.kid}, status {verified.status.value}, "
-            f"{medium} in {reader}"
+            f"VALID  {verified.alg}, issuer key {verified.kid}, status {verified.status.value}"
+            f"{'' if note is None else f' ({note})'}, {medium} in {reader}"
         )
         print(f"  {'authenticity':<14} {_LEVELS.get(level, level)}")
         if tag:
@@ -171,10 +183,11 @@ def credential_bytes(args: argparse.Namespace) -> bytes:
 def run(args: argparse.Namespace) -> int:
     verifier = build_verifier(args)
     if args.reader is None:
-        report(args, verifier.verify(credential_bytes(args), now=args.at))
+        verified = verifier.verify(credential_bytes(args), now=args.at)
+        report(args, verified, status_note(verifier, verified, args.at))
         return EXIT_OK
     with connect(args.reader, timeout=args.timeout) as connection:
         result = verify_reader(connection, verifier, args.at)
         reader = connection.reader
-    report_card(args, result, reader)
+    report_card(args, result, reader, status_note(verifier, result.verified, args.at))
     return EXIT_OK
