@@ -25,6 +25,7 @@ from . import (
     personalize,
     read,
     readers,
+    registry,
     sim,
     status_list,
     verify,
@@ -47,6 +48,7 @@ _COMMANDS = (
     sim,
     hsm,
     face,
+    registry,
 )
 
 
