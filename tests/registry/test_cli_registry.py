@@ -245,3 +245,18 @@ def test_registry_errors_hold_no_personal_data(office: Office) -> None:
         "--expires", EXPIRES, "--registry", office.db, "--out", str(office.folder / "x.cbor"),
     )  # fmt: skip
     assert code == 2 and "Ana" not in err and "1990" not in err
+
+
+def test_personalize_records_the_card_and_revokes_one_that_failed(office: Office) -> None:
+    args = ["personalize", "--key", office.key, *HOLDER, "--expires", EXPIRES,
+            "--registry", office.db, "--operator", "clerk-5"]  # fmt: skip
+    assert office.run(*args, "--reader", "sim:card")[0] == 0
+    broken = f"sim:card:{office.folder / 'no-such-folder' / 'card.json'}"
+    code, _, err = office.run(*args, "--reader", broken)
+    assert code == 2 and "Ana" not in err
+    found = office.json("registry", "find", office.db, *HOLDER)
+    cards = sorted(found["cards"], key=lambda c: c["state"])
+    assert [(c["state"], c["medium"]) for c in cards] == [("revoked", "card"), ("valid", "card")]
+    export = office.json("registry", "export", office.db, *HOLDER)
+    reasons = {e["reason"] for c in export["cards"] for e in c["events"]}
+    assert reasons == {None, "error"}

@@ -24,6 +24,7 @@ from ._common import (
     load_issuer_key,
     print_json,
 )
+from .registry import revoke_failed_card
 
 
 def register(commands: Any) -> None:
@@ -49,9 +50,13 @@ def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
     credential, registry = holder_credential(args, key)
     if registry is not None:
         registry.save(args.registry)
-    with connect(args.reader, timeout=args.timeout) as connection:
-        blob, result = personalize(connection, key, credential, lock=args.lock)
-        reader = connection.reader
+    try:
+        with connect(args.reader, timeout=args.timeout) as connection:
+            blob, result = personalize(connection, key, credential, lock=args.lock)
+            reader = connection.reader
+    except BaseException:
+        revoke_failed_card(args, credential.status_index)  # the city's registry: card failed
+        raise
     if args.out is not None:
         args.out.write_bytes(blob)
     level = result.authenticity.name.lower()

@@ -103,6 +103,29 @@ def record_from_args(args: argparse.Namespace, key: IssuerKey, medium: Medium) -
     return card
 
 
+def revoke_failed_card(args: argparse.Namespace, index: int) -> None:
+    """A card recorded in a registry database failed before it was finished: revoke it.
+
+    Its index was recorded (and may already be on a half-written card), so it is never
+    handed out again; it is revoked with reason ERROR. Nothing happens without a database.
+    """
+    if not args.registry or not is_database(args.registry):
+        return
+    module = _registry_module()
+    try:
+        with open_registry(args.registry) as registry:
+            registry.set_state(
+                index=index, kind=module.EventKind.REVOKED, reason=module.Reason.ERROR,
+                operator=operator_id(args), now=now(),
+            )  # fmt: skip
+    except CityIDError as error:  # the card's own failure is what the caller reports
+        print(
+            f"warning: status index {index} could not be revoked in the registry ({error}): "
+            "revoke it by hand",
+            file=sys.stderr,
+        )
+
+
 def add_operator_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--operator",
