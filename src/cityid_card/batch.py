@@ -52,7 +52,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from .card.session import Authenticity, CardSession, personalize
 from .card.tag import Contents, TagLink, TagSession, personalize_tag
@@ -94,6 +94,7 @@ __all__ = [
     "CardFailed",
     "CardSkipped",
     "ChipCard",
+    "IndexRecorder",
     "Medium",
     "NfcTag",
     "Personalised",
@@ -839,6 +840,20 @@ class _HeldSignals:
             signal.raise_signal(self.caught[0])
 
 
+@runtime_checkable
+class IndexRecorder(Protocol):
+    """Where a batch takes status indexes from and records its cards: the city's registry.
+
+    ``cityid_card.registry.BatchRecorder`` is one. ``take`` records the applicant's card
+    (``medium`` is a :class:`Medium`'s ``kind``) and returns its new random index;
+    ``revoke`` revokes the index of a card that failed.
+    """
+
+    def take(self, applicant: Applicant, issued: date, medium: str) -> int: ...
+
+    def revoke(self, index: int) -> None: ...
+
+
 def _failure_message(error: BaseException) -> str:
     if isinstance(error, CityIDError):
         return str(error)  # names commands, pages and status words, never data
@@ -855,7 +870,7 @@ class _Batch:
         *,
         lock: bool,
         records: _RecordsFile | None,
-        registry: tuple[StatusRegistry, Path] | None,
+        registry: tuple[StatusRegistry, Path] | IndexRecorder | None,
         today: date,
         timeout: float,
         wait: float,
@@ -878,8 +893,10 @@ class _Batch:
         self.failed += isinstance(event, CardFailed)
         self.on_event(event)
 
-    def take_index(self) -> int:
-        """A free status index; with a registry, saved there before it is used."""
+    def take_index(self, applicant: Applicant, medium: str) -> int:
+        """A free status index; with a registry, saved (or recorded) there before it is used."""
+        if isinstance(self.registry, IndexRecorder):
+            return self.registry.take(applicant, self.today, medium)
         if self.registry is not None:
             registry, path = self.registry
             index = registry.allocate()
@@ -894,6 +911,9 @@ class _Batch:
         """Revoke a failed card's index in the registry; False without a registry."""
         if self.registry is None:
             return False
+        if isinstance(self.registry, IndexRecorder):
+            self.registry.revoke(index)
+            return True
         registry, path = self.registry
         registry.set(index, StatusValue.INVALID)
         registry.save(path)
@@ -901,7 +921,7 @@ class _Batch:
 
     def personalise(self, applicant: Applicant, medium: Medium) -> CardDone | CardFailed:
         """Issue and write the applicant's card, keep its record; revoke it if that fails."""
-        index = self.take_index()
+        index = self.take_index(applicant, medium.kind)
         credential = applicant.credential(status_index=index, issued=self.today)
         try:
             done = medium.personalise(self.issuer, credential, lock=self.lock, today=self.today)
@@ -1035,7 +1055,7 @@ def run_batch(
     *,
     lock: bool = False,
     records: str | os.PathLike[str] | None = None,
-    registry: str | os.PathLike[str] | None = None,
+    registry: str | os.PathLike[str] | IndexRecorder | None = None,
     stop_on_error: bool = False,
     on_event: Callable[[BatchEvent], object] | None = None,
     today: date | None = None,
@@ -1049,7 +1069,8 @@ def run_batch(
     ``wait`` seconds for a usable card (blank, unlocked, of a known kind), reporting
     :class:`Waiting`, and stops with ``no_blank_card`` if none comes. ``registry`` is a
     status registry file (indexes are taken from it and it is saved before each card is
-    written; a failed card's index is revoked in it); ``records`` the issuance records
+    written; a failed card's index is revoked in it), or an :class:`IndexRecorder`
+    (the city's registry: each card recorded with its holder); ``records`` the issuance records
     file (created owner-only if missing; appended and synced after each card; read first
     to skip who is done).
 
@@ -1074,8 +1095,10 @@ def run_batch(
         applicant.check_issuable(today)
     if not issuer.public().valid_on(today):
         raise KeyNotValid("the issuer key may not issue credentials today")
-    status = None
-    if registry is not None:
+    status: tuple[StatusRegistry, Path] | IndexRecorder | None = None
+    if isinstance(registry, IndexRecorder):
+        status = registry
+    elif registry is not None:
         loaded = StatusRegistry.load(registry)
         loaded.check_key(issuer)
         status = loaded, Path(registry)

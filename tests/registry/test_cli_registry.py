@@ -260,3 +260,35 @@ def test_personalize_records_the_card_and_revokes_one_that_failed(office: Office
     export = office.json("registry", "export", office.db, *HOLDER)
     reasons = {e["reason"] for c in export["cards"] for e in c["events"]}
     assert reasons == {None, "error"}
+
+
+def test_batch_records_every_card_and_revokes_a_failed_one(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_batch import Hopper
+
+    hopper = Hopper(monkeypatch)
+    hopper.faults = {1: lambda card: card.remove_at(4, "during")}
+    applicants = office.folder / "applicants.csv"
+    applicants.write_text(
+        "name,date_of_birth\n" + "".join(f"Batch Holder {i},1990-04-12\n" for i in range(3))
+    )
+    code, out, err = office.run(
+        "batch", str(applicants), "--key", office.key, "--reader", "sim:card",
+        "--valid-years", "5", "--registry", office.db, "--operator", "station-3",
+    )  # fmt: skip
+    assert code == 1, err
+    assert "Batch Holder" not in out + err
+    states = {}
+    for i in range(3):
+        found = office.json(
+            "registry", "find", office.db, "--name", f"Batch Holder {i}", "--dob", "1990-04-12"
+        )
+        (card,) = found["cards"]
+        states[i] = (card["state"], card["medium"])
+    assert states == {0: ("valid", "card"), 1: ("revoked", "card"), 2: ("valid", "card")}
+    export = office.json(
+        "registry", "export", office.db, "--name", "Batch Holder 1", "--dob", "1990-04-12"
+    )
+    trail = [(e["event"], e["reason"], e["operator"]) for e in export["cards"][0]["events"]]
+    assert trail == [("issued", None, "station-3"), ("revoked", "error", "station-3")]

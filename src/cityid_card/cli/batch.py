@@ -57,6 +57,7 @@ from ._common import (
     load_issuer_key,
     print_json,
 )
+from .registry import batch_registry
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -128,10 +129,12 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--registry",
-        type=Path,
-        help="status registry to take free random indexes from (recommended: a failed "
-        "card's index is revoked in it)",
+        metavar="DB|JSON",
+        help="the registry to take free random indexes from (recommended: a failed card's "
+        "index is revoked in it): an SQLite file or postgresql:// URL records every card "
+        "with its holder; a registry.json only takes the indexes",
     )
+    parser.add_argument("--operator", metavar="ID", help="operator id the registry records")
     parser.add_argument(
         "--stop-on-error", action="store_true", help="stop at the first card that fails"
     )
@@ -161,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
         )
         with (
             load_issuer_key(args.key, args.passphrase_file, kid=args.kid) as key,
+            batch_registry(args, key) as registry,  # the city's registry, or a registry.json
             _reporter(args.json) as report,
         ):
             result = run_batch(
@@ -169,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
                 args.reader,
                 lock=args.lock,
                 records=args.records,
-                registry=args.registry,
+                registry=registry,
                 stop_on_error=args.stop_on_error,
                 on_event=_changes_only(report),
                 today=today,

@@ -8,9 +8,11 @@ are kept; see docs/registry.md. Needs ``pip install 'cityid-card[registry]'``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import sys
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,6 +103,17 @@ def record_from_args(args: argparse.Namespace, key: IssuerKey, medium: Medium) -
         now=now(),
     )
     return card
+
+
+@contextlib.contextmanager
+def batch_registry(args: argparse.Namespace, key: IssuerKey) -> Iterator[Any]:
+    """``batch --registry``: a registry.json path as it is, or a database's recorder."""
+    if not args.registry or not is_database(args.registry):
+        yield args.registry
+        return
+    module = _registry_module()
+    with open_registry(args.registry) as registry:
+        yield module.BatchRecorder(registry, key, operator=operator_id(args), clock=now)
 
 
 def revoke_failed_card(args: argparse.Namespace, index: int) -> None:

@@ -14,7 +14,9 @@ Needs the ``registry`` extra: ``pip install 'cityid-card[registry]'``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any
 
 from cityid_card.keys import IssuerKey
 from cityid_card.status import _thumbprint
@@ -35,6 +37,7 @@ from ._store import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "BatchRecorder",
     "Card",
     "CardState",
     "EventKind",
@@ -136,3 +139,46 @@ def _issue(
         operator=operator,
         now=now,
     )
+
+
+class BatchRecorder:
+    """What ``run_batch`` takes as its registry to record every card in the city's registry.
+
+    Each card is recorded (holder, random index, dates, medium, operator) before it is
+    written; a card that fails is revoked with reason ERROR. ``clock`` gives the time
+    of each event (the edge's clock: the registry reads none itself).
+    """
+
+    def __init__(
+        self, registry: Registry, key: IssuerKey, *, operator: str, clock: Callable[[], datetime]
+    ) -> None:
+        self._registry = registry
+        self._thumbprint = key_thumbprint(key)
+        self._kid = registry.key(thumbprint=self._thumbprint).kid  # refuses another key
+        self._operator = operator
+        self._clock = clock
+
+    def take(self, applicant: Any, issued: date, medium: str) -> int:
+        """Record the applicant's card; its random status index."""
+        card = self._registry.issue(
+            thumbprint=self._thumbprint,
+            name=applicant.name,
+            date_of_birth=applicant.date_of_birth,
+            issued=issued,
+            expires=applicant.expires,
+            medium=Medium.TAG if medium == "nfc_tag" else Medium.CARD,
+            operator=self._operator,
+            now=self._clock(),
+        )
+        return card.status_index
+
+    def revoke(self, index: int) -> None:
+        """Revoke the index of a card that failed (reason ERROR)."""
+        self._registry.set_state(
+            index=index,
+            kind=EventKind.REVOKED,
+            reason=Reason.ERROR,
+            operator=self._operator,
+            now=self._clock(),
+            kid=self._kid,
+        )
