@@ -1,8 +1,9 @@
-"""``cityid-card status-list build|sign`` and ``cityid-card revoke``: revocation by status list.
+"""``cityid-card status-list build|sign|show|publish`` and ``cityid-card revoke``: revocation.
 
-An issuer keeps one status registry per issuer key (a working file, never published),
-marks cards revoked or suspended in it, and publishes a signed status list built from
-it. Verifiers load the signed lists with ``cityid-card verify --status-list``.
+The city revokes cards in its registry (``cityid-card registry``, docs/registry.md: an
+SQLite file or a postgresql:// URL), or in the older registry.json working file, and
+publishes signed status lists built from it, each with a list number higher than the
+last. Verifiers load the signed lists with ``cityid-card verify --status-list``.
 """
 
 from __future__ import annotations

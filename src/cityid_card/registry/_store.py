@@ -1122,8 +1122,13 @@ def _card_row(conn: Connection, key_id: int, index: int) -> Any:
         .where(cards.c.key_id == key_id, cards.c.status_index == index)
         .with_for_update()
     ).first()
-    if row is None or row.state is CardState.LEASED:
+    if row is None:
         raise NotIssued("no card was issued with that status index")
+    if row.state is CardState.LEASED:
+        raise NotIssued(
+            "that index is in an offline station's pool and no card of it has reached this "
+            "registry: sync the station first (or reclaim a lost station's pool)"
+        )
     return row
 
 
