@@ -5,13 +5,15 @@ Run: ``.venv/bin/python benchmarks/registry.py [--holders 1000000] [--backends s
 registry in a temporary folder (SQLite: a file; PostgreSQL: a throwaway cluster started
 with initdb and pg_ctl on a Unix socket, run as the postgres user when run as root, with
 its default, durable settings), fills it with --holders made-up holders, each with one
-card at a random index of a 2^24-entry list and its issued event (bulk inserts: the
-filling is set-up, not measured), then measures through the registry's own interface:
+card at a random index of a 2^24-entry list (1 % of them revoked) and its issued event,
+and --stations - 1 stations with a pool of 2,000 indexes each (bulk inserts: the filling
+is set-up, not measured), then measures through the registry's own interface:
 
 - issues per second with 1, 4 and 16 issuer processes at once (each issue one
   transaction: a random free index, the holder, the card, the event);
 - revocations per second with 4 processes at once;
-- an offline station: lease 2,000 indexes into its own SQLite file, issue 2,000 cards
+- an offline station, the last of --stations (50) that each hold a pool of 2,000
+  indexes: lease 2,000 indexes into its own SQLite file, issue 2,000 cards
   offline, sync them to the city (and the same sync again, which must move nothing);
 - signing the list of 2^24 entries (building it from the database, compressing,
   signing);
@@ -54,6 +56,7 @@ from cityid_card.registry import (
     lease,
 )
 from cityid_card.registry._schema import cards, events, holders
+from cityid_card.registry._schema import stations as stations_table
 
 ENTRIES = 2**24
 NOW = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
@@ -123,10 +126,12 @@ def new_database(server: str, name: str) -> str:
 # -- filling -----------------------------------------------------------------------------
 
 
-def fill(registry: Registry, key_id: int, count: int) -> None:
-    """``count`` holders, each with one valid card at a random index and its event."""
+def fill(registry: Registry, key_id: int, count: int, stations: int) -> None:
+    """``count`` holders, each with one card at a random index (1 % revoked) and its event;
+    ``stations`` stations with a leased pool of 2,000 indexes each."""
     rng = random.Random(1)  # noqa: S311 - made-up data, reproducible
-    indexes = rng.sample(range(ENTRIES), count)
+    every = rng.sample(range(ENTRIES), count + 2000 * stations)
+    indexes, pools = every[:count], every[count:]
     chunk = 20_000
     engine = registry._engine
     for start in range(0, count, chunk):
@@ -155,7 +160,8 @@ def fill(registry: Registry, key_id: int, count: int) -> None:
                         "issued": date(2026, 1, 1),
                         "expires": date(2031, 1, 1),
                         "medium": Medium.CARD,
-                        "state": CardState.VALID,
+                        # 1 % revoked, placed at random: what the signed list compresses
+                        "state": CardState.REVOKED if i % 100 == 0 else CardState.VALID,
                     }
                     for i in ids
                 ],
@@ -173,9 +179,25 @@ def fill(registry: Registry, key_id: int, count: int) -> None:
                     for i in ids
                 ],
             )
+    with engine.begin() as conn:
+        for number in range(stations):
+            conn.execute(insert(stations_table).values(id=number + 1, name=f"ward-{number + 1}"))
+            conn.execute(
+                insert(cards),
+                [
+                    {
+                        "id": count + number * 2000 + i + 1,
+                        "key_id": key_id,
+                        "status_index": pools[number * 2000 + i],
+                        "state": CardState.LEASED,
+                        "station_id": number + 1,
+                    }
+                    for i in range(2000)
+                ],
+            )
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:  # the ids above were given by hand
-            for table in ("holders", "cards", "events"):
+            for table in ("holders", "cards", "events", "stations"):
                 conn.execute(
                     text(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 - our table names
@@ -230,15 +252,18 @@ def _parallel(jobs: list[tuple[Any, tuple[Any, ...]]]) -> float:
     return time.perf_counter() - began
 
 
-def measure(backend: str, location: str, folder: Path, count: int, per_issuer: int) -> Figures:
+def measure(
+    backend: str, location: str, folder: Path, count: int, per_issuer: int, stations: int
+) -> Figures:
     key = IssuerKey.generate("EdDSA", kid="BENCH-1")
     thumbprint = key_thumbprint(key)
     with Registry.create(location) as registry:
         registry.add_key(key.kid, thumbprint, ENTRIES, 2)
         start = time.perf_counter()
-        fill(registry, 1, count)
+        fill(registry, 1, count, stations - 1)
         fill_seconds = time.perf_counter() - start
-    print(f"{backend}: filled {count:,} holders in {fill_seconds:.0f} s", file=sys.stderr)
+    print(f"{backend}: filled {count:,} holders, {stations - 1} stations' pools in "
+          f"{fill_seconds:.0f} s", file=sys.stderr)  # fmt: skip
 
     issues: dict[int, float] = {}
     for processes in (1, 4, 16):
@@ -262,7 +287,7 @@ def measure(backend: str, location: str, folder: Path, count: int, per_issuer: i
     station = folder / f"ward-{backend}.db"
     with Registry.open(location) as city:
         start = time.perf_counter()
-        lease(city, station, station="ward-1", count=2000, thumbprint=thumbprint, now=NOW)
+        lease(city, station, station=f"ward-{stations}", count=2000, thumbprint=thumbprint, now=NOW)
         lease_seconds = time.perf_counter() - start
     start = time.perf_counter()
     with Registry.open(station) as ward:
@@ -314,7 +339,7 @@ def table(rows: list[Figures]) -> str:
     for n in (1, 4, 16):
         line(f"issues/s, {n} issuer{'s' * (n > 1)} at once", [f"{r.issues[n]:,.0f}" for r in rows])
     line("revocations/s, 4 at once", [f"{r.revocations:,.0f}" for r in rows])
-    line("lease 2,000 indexes to a station", [f"{r.lease_seconds:.2f} s" for r in rows])
+    line("lease 2,000 indexes to one more station", [f"{r.lease_seconds:.2f} s" for r in rows])
     line("offline issues/s at the station (SQLite)", [f"{r.offline_per_second:,.0f}" for r in rows])
     line("sync 2,000 cards to the city", [f"{r.sync_seconds:.2f} s" for r in rows])
     line("the same sync again (nothing to move)", [f"{r.resync_seconds:.2f} s" for r in rows])
@@ -329,19 +354,24 @@ def main() -> None:
     parser.add_argument("--holders", type=int, default=1_000_000)
     parser.add_argument("--issues", type=int, default=200, help="issues per issuer process")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--stations", type=int, default=50,
+                        help="stations with a pool of 2,000; the last one is measured")  # fmt: skip
     args = parser.parse_args()
     rows = []
     for backend in args.backends.split(","):
         folder = Path(tempfile.mkdtemp(prefix=f"cityid-bench-{backend}-"))
         try:
             if backend == "sqlite":
+                location = str(folder / "city.db")
                 rows.append(
-                    measure(backend, str(folder / "city.db"), folder, args.holders, args.issues)
+                    measure(backend, location, folder, args.holders, args.issues, args.stations)
                 )
             else:
                 with postgres_cluster() as server:
                     location = new_database(server, "bench")
-                    rows.append(measure(backend, location, folder, args.holders, args.issues))
+                    rows.append(
+                        measure(backend, location, folder, args.holders, args.issues, args.stations)
+                    )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     print(table(rows))
