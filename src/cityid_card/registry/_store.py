@@ -922,7 +922,13 @@ class Registry:
                     select(cards.c.status_index).where(cards.c.key_id == key.id)
                 ).all()
             }
-            taken = {i for i in range(status.size) if status.is_taken(i)} | set(by_index)
+            taken = {  # the set bits of the taken bitmap, skipping its empty bytes
+                number * 8 + bit
+                for number, byte in enumerate(status.taken)
+                if byte
+                for bit in range(8)
+                if byte >> bit & 1
+            } | set(by_index)
             for index in sorted(taken):
                 if index >= status.size:
                     raise RegistryError("an issuance record's index lies outside the status list")
