@@ -292,3 +292,14 @@ def test_batch_records_every_card_and_revokes_a_failed_one(
     )
     trail = [(e["event"], e["reason"], e["operator"]) for e in export["cards"][0]["events"]]
     assert trail == [("issued", None, "station-3"), ("revoked", "error", "station-3")]
+
+
+def test_a_name_can_come_from_standard_input(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    index = office.issue()
+    monkeypatch.setattr("sys.stdin", io.StringIO("Ana Sofía Rivera\n"))
+    found = office.json("registry", "find", office.db, "--name", "-", "--dob", "1990-04-12")
+    assert [c["status_index"] for c in found["cards"]] == [index]

@@ -254,8 +254,19 @@ def _add_key(parser: argparse.ArgumentParser) -> None:
     add_passphrase_flag(parser)
 
 
+def holder_name(args: argparse.Namespace) -> str:
+    """--name; ``-`` reads it from standard input, out of the process list and shell history."""
+    name: str = args.name
+    return sys.stdin.readline().rstrip("\r\n") if name == "-" else name
+
+
 def _add_holder(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--name", required=True, help="the name as printed on the card")
+    parser.add_argument(
+        "--name",
+        required=True,
+        help="the name as printed on the card; - reads it from standard input, which keeps "
+        "it out of the process list and shell history",
+    )
     parser.add_argument("--dob", type=iso_date, required=True, help="date of birth, YYYY-MM-DD")
 
 
@@ -304,7 +315,7 @@ def run_add_key(args: argparse.Namespace) -> int:
 
 def run_find(args: argparse.Namespace) -> int:
     with open_registry(args.db) as registry:
-        holder = registry.find(args.name, args.dob)
+        holder = registry.find(holder_name(args), args.dob)
     cards = [] if holder is None else [card.to_json() for card in holder.cards]
     if args.json:
         print_json({"found": holder is not None, "cards": cards})
@@ -396,7 +407,7 @@ def run_purge(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     with open_registry(args.db) as registry:
-        export = registry.export(args.name, args.dob)
+        export = registry.export(holder_name(args), args.dob)
     if args.json:
         print_json({"found": export is not None, **(export or {})})
         return EXIT_OK
@@ -467,7 +478,7 @@ def revoke_in_database(args: argparse.Namespace) -> int:
                 raise module.RegistryError("a holder's cards are revoked together, not suspended")
             assert reason is not None
             done = cards = registry.revoke_holder(
-                name=args.name, date_of_birth=args.dob, reason=reason,
+                name=holder_name(args), date_of_birth=args.dob, reason=reason,
                 operator=operator_id(args), now=now(),
             )  # fmt: skip
     if args.json:
