@@ -324,3 +324,28 @@ def test_errors_never_quote_personal_data(registry: Registry, key: IssuerKey) ->
     with pytest.raises(RegistryError) as caught:
         _issue(registry, key, expires=date(2000, 1, 1))
     assert NAME not in str(caught.value) and "1988" not in str(caught.value)
+
+
+def test_a_purged_name_is_gone_from_the_sqlite_file(tmp_path: Path, key: IssuerKey) -> None:
+    """Deleted rows are overwritten (secure_delete), not left in free pages or the WAL."""
+    path = tmp_path / "city.db"
+    with Registry.create(path) as registry:
+        registry.add_key(key.kid, key_thumbprint(key), SIZE, 2)
+        _issue(
+            registry,
+            key,
+            name="Zenobia Purgeable",
+            issued=date(2010, 1, 1),
+            expires=date(2015, 1, 1),
+        )
+        for i in range(20):
+            _issue(registry, key, name=f"Kept Holder {i}")
+        assert registry.purge(date(2024, 1, 1)) == 1
+        raw = registry._engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+    data = b"".join(p.read_bytes() for p in tmp_path.glob("city.db*"))
+    assert b"Kept Holder 3" in data
+    assert b"Zenobia" not in data
