@@ -3,9 +3,10 @@
 Run: ``.venv/bin/python benchmarks/batch.py [--applicants 100] [--repeat 3]``
 (``./scripts/test`` sets up .venv and installs SoftHSM2 and the nfc driver). It makes a
 throwaway SoftHSM2 token in a temporary folder with a P-256 key inside, and a P-256 key
-in a PEM file, then runs :func:`cityid_card.batch.run_batch` for the applicants on each
-emulated reader with each key, as a station does: a status registry and a records file
-in the temporary folder, and for every card a status index taken and the registry
+in a PEM file, then runs :func:`cityid_card.station.run_batch` for the applicants on each
+emulated reader with each key, as ``cityid-card batch`` does: the reader's cards
+(:class:`~cityid_card.station.ReaderCards`), a status registry and a records file in the
+temporary folder, and for every card a status index taken and the registry
 saved, the card personalised (chip cards: key pair, credential, read back, verified,
 chip authenticated; tags: credential bound to the UID, read back, verified), locked,
 and its record appended and synced.
@@ -28,8 +29,16 @@ from pathlib import Path
 from issue import PIN, make_token  # benchmarks/issue.py: the same throwaway token
 
 from cityid_card import IssuerKey, StatusRegistry
-from cityid_card.batch import Applicant, run_batch
 from cityid_card.hsm import generate_key
+from cityid_card.station import (
+    Applicant,
+    BatchOptions,
+    LocalClock,
+    ReaderCards,
+    RecordsFile,
+    RegistryFile,
+    run_batch,
+)
 
 TODAY = date(2027, 6, 1)
 READERS = (
@@ -37,6 +46,13 @@ READERS = (
     ("NFC tag (NTAG215)", "sim:ntag215"),
     ("contactless card (ISO-DEP)", "sim:isodep"),
 )
+
+
+class FixedDay(LocalClock):
+    """The machine's monotonic clock, on the benchmark's fixed issue date."""
+
+    def today(self) -> date:
+        return TODAY
 
 
 @dataclass(frozen=True)
@@ -73,17 +89,19 @@ def cards_per_minute(
         station = Path(tempfile.mkdtemp(prefix=f"{attempt}-", dir=folder))
         registry = station / "registry.json"
         StatusRegistry.for_key(key, 2**16).save(registry)
+        clock = FixedDay()
         start = time.perf_counter()
-        result = run_batch(
-            people,
-            key,
-            reader,
-            lock=True,
-            records=station / "issued.jsonl",
-            registry=registry,
-            today=TODAY,
-            wait=0,
-        )
+        with RecordsFile(station / "issued.jsonl") as records:
+            result = run_batch(
+                people,
+                key,
+                ReaderCards(reader),
+                clock=clock,
+                sleep=time.sleep,
+                records=records,
+                indexes=RegistryFile(registry, key),
+                options=BatchOptions(lock=True, wait=0),
+            )
         elapsed = time.perf_counter() - start
         if not result.ok:
             raise SystemExit(f"the batch on {reader} did not finish: {result}")

@@ -21,8 +21,8 @@ from datetime import date
 from pathlib import Path
 
 from cityid_card import Credential, IssuerKey, TrustStore
-from cityid_card.card import Authenticity, CardApplication, CardSession, personalize, verify_card
 from cityid_card.drivers import connect
+from cityid_card.iso7816 import Authenticity, CardApplication, CardSession, personalize, verify_card
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.card.pcsc_stack import PcscStack, Unavailable  # the test suite's PC/SC stack

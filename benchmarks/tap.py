@@ -24,11 +24,12 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from cityid_card import Credential, IssuerKey, TrustStore
-from cityid_card.card import CardApplication, personalize, type2, verify_card
-from cityid_card.card.tag import TagLink, personalize_tag, verify_tag, write_tag
+from cityid_card import Credential, IssuerKey, TrustStore, type2
+from cityid_card.iso7816 import CardApplication, personalize, verify_card
+from cityid_card.iso7816.isodep import EmulatedIsoDep
+from cityid_card.type2.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag
+from cityid_card.type2.session import TagLink, personalize_tag, verify_tag, write_tag
 from cityid_card_nfc.driver import IsoDepConnection, NfcConnection
-from cityid_card_nfc.emulator import TEST_ORIGINALITY_KEY, EmulatedIsoDep, EmulatedNtag
 from cityid_card_nfc.sim import open_emulated
 
 BITRATE = 106_000

@@ -98,3 +98,10 @@ install_registry_stack() {
     # only) as the postgres system user the package creates, and stop it at the end.
     apt_install postgresql
 }
+
+install_browser_stack() {
+    # The staff page of `cityid-card serve` is tested in a real headless Chromium, the
+    # Debian build, driven by Selenium through Debian's chromedriver (never a downloaded
+    # browser).
+    apt_install chromium chromium-driver
+}

@@ -1,31 +1,31 @@
-"""Batch personalisation (cityid_card.batch): applicants files, records, resuming, failures.
+"""The issuance station (cityid_card.station): applicants, records, resuming, failures.
 
-Cards come from the emulated readers, which act as a hopper: every connection to
-``sim:card`` or ``sim:ntag215`` is a fresh blank card. The :class:`Hopper` fixture keeps
-each card handed out, so a test can break the n-th one at a chosen command and then read
-what the card holds afterwards, as a verifier would.
+Cards come from a :class:`Hopper`, a card source handed to the batch like the reader a
+station is given: every card it hands out is a fresh blank emulated card (a contact
+card, or an NTAG21x under nfcpy), kept so that a test can break the n-th one at a
+chosen command and then read what the card holds afterwards, as a verifier would.
+Time is a :class:`FakeClock`: waiting for a card costs no wall-clock time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import importlib.util
 import itertools
 import json
 import os
-import signal
 import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
-import cityid_card_nfc.sim as nfc_sim
 from cityid_card import (
     IssuerKey,
     Revoked,
@@ -36,15 +36,38 @@ from cityid_card import (
     Verifier,
     sign_status_list,
 )
-from cityid_card.batch import (
+from cityid_card.drivers import SimConnection
+from cityid_card.errors import (
+    CityIDError,
+    DriverError,
+    FaceError,
+    KeyNotValid,
+    StatusListError,
+)
+from cityid_card.hsm import generate_key
+from cityid_card.iso7816 import CardVerification, personalize, verify_card
+from cityid_card.iso7816.applet import CardApplication
+from cityid_card.station import (
     RECORD_FIELDS,
     Applicant,
+    ApplicantError,
     BatchEvent,
     BatchFinished,
+    BatchOptions,
     CardDone,
     CardFailed,
     CardSkipped,
+    CardSource,
+    FaceFolder,
+    InvalidApplicantField,
+    Medium,
+    ReaderCards,
     Record,
+    RecordsError,
+    RecordsFile,
+    RecordsList,
+    RegistryFile,
+    UnknownApplicantField,
     Waiting,
     applicants_from_rows,
     load_applicants,
@@ -53,28 +76,15 @@ from cityid_card.batch import (
     read_records,
     run_batch,
 )
-from cityid_card.card import CardVerification, personalize, verify_card
-from cityid_card.card.tag import TagLink, verify_tag
-from cityid_card.drivers import SimConnection, SimDriver, connect
-from cityid_card.errors import (
-    ApplicantError,
-    CityIDError,
-    DriverError,
-    InvalidApplicantField,
-    KeyNotValid,
-    RecordsError,
-    StatusListError,
-    UnknownApplicantField,
-)
-from cityid_card.hsm import generate_key
-from cityid_card_nfc.emulator import EmulatedNtag
+from cityid_card.type2.emulator import EmulatedNtag
+from cityid_card.type2.memory import PRODUCTS
+from cityid_card.type2.session import TagLink, verify_tag
 from cityid_card_nfc.sim import open_emulated
 
 from .conftest import NOW, PIN, REPO, TOKEN
 
 TODAY = NOW.date()
 EXPIRES = date(2032, 5, 31)
-Card = TypeVar("Card")
 
 
 def people(count: int, prefix: str = "Holder") -> list[Applicant]:
@@ -90,33 +100,70 @@ def key() -> IssuerKey:
     return IssuerKey.generate("ES256", kid="CHI-BATCH-1")
 
 
-class Hopper:
-    """Every card the emulated readers hand out in a test; ``faults[n]`` breaks the n-th.
+class FakeClock:
+    """The batch's clock in a test: a fixed date, and seconds that pass only in sleep()."""
 
-    A fault is called with the card as it is handed out: the SimConnection of a
-    ``sim:card``, the EmulatedNtag of a ``sim:ntag21x``.
+    def __init__(self, day: date = TODAY) -> None:
+        self.day = day
+        self.seconds = 0.0
+        self.sleeps: list[float] = []
+
+    def today(self) -> date:
+        return self.day
+
+    def monotonic(self) -> float:
+        return self.seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.seconds += seconds
+
+
+_TAGS = {f"ntag{product.name[4:]}": product for product in PRODUCTS}
+
+
+class Hopper:
+    """A card source of fresh blank emulated cards; ``faults[n]`` breaks the n-th card.
+
+    ``kind`` is ``card`` (a contact chip card) or ``ntag213``, ``ntag215``, ``ntag216``.
+    A fault is called with the card as it is handed out: the SimConnection of a chip
+    card, the EmulatedNtag of a tag (before nfcpy activates it).
     """
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, kind: str = "card") -> None:
+        self.kind = kind
         self.cards: list[Any] = []
         self.faults: dict[int, Callable[[Any], None]] = {}
-        sim_card = SimDriver.card
 
-        def card(driver: SimDriver, state_file: str = "") -> SimConnection:
-            return self._hand_out(sim_card(driver, state_file))
+    @property
+    def reader(self) -> str:
+        return f"sim:{self.kind}"
 
-        def tag(*args: Any, **kwargs: Any) -> EmulatedNtag:
-            return self._hand_out(EmulatedNtag(*args, **kwargs))
+    def source(self, uri: str, timeout: float = 0.0) -> CardSource:
+        """This hopper for ``sim:card`` and ``sim:ntag21x``, the reader itself otherwise."""
+        kind = uri.removeprefix("sim:")
+        if kind != "card" and kind not in _TAGS:
+            return ReaderCards(uri, timeout=timeout)
+        self.kind = kind
+        return self
 
-        monkeypatch.setattr(SimDriver, "card", card)
-        monkeypatch.setattr(nfc_sim, "EmulatedNtag", tag)
-
-    def _hand_out(self, card: Card) -> Card:
+    @contextlib.contextmanager
+    def card(self) -> Iterator[Medium]:
+        card: SimConnection | EmulatedNtag
+        if self.kind == "card":
+            card = SimConnection(CardApplication())
+        else:
+            card = EmulatedNtag(_TAGS[self.kind])
         fault = self.faults.get(len(self.cards))
         self.cards.append(card)
         if fault is not None:
             fault(card)
-        return card
+        connection = card if isinstance(card, SimConnection) else open_emulated(card)
+        try:
+            assert isinstance(connection, SimConnection | TagLink)
+            yield medium_for(connection)
+        finally:
+            connection.close()
 
     def read_back(self, number: int, trust: TrustStore | Verifier) -> CardVerification:
         """Verify what the ``number``-th card holds, put back into a reader."""
@@ -133,8 +180,8 @@ class Hopper:
 
 
 @pytest.fixture
-def hopper(monkeypatch: pytest.MonkeyPatch) -> Hopper:
-    return Hopper(monkeypatch)
+def hopper() -> Hopper:
+    return Hopper()
 
 
 def at_command(number: int, action: Callable[[], object]) -> Callable[[SimConnection], None]:
@@ -155,30 +202,48 @@ def at_command(number: int, action: Callable[[], object]) -> Callable[[SimConnec
 
 
 class Station:
-    """A station's files (registry, records) and the events of its last batch."""
+    """A station's files (registry, records), its clock, and the events of its last batch."""
 
-    def __init__(self, folder: Path, key: IssuerKey, registry_size: int = 1024) -> None:
+    def __init__(
+        self, folder: Path, key: IssuerKey, hopper: Hopper, registry_size: int = 1024
+    ) -> None:
         folder.mkdir(exist_ok=True)
         self.key = key
+        self.hopper = hopper
+        self.clock = FakeClock()
         self.registry = folder / "registry.json"
         self.records = folder / "issued.jsonl"
         StatusRegistry.for_key(key, registry_size).save(self.registry)
         self.events: list[BatchEvent] = []
 
     def run(
-        self, applicants: list[Applicant], reader: str = "sim:card", **options: Any
+        self,
+        applicants: list[Applicant],
+        reader: str = "sim:card",
+        *,
+        lock: bool = True,
+        stop_on_error: bool = False,
+        wait: float = 0,
+        **options: Any,
     ) -> BatchFinished:
-        self.events = []
+        """A batch with the registry and records files, as the command line runs it."""
+        self.events.clear()
         options = {
-            "lock": True,
-            "wait": 0,
-            "today": TODAY,
             "on_event": self.events.append,
+            "clock": self.clock,
+            "sleep": self.clock.sleep,
             **options,
         }
-        return run_batch(
-            applicants, self.key, reader, records=self.records, registry=self.registry, **options
-        )
+        with RecordsFile(self.records) as records:
+            return run_batch(
+                applicants,
+                self.key,
+                self.hopper.source(reader),
+                records=records,
+                indexes=RegistryFile(self.registry, self.key),
+                options=BatchOptions(lock=lock, stop_on_error=stop_on_error, wait=wait),
+                **options,
+            )
 
     def done(self) -> list[CardDone]:
         return [event for event in self.events if isinstance(event, CardDone)]
@@ -224,8 +289,8 @@ class Station:
 
 
 @pytest.fixture
-def station(tmp_path: Path, key: IssuerKey) -> Station:
-    return Station(tmp_path / "station", key)
+def station(tmp_path: Path, key: IssuerKey, hopper: Hopper) -> Station:
+    return Station(tmp_path / "station", key, hopper)
 
 
 # ---------------------------------------------------------------------------------------
@@ -278,28 +343,31 @@ def test_cards_valid_for_years_from_the_29th_of_february() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "text", "field", "message"),
+    ("name", "text", "row", "column", "message"),
     [
-        ("a.csv", "name,date_of_birth,address\nAna Ruiz,1990-04-12,12 Elm St\n", "address",
-         "column 3 'address' is not a field an applicant may have"),
-        ("a.csv", "name,Phone number,date_of_birth\nAna Ruiz,555-0100,1990-04-12\n",
-         "Phone number", "column 2 'Phone number' is not a field"),
+        ("a.csv", "name,date_of_birth,address\nAna Ruiz,1990-04-12,12 Elm St\n", None, 3,
+         "column 3 is not a field an applicant may have"),
+        ("a.csv", "name,Zyxwquartz Plimsoll,date_of_birth\nAna Ruiz,555-0100,1990-04-12\n",
+         None, 2, "column 2 is not a field"),
         ("a.jsonl", '{"name": "Ana Ruiz", "date_of_birth": "1990-04-12"}\n'
-         '{"name": "Bo Li", "date_of_birth": "1991-01-01", "status_index": 7}\n',
-         "status_index", "row 2: key 'status_index' is not a field an applicant may have"),
-        ("a.jsonl", '{"name": "Ana Ruiz", "date_of_birth": "1990-04-12", '
-         '"address": "12 Elm St"}\n', "address", "row 1: key 'address' is not a field"),
+         '{"name": "Bo Li", "date_of_birth": "1991-01-01", "status_index": 7}\n', 2, 3,
+         "row 2: key 3 is not a field an applicant may have"),
+        ("a.jsonl", '{"name": "Ana Ruiz", "Zyxwquartz Plimsoll": "12 Elm St", '
+         '"date_of_birth": "1990-04-12"}\n', 1, 2, "row 1: key 2 is not a field"),
     ],
 )  # fmt: skip
-def test_a_field_the_format_does_not_allow_is_refused_naming_it(
-    tmp_path: Path, name: str, text: str, field: str, message: str
+def test_a_field_the_format_does_not_allow_is_refused_by_number_never_echoed(
+    tmp_path: Path, name: str, text: str, row: int | None, column: int, message: str
 ) -> None:
     with pytest.raises(UnknownApplicantField) as caught:
         load_applicants(write(tmp_path / name, text), valid_years=5, today=TODAY)
-    assert caught.value.field == field
+    assert (caught.value.row, caught.value.column, caught.value.field) == (row, column, None)
     assert message in str(caught.value)
     assert "(allowed: name, date_of_birth, gender, expires)" in str(caught.value)
-    for value in ("Ana", "Elm", "555", "1990"):
+    # Neither the column or key as written (it may be a value) nor any value is shown.
+    for text_in_file in ("address", "Zyxwquartz", "Plimsoll", "status_index", "Ana", "Elm"):
+        assert text_in_file not in str(caught.value)
+    for value in ("555", "1990"):
         assert value not in str(caught.value)
 
 
@@ -309,9 +377,11 @@ def test_a_field_the_format_does_not_allow_is_refused_naming_it(
 )
 def test_a_key_that_may_be_a_value_is_not_shown(key: str) -> None:
     with pytest.raises(UnknownApplicantField) as caught:
-        applicants_from_rows([{"name": "Ana Ruiz", "date_of_birth": "1990-04-12", key: "x"}])
-    assert caught.value.field is None and caught.value.row == 1
-    assert "(not shown: not a field name)" in str(caught.value)
+        applicants_from_rows(
+            [{"name": "Ana Ruiz", "date_of_birth": "1990-04-12", key: "x"}], today=TODAY
+        )
+    assert caught.value.field is None and (caught.value.row, caught.value.column) == (1, 3)
+    assert str(caught.value).startswith("row 1: key 3 is not a field an applicant may have")
     assert key not in str(caught.value) and "Ana" not in str(caught.value)
 
 
@@ -320,8 +390,8 @@ def test_a_key_that_may_be_a_value_is_not_shown(key: str) -> None:
     [
         ("a.csv", b"Ana Ruiz,1990-04-12\n", "the first line of a CSV file must name its columns"),
         ("a.csv", b"name,date_of_birth,name\nAna Ruiz,1990-04-12,Ana\n",
-         "column 3 'name' appears twice"),
-        ("a.csv", b"name,\nAna Ruiz,\n", "column 2 (no name) is not a field"),
+         "column 3 (name) appears twice"),
+        ("a.csv", b"name,\nAna Ruiz,\n", "column 2 is not a field"),
         ("a.csv", b"name,date_of_birth\nAna Ruiz,1990-04-12,12 Elm St\n",
          "row 1 has more cells than the header has columns"),
         ("a.csv", b'name,date_of_birth\n"Ana "Ruiz,1990-04-12\n',
@@ -332,7 +402,9 @@ def test_a_key_that_may_be_a_value_is_not_shown(key: str) -> None:
         ("a.jsonl", b'{"name": "Ana Ruiz", "date_of_birth": "1990-04-12"}\n["Ana Ruiz"]\n',
          "row 2 (line 2) is not a JSON object"),
         ("a.jsonl", b'{"name": "Ana Ruiz", "date_of_birth": "1990-04-12", "name": "Bo"}\n',
-         "row 1: key 'name' appears twice"),
+         "row 1: key name appears twice"),
+        ("a.jsonl", b'{"name": "Ana Ruiz", "Ruiz": 1, "Ruiz": 2}\n',
+         "row 1: key appears twice"),
         ("a.jsonl", b'{"name": "Ana Ruiz", ', "row 1 (line 1) is not a JSON object"),
         ("a.xlsx", b"name,date_of_birth\n", "must be CSV (.csv) or JSON Lines (.jsonl)"),
     ],
@@ -391,11 +463,11 @@ def test_an_expiry_must_come_from_the_row_or_the_batch() -> None:
     with pytest.raises(InvalidApplicantField, match="row 1: expires is missing, and the batch"):
         applicants_from_rows([row], today=TODAY)
     with pytest.raises(ApplicantError, match="an expiry date or a number of years, not both"):
-        applicants_from_rows([row], expires=EXPIRES, valid_years=5)
+        applicants_from_rows([row], expires=EXPIRES, valid_years=5, today=TODAY)
     with pytest.raises(ApplicantError, match="must be at least 1"):
-        applicants_from_rows([row], valid_years=0)
+        applicants_from_rows([row], valid_years=0, today=TODAY)
     with pytest.raises(ApplicantError, match="row 1 is not a set of named fields"):
-        applicants_from_rows([["Ana Ruiz", "1990-04-12"]])  # type: ignore[list-item]
+        applicants_from_rows([["Ana Ruiz", "1990-04-12"]], today=TODAY)  # type: ignore[list-item]
     with pytest.raises(ApplicantError, match="positive integer"):
         Applicant(0, "Ana Ruiz", date(1990, 4, 12), EXPIRES)
 
@@ -559,8 +631,11 @@ def test_every_look_at_a_reader_without_a_usable_card_is_reported(
     # An encoding program that swaps the card on each waiting event must see each card.
     result = station.run(people(2), f"sim:card:{tmp_path / 'card.json'}", wait=0.6)
     waiting = [event for event in station.events if isinstance(event, Waiting)]
-    assert result.stopped == "no_blank_card" and len(waiting) >= 2
-    assert {(event.row, event.error) for event in waiting} == {(2, "CardLocked")}
+    assert result.stopped == "no_blank_card"
+    # Looks at 0, 0.25, 0.5 and 0.6 seconds on the batch's clock: none on the wall clock.
+    assert [(event.row, event.error) for event in waiting] == [(2, "CardLocked")] * 4
+    assert station.clock.sleeps == [0.25, 0.25, pytest.approx(0.1)]
+    assert station.clock.seconds == pytest.approx(0.6)
 
 
 def test_a_used_or_locked_card_is_refused_untouched_and_the_next_one_used(
@@ -639,11 +714,12 @@ def test_a_tag_that_fails_at_any_frame_or_write_is_set_aside_and_the_batch_resum
     tmp_path: Path, hopper: Hopper, key: IssuerKey
 ) -> None:
     applicants = people(2)
+    hopper.kind = "ntag215"
     # A clean run sizes the sweep; a registry of 16 keeps every credential the same size.
-    with connect("sim:ntag215") as connection:
-        medium_for(connection).check_blank()
+    with hopper.card() as medium:
+        medium.check_blank()
     checked = hopper.cards[-1].frames
-    Station(tmp_path / "clean", key, 16).run(applicants[:1], "sim:ntag215")
+    Station(tmp_path / "clean", key, hopper, 16).run(applicants[:1], "sim:ntag215")
     frames, writes = hopper.cards[-1].frames, hopper.cards[-1].writes
     assert frames > checked + 30 and writes > 30
     faults = [_silent_after(limit) for limit in range(checked, frames)]
@@ -654,7 +730,7 @@ def test_a_tag_that_fails_at_any_frame_or_write_is_set_aside_and_the_batch_resum
     ]
     outcomes: set[tuple[str, bool]] = set()
     for number, fault in enumerate(faults):
-        station = Station(tmp_path / f"case-{number}", key, 16)
+        station = Station(tmp_path / f"case-{number}", key, hopper, 16)
         hopper.faults = {len(hopper.cards): fault}
         first = len(hopper.cards)
         result = station.run(applicants, "sim:ntag215")
@@ -675,7 +751,7 @@ def test_a_token_that_stops_signing_stops_the_batch(
 ) -> None:
     uri = f"pkcs11:token={TOKEN};object=batch-unplugged"
     token_key = generate_key(uri, "ES256", pin=PIN, kid="CHI-HSM-1")
-    station = Station(tmp_path, token_key)
+    station = Station(tmp_path, token_key, hopper)
     applicants = people(3)
 
     def unplug(event: BatchEvent) -> None:
@@ -718,11 +794,26 @@ def test_without_a_registry_indexes_are_random_and_a_failed_card_is_not_revoked(
 ) -> None:
     events: list[BatchEvent] = []
     hopper.faults = {0: lambda card: card.remove_at(5, "before")}
-    result = run_batch(people(3), key, "sim:card", on_event=events.append, today=TODAY, wait=0)
+    clock = FakeClock()
+    result = run_batch(
+        people(3), key, hopper, clock=clock, sleep=clock.sleep, on_event=events.append
+    )
     assert (result.issued, result.failed) == (2, 1)
     (failed,) = [e for e in events if isinstance(e, CardFailed)]
     assert not failed.revoked and 0 <= failed.status_index < 2**20
     assert list(tmp_path.iterdir()) == []
+
+
+def test_records_kept_in_memory_resume_a_batch(hopper: Hopper, key: IssuerKey) -> None:
+    records = RecordsList()
+    clock = FakeClock()
+    hopper.faults = {1: lambda card: card.remove_at(3, "before")}
+    first = run_batch(people(3), key, hopper, clock=clock, sleep=clock.sleep, records=records)
+    assert (first.issued, first.failed) == (2, 1)
+    assert [record.name for record in records.records] == ["Holder 001", "Holder 003"]
+    again = run_batch(people(3), key, hopper, clock=clock, sleep=clock.sleep, records=records)
+    assert (again.issued, again.already_issued, again.ok) == (1, 2, True)
+    assert len({record.status_index for record in records.records}) == 3
 
 
 def test_stop_on_error(station: Station, hopper: Hopper) -> None:
@@ -736,46 +827,104 @@ def test_stop_on_error(station: Station, hopper: Hopper) -> None:
 # Interrupted batches resume without a second card for anyone done
 
 
-def test_ctrl_c_while_waiting_for_a_card_stops_the_batch_for_resuming(
+def _skipped(station: Station) -> list[tuple[int, str]]:
+    return [(e.row, e.reason) for e in station.events if isinstance(e, CardSkipped)]
+
+
+def test_ctrl_c_while_waiting_for_a_card_reports_that_applicant_not_done(
     station: Station, hopper: Hopper
 ) -> None:
     def interrupt(card: object) -> None:
-        raise KeyboardInterrupt
+        raise KeyboardInterrupt  # as the reader is asked for the 4th card
 
     applicants = people(5)
     hopper.faults = {3: interrupt}
     with pytest.raises(KeyboardInterrupt):
         station.run(applicants)
+    assert _skipped(station) == [(4, "interrupted")]
     finished = station.events[-1]
     assert isinstance(finished, BatchFinished)
     assert (finished.stopped, finished.issued, finished.remaining) == ("interrupted", 3, 2)
     assert station.recorded() == ["Holder 001", "Holder 002", "Holder 003"]
     station.assert_resumes(applicants, "sim:card")
-    assert [e.row for e in station.events if isinstance(e, CardSkipped)] == [1, 2, 3]
+    assert _skipped(station) == [
+        (1, "already_issued"),
+        (2, "already_issued"),
+        (3, "already_issued"),
+    ]
 
 
-@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_during_a_card_takes_effect_once_the_card_is_done(
-    station: Station, hopper: Hopper, number: int
+def test_ctrl_c_while_sleeping_between_two_looks_stops_at_once(
+    station: Station, tmp_path: Path
 ) -> None:
-    def stop(signum: int, frame: object) -> None:
+    def interrupted(seconds: float) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)  # as the command line does
-    try:
-        applicants = people(4)
-        hopper.faults = {1: at_command(4, lambda: signal.raise_signal(number))}
-        with pytest.raises(KeyboardInterrupt):
-            station.run(applicants)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    with pytest.raises(KeyboardInterrupt):
+        station.run(people(3), f"sim:card:{tmp_path / 'card.json'}", wait=60, sleep=interrupted)
+    kinds = [event.to_json()["event"] for event in station.events]
+    assert kinds == ["start", "card_done", "waiting", "card_skipped", "finished"]
+    assert _skipped(station) == [(2, "interrupted")]
+    finished = station.events[-1]
+    assert isinstance(finished, BatchFinished)
+    assert (finished.stopped, finished.issued, finished.remaining) == ("interrupted", 1, 2)
+
+
+class HeldCtrlC:
+    """The ``hold`` of a batch, as the command line's: a Ctrl-C during the ``at``-th card
+    (from 0) is kept until the card is reported, then raised."""
+
+    def __init__(self, at: int, events: list[BatchEvent]) -> None:
+        self.at = at
+        self.events = events
+        self.cards = 0
+        self.reported_when_raised: list[str] = []
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        number = self.cards
+        self.cards += 1
+        yield
+        if number == self.at:
+            self.reported_when_raised = [event.to_json()["event"] for event in self.events]
+            raise KeyboardInterrupt
+
+
+def test_a_ctrl_c_held_during_a_card_takes_effect_once_the_card_is_reported(
+    station: Station, hopper: Hopper
+) -> None:
+    applicants = people(4)
+    hold = HeldCtrlC(1, station.events)
+    with pytest.raises(KeyboardInterrupt):
+        station.run(applicants, hold=hold)
+    assert hold.reported_when_raised[-1] == "card_done"
     assert [e.row for e in station.done()] == [1, 2] and station.failed() == []
+    assert _skipped(station) == []  # no one was waiting: row 3 is simply not done
+    finished = station.events[-1]
+    assert isinstance(finished, BatchFinished)
+    assert (finished.stopped, finished.remaining) == ("interrupted", 2)
     assert station.recorded() == ["Holder 001", "Holder 002"]
     assert hopper.read_back(1, station.published()).credential.name == "Holder 002"
     station.assert_resumes(applicants, "sim:card")
 
 
-def test_a_batch_runs_in_a_worker_thread_where_signals_cannot_be_held(
+def test_a_ctrl_c_mid_card_without_a_hold_fails_and_revokes_that_card(
+    station: Station, hopper: Hopper
+) -> None:
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    applicants = people(3)
+    hopper.faults = {1: at_command(3, interrupt)}
+    with pytest.raises(KeyboardInterrupt):
+        station.run(applicants)
+    (failed,) = station.failed()
+    assert (failed.row, failed.message) == (2, "the batch was interrupted during this card")
+    station.assert_set_aside(hopper, 1, applicants[1])
+    station.assert_resumes(applicants, "sim:card")
+
+
+def test_the_loop_installs_no_signal_handler_so_it_runs_in_a_worker_thread(
     station: Station,
 ) -> None:
     results: list[BatchFinished] = []
@@ -822,6 +971,76 @@ def test_a_failing_event_handler_stops_the_batch_after_the_record_is_kept(
 
 
 # ---------------------------------------------------------------------------------------
+# Card faces: what cannot be printed is known before the card is touched
+
+RIGHT_TO_LEFT = "سارة أحمد"
+CJK = "王小明"
+
+
+def test_an_applicant_whose_face_cannot_be_printed_gets_no_card(
+    station: Station, hopper: Hopper, key: IssuerKey
+) -> None:
+    from cityid_card.station.faces import CardFaces
+
+    applicants = people(4)
+    applicants[1] = Applicant(2, RIGHT_TO_LEFT, date(1990, 4, 12), EXPIRES)
+    applicants[2] = Applicant(3, CJK, date(1991, 5, 13), EXPIRES)
+    result = station.run(applicants, faces=CardFaces(key.public()))
+    skipped = [e for e in station.events if isinstance(e, CardSkipped)]
+    assert [(e.row, e.reason, e.message) for e in skipped] == [
+        (2, "not_printable", "the name is written right to left: card faces cannot print it yet"),
+        (3, "not_printable",
+         "the font has no glyph for a character of the name: give a font that covers it"),
+    ]  # fmt: skip
+    assert len(hopper.cards) == 2 and [e.row for e in station.done()] == [1, 4]
+    assert (result.issued, result.not_printable, result.remaining, result.ok) == (2, 2, 0, False)
+    start = station.events[0].to_json()
+    assert (start["to_issue"], start["not_printable"]) == (2, 2)
+    for text in [*(json.dumps(e.to_json(), ensure_ascii=False) for e in station.events)]:
+        assert RIGHT_TO_LEFT not in text and CJK not in text and "1990" not in text
+
+
+@pytest.mark.parametrize("reader", ["sim:card", "sim:ntag215"])
+def test_a_face_that_passes_the_check_renders_from_the_card_written(
+    station: Station, key: IssuerKey, reader: str
+) -> None:
+    from cityid_card.station.faces import CardFaces
+
+    # The longest name and gender the format allows: the largest credential, and QR code.
+    longest = Applicant(1, "Ä" * 50, date(1990, 4, 12), EXPIRES, gender="Ö" * 16)
+    faces = CardFaces(key.public(), formats=("pdf", "png"))
+    station.run([longest], reader, faces=faces)
+    (done,) = station.done()
+    rendered = faces.render(done.blob)
+    assert rendered["pdf"].startswith(b"%PDF-") and rendered["png"].startswith(b"\x89PNG")
+
+
+def test_faces_that_cannot_be_drawn_at_all_are_refused_before_the_batch(
+    tmp_path: Path, key: IssuerKey
+) -> None:
+    from cityid_card.station.faces import CardFaces
+
+    (tmp_path / "font.ttf").write_bytes(b"not a font")
+    with pytest.raises(FaceError, match="is not a TrueType font"):
+        CardFaces(key.public(), font=tmp_path / "font.ttf")
+    with pytest.raises(FaceError, match="must be pdf, png or svg"):
+        CardFaces(key.public(), formats=("tiff",))  # type: ignore[arg-type]
+
+
+def test_faces_are_written_owner_only_by_row_never_over_another(tmp_path: Path) -> None:
+    folder = FaceFolder(tmp_path / "faces")
+    assert stat.S_IMODE(folder.path.stat().st_mode) == 0o700
+    written = folder.write(7, {"pdf": b"%PDF-", "png": b"\x89PNG"})
+    assert [path.name for path in written] == ["row-0007.pdf", "row-0007.png"]
+    assert {stat.S_IMODE(path.stat().st_mode) for path in written} == {0o600}
+    folder.check_free([1, 2, 8], ["pdf", "png"])
+    with pytest.raises(FaceError, match=r"already holds row-0007\.png: print and delete"):
+        folder.check_free([6, 7], ["png"])
+    with pytest.raises(FileExistsError):
+        folder.write(7, {"pdf": b"%PDF-"})
+
+
+# ---------------------------------------------------------------------------------------
 # What a batch refuses before touching a card
 
 
@@ -829,33 +1048,28 @@ def test_a_failing_event_handler_stops_the_batch_after_the_record_is_kept(
 def untouched(station: Station, hopper: Hopper) -> Iterator[Station]:
     yield station
     assert hopper.cards == []
-    assert not station.records.exists()
+    assert not station.records.exists() or station.records.read_bytes() == b""
 
 
 def test_duplicate_rows_and_dates_that_do_not_fit_today(untouched: Station) -> None:
     twice = [people(1)[0], people(1)[0]]
     with pytest.raises(ApplicantError, match="row 1 appears twice"):
         untouched.run(twice)
+    untouched.clock.day = EXPIRES + timedelta(days=1)
     with pytest.raises(InvalidApplicantField, match="row 1: expires is before the issue date"):
-        untouched.run(people(1), today=EXPIRES + timedelta(days=1))
+        untouched.run(people(1))
 
 
 def test_a_key_that_may_not_issue_today(untouched: Station) -> None:
     expired = IssuerKey.generate("ES256", kid="OLD", valid_until=TODAY - timedelta(days=1))
+    clock = FakeClock()
     with pytest.raises(KeyNotValid, match="may not issue credentials today"):
-        run_batch(people(1), expired, "sim:card", records=untouched.records, today=TODAY)
+        run_batch(people(1), expired, untouched.hopper, clock=clock, sleep=clock.sleep)
 
 
 def test_a_registry_of_another_key(untouched: Station) -> None:
     with pytest.raises(StatusListError, match="belongs to another issuer key"):
-        run_batch(
-            people(1),
-            IssuerKey.generate("ES256"),
-            "sim:card",
-            registry=untouched.registry,
-            records=untouched.records,
-            today=TODAY,
-        )
+        RegistryFile(untouched.registry, IssuerKey.generate("ES256"))
 
 
 def test_a_reader_without_a_driver(untouched: Station) -> None:
@@ -883,7 +1097,7 @@ def test_events_say_rows_and_numbers_never_personal_data(station: Station, hoppe
     lines = [json.dumps(event.to_json()) for event in station.events]
     assert json.loads(lines[0]) == {
         "event": "start", "applicants": 4, "to_issue": 3, "already_issued": 1, "ambiguous": 0,
-        "reader": "sim:card", "kid": "CHI-BATCH-1", "lock": True,
+        "not_printable": 0, "reader": "sim:card", "kid": "CHI-BATCH-1", "lock": True,
     }  # fmt: skip
     failed = json.loads(lines[2])
     assert failed == {

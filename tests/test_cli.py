@@ -37,8 +37,29 @@ def test_keygen_issue_verify(issued: Path, capsys: pytest.CaptureFixture[str]) -
         "--at", "2027-01-01",
     )  # fmt: skip
     assert (status, err) == (0, "")
-    assert out.startswith("VALID  ES256, issuer key CHI-2026-1, status unknown")
-    assert "Ana Sofia Rivera Delgado" in out and "1990-04-12" in out
+    assert out == (
+        "VALID  ES256, issuer key CHI-2026-1, status unknown\n"
+        "  name           Ana Sofia Rivera Delgado\n"
+        "  expires        2031-11-20\n"
+    )  # what a desk needs: no date of birth, no status index (a tracking identifier)
+    status, out, _ = run(
+        capsys, "verify", str(issued / "card.cbor"), "--trust", str(issued / "trust.json"),
+        "--at", "2027-01-01", "--show", "dob,status-index",
+    )  # fmt: skip
+    assert status == 0
+    assert out.splitlines()[1:] == [
+        "  name           Ana Sofia Rivera Delgado",
+        "  date of birth  1990-04-12",
+        "  expires        2031-11-20",
+        "  status index   99999",
+    ]
+    status, out, _ = run(
+        capsys, "verify", str(issued / "card.cbor"), "--trust", str(issued / "trust.json"),
+        "--at", "2027-01-01", "--all",
+    )  # fmt: skip
+    assert [line.split()[0] for line in out.splitlines()[1:]] == [
+        "name", "date", "gender", "issued", "expires", "status",
+    ]  # fmt: skip
 
 
 def test_verify_json(issued: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,11 +72,17 @@ def test_verify_json(issued: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "kid": "CHI-2026-1",
         "alg": "ES256",
         "status": "unknown",
-        "claims": {
-            "name": "Ana Sofia Rivera Delgado", "date_of_birth": "1990-04-12",
-            "issued": "2026-11-21", "expires": "2031-11-20", "status_index": 99999,
-            "gender": "X", "card_key": None, "tag_uid": None, "pseudonym_key": None,
-        },
+        "claims": {"name": "Ana Sofia Rivera Delgado", "expires": "2031-11-20"},
+    }
+    status, out, _ = run(capsys, *args, "--at", "2027-01-01", "--all")
+    assert json.loads(out)["claims"] == {
+        "name": "Ana Sofia Rivera Delgado", "date_of_birth": "1990-04-12",
+        "issued": "2026-11-21", "expires": "2031-11-20", "status_index": 99999,
+        "gender": "X", "card_key": None, "tag_uid": None, "pseudonym_key": None,
+    }  # fmt: skip
+    status, out, _ = run(capsys, *args, "--at", "2027-01-01", "--show", "dob")
+    assert json.loads(out)["claims"] == {
+        "name": "Ana Sofia Rivera Delgado", "date_of_birth": "1990-04-12", "expires": "2031-11-20",
     }  # fmt: skip
     status, out, _ = run(capsys, *args, "--at", "2032-01-01")
     assert status == 1
@@ -114,9 +141,20 @@ def test_keygen_adds_to_the_trust_store_and_refuses_a_reused_kid(
                          "--trust", str(trust))  # fmt: skip
     assert status == 2 and "K0" in err
     assert not (tmp_path / "again.pem").exists()
+    before = (tmp_path / "k0.pem").read_bytes()
     status, _, err = run(capsys, "keygen", "--kid", "K9", "--out", str(tmp_path / "k0.pem"),
                          "--trust", str(trust))  # fmt: skip
-    assert status == 2 and "exists" in err
+    assert (
+        status == 2
+        and err == f"error: {tmp_path / 'k0.pem'} already exists: add --force to replace it\n"
+    )
+    assert (tmp_path / "k0.pem").read_bytes() == before
+    assert [k["kid"] for k in json.loads(trust.read_text())["keys"]] == ["K0", "K1"]
+    status, _, err = run(capsys, "keygen", "--kid", "K9", "--out", str(tmp_path / "k0.pem"),
+                         "--trust", str(trust), "--force")  # fmt: skip
+    assert (status, err) == (0, "")
+    assert (tmp_path / "k0.pem").read_bytes() != before
+    assert (tmp_path / "k0.pem").stat().st_mode & 0o777 == 0o600
 
 
 def test_passphrase_protected_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,6 +170,8 @@ def test_passphrase_protected_key(tmp_path: Path, capsys: pytest.CaptureFixture[
         *HOLDER,
         "--expires",
         "2099-01-01",
+        "--status-index",
+        "1",
         "--out",
         str(tmp_path / "c"),
     ]
@@ -144,7 +184,8 @@ def test_issue_refuses_values_outside_the_format(
     issued: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, _, err = run(capsys, "issue", "--key", str(issued / "issuer.pem"), "--name", "Ana\nRivera",
-                         "--dob", "1990-04-12", "--expires", "2031-01-01", "--out", str(issued / "x"))  # fmt: skip
+                         "--dob", "1990-04-12", "--expires", "2031-01-01", "--status-index", "1",
+                         "--out", str(issued / "x"))  # fmt: skip
     assert status == 1 and "(InvalidClaim)" in err and "Rivera" not in err
     assert not (issued / "x").exists()
 
@@ -155,9 +196,12 @@ def test_bad_date_argument_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
     assert caught.value.code == 2
 
 
-def test_missing_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    status, _, err = run(capsys, "verify", str(tmp_path / "absent"), "--trust", str(tmp_path / "t"))
-    assert status == 2 and "error:" in err
+def test_missing_file_is_a_usage_error(issued: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    absent = issued / "nosuch.cbor"
+    status, _, err = run(capsys, "verify", str(absent), "--trust", str(issued / "t"))
+    assert (status, err) == (2, f"error: {issued / 't'}: no such file\n")
+    status, _, err = run(capsys, "verify", str(absent), "--trust", str(issued / "trust.json"))
+    assert (status, err) == (2, f"error: {absent}: no such file\n")
 
 
 def test_demo(capsys: pytest.CaptureFixture[str]) -> None:
@@ -203,7 +247,7 @@ def test_revocation_flow(issued: Path, capsys: pytest.CaptureFixture[str]) -> No
 
     def publish() -> None:
         assert run(capsys, "status-list", "sign", "--key", key, "--registry", str(registry),
-                   "--out", str(signed))[0] == 0  # fmt: skip
+                   "--out", str(signed), "--force")[0] == 0  # fmt: skip
 
     publish()
     status, out, _ = run(capsys, *verify)
@@ -225,7 +269,11 @@ def test_revocation_flow(issued: Path, capsys: pytest.CaptureFixture[str]) -> No
     )
     assert (status, json.loads(out)["error"]) == (1, "StatusUnknown")
     status, _, err = run(capsys, "status-list", "build", "--key", key, "--out", str(registry))
-    assert status == 2 and "overwrite" in err
+    assert status == 2 and "already exists: add --force" in err
+    status, _, err = run(capsys, "status-list", "sign", "--key", key, "--registry", str(registry),
+                         "--out", str(signed))  # fmt: skip
+    assert status == 2 and "already exists: add --force" in err
+    assert registry.stat().st_mode & 0o777 == 0o644 and signed.stat().st_mode & 0o777 == 0o644
     status, _, err = run(capsys, "revoke", "--registry", str(registry), "--index", "4096")
     assert status == 2 and "(StatusListError)" in err
 

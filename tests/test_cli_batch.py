@@ -1,6 +1,9 @@
-"""``cityid-card batch``: JSON events, plain lines, the progress bar, resuming, privacy.
+"""``cityid-card batch``: JSON events, plain lines, the progress bar, faces, resuming, privacy.
 
-The emulated readers are a hopper of blank cards (see tests/test_batch.py); the
+In this process the command runs on a test :class:`Machine`: its cards come from a
+:class:`Hopper` of blank emulated cards (see tests/test_batch.py) and its clock is a
+:class:`FakeClock`, so no test waits on the wall clock; the tests that start the command
+as a process of its own use the real ``sim:`` readers and clock, and real signals. The
 100-applicant batches sign in SoftHSM2, the way a station signs in its token.
 """
 
@@ -11,6 +14,7 @@ import json
 import os
 import secrets
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -21,13 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
 from cityid_card import IssuerKey, StatusRegistry, StatusValue, TrustStore
-from cityid_card.batch import RECORD_FIELDS, read_records
+from cityid_card.cli import batch as batch_command
 from cityid_card.hsm import generate_key
+from cityid_card.station import RECORD_FIELDS, read_records
 
 from .conftest import PIN, TOKEN, run_cli
-from .test_batch import Hopper, at_command
+from .test_batch import FakeClock, Hopper, at_command
 
 TODAY = date.today()
 
@@ -40,8 +46,23 @@ class Terminal(io.StringIO):
 
 
 @pytest.fixture
-def hopper(monkeypatch: pytest.MonkeyPatch) -> Hopper:
-    return Hopper(monkeypatch)
+def hopper() -> Hopper:
+    return Hopper()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(TODAY)
+
+
+@pytest.fixture(autouse=True)
+def machine(
+    monkeypatch: pytest.MonkeyPatch, hopper: Hopper, clock: FakeClock
+) -> batch_command.Machine:
+    """The command's machine in this process: the hopper's cards and the fake clock."""
+    machine = batch_command.Machine(clock=clock, sleep=clock.sleep, cards=hopper.source)
+    monkeypatch.setattr(batch_command, "MACHINE", machine)
+    return machine
 
 
 def terminal(monkeypatch: pytest.MonkeyPatch) -> Terminal:
@@ -121,7 +142,7 @@ def test_json_events_then_a_resumed_run(
     ]
     assert first[0] == {
         "event": "start", "applicants": 3, "to_issue": 3, "already_issued": 0, "ambiguous": 0,
-        "reader": "sim:card", "kid": "CHI-BATCH-2", "lock": True,
+        "not_printable": 0, "reader": "sim:card", "kid": "CHI-BATCH-2", "lock": True,
     }  # fmt: skip
     done = first[1]
     assert (done["row"], done["medium"], done["authenticity"], done["locked"]) == (
@@ -186,11 +207,16 @@ def test_without_a_registry_a_failed_card_is_not_revoked_and_that_is_said(
 
 @pytest.mark.parametrize("json_flag", [[], ["--json"]])
 def test_a_card_left_in_the_reader_is_reported_once(
-    station: Station, tmp_path: Path, capsys: pytest.CaptureFixture[str], json_flag: list[str]
+    station: Station,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    clock: FakeClock,
+    json_flag: list[str],
 ) -> None:
     argv = station.argv(f"sim:card:{tmp_path / 'card.json'}", "--wait", "0.6", *json_flag)
     status, out, err = run_cli(capsys, *argv)
     assert status == 1
+    assert clock.sleeps == [0.25, 0.25, pytest.approx(0.1)]  # four looks, one event
     if json_flag:
         assert [e["event"] for e in events(out)] == ["start", "card_done", "waiting", "finished"]
     else:
@@ -206,12 +232,12 @@ def test_a_column_the_format_does_not_allow_is_refused_before_any_card(
     station: Station, hopper: Hopper, capsys: pytest.CaptureFixture[str], json_flag: list[str]
 ) -> None:
     station.applicants.write_text(
-        "name,date_of_birth,home address\nAna Sofia Rivera Delgado,1990-04-12,12 Elm St\n"
+        "name,date_of_birth,Zyxwquartz Plimsoll\nAna Sofia Rivera Delgado,1990-04-12,12 Elm St\n"
     )
     status, out, err = run_cli(capsys, *station.argv("sim:card", *json_flag))
     assert status == 2
     message = (
-        "column 3 'home address' is not a field an applicant may have "
+        "column 3 is not a field an applicant may have "
         "(allowed: name, date_of_birth, gender, expires)"
     )
     if json_flag:
@@ -222,17 +248,31 @@ def test_a_column_the_format_does_not_allow_is_refused_before_any_card(
     else:
         assert (out, err) == ("", f"error: {message} (UnknownApplicantField)\n")
     assert hopper.cards == [] and not station.records.exists()
-    assert "Elm" not in out + err and "Ana" not in out + err
+    for text in ("Zyxwquartz", "Plimsoll", "Elm", "Ana"):
+        assert text not in out + err
 
 
 def test_a_key_that_cannot_be_read(station: Station, capsys: pytest.CaptureFixture[str]) -> None:
     station.key.unlink()
     status, out, err = run_cli(capsys, *station.argv())
     assert (status, out) == (2, "")
-    assert err == f"error: {station.key}: No such file or directory (FileNotFoundError)\n"
+    assert err == f"error: {station.key}: no such file\n"
     status, out, err = run_cli(capsys, *station.argv("sim:card", "--json"))
     assert (status, err, events(out)[0]["error"]) == (2, "", "FileNotFoundError")
     assert not station.records.exists()
+
+
+def test_the_issue_date_is_the_machines_and_rows_that_do_not_fit_it_are_refused(
+    station: Station, hopper: Hopper, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clock.day = date(1980, 1, 1)  # before the first applicant's birthday (1980-01-01 + 0)
+    clock.day -= timedelta(days=1)
+    status, out, err = run_cli(capsys, *station.argv())
+    assert (status, out) == (2, "")
+    assert err == (
+        "error: row 1: date_of_birth is after the issue date, 1979-12-31 (InvalidApplicantField)\n"
+    )
+    assert hopper.cards == [] and not station.records.exists()
 
 
 def test_the_progress_bar_on_a_terminal(
@@ -287,6 +327,7 @@ def test_100_applicants_signed_in_softhsm2_interrupted_and_resumed_with_the_prog
     assert run_cli(capsys, *argv) == (130, "", "")
     screen = shown.getvalue()
     assert "40/100" in screen and "stopped (interrupted): the batch was interrupted" in screen
+    assert "row 41: NOT issued: stopped while waiting for its card; run again" in screen
     assert station.recorded() == names[:40]
 
     shown.seek(0)
@@ -314,10 +355,11 @@ def test_100_applicants_signed_in_softhsm2_interrupted_and_resumed_with_the_prog
     assert [c.status_index for c in on_cards] == [r.status_index for r in records]
 
 
-def test_sigterm_during_a_card_lets_it_finish(
-    station: Station, hopper: Hopper, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_a_card_lets_it_finish(
+    station: Station, hopper: Hopper, capsys: pytest.CaptureFixture[str], number: int
 ) -> None:
-    hopper.faults = {1: at_command(3, lambda: signal.raise_signal(signal.SIGTERM))}
+    hopper.faults = {1: at_command(3, lambda: signal.raise_signal(number))}
     status, out, _ = run_cli(capsys, *station.argv("sim:card", "--json"))
     assert status == 130
     assert [(e["event"], e.get("row")) for e in events(out)][1:] == [
@@ -325,6 +367,71 @@ def test_sigterm_during_a_card_lets_it_finish(
     ]  # fmt: skip
     assert events(out)[-1]["stopped"] == "interrupted"
     assert station.recorded() == station.names[:2]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def test_ctrl_c_while_waiting_for_a_card_stops_at_once_and_says_who_is_not_done(
+    station: Station,
+    tmp_path: Path,
+    machine: batch_command.Machine,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def ctrl_c(seconds: float) -> None:
+        signal.raise_signal(signal.SIGINT)  # the operator, between two looks at the reader
+
+    machine.sleep = ctrl_c
+    one_card = f"sim:card:{tmp_path / 'card.json'}"
+    status, out, err = run_cli(capsys, *station.argv(one_card, "--json"))
+    assert (status, err) == (130, "")
+    assert [(e["event"], e.get("row"), e.get("reason")) for e in events(out)] == [
+        ("start", None, None), ("card_done", 1, None), ("waiting", 2, None),
+        ("card_skipped", 2, "interrupted"), ("finished", None, None),
+    ]  # fmt: skip
+    assert events(out)[-1]["remaining"] == 2
+    status, out, err = run_cli(capsys, *station.argv("sim:card", "--json"))
+    assert (status, err) == (0, "")
+    assert [e["row"] for e in events(out) if e["event"] == "card_done"] == [2, 3]
+    assert station.recorded() == station.names
+
+
+# ---------------------------------------------------------------------------------------
+# Card faces: --faces DIR
+
+
+def test_faces_are_written_per_card_and_an_unprintable_name_touches_no_card(
+    tmp_path: Path, hopper: Hopper, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = ["Ana Sofia Rivera Delgado", "سارة أحمد", "Bo Li"]
+    station = Station(tmp_path / "station", names)
+    faces = tmp_path / "faces"
+    status, out, err = run_cli(
+        capsys, *station.argv("sim:card", "--faces", str(faces), "--face-png")
+    )
+    assert status == 1
+    assert err == (
+        "row 2: NOT issued, no card touched: its face cannot be printed (the name is written "
+        "right to left: card faces cannot print it yet); give a --font that covers it, or "
+        "print it with other software\n"
+    )
+    assert "issued 2 cards in " in out and "; 1 not printable" in out
+    assert len(hopper.cards) == 2
+    assert sorted(path.name for path in faces.iterdir()) == [
+        "row-0001.pdf", "row-0001.png", "row-0003.pdf", "row-0003.png",
+    ]  # fmt: skip
+    assert stat.S_IMODE(faces.stat().st_mode) == 0o700
+    for path in faces.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    (page,) = PdfReader(faces / "row-0003.pdf").pages
+    assert "Bo Li" in page.extract_text()
+    assert (faces / "row-0001.png").read_bytes().startswith(b"\x89PNG")
+    assert_no_personal_data(station, out, err)
+    # Another job into the same folder is refused before any card: a face would be lost.
+    other = [*station.argv("sim:card", "--faces", str(faces))]
+    other[other.index("--records") + 1] = str(tmp_path / "other.jsonl")
+    status, out, err = run_cli(capsys, *other)
+    assert (status, out) == (2, "")
+    assert err.startswith("error: the faces folder already holds row-0001.pdf: print and delete")
+    assert len(hopper.cards) == 2
 
 
 def _cli(station: Station, *argv: str, **options: Any) -> subprocess.Popen[str]:
@@ -350,9 +457,11 @@ def test_a_batch_killed_while_it_waits_for_a_card_resumes(station: Station, tmp_
             process.terminate()
     assert process.wait() == 130 and process.stderr is not None and process.stderr.read() == ""
     assert [(e["event"], e.get("row")) for e in seen] == [
-        ("start", None), ("card_done", 1), ("waiting", 2), ("finished", None),
+        ("start", None), ("card_done", 1), ("waiting", 2), ("card_skipped", 2),
+        ("finished", None),
     ]  # fmt: skip
-    assert seen[2]["error"] == "CardLocked" and seen[-1]["stopped"] == "interrupted"
+    assert seen[2]["error"] == "CardLocked" and seen[3]["reason"] == "interrupted"
+    assert seen[-1]["stopped"] == "interrupted"
     assert station.recorded() == station.names[:1]
     resumed = _cli(station, *station.argv("sim:card", "--json"))
     out, err = resumed.communicate()

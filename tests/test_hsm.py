@@ -441,7 +441,7 @@ def test_cli_errors_are_one_line_and_typed(
     wrong = tmp_path / "wrong-pin"
     wrong.write_text("0000\n")
     args = ["issue", "--name", "Ana Sofia Rivera Delgado", "--dob", "1990-04-12",
-            "--expires", "2031-11-20", "--out", str(tmp_path / "card.cbor")]  # fmt: skip
+            "--expires", "2031-11-20", "--status-index", "7", "--out", str(tmp_path / "card.cbor")]  # fmt: skip
     cases = [
         (f"pkcs11:token={TOKEN};object=nothing", "--passphrase-file", str(wrong), "TokenPinError"),
         ("pkcs11:token=absent;object=x?pin-value=1", None, None, "TokenNotFound"),
@@ -497,7 +497,7 @@ def test_cli_personalize_signs_in_the_token(
     reader = f"sim:card:{tmp_path / 'card.json'}"
     status, out, err = _run(capsys, "personalize", "--reader", reader, "--key", uri,
                             "--name", "Ana Sofia Rivera Delgado", "--dob", "1990-04-12",
-                            "--expires", "2031-11-20", "--lock", "--json")  # fmt: skip
+                            "--expires", "2031-11-20", "--status-index", "7", "--lock", "--json")  # fmt: skip
     assert (status, err) == (0, "")
     assert json.loads(out)["authenticity"] == "chip_authenticated"
     status, out, _ = _run(capsys, "verify", "--reader", reader, "--trust", str(trust))

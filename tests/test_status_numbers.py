@@ -147,3 +147,15 @@ def test_an_expired_list_leaves_the_status_unknown(
     verifier = Verifier(trust, [old])
     assert verifier.verify(blob, NOW).status is CredentialStatus.UNKNOWN
     assert verifier.status_list_for(key.kid) is old
+
+
+def test_a_desk_refresher_orders_lists_by_number_first(
+    key: IssuerKey, trust: TrustStore, setting: tuple[bytes, StatusRegistry, int]
+) -> None:
+    from cityid_card.desk.refresh import list_order
+
+    _, registry, _ = setting
+    numbered = _list(key, registry, trust, number=2, issued_at=NOW - 3 * DAY)
+    later_iat = _list(key, registry, trust, number=1, issued_at=NOW - DAY)
+    unnumbered = _list(key, registry, trust, issued_at=NOW)
+    assert list_order(numbered) > list_order(later_iat) > list_order(unnumbered)

@@ -20,9 +20,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from cityid_card.card import CardApplication, CardSession, CardState
-from cityid_card.card.apdu import AID, Lifecycle, select_application
 from cityid_card.drivers import SimConnection
+from cityid_card.iso7816 import CardApplication, CardSession, CardState
+from cityid_card.iso7816.apdu import AID, Lifecycle, select_application
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

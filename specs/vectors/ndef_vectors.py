@@ -14,10 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from cityid_card.card import ndef, type2
-from cityid_card.card.tag import TagLink, TagSession, write_tag
-from cityid_card.card.type2 import Product
-from cityid_card_nfc.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag
+from cityid_card import type2
+from cityid_card.type2 import Product, ndef
+from cityid_card.type2.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag
+from cityid_card.type2.session import TagLink, TagSession, write_tag
 from cityid_card_nfc.sim import open_emulated
 
 HERE = Path(__file__).resolve().parent

@@ -20,3 +20,37 @@ def write_atomically(target: Path, data: str | bytes, mode: int = 0o644) -> None
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def write_file(target: Path, data: str | bytes, *, replace: bool, mode: int = 0o644) -> None:
+    """Write ``data`` to ``target`` atomically; an existing ``target`` only if ``replace``.
+
+    The data goes to a temporary file in the same folder, created owner-only (mkstemp),
+    given ``mode`` and then moved into place: readers see no file or the whole file,
+    never half of one. Without ``replace`` the move is a hard link, which fails with
+    FileExistsError if ``target`` appeared meanwhile: no check-then-write race.
+    """
+    if replace:
+        write_atomically(target, data, mode)
+        return
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data.encode("utf-8") if isinstance(data, str) else data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, mode)
+        try:
+            os.link(temporary, target)
+        except FileExistsError:
+            raise
+        except OSError:
+            # A file system without hard links (some FUSE and network mounts): check, then
+            # move; the race this leaves is with another writer, not with a crash.
+            if target.exists():
+                raise FileExistsError(17, "File exists", str(target)) from None
+            os.replace(temporary, target)
+            return
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)

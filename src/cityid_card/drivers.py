@@ -1,7 +1,7 @@
 """How the core reaches cards: the Connection protocol, reader URIs and installed drivers.
 
 A connection is one method, ``transmit(apdu) -> (data, sw)``; the card protocols in
-:mod:`cityid_card.card` need nothing else. Drivers are separate packages (``drivers/``
+:mod:`cityid_card.iso7816` need nothing else. Drivers are separate packages (``drivers/``
 in the repository) found through the entry-point group ``cityid_card.drivers``: an
 entry point's name is a URI scheme, its object a callable that returns a
 :class:`Driver`. The core never imports a reader library.
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
-from .card.apdu import split_response
-from .card.applet import CardApplication, CardState
 from .errors import CardError, CardRemoved, DriverError, NoReader
+from .iso7816.apdu import split_response
+from .iso7816.applet import CardApplication, CardState
 
 __all__ = [
     "DEFAULT_TIMEOUT",

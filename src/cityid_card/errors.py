@@ -11,7 +11,6 @@ from __future__ import annotations
 
 __all__ = [
     "ApduError",
-    "ApplicantError",
     "ApplicationNotFound",
     "BadSignature",
     "BlankCard",
@@ -29,9 +28,10 @@ __all__ = [
     "DriverError",
     "Expired",
     "FaceError",
-    "InvalidApplicantField",
+    "InputError",
     "InvalidClaim",
     "InvalidKey",
+    "JSONInputError",
     "KeyNotValid",
     "MalformedCredential",
     "NdefFormatError",
@@ -41,7 +41,6 @@ __all__ = [
     "NotYetValid",
     "PersonalizationError",
     "QRCodeError",
-    "RecordsError",
     "Revoked",
     "StatusListError",
     "StatusUnknown",
@@ -61,7 +60,6 @@ __all__ = [
     "TransportError",
     "TransportTimeout",
     "TrustStoreError",
-    "UnknownApplicantField",
     "UnknownClaim",
     "UnknownIssuer",
     "UnsupportedAlgorithm",
@@ -136,6 +134,23 @@ class StatusUnknown(CredentialError):
 
 class InvalidKey(CityIDError):
     """A key file or key description cannot be used (format, curve, password)."""
+
+
+class InputError(CityIDError):
+    """A file or text given to cityid-card cannot be used as it is.
+
+    Missing, unreadable, already there (the command line replaces a file only with
+    --force), too large, or not the kind of file expected. The message names the file
+    and the problem, never the file's content.
+    """
+
+
+class JSONInputError(InputError):
+    """A JSON document is not valid JSON, or is past the reader's limits.
+
+    The limits (size, nesting depth, digits of an integer) keep a hostile file from
+    exhausting the stack or the CPU; duplicate keys are refused as ambiguous.
+    """
 
 
 class TrustStoreError(CityIDError):
@@ -315,35 +330,9 @@ class TagUidMismatch(CardAuthenticationError, TagError):
     """
 
 
-# Batch personalisation: the applicants file a batch reads, the cards it is handed and
-# the issuance records it keeps. Messages name the row, the field or the line, never a
-# value: an applicants file is nothing but personal data.
-
-
-class ApplicantError(CityIDError):
-    """An applicants file cannot be used for a batch; raised before any card is touched.
-
-    ``row`` is the applicant's number in the file (1 for the first; None when the file
-    as a whole is wrong) and ``field`` the column or key to blame, if one is.
-    """
-
-    def __init__(self, message: str, *, row: int | None = None, field: str | None = None) -> None:
-        super().__init__(message)
-        self.row = row
-        self.field = field
-
-
-class UnknownApplicantField(ApplicantError):
-    """A column or key no applicant may have: an address, a phone number, a status index."""
-
-
-class InvalidApplicantField(ApplicantError):
-    """An applicant's field is missing, or holds a value the format does not allow."""
+# The issuance station: a card it is handed that already holds data. The station's own
+# errors (its applicants file, its records) are in cityid_card.station.errors.
 
 
 class CardNotBlank(PersonalizationError):
     """The card or tag a batch was handed already holds data: it is refused, not overwritten."""
-
-
-class RecordsError(CityIDError):
-    """The issuance records file cannot be read, locked or appended to (the line, not its data)."""

@@ -1,7 +1,7 @@
 """The real PC/SC stack for tests and benchmarks: pcscd with vsmartcard's vpcd reader.
 
 pyscard -> pcscd -> vsmartcard-vpcd -> our emulator, served over vpcd's socket by
-:func:`cityid_card.card.vpcd.serve`. :class:`PcscStack` starts ``pcscd --foreground``
+:func:`cityid_card.iso7816.vpcd.serve`. :class:`PcscStack` starts ``pcscd --foreground``
 (there is no systemd) and stops it by PID, and puts cards into the vpcd reader.
 """
 
@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from cityid_card.card import CardApplication
-from cityid_card.card.vpcd import CardLike, serve
 from cityid_card.drivers import ReaderInfo, load_driver
 from cityid_card.errors import CardError
+from cityid_card.iso7816 import CardApplication
+from cityid_card.iso7816.vpcd import CardLike, serve
 
 VPCD_READER = "Virtual PCD 00 00"
 VPCD_CONF = Path("/etc/reader.conf.d/vpcd")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from cityid_card.card import CardApplication, CardState
-from cityid_card.card import apdu as commands
-from cityid_card.card.apdu import AID, SW, Lifecycle
-from cityid_card.card.applet import EF_CAPACITY
 from cityid_card.errors import CardError
+from cityid_card.iso7816 import CardApplication, CardState
+from cityid_card.iso7816 import apdu as commands
+from cityid_card.iso7816.apdu import AID, SW, Lifecycle
+from cityid_card.iso7816.applet import EF_CAPACITY
 
 
 def send(card: CardApplication, command: commands.CommandApdu) -> tuple[bytes, int]:

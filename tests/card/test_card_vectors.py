@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from cityid_card import TrustStore, verify
-from cityid_card.card.apdu import AUTH_CONTEXT, SW
+from cityid_card.iso7816.apdu import AUTH_CONTEXT, SW
 from tests.conftest import NOW, VECTORS, load_generator
 
 generator = load_generator("card_apdus")

@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 
 from cityid_card import IssuerKey, TrustStore
-from cityid_card.card import CardApplication, personalize, verify_card
-from cityid_card.card.vpcd import ATR, VpcdCard, serve
 from cityid_card.drivers import (
     ENTRY_POINT_GROUP,
     Connection,
@@ -22,6 +20,8 @@ from cityid_card.drivers import (
     parse_uri,
 )
 from cityid_card.errors import CardRemoved, DriverError, NoReader
+from cityid_card.iso7816 import CardApplication, personalize, verify_card
+from cityid_card.iso7816.vpcd import ATR, VpcdCard, serve
 from tests.conftest import NOW, sample_credential
 
 

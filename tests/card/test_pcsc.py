@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 
 from cityid_card import IssuerKey, TrustStore
-from cityid_card.card import Authenticity, CardApplication, CardSession, personalize, verify_card
-from cityid_card.card.apdu import Ins
 from cityid_card.drivers import connect, list_readers, load_driver
 from cityid_card.errors import (
     CardProtocolError,
@@ -19,6 +17,8 @@ from cityid_card.errors import (
     TransportError,
     TransportTimeout,
 )
+from cityid_card.iso7816 import Authenticity, CardApplication, CardSession, personalize, verify_card
+from cityid_card.iso7816.apdu import Ins
 from tests.conftest import NOW, sample_credential
 
 from .pcsc_stack import VPCD_READER, FaultyCard, PcscStack

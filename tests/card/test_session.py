@@ -11,14 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cityid_card import CredentialError, IssuerKey, TrustStore
-from cityid_card.card import (
-    Authenticity,
-    CardApplication,
-    CardSession,
-    personalize,
-    read_card,
-    verify_card,
-)
 from cityid_card.drivers import SimConnection
 from cityid_card.errors import (
     ApduError,
@@ -30,6 +22,14 @@ from cityid_card.errors import (
     CardProtocolError,
     CardRemoved,
     PersonalizationError,
+)
+from cityid_card.iso7816 import (
+    Authenticity,
+    CardApplication,
+    CardSession,
+    personalize,
+    read_card,
+    verify_card,
 )
 from tests.conftest import NOW, sample_credential
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from cityid_card import IssuerKey, TrustStore
-from cityid_card.card import type2
-from cityid_card.card.tag import TagLink
+from cityid_card import IssuerKey, TrustStore, type2
+from cityid_card.iso7816.isodep import EmulatedIsoDep
+from cityid_card.type2.emulator import EmulatedNtag
+from cityid_card.type2.session import TagLink
 from cityid_card_nfc.driver import IsoDepConnection, NfcConnection, Type2Connection
-from cityid_card_nfc.emulator import EmulatedIsoDep, EmulatedNtag
 from cityid_card_nfc.sim import open_emulated
 from tests.conftest import NOW, sample_credential
 

@@ -73,7 +73,8 @@ def test_a_uid_bound_credential_through_the_cli(
     status, _, err = run(capsys, "read", "--reader", "sim:card", "--uid")
     assert status == 2 and "reports no UID" in err
     bound = issued / "bound.cbor"
-    issue = ["issue", "--key", str(issued / "issuer.pem"), *HOLDER, "--tag-uid", uid.hex()]
+    issue = ["issue", "--key", str(issued / "issuer.pem"), *HOLDER, "--tag-uid", uid.hex(),
+             "--status-index", "8"]  # fmt: skip
     assert run(capsys, *issue, "--out", str(bound))[0] == 0
     status, out, _ = run(capsys, "write", "--reader", reader, str(bound), "--trust", trust)
     assert status == 0 and "verified: tag uid bound" in out
@@ -89,7 +90,7 @@ def test_a_uid_bound_credential_through_the_cli(
 def test_write_refuses_foreign_tags_and_chip_cards(
     issued: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from cityid_card.card.type2 import NTAG213, data_area_image, factory_memory, with_data_area
+    from cityid_card.type2 import NTAG213, data_area_image, factory_memory, with_data_area
 
     image = issued / "tag.bin"
     foreign = data_area_image(b"\xd1\x01\x0cU\x04example.org", 144)
@@ -106,6 +107,29 @@ def test_write_refuses_foreign_tags_and_chip_cards(
     (issued / "short.bin").write_bytes(bytes(100))
     status, _, err = run(capsys, "read", "--reader", f"sim:ntag213:{issued / 'short.bin'}")
     assert status == 2 and "is not an NTAG213 image (180 bytes, page 0 first)" in err
+
+
+def test_write_verifies_before_writing_and_keeps_another_holders_credential(
+    issued: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image, card, trust = issued / "tag.bin", issued / "c.cbor", str(issued / "trust.json")
+    reader = f"sim:ntag213:{image}"
+    forged = issued / "forged.cbor"
+    forged.write_bytes(card.read_bytes()[:-1] + bytes((card.read_bytes()[-1] ^ 1,)))
+    status, out, err = run(capsys, "write", "--reader", reader, str(forged), "--trust", trust)
+    assert (status, out) == (1, "") and "(BadSignature)" in err
+    assert image.read_bytes()[16:18] != b"\x03\x83"  # nothing was written: still factory
+    status, _, err = run(capsys, "read", "--reader", reader)
+    assert status == 2 and "(BlankTag)" in err
+    assert run(capsys, "write", "--reader", reader, str(card))[0] == 0
+    other = issued / "other.cbor"
+    issue = ["issue", "--key", str(issued / "issuer.pem"), "--name", "Bea Quinta Plimsoll Ruiz"]
+    issue += ["--dob", "1990-04-12", "--expires", "2031-11-20", "--status-index", "8"]
+    assert run(capsys, *issue, "--out", str(other))[0] == 0
+    status, _, err = run(capsys, "write", "--reader", reader, str(other))
+    assert status == 2 and "another holder's credential" in err and "(CardNotBlank)" in err
+    status, out, _ = run(capsys, "write", "--reader", reader, str(other), "--force")
+    assert status == 0 and "(it held: credential)" in out
 
 
 def test_an_iso_dep_card_personalised_by_contact_verifies_contactless(

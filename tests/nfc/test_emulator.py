@@ -15,20 +15,16 @@ import nfc.tag.tt2_nxp
 import nfc.tag.tt4
 import pytest
 
-from cityid_card import IssuerKey, TrustStore
-from cityid_card.card import (
-    CardApplication,
-    CardSession,
-    ndef,
-    personalize,
-    type2,
-    verify_card,
-)
-from cityid_card.card.session import Authenticity
-from cityid_card.card.tag import TagSession
+from cityid_card import IssuerKey, TrustStore, type2
 from cityid_card.errors import NotOurTag
+from cityid_card.iso7816 import CardApplication, CardSession, personalize, verify_card
+from cityid_card.iso7816.isodep import EmulatedIsoDep
+from cityid_card.iso7816.session import Authenticity
+from cityid_card.type2 import ndef
+from cityid_card.type2.emulator import EmulatedNtag
+from cityid_card.type2.session import TagSession
 from cityid_card_nfc.driver import IsoDepConnection
-from cityid_card_nfc.emulator import EmulatedIsoDep, EmulatedNtag, EmulatedReader
+from cityid_card_nfc.emulator import EmulatedReader
 from tests.conftest import sample_credential
 
 from .conftest import UID, Field

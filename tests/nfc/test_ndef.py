@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cityid_card.card import ndef
-from cityid_card.card.ndef import NdefRecord, Tnf
 from cityid_card.errors import NdefFormatError, NotOurTag
+from cityid_card.type2 import ndef
+from cityid_card.type2.ndef import NdefRecord, Tnf
 
 
 def test_the_message_is_one_short_external_record() -> None:

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from cityid_card import TrustStore, errors
-from cityid_card.card import ndef, type2
-from cityid_card.card.tag import verify_tag
-from cityid_card_nfc.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag
+from cityid_card import TrustStore, errors, type2
+from cityid_card.type2 import ndef
+from cityid_card.type2.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag
+from cityid_card.type2.session import verify_tag
 from tests.conftest import NOW, VECTORS, load_generator
 
 from .conftest import Field

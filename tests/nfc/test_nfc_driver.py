@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cityid_card.card import type2
+from cityid_card import type2
 from cityid_card.drivers import (
     SIM_ENTRY_POINT_GROUP,
     driver_names,
@@ -17,8 +17,8 @@ from cityid_card.drivers import (
     load_driver,
 )
 from cityid_card.errors import CardError, NoReader
+from cityid_card.type2.emulator import EmulatedNtag
 from cityid_card_nfc.driver import NfcDriver, Type2Connection
-from cityid_card_nfc.emulator import EmulatedNtag
 from cityid_card_nfc.sim import load_tag
 
 from .conftest import UID, Field
@@ -76,7 +76,7 @@ def test_a_closed_connection_refuses_to_work(field: Field) -> None:
 
 def test_the_core_never_imports_nfcpy() -> None:
     code = (
-        "import sys, cityid_card.cli, cityid_card.drivers, cityid_card.card.tag, cityid_card_nfc; "
+        "import sys, cityid_card.cli, cityid_card.drivers, cityid_card.type2.session, cityid_card_nfc; "
         "sys.exit('nfc' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

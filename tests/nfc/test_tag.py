@@ -8,21 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cityid_card import IssuerKey, TrustStore
-from cityid_card.card import CardApplication, ndef, personalize, type2
-from cityid_card.card.session import Authenticity
-from cityid_card.card.tag import (
-    Contents,
-    TagSession,
-    personalize_tag,
-    read_tag,
-    verify_reader,
-    verify_tag,
-    write_tag,
-)
+from cityid_card import IssuerKey, TrustStore, type2
 from cityid_card.errors import (
+    BadSignature,
     BlankTag,
     CapabilityContainerError,
+    CardNotBlank,
     CredentialError,
     MalformedCredential,
     NdefLengthError,
@@ -37,7 +28,20 @@ from cityid_card.errors import (
     TlvError,
     UnsupportedTag,
 )
-from cityid_card_nfc.emulator import TEST_ORIGINALITY_KEY, EmulatedIsoDep, EmulatedNtag
+from cityid_card.iso7816 import CardApplication, personalize
+from cityid_card.iso7816.isodep import EmulatedIsoDep
+from cityid_card.iso7816.session import Authenticity
+from cityid_card.type2 import ndef
+from cityid_card.type2.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag
+from cityid_card.type2.session import (
+    Contents,
+    TagSession,
+    personalize_tag,
+    read_tag,
+    verify_reader,
+    verify_tag,
+    write_tag,
+)
 from tests.conftest import sample_credential
 
 from .conftest import TODAY, UID, Field
@@ -164,6 +168,37 @@ def test_only_a_blank_or_own_tag_is_written_unless_forced(
     assert again.replaced is Contents.CREDENTIAL and again.pages_written < forced.pages_written
     assert write_tag(field.tag(ntag213), renewed).pages_written == 0
     assert read_tag(field.tag(ntag213))[0] == renewed
+
+
+def test_another_holders_credential_is_overwritten_only_when_forced(
+    field: Field, ntag213: EmulatedNtag, reference: bytes, es256: IssuerKey
+) -> None:
+    write_tag(field.tag(ntag213), reference)
+    other = es256.issue(sample_credential(name="Bea Quinta Plimsoll Ruiz"))
+    with pytest.raises(CardNotBlank, match="another holder's credential: overwriting"):
+        write_tag(field.tag(ntag213), other)
+    born = es256.issue(sample_credential(date_of_birth=TODAY.replace(year=1991)))
+    with pytest.raises(CardNotBlank):
+        write_tag(field.tag(ntag213), born)
+    assert read_tag(field.tag(ntag213))[0] == reference
+    assert write_tag(field.tag(ntag213), other, force=True).replaced is Contents.CREDENTIAL
+    assert read_tag(field.tag(ntag213))[0] == other
+
+
+def test_with_a_trust_store_a_credential_that_fails_is_never_written(
+    field: Field, ntag213: EmulatedNtag, reference: bytes, es256_trust: TrustStore
+) -> None:
+    forged = bytearray(reference)
+    forged[-1] ^= 0x01  # the last byte of the signature
+    writes = ntag213.writes
+    with pytest.raises(BadSignature):
+        write_tag(field.tag(ntag213), bytes(forged), trust=es256_trust, now=TODAY)
+    assert ntag213.writes == writes
+    assert TagSession(field.tag(ntag213)).contents() is Contents.BLANK
+    stranger = IssuerKey.generate("ES256", kid="CHI-NFC-1").issue(sample_credential())
+    with pytest.raises(CredentialError):
+        write_tag(field.tag(ntag213), stranger, trust=es256_trust, now=TODAY)
+    assert ntag213.writes == writes
 
 
 def _uri_record() -> object:

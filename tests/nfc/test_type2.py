@@ -14,8 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cityid_card.card import _secp128r1, ndef, type2
-from cityid_card.card.type2 import NTAG213, NTAG215, NTAG216, CapabilityContainer
+from cityid_card import type2
 from cityid_card.errors import (
     BlankTag,
     CapabilityContainerError,
@@ -24,6 +23,7 @@ from cityid_card.errors import (
     TagError,
     TlvError,
 )
+from cityid_card.type2 import NTAG213, NTAG215, NTAG216, CapabilityContainer, _secp128r1, ndef
 
 
 def walk(area: bytes) -> type2.NdefArea:
@@ -156,6 +156,18 @@ def test_a_new_credential_wipes_every_byte_of_the_old_one() -> None:
     for page, data in type2.write_plan(old, new):
         memory[(page - 4) * 4 : (page - 3) * 4] = data
     assert bytes(memory) == new and b"\x55" not in memory
+
+
+def test_a_rewrite_of_the_same_length_zeroes_the_length_first() -> None:
+    # A renewal, or another name of as many bytes: page 4 (03 LL D4 0C) is the same in
+    # both images, yet the pages after it differ, so the length must still go first.
+    old = type2.data_area_image(ndef.encode_message(b"\x55" * 120), 144)
+    new = type2.data_area_image(ndef.encode_message(b"\x66" * 120), 144)
+    assert old[:4] == new[:4]
+    plan = type2.write_plan(old, new)
+    assert plan[0] == (4, b"\x03\x00" + new[2:4])
+    assert plan[-1] == (4, new[:4])
+    assert [page for page, _ in plan].count(4) == 2
 
 
 def test_a_blank_ndef_tlv_needs_no_zeroing_write() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cityid_card import IssuerKey
-from cityid_card.batch import Record
+from cityid_card.station import Record
 from cityid_card.status import StatusRegistry, StatusValue
 from tests.conftest import run_cli
 
@@ -91,8 +91,9 @@ def test_revoke_with_a_reason_and_the_list_says_so(office: Office) -> None:
     )
     assert code == 1 and "revoked" in err
     second = office.json(
-        "status-list", "sign", "--key", office.key, "--registry", office.db, "--out", signed
-    )
+        "status-list", "sign", "--key", office.key, "--registry", office.db, "--out", signed,
+        "--force",
+    )  # fmt: skip
     assert second["number"] == 2
 
 
@@ -122,7 +123,7 @@ def test_replace_a_lost_card_in_one_step(office: Office) -> None:
         office.key, "--expires", EXPIRES, "--out", new_file, "--operator", "clerk-2",
     )  # fmt: skip
     assert result["revoked"]["state"] == "revoked" and result["issued"]["state"] == "valid"
-    checked = office.json("verify", new_file, "--trust", office.trust)
+    checked = office.json("verify", new_file, "--trust", office.trust, "--show", "status-index")
     assert checked["claims"]["name"] == "Ana Sofía Rivera"
     assert checked["claims"]["status_index"] == result["issued"]["status_index"]
     export = office.json("registry", "export", office.db, *HOLDER)
@@ -210,6 +211,7 @@ def test_publish_writes_numbered_lists_and_the_current_one(office: Office) -> No
     published = folder / "CHI-2026-1"
     assert sorted(p.name for p in published.iterdir()) == ["1.cwt", "2.cwt", "current.cwt"]
     assert (published / "current.cwt").read_bytes() == (published / "2.cwt").read_bytes()
+    assert (folder / "CHI-2026-1.cwt").read_bytes() == (published / "2.cwt").read_bytes()
     shown = office.json("status-list", "show", str(published / "1.cwt"))
     assert shown["number"] == 1 and shown["signature"] == "not checked"
 
@@ -265,18 +267,21 @@ def test_personalize_records_the_card_and_revokes_one_that_failed(office: Office
 def test_batch_records_every_card_and_revokes_a_failed_one(
     office: Office, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from cityid_card.cli import batch as batch_command
     from tests.test_batch import Hopper
 
-    hopper = Hopper(monkeypatch)
+    hopper = Hopper()
     hopper.faults = {1: lambda card: card.remove_at(4, "during")}
+    monkeypatch.setattr(batch_command, "MACHINE", batch_command.Machine(cards=hopper.source))
     applicants = office.folder / "applicants.csv"
     applicants.write_text(
         "name,date_of_birth\n" + "".join(f"Batch Holder {i},1990-04-12\n" for i in range(3))
     )
-    code, out, err = office.run(
-        "batch", str(applicants), "--key", office.key, "--reader", "sim:card",
-        "--valid-years", "5", "--registry", office.db, "--operator", "station-3",
-    )  # fmt: skip
+    records = office.folder / "issued.jsonl"
+    argv = ["batch", str(applicants), "--key", office.key, "--reader", "sim:card",
+            "--valid-years", "5", "--registry", office.db, "--operator", "station-3",
+            "--records", str(records)]  # fmt: skip
+    code, out, err = office.run(*argv)
     assert code == 1, err
     assert "Batch Holder" not in out + err
     states = {}
@@ -284,14 +289,24 @@ def test_batch_records_every_card_and_revokes_a_failed_one(
         found = office.json(
             "registry", "find", office.db, "--name", f"Batch Holder {i}", "--dob", "1990-04-12"
         )
-        (card,) = found["cards"]
-        states[i] = (card["state"], card["medium"])
-    assert states == {0: ("valid", "card"), 1: ("revoked", "card"), 2: ("valid", "card")}
+        states[i] = [card["state"] for card in found["cards"]]
+    assert states == {0: ["valid"], 1: [], 2: ["valid"]}  # the failed card has no holder
+    shown = office.json("registry", "show", office.db)
+    assert shown["counts"] == {"holders": 2, "valid": 2, "revoked": 1, "events": 4}
     export = office.json(
-        "registry", "export", office.db, "--name", "Batch Holder 1", "--dob", "1990-04-12"
+        "registry", "export", office.db, "--name", "Batch Holder 0", "--dob", "1990-04-12"
     )
-    trail = [(e["event"], e["reason"], e["operator"]) for e in export["cards"][0]["events"]]
-    assert trail == [("issued", None, "station-3"), ("revoked", "error", "station-3")]
+    assert [(e["event"], e["operator"]) for e in export["cards"][0]["events"]] == [
+        ("issued", "station-3")
+    ]
+    # Resumed with the same records: only the failed applicant gets a card now.
+    code, out, err = office.run(*argv)
+    assert code == 0, err
+    found = office.json(
+        "registry", "find", office.db, "--name", "Batch Holder 1", "--dob", "1990-04-12"
+    )
+    assert [card["state"] for card in found["cards"]] == ["valid"]
+    assert office.json("registry", "show", office.db)["counts"]["valid"] == 3
 
 
 def test_a_name_can_come_from_standard_input(

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import inspect
 
 from cityid_card import IssuerKey
-from cityid_card.batch import Record
 from cityid_card.registry import (
     Card,
     CardState,
@@ -26,6 +25,7 @@ from cityid_card.registry import (
     record_issue,
 )
 from cityid_card.registry._schema import metadata
+from cityid_card.station import Record
 from cityid_card.status import StatusRegistry, StatusValue
 
 from .conftest import NOW, SIZE

@@ -16,6 +16,7 @@ from cityid_card.errors import CityIDError, CredentialError
 
 from . import (
     batch,
+    completion,
     demo,
     face,
     hsm,
@@ -26,12 +27,14 @@ from . import (
     read,
     readers,
     registry,
+    serve,
     sim,
     status_list,
     verify,
     write,
 )
 from ._common import EXIT_BROKEN_PIPE, EXIT_REJECTED, EXIT_USAGE, fail
+from ._parser import CommandParser
 
 _COMMANDS = (
     keygen,
@@ -48,23 +51,61 @@ _COMMANDS = (
     sim,
     hsm,
     face,
+    completion,
     registry,
+    serve,
 )
+
+#: The commands as `cityid-card --help` lists them: argparse has no groups of
+#: subcommands, so the list is ours (a test checks every command is in exactly one).
+COMMAND_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("issuing", ("issue", "demo")),
+    ("verifying", ("verify", "inspect")),
+    ("cards and tags", ("readers", "personalize", "write", "read", "sim")),
+    ("revocation", ("status-list", "revoke")),
+    ("registry", ("registry",)),
+    ("station", ("batch", "face")),
+    ("desk", ("serve",)),
+    ("keys", ("keygen", "hsm")),
+    ("shell", ("completion",)),
+)
+
+_EXAMPLES = """\
+examples:
+  cityid-card keygen --kid CHI-2026-1 --out issuer.pem --trust trust.json
+  cityid-card issue --key issuer.pem --registry registry.json \\
+      --name "Ana Sofia Rivera Delgado" --dob 1990-04-12 --expires 2031-11-20 --out card.cbor
+  cityid-card verify card.cbor --trust trust.json
+
+Run 'cityid-card COMMAND --help' for a command's options and examples.
+Exit status: 0 success, 1 credential rejected, 2 usage, file or key problem."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The whole command line: every command's parser under one top-level parser."""
+    parser = CommandParser(
         prog="cityid-card",
         description="Issue, inspect and verify signed municipal ID credentials.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="one of the commands below"
+    )
+    commands.grouped_elsewhere = True  # type: ignore[attr-defined]
     for module in _COMMANDS:
         module.register(commands)
+    summaries = {action.dest: action.help or "" for action in commands._choices_actions}
+    width = max(map(len, summaries)) + 2
+    sections = []
+    for title, names in COMMAND_GROUPS:
+        lines = [f"  {name:<{width}}{summaries[name]}" for name in names]
+        sections.append(f"{title}:\n" + "\n".join(lines))
+    parser.epilog = "\n\n".join([*sections, _EXAMPLES])
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
     args = build_parser().parse_args(argv)
     try:
         status: int = args.run(args)
@@ -75,7 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
     except CredentialError as error:
         return fail(args, error, EXIT_REJECTED)
-    except (CityIDError, OSError) as error:
+    except CityIDError as error:
+        return fail(args, error, EXIT_USAGE)
+    except OSError as error:  # said in words by fail: "card.cbor: no such file"
         return fail(args, error, EXIT_USAGE)
     return status
 

@@ -5,24 +5,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
+import re
 import sys
-from dataclasses import fields
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from cityid_card.credential import Credential
 from cityid_card.drivers import DEFAULT_TIMEOUT
+from cityid_card.errors import InputError
 from cityid_card.keys import IssuerKey
-from cityid_card.status import DEFAULT_ENTRIES, StatusRegistry
+from cityid_card.status import StatusRegistry
 from cityid_card.trust import TrustStore
+
+from ._io import describe_os_error, load_registry, load_trust
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
 #: stdout was closed by its reader: 128 + SIGPIPE, as a shell reports a killed pipeline.
 EXIT_BROKEN_PIPE = 141
+
+_DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def tag_uid(text: str) -> bytes:
@@ -37,19 +41,41 @@ def tag_uid(text: str) -> bytes:
 
 
 def iso_date(text: str) -> date:
-    """argparse type: a YYYY-MM-DD date."""
+    """argparse type: a YYYY-MM-DD date that exists in the calendar."""
+    if not _DATE_SHAPE.fullmatch(text):
+        raise argparse.ArgumentTypeError("expected a date as YYYY-MM-DD") from None
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("expected a date as YYYY-MM-DD") from None
+        raise argparse.ArgumentTypeError(
+            "not a date in the calendar (check the day and the month)"
+        ) from None
 
 
 def iso_moment(text: str) -> datetime | date:
     """argparse type: an ISO 8601 date or date-time."""
+    if _DATE_SHAPE.fullmatch(text):
+        return iso_date(text)
     try:
-        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        return datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("expected an ISO 8601 date or date-time") from None
+        raise argparse.ArgumentTypeError(
+            "expected an ISO 8601 date or date-time, e.g. 2027-01-01 or 2027-01-01T09:30:00-06:00"
+        ) from None
+
+
+def whole_number(text: str) -> int:
+    """argparse type: a non-negative whole number (at most 18 digits)."""
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise argparse.ArgumentTypeError("expected a whole number, e.g. 4711")
+    return int(text)
+
+
+def add_force_flag(parser: argparse.ArgumentParser, what: str = "the output file") -> None:
+    """--force: replace an existing output file (without it, an existing file is refused)."""
+    parser.add_argument(
+        "--force", action="store_true", help=f"replace {what} if it exists (default: refuse)"
+    )
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +113,7 @@ def add_new_key_flags(parser: argparse.ArgumentParser) -> None:
 
 def trust_store_or_new(path: Path) -> TrustStore:
     """The trust store a new key is added to: the file's, or an empty one if there is none."""
-    return TrustStore.load(path) if path.exists() else TrustStore()
+    return load_trust(path) if path.exists() else TrustStore()
 
 
 def read_passphrase(path: Path | None) -> bytes | None:
@@ -106,10 +132,32 @@ def load_issuer_key(
     return IssuerKey.load(location, read_passphrase(passphrase_file), kid=kid)
 
 
-def claims_json(credential: Credential) -> dict[str, Any]:
-    """The credential's claims as JSON-ready values (dates as YYYY-MM-DD, bytes as hex)."""
+#: The claims in the order people read them (dates in life order, the identifiers last).
+CLAIM_ORDER = (
+    "name", "date_of_birth", "gender", "issued", "expires",
+    "status_index", "card_key", "tag_uid", "pseudonym_key",
+)  # fmt: skip
+#: What a desk sees by default: who, and until when (docs/verifying.md, privacy rules).
+DESK_CLAIMS = frozenset({"name", "expires"})
+#: The names --show takes, and the claims they add.
+SHOWABLE = {
+    "dob": "date_of_birth",
+    "gender": "gender",
+    "issued": "issued",
+    "status-index": "status_index",
+    "card-key": "card_key",
+    "tag-uid": "tag_uid",
+    "pseudonym-key": "pseudonym_key",
+}
+ALL_CLAIMS = frozenset(CLAIM_ORDER)
+
+
+def claims_json(credential: Credential, show: frozenset[str] = ALL_CLAIMS) -> dict[str, Any]:
+    """The claims in ``show`` as JSON-ready values (dates as YYYY-MM-DD, bytes as hex)."""
     result: dict[str, Any] = {}
-    for label in (field.name for field in fields(credential)):
+    for label in CLAIM_ORDER:
+        if label not in show:
+            continue
         value = getattr(credential, label)
         if isinstance(value, date):
             value = value.isoformat()
@@ -119,8 +167,9 @@ def claims_json(credential: Credential) -> dict[str, Any]:
     return result
 
 
-def print_claims(credential: Credential) -> None:
-    for label, value in claims_json(credential).items():
+def print_claims(credential: Credential, show: frozenset[str] = ALL_CLAIMS) -> None:
+    """Print the claims in ``show`` that have a value, one per line."""
+    for label, value in claims_json(credential, show).items():
         if value is not None:
             print(f"  {label.replace('_', ' '):<14} {value}")
 
@@ -130,19 +179,41 @@ def print_json(obj: dict[str, Any]) -> None:
     sys.stdout.write("\n")
 
 
+_COLOURS = {"green": "\033[32m", "red": "\033[31m"}
+
+
+def colour_wanted(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
+def paint(text: str, colour: str, stream: TextIO) -> str:
+    """``text`` in ``colour`` (green, red) if ``stream`` shows colour, else as it is."""
+    if not colour_wanted(stream):
+        return text
+    return f"{_COLOURS[colour]}{text}\033[0m"
+
+
 def fail(args: argparse.Namespace, error: Exception, status: int) -> int:
-    """Report ``error`` in one line (a JSON object with --json) and return ``status``."""
+    """Report ``error`` in one line (a JSON object with --json) and return ``status``.
+
+    An OSError is said in words and names its file (``card.cbor: no such file``).
+    """
+    if isinstance(error, OSError):
+        error = describe_os_error(error)
     kind = type(error).__name__
-    message = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-    if isinstance(error, OSError) and error.filename is not None:
-        message = f"{os.fsdecode(error.filename)}: {message}"
+    message = str(error)
     if getattr(args, "json", False):
         print_json({"valid": False, "error": kind, "message": message})
-    else:
-        print(
-            f"{'INVALID' if status == EXIT_REJECTED else 'error'}: {message} ({kind})",
-            file=sys.stderr,
-        )
+        return status
+    # A file problem speaks for itself ("card.cbor: no such file"); the other kinds are
+    # named, as the guides' tables of errors list them.
+    suffix = "" if isinstance(error, InputError) else f" ({kind})"
+    label = paint("INVALID", "red", sys.stderr) if status == EXIT_REJECTED else "error"
+    print(f"{label}: {message}{suffix}", file=sys.stderr)
     return status
 
 
@@ -169,10 +240,18 @@ def add_holder_flags(parser: argparse.ArgumentParser) -> None:
     """--key, the holder's fields and where the status index comes from."""
     add_key_flag(parser)
     parser.add_argument("--name", required=True, help="the name as printed on the card")
-    parser.add_argument("--dob", type=iso_date, required=True, help="date of birth, YYYY-MM-DD")
-    parser.add_argument("--expires", type=iso_date, required=True, help="expiry date, YYYY-MM-DD")
-    parser.add_argument("--gender", help="self-designated gender, free text (optional)")
-    parser.add_argument("--issued", type=iso_date, help="issue date (default: today)")
+    parser.add_argument(
+        "--dob", type=iso_date, required=True, metavar="DATE", help="date of birth, YYYY-MM-DD"
+    )
+    parser.add_argument(
+        "--expires", type=iso_date, required=True, metavar="DATE", help="expiry date, YYYY-MM-DD"
+    )
+    parser.add_argument(
+        "--gender", metavar="TEXT", help="self-designated gender, free text (optional)"
+    )
+    parser.add_argument(
+        "--issued", type=iso_date, metavar="DATE", help="issue date (default: today's local date)"
+    )
     parser.add_argument(
         "--tag-uid",
         type=tag_uid,
@@ -180,12 +259,18 @@ def add_holder_flags(parser: argparse.ArgumentParser) -> None:
         help="bind the credential to this NFC tag's UID (cityid-card read --json shows it)",
     )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--status-index", type=int, help="index in the status list")
+    where.add_argument(
+        "--status-index",
+        type=whole_number,
+        metavar="N",
+        help="index in the status list, which you record yourself",
+    )
     where.add_argument(
         "--registry",
         metavar="DB|JSON",
         help="the registry to take a free random index from and record the card in (an "
-        "SQLite file or postgresql:// URL; a registry.json only takes the index)",
+        "SQLite file or postgresql:// URL; a registry.json only takes the index); one of "
+        "--registry and --status-index is required",
     )
     parser.add_argument(
         "--operator",
@@ -193,6 +278,19 @@ def add_holder_flags(parser: argparse.ArgumentParser) -> None:
         help="operator id the registry records (default: $CITYID_OPERATOR or the login name)",
     )
     add_passphrase_flag(parser)
+
+
+def require_status_choice(args: argparse.Namespace) -> None:
+    """Refuse to issue without --registry or --status-index.
+
+    An index picked at random and recorded nowhere can never be revoked: the city could
+    not say which entry of its status list a lost card is.
+    """
+    if args.registry is None and args.status_index is None:
+        raise InputError(
+            "no status index: give --registry FILE (recommended) or --status-index N and "
+            "record N; without one the card could never be revoked"
+        )
 
 
 def holder_credential(
@@ -203,21 +301,18 @@ def holder_credential(
     Save the registry before the credential leaves the station: an index taken but
     unused is harmless, one used twice is not.
     """
+    require_status_choice(args)
     registry = None
     if args.registry and _is_registry_database(args.registry):
         # The city's registry (cli/registry.py): the card is recorded, index and holder.
         status_index = _record_in_registry(args, key)
     elif args.registry:
-        registry = StatusRegistry.load(args.registry)
+        registry = load_registry(args.registry)
     if registry is not None:
         registry.check_key(key)
         status_index = registry.allocate()
-    elif args.registry:
-        pass  # recorded in the registry database above
-    elif args.status_index is not None:
+    elif not args.registry:
         status_index = args.status_index
-    else:
-        status_index = secrets.randbelow(DEFAULT_ENTRIES)
     credential = Credential(
         name=args.name,
         date_of_birth=args.dob,

@@ -7,15 +7,21 @@ column say, is refused before any card is touched. For each applicant the batch 
 for a blank card on the reader (the sim: emulators hand out a fresh one each time,
 like a hopper), personalises it (chip cards: card key, credential, read back,
 verified, chip authenticated; NFC tags: credential bound to the tag's UID, read back,
-verified), locks it with --lock, and appends the issuance record to --records. A
-failed card is reported and must be set aside (with --registry its status index is
-revoked); the batch goes on unless --stop-on-error. Run it again with the same
---records to resume: applicants already issued are skipped, failed ones retried.
+verified), locks it with --lock, and appends the issuance record to --records. With
+--faces DIR it writes each card's face there (row-0001.pdf, and .png with --face-png,
+owner-only), and checks before any card is touched that every face can be printed: an
+applicant whose face cannot (a name written right to left, a character the font lacks:
+give --font) is skipped. A failed card is reported and must be set aside (with
+--registry its status index is revoked); the batch goes on unless --stop-on-error.
+Run it again with the same --records to resume: applicants already issued are
+skipped, failed and skipped ones retried.
 
 Exit status: 0 every applicant has a card; 1 the batch ran but a card failed, a row
-was ambiguous or it stopped early; 2 it could not start (the applicants file, key,
-registry, records file or reader driver); 130 interrupted by Ctrl-C or SIGTERM, which
-take effect once the card in progress is done (or failed, reported and revoked).
+was ambiguous or not printable, or it stopped early; 2 it could not start (the
+applicants file, key, registry, records file, faces folder or reader driver); 130
+interrupted by Ctrl-C or SIGTERM, which take effect at once while the batch waits for a
+card (that applicant is reported not done) and once the card in progress is done (or
+failed, reported and revoked) otherwise.
 """
 
 from __future__ import annotations
@@ -24,26 +30,39 @@ import argparse
 import contextlib
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import date
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from cityid_card.batch import (
+from cityid_card.errors import CityIDError, FaceError
+from cityid_card.keys import IssuerKey
+from cityid_card.station import (
     DEFAULT_WAIT,
+    Applicant,
     BatchEvent,
     BatchFinished,
+    BatchOptions,
     BatchStarted,
     CardDone,
     CardFailed,
     CardSkipped,
+    CardSource,
+    Clock,
+    FaceFolder,
+    LocalClock,
+    ReaderCards,
+    RecordsFile,
+    RegistryFile,
     Waiting,
+    check_batch,
     load_applicants,
+    plan_batch,
     run_batch,
 )
-from cityid_card.errors import CityIDError
 
 from ._common import (
     EXIT_OK,
@@ -57,15 +76,40 @@ from ._common import (
     load_issuer_key,
     print_json,
 )
-from .registry import batch_registry
+from .registry import batch_registry, is_database
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from cityid_card.station.faces import CardFaces
+
 #: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
 EXIT_INTERRUPTED = 130
+# The same as cityid_card.face's, which is imported only when faces are asked for.
+_TITLE = "MUNICIPAL IDENTIFICATION CARD"
 
 Report = Callable[[BatchEvent], None]
+
+
+def _reader_cards(uri: str, timeout: float) -> CardSource:
+    return ReaderCards(uri, timeout=timeout)
+
+
+@dataclass
+class Machine:
+    """What the command takes from the machine it runs on; tests give it their own.
+
+    ``clock`` gives the issue date (the machine's local date) and measures the waits,
+    ``sleep`` waits between two looks at the reader, ``cards`` makes the card source of
+    a reader URI (with the --timeout).
+    """
+
+    clock: Clock = field(default_factory=LocalClock)
+    sleep: Callable[[float], object] = time.sleep
+    cards: Callable[[str, float], CardSource] = _reader_cards
+
+
+MACHINE = Machine()
 
 
 def _years(text: str) -> int:
@@ -145,41 +189,145 @@ def register(commands: Any) -> None:
         metavar="SECONDS",
         help=f"how long to wait for a blank card for each applicant (default {DEFAULT_WAIT:g})",
     )
+    faces = parser.add_argument_group("card faces (needs the face extra)")
+    faces.add_argument(
+        "--faces",
+        type=Path,
+        metavar="DIR",
+        help="write each card's face to DIR as row-NNNN.pdf (owner-only); applicants "
+        "whose face cannot be printed are skipped before any card is touched",
+    )
+    faces.add_argument("--face-png", action="store_true", help="a 300 dpi PNG of each face as well")
+    faces.add_argument("--title", default=_TITLE, help=f"the card's title (default {_TITLE!r})")
+    faces.add_argument("--font", type=Path, metavar="TTF", help="TrueType font for the text")
+    faces.add_argument("--bold-font", type=Path, metavar="TTF", help="bold TrueType font")
     parser.add_argument(
         "--json", action="store_true", help="print one JSON event per line (no progress bar)"
     )
     parser.set_defaults(run=run)
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+class _Signals:
+    """Ctrl-C (SIGINT) and SIGTERM while a batch runs: KeyboardInterrupt, but never mid-card.
+
+    Outside a card (loading, waiting for a card) a signal raises KeyboardInterrupt at
+    once; while a card is held (:meth:`hold`, which the batch enters once a usable card
+    is found and leaves once its outcome is reported) it is kept and raised as the card
+    is left. Only the main thread receives signals; elsewhere nothing is installed.
+    """
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self._holding = False
+        self._caught = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._holding:
+            self._caught = True
+            return
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {number: signal.signal(number, self._handle) for number in self._SIGNALS}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, signal.SIG_DFL if handler is None else handler)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+        if self._caught:
+            self._caught = False
+            raise KeyboardInterrupt
+
+
+def _card_faces(args: argparse.Namespace, key: IssuerKey) -> CardFaces:
+    try:
+        from cityid_card.station.faces import CardFaces
+    except ImportError:
+        raise FaceError(
+            "card faces need segno, ReportLab and Pillow: pip install 'cityid-card[face]'"
+        ) from None
+    return CardFaces(
+        key.public(),
+        formats=("pdf", "png") if args.face_png else ("pdf",),
+        title=args.title,
+        font=args.font,
+        bold_font=args.bold_font,
+    )
+
+
+def _writing_faces(faces: CardFaces, folder: FaceFolder, report: Report) -> Report:
+    """Write each card's face before the card is reported done."""
+
+    def on_event(event: BatchEvent) -> None:
+        if isinstance(event, CardDone):
+            folder.write(event.row, faces.render(event.blob))
+        report(event)
+
+    return on_event
+
+
+def _batch(args: argparse.Namespace, machine: Machine, signals: _Signals) -> BatchFinished:
+    today = machine.clock.today()
+    applicants = load_applicants(
+        args.applicants, expires=args.expires, valid_years=args.valid_years, today=today
+    )
+    with contextlib.ExitStack() as stack:
+        key = stack.enter_context(load_issuer_key(args.key, args.passphrase_file, kid=args.kid))
+        check_batch(applicants, key, today)
+        cards = machine.cards(args.reader, args.timeout)
+        faces = _card_faces(args, key) if args.faces is not None else None
+        indexes = RegistryFile(args.registry, key) if _registry_file(args) else None
+        records = None if args.records is None else stack.enter_context(RecordsFile(args.records))
+        if args.registry is not None and indexes is None:  # the city's registry (a database)
+            indexes = records = stack.enter_context(batch_registry(args, key, records))
+        report = _changes_only(stack.enter_context(_reporter(args.json)))
+        if faces is not None:
+            folder = FaceFolder(args.faces)
+            folder.check_free(_rows_to_issue(applicants, records), faces.formats)
+            report = _writing_faces(faces, folder, report)
+        return run_batch(
+            applicants,
+            key,
+            cards,
+            clock=machine.clock,
+            sleep=machine.sleep,
+            records=records,
+            indexes=indexes,
+            faces=faces,
+            options=BatchOptions(lock=args.lock, stop_on_error=args.stop_on_error, wait=args.wait),
+            hold=signals.hold,
+            on_event=report,
+        )
+
+
+def _registry_file(args: argparse.Namespace) -> bool:
+    """--registry names a registry.json (not the city's registry database)."""
+    return args.registry is not None and not is_database(args.registry)
+
+
+def _rows_to_issue(applicants: list[Applicant], records: RecordsFile | None) -> list[int]:
+    plan = plan_batch(applicants, [] if records is None else records.records)
+    return [applicant.row for applicant in plan.to_issue]
 
 
 def run(args: argparse.Namespace) -> int:
-    today = date.today()
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    signals = _Signals()
     try:
-        applicants = load_applicants(
-            args.applicants, expires=args.expires, valid_years=args.valid_years, today=today
-        )
-        with (
-            load_issuer_key(args.key, args.passphrase_file, kid=args.kid) as key,
-            batch_registry(args, key) as registry,  # the city's registry, or a registry.json
-            _reporter(args.json) as report,
-        ):
-            result = run_batch(
-                applicants,
-                key,
-                args.reader,
-                lock=args.lock,
-                records=args.records,
-                registry=registry,
-                stop_on_error=args.stop_on_error,
-                on_event=_changes_only(report),
-                today=today,
-                timeout=args.timeout,
-                wait=args.wait,
-            )
+        with signals.installed():
+            result = _batch(args, MACHINE, signals)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -191,8 +339,6 @@ def run(args: argparse.Namespace) -> int:
             return fail(args, error, EXIT_USAGE)
         print_json({"event": "error", "error": type(error).__name__, "message": str(error)})
         return EXIT_USAGE
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     return EXIT_OK if result.ok else EXIT_REJECTED
 
 
@@ -234,6 +380,13 @@ def _describe(event: BatchEvent) -> str | None:
             "applicants with this row's name and date of birth, and they differ; "
             "check by hand which of them have cards"
         )
+    if isinstance(event, CardSkipped) and event.reason == "not_printable":
+        return (
+            f"row {event.row}: NOT issued, no card touched: its face cannot be printed "
+            f"({event.message}); give a --font that covers it, or print it with other software"
+        )
+    if isinstance(event, CardSkipped) and event.reason == "interrupted":
+        return f"row {event.row}: NOT issued: stopped while waiting for its card; run again"
     return None
 
 
@@ -246,6 +399,8 @@ def _summary(event: BatchFinished) -> str:
     ]
     if event.ambiguous:
         parts.append(f"{event.ambiguous} ambiguous")
+    if event.not_printable:
+        parts.append(f"{event.not_printable} not printable")
     if event.remaining:
         parts.append(f"{event.remaining} not yet done")
     line = "; ".join(parts)

@@ -18,15 +18,15 @@ from datetime import date, timedelta
 from typing import Any
 
 from cityid_card._algorithms import Algorithm
-from cityid_card.card import CardSession, personalize, verify_card
-from cityid_card.card.ndef import encode_message
-from cityid_card.card.tag import TagLink, TagSession, personalize_tag, verify_tag, write_tag
-from cityid_card.card.type2 import NTAG213
 from cityid_card.credential import Credential
 from cityid_card.drivers import SimDriver, connect
 from cityid_card.errors import CardError, CredentialError, NoReader
+from cityid_card.iso7816 import CardSession, personalize, verify_card
 from cityid_card.keys import IssuerKey
 from cityid_card.trust import TrustStore
+from cityid_card.type2 import NTAG213
+from cityid_card.type2.ndef import encode_message
+from cityid_card.type2.session import TagLink, TagSession, personalize_tag, verify_tag, write_tag
 from cityid_card.verifier import verify
 
 from ._common import EXIT_OK, add_json_flag, claims_json, print_claims, print_json

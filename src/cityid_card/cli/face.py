@@ -1,23 +1,24 @@
-"""``cityid-card face``: render the printable front of a card (CR80) as PDF, PNG or SVG.
+"""cityid-card face: render the printable front of a card (CR80) as PDF, PNG or SVG.
 
 The face prints the credential's name, date of birth, self-designated gender (when it
 has one), issue and expiry dates, the holder's photo (--photo) or a box for it, and a QR
-code holding the same signed credential, which `cityid-card verify --qr/--image` checks.
-Everything is rendered in memory; the only file written is --out (owner-only).
+code holding the same signed credential, which cityid-card verify --qr/--image checks.
+Everything is rendered in memory; the only file written is --out, owner-only (0600),
+and an existing file is replaced only with --force.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cityid_card.errors import FaceError
-from cityid_card.trust import TrustStore
 from cityid_card.verifier import verify
 
-from ._common import EXIT_OK, add_json_flag, print_json
+from ._common import EXIT_OK, add_force_flag, add_json_flag, print_json, whole_number
+from ._io import PRIVATE, check_output, load_trust, read_credential, read_input, write_output
 
 if TYPE_CHECKING:
     from cityid_card.face import FaceFormat
@@ -26,28 +27,43 @@ if TYPE_CHECKING:
 # (ReportLab and Pillow take a while to load, and are an optional extra).
 _TITLE = "MUNICIPAL IDENTIFICATION CARD"
 _FORMATS: tuple[FaceFormat, ...] = ("pdf", "png", "svg")
+#: A photo from a camera is a few megabytes; the face re-encodes it small.
+_MAX_PHOTO = 32 * 1024 * 1024
+
+
+_EXAMPLES = """\
+examples:
+  cityid-card face card.cbor --out face.pdf --photo photo.jpg --trust trust.json
+  cityid-card face card.cbor --out face.png --dpi 600 --force"""
 
 
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
-        "face", help="render a printable card face with a QR code", description=__doc__
+        "face",
+        help="render a printable card face with a QR code",
+        description=__doc__,
+        epilog=_EXAMPLES,
     )
     parser.add_argument("credential", type=Path, help="credential file (as written by issue)")
     parser.add_argument(
-        "--out", type=Path, required=True, help="face file: its suffix picks .pdf, .png or .svg"
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="face file: its suffix picks .pdf, .png or .svg",
     )
+    add_force_flag(parser)
     parser.add_argument("--photo", type=Path, metavar="FILE", help="the holder's photo (JPEG, PNG)")
-    parser.add_argument(
-        "--title", default=_TITLE, help=f"the card's title band (default {_TITLE!r})"
-    )
+    parser.add_argument("--title", default=_TITLE, help="the text of the card's title band")
     parser.add_argument("--font", type=Path, metavar="TTF", help="TrueType font for the text")
     parser.add_argument("--bold-font", type=Path, metavar="TTF", help="bold TrueType font")
     parser.add_argument(
-        "--dpi", type=int, default=300, help="PNG resolution (default 300, card printers' own)"
+        "--dpi", type=whole_number, default=300, help="PNG resolution (300 is card printers' own)"
     )
     parser.add_argument(
         "--trust",
         type=Path,
+        metavar="FILE",
         help="verify the credential against this trust store first; refuse to print otherwise",
     )
     add_json_flag(parser)
@@ -62,18 +78,20 @@ def run(args: argparse.Namespace) -> int:
             "card faces need segno, ReportLab and Pillow: pip install 'cityid-card[face]'"
         ) from None
     fmt = _format(args.out.suffix.lower().lstrip("."))
-    blob = args.credential.read_bytes()
+    check_output(args.out, force=args.force)
+    blob = read_credential(args.credential)
     if args.trust is not None:
-        verify(blob, TrustStore.load(args.trust))
-    photo = args.photo.read_bytes() if args.photo is not None else None
+        verify(blob, load_trust(args.trust), datetime.now().astimezone())
+    photo = None
+    if args.photo is not None:
+        photo = read_input(args.photo, what="a photo", max_bytes=_MAX_PHOTO)
     face = CardFace.from_credential(
         blob, photo=photo, title=args.title, font=args.font, bold_font=args.bold_font
     )
     data = face.render(fmt, dpi=args.dpi)
-    # Straight to the target, owner-only: no temporary file ever holds the face.
-    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
+    # Atomically and owner-only: the temporary file beside it is owner-only from its
+    # creation (mkstemp), and a crash never leaves half a face behind.
+    write_output(args.out, data, force=args.force, mode=PRIVATE)
     qr_code = f"{face.qr_version}-{face.qr_error}"
     if args.json:
         print_json(

@@ -1,4 +1,9 @@
-"""``cityid-card keygen``: make an issuer key and add its public half to a trust store."""
+"""cityid-card keygen: make an issuer key and add its public half to a trust store.
+
+The private key is written owner-only (0600); an existing key file is replaced only
+with --force (the key it held is then lost for good). The trust store is created if it
+does not exist, and a kid already in it is refused.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from cityid_card.keys import IssuerKey
 
 from ._common import (
     EXIT_OK,
+    add_force_flag,
     add_json_flag,
     add_new_key_flags,
     add_passphrase_flag,
@@ -17,15 +23,30 @@ from ._common import (
     read_passphrase,
     trust_store_or_new,
 )
+from ._io import PRIVATE, check_output, write_output
+
+_EXAMPLES = """\
+examples:
+  cityid-card keygen --kid CHI-2026-1 --out issuer.pem --trust trust.json
+  cityid-card keygen --alg EdDSA --kid CHI-2027-1 --valid-from 2027-01-01 \\
+      --out issuer-2027.pem --trust trust.json --passphrase-file passphrase"""
 
 
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
-        "keygen", help="make an issuer key pair", description=__doc__
+        "keygen",
+        help="make an issuer key pair and add its public key to a trust store",
+        description=__doc__,
+        epilog=_EXAMPLES,
     )
-    parser.add_argument("--alg", choices=("ES256", "EdDSA"), default="ES256")
+    parser.add_argument(
+        "--alg", choices=("ES256", "EdDSA"), default="ES256", help="signature algorithm"
+    )
     parser.add_argument("--kid", required=True, help="the key's label, e.g. CHI-2026-1")
-    parser.add_argument("--out", type=Path, required=True, help="new PKCS#8 PEM private key file")
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="FILE", help="new PKCS#8 PEM private key file"
+    )
+    add_force_flag(parser, "the key file (the key it holds is lost)")
     add_new_key_flags(parser)
     add_passphrase_flag(parser)
     add_json_flag(parser)
@@ -33,12 +54,14 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.out, force=args.force)
     store = trust_store_or_new(args.trust)
     key = IssuerKey.generate(
         args.alg, args.kid, valid_from=args.valid_from, valid_until=args.valid_until
     )
     store = store.with_key(key.public())  # refuses a kid already in the store
-    key.save_pem(args.out, read_passphrase(args.passphrase_file))
+    pem = key.to_pem(read_passphrase(args.passphrase_file))
+    write_output(args.out, pem, force=args.force, mode=PRIVATE)
     store.save(args.trust)
     if args.json:
         print_json(

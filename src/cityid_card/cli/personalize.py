@@ -11,12 +11,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cityid_card.card import personalize
 from cityid_card.drivers import connect
+from cityid_card.iso7816 import personalize
 from cityid_card.keys import IssuerKey
 
 from ._common import (
     EXIT_OK,
+    add_force_flag,
     add_holder_flags,
     add_json_flag,
     add_reader_flags,
@@ -24,6 +25,7 @@ from ._common import (
     load_issuer_key,
     print_json,
 )
+from ._io import PRIVATE, check_output, write_output
 from .registry import revoke_failed_card
 
 
@@ -36,7 +38,10 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--lock", action="store_true", help="lock the card for good once it verifies"
     )
-    parser.add_argument("--out", type=Path, help="also write the credential to this file")
+    parser.add_argument(
+        "--out", type=Path, metavar="FILE", help="also write the credential to this file"
+    )
+    add_force_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(run=run)
 
@@ -47,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
+    if args.out is not None:
+        check_output(args.out, force=args.force)  # before the card is written
     credential, registry = holder_credential(args, key)
     if registry is not None:
         registry.save(args.registry)
@@ -58,7 +65,7 @@ def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
         revoke_failed_card(args, credential.status_index)  # the city's registry: card failed
         raise
     if args.out is not None:
-        args.out.write_bytes(blob)
+        write_output(args.out, blob, force=args.force, mode=PRIVATE)
     level = result.authenticity.name.lower()
     if args.json:
         print_json(

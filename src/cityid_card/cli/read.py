@@ -6,12 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cityid_card.card import CardSession
-from cityid_card.card.tag import TagLink, read_tag
 from cityid_card.drivers import ReaderConnection, connect
 from cityid_card.errors import UnsupportedTag
+from cityid_card.iso7816 import CardSession
+from cityid_card.type2.session import TagLink, read_tag
 
-from ._common import EXIT_OK, add_json_flag, add_reader_flags, print_json
+from ._common import EXIT_OK, add_force_flag, add_json_flag, add_reader_flags, print_json
+from ._io import PRIVATE, check_output, write_output
 
 
 def register(commands: Any) -> None:
@@ -19,7 +20,10 @@ def register(commands: Any) -> None:
         "read", help="read a card's credential without verifying it", description=__doc__
     )
     add_reader_flags(parser)
-    parser.add_argument("--out", type=Path, help="write the credential bytes to this file")
+    parser.add_argument(
+        "--out", type=Path, metavar="FILE", help="write the credential bytes to this file"
+    )
+    add_force_flag(parser)
     parser.add_argument(
         "--uid",
         action="store_true",
@@ -30,6 +34,8 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        check_output(args.out, force=args.force)
     tag: dict[str, Any] = {}
     with connect(args.reader, timeout=args.timeout) as connection:
         reader = connection.reader
@@ -48,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             locked = session.select().locked
             blob = session.read_credential()
     if args.out is not None:
-        args.out.write_bytes(blob)
+        write_output(args.out, blob, force=args.force, mode=PRIVATE)
     if args.json:
         print_json(
             {

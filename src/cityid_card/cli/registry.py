@@ -23,6 +23,7 @@ from cityid_card.status import DEFAULT_ENTRIES, StatusRegistry
 
 from ._common import (
     EXIT_OK,
+    add_force_flag,
     add_json_flag,
     add_key_flag,
     add_passphrase_flag,
@@ -30,6 +31,7 @@ from ._common import (
     load_issuer_key,
     print_json,
 )
+from ._io import PRIVATE, check_output, write_output
 
 if TYPE_CHECKING:
     from cityid_card.registry import Card, Medium, Reason, Registry
@@ -106,14 +108,13 @@ def record_from_args(args: argparse.Namespace, key: IssuerKey, medium: Medium) -
 
 
 @contextlib.contextmanager
-def batch_registry(args: argparse.Namespace, key: IssuerKey) -> Iterator[Any]:
-    """``batch --registry``: a registry.json path as it is, or a database's recorder."""
-    if not args.registry or not is_database(args.registry):
-        yield args.registry
-        return
+def batch_registry(args: argparse.Namespace, key: IssuerKey, records: Any) -> Iterator[Any]:
+    """``batch --registry DB``: the registry as the batch's indexes and records, in one."""
     module = _registry_module()
     with open_registry(args.registry) as registry:
-        yield module.BatchRecorder(registry, key, operator=operator_id(args), clock=now)
+        yield module.BatchRegistry(
+            registry, key, records=records, operator=operator_id(args), clock=now
+        )
 
 
 def revoke_failed_card(args: argparse.Namespace, index: int) -> None:
@@ -190,6 +191,7 @@ def register(commands: Any) -> None:
     replace.add_argument("--issued", type=iso_date, help="issue date (default: today)")
     replace.add_argument("--gender", help="self-designated gender, printed on the card only")
     replace.add_argument("--out", type=Path, required=True, help="the new credential file")
+    add_force_flag(replace, "the credential file")
     add_operator_flag(replace)
     add_json_flag(replace)
     replace.set_defaults(run=run_replace)
@@ -332,6 +334,7 @@ def run_replace(args: argparse.Namespace) -> int:
     module = _registry_module()
     from cityid_card.credential import Credential
 
+    check_output(args.out, force=args.force)  # before an index is taken or a card revoked
     with load_issuer_key(args.key, args.passphrase_file) as key, open_registry(args.db) as registry:
         holder, old, new = registry.replace(
             index=args.index,
@@ -353,7 +356,7 @@ def run_replace(args: argparse.Namespace) -> int:
             status_index=new.status_index,
         )
         blob = key.issue(credential)
-    args.out.write_bytes(blob)
+    write_output(args.out, blob, force=args.force, mode=PRIVATE)
     _say(args, f"index {old.status_index} revoked ({args.reason}); new card at index "
          f"{new.status_index} written to {args.out}; sign and publish the list",
          {"revoked": old.to_json(), "issued": new.to_json(), "out": str(args.out),
@@ -427,7 +430,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from cityid_card.batch import read_records
+    from cityid_card.station import read_records
 
     status = StatusRegistry.load(args.status_registry)
     records = [record for path in args.records for record in read_records(path)]

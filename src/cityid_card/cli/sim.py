@@ -12,8 +12,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cityid_card.card.vpcd import VPCD_PORT, serve
 from cityid_card.drivers import SimDriver
+from cityid_card.iso7816.vpcd import VPCD_PORT, serve
 
 from ._common import EXIT_OK
 

@@ -11,28 +11,39 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from cityid_card import qr
-from cityid_card.card import CardVerification
-from cityid_card.card.tag import TagVerification, verify_reader
 from cityid_card.drivers import connect
-from cityid_card.status import StatusListToken
-from cityid_card.trust import TrustStore
+from cityid_card.errors import CredentialError, InputError
+from cityid_card.iso7816 import CardVerification
+from cityid_card.type2.session import TagVerification, verify_reader
 from cityid_card.verifier import StatusPolicy, VerifiedCredential, Verifier
 
 from ._common import (
+    ALL_CLAIMS,
+    DESK_CLAIMS,
     EXIT_OK,
+    EXIT_REJECTED,
+    SHOWABLE,
     add_json_flag,
     add_reader_flags,
     claims_json,
     iso_moment,
+    paint,
     print_claims,
     print_json,
 )
+from ._io import load_status_list, load_trust, read_credential, read_input
 from .status_list import status_note
+
+#: A photo of a card face from a phone is a few megabytes.
+_MAX_IMAGE = 64 * 1024 * 1024
+#: A file of scanned QR code texts: some 200,000 scans.
+_MAX_QR_FILE = 64 * 1024 * 1024
 
 _LEVELS = {
     "signature_only": "signature only (the credential binds no chip key: a copy would pass)",
@@ -46,8 +57,9 @@ _LEVELS = {
 
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
-        "verify", help="verify a credential", description=__doc__
-    )
+        "verify", help="verify a credential: file, card, tag or QR code", description=__doc__,
+        epilog=_EXAMPLES,
+    )  # fmt: skip
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "credential", nargs="?", type=Path, help="credential file (as written by issue)"
@@ -57,9 +69,10 @@ def register(commands: Any) -> None:
     )
     source.add_argument(
         "--qr",
-        metavar="TEXT",
-        help="verify the text of a card's QR code (CID1:...); - reads it from standard input, "
-        "which keeps the holder's name out of the process list and shell history",
+        metavar="TEXT|FILE|-",
+        help="verify QR code text (CID1:...); a FILE or - (standard input) is read line by "
+        "line, one result per line, as a scanner types them. A file or - keeps the holder's "
+        "name out of the process list and the shell history",
     )
     source.add_argument(
         "--image",
@@ -70,15 +83,61 @@ def register(commands: Any) -> None:
     add_reader_flags(parser, required=False)
     add_verifier_flags(parser)
     parser.add_argument(
-        "--at", type=iso_moment, help="judge validity at this ISO 8601 date or time"
+        "--at",
+        type=iso_moment,
+        metavar="DATE",
+        help="judge validity at this ISO 8601 date or date-time (default: now, by the "
+        "local calendar date)",
     )
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--show",
+        type=show_list,
+        default=frozenset(),
+        metavar="FIELDS",
+        help="also show these fields, comma-separated: " + ", ".join(SHOWABLE)
+        + " (by default only the name and the expiry date, what a desk needs)",
+    )  # fmt: skip
+    shown.add_argument("--all", action="store_true", help="show every field of the credential")
     add_json_flag(parser)
     parser.set_defaults(run=run)
 
 
+_EXAMPLES = """\
+examples:
+  cityid-card verify card.cbor --trust trust.json
+  cityid-card verify card.cbor --trust trust.json --status-list status.cwt --require-status
+  cityid-card verify card.cbor --trust trust.json --show dob --json
+  cityid-card verify --reader nfc --trust trust.json
+  scanner-tool | cityid-card verify --qr - --trust trust.json --json   # one line per scan
+  cityid-card verify --image face.png --trust trust.json"""
+
+
+def show_list(text: str) -> frozenset[str]:
+    """argparse type: --show's comma-separated field names, as claim names."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names or any(name not in SHOWABLE for name in names):
+        raise argparse.ArgumentTypeError("expected field names from: " + ", ".join(SHOWABLE))
+    return frozenset(SHOWABLE[name] for name in names)
+
+
+def shown_claims(args: argparse.Namespace) -> frozenset[str]:
+    """The claims to print: the desk's by default, more with --show, every one with --all."""
+    if getattr(args, "all", False):
+        return ALL_CLAIMS
+    extra: frozenset[str] = getattr(args, "show", frozenset())
+    return DESK_CLAIMS | extra
+
+
 def add_verifier_flags(parser: argparse.ArgumentParser) -> None:
     """--trust, --status-list and --require-status: what a verifier is built from."""
-    parser.add_argument("--trust", type=Path, required=True, help="trust store (JWK Set)")
+    parser.add_argument(
+        "--trust",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="trust store: the JWK Set of the issuer keys (trust.json, from keygen --trust)",
+    )
     parser.add_argument(
         "--status-list",
         type=Path,
@@ -95,34 +154,49 @@ def add_verifier_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_verifier(args: argparse.Namespace) -> Verifier:
-    trust = TrustStore.load(args.trust)
-    lists = [StatusListToken.load(path, trust) for path in args.status_list]
+    trust = load_trust(args.trust)
+    lists = [load_status_list(path, trust) for path in args.status_list]
     policy = StatusPolicy.REJECT_UNKNOWN if args.require_status else StatusPolicy.ACCEPT_UNKNOWN
     verifier = Verifier(trust, cache_size=0, status_policy=policy)
     verifier.update_status_lists(lists, now=datetime.now(UTC))  # refuses a list dated ahead
     return verifier
 
 
+def verification_time(args: argparse.Namespace) -> datetime | date:
+    """--at, or now: an aware local time, so the local calendar date is the one judged."""
+    at: datetime | date | None = args.at
+    return at if at is not None else datetime.now().astimezone()
+
+
+def _valid() -> str:
+    return paint("VALID", "green", sys.stdout)
+
+
+def result_json(result: VerifiedCredential, show: frozenset[str]) -> dict[str, Any]:
+    """A successful verification as JSON: claims holds name, expires and what --show adds."""
+    return {
+        "valid": True,
+        "kid": result.kid,
+        "alg": result.alg,
+        "status": result.status.value,
+        "claims": claims_json(result.credential, show),
+    }
+
+
 def report(args: argparse.Namespace, result: VerifiedCredential, note: str | None = None) -> None:
     """Print a successful verification, as text or (--json) one JSON object.
 
-    ``note`` says why the status is unknown when a list was given (it expired, say).
+    ``note`` says why the status is unknown although a list was given (it expired, say).
     """
+    show = shown_claims(args)
     if args.json:
-        print_json(
-            {
-                "valid": True,
-                "kid": result.kid,
-                "alg": result.alg,
-                "status": result.status.value,
-                **({} if note is None else {"status_note": note}),
-                "claims": claims_json(result.credential),
-            }
-        )
+        print_json({**result_json(result, show), **({} if note is None else {"status_note": note})})
     else:
         said = "" if note is None else f" ({note})"
-        print(f"VALID  {result.alg}, issuer key {result.kid}, status {result.status.value}{said}")
-        print_claims(result.credential)
+        print(
+            f"{_valid()}  {result.alg}, issuer key {result.kid}, status {result.status.value}{said}"
+        )
+        print_claims(result.credential, show)
 
 
 def report_card(
@@ -145,14 +219,14 @@ def report_card(
                 "reader": reader,
                 "authenticity": level,
                 "locked": result.locked,
-                "claims": claims_json(verified.credential),
+                "claims": claims_json(verified.credential, shown_claims(args)),
                 **tag,
             }
         )
     else:
         medium = "card" if not tag else tag["tag"]
         print(
-            f"VALID  {verified.alg}, issuer key {verified.kid}, status {verified.status.value}"
+            f"{_valid()}  {verified.alg}, issuer key {verified.kid}, status {verified.status.value}"
             f"{'' if note is None else f' ({note})'}, {medium} in {reader}"
         )
         print(f"  {'authenticity':<14} {_LEVELS.get(level, level)}")
@@ -166,28 +240,100 @@ def report_card(
             if tag:
                 what = "NOT locked: anyone can rewrite this tag"
             print(f"  {medium if not tag else 'tag':<14} {what}")
-        print_claims(verified.credential)
+        print_claims(verified.credential, shown_claims(args))
 
 
 def credential_bytes(args: argparse.Namespace) -> bytes:
     """The credential from the file, the --qr text or the --image picture."""
     if args.qr is not None:
-        text = sys.stdin.readline().rstrip("\r\n") if args.qr == "-" else args.qr
-        return qr.decode(text)
+        return qr.decode(args.qr)
     if args.image is not None:
-        return qr.decode(qr.read_image(args.image.read_bytes()))
-    data: bytes = args.credential.read_bytes()
-    return data
+        return qr.decode(
+            qr.read_image(read_input(args.image, what="a picture", max_bytes=_MAX_IMAGE))
+        )
+    return read_credential(args.credential)
+
+
+def _is_qr_text(value: str) -> bool:
+    """Whether --qr's value is the text itself rather than a FILE (or - for stdin).
+
+    Ours in any case (qr.decode then rejects the wrong case), and any other scheme's
+    ("HC1:...": QR alphanumeric characters with a colon) unless such a file exists, so
+    that a scan is rejected as what it is and never echoed as a missing file's name.
+    """
+    if value == "-":
+        return False
+    if value.upper().startswith(qr.QR_PREFIX):
+        return True
+    alphanumeric = ":" in value and all(char in qr.BASE45_ALPHABET for char in value)
+    return alphanumeric and not Path(value).exists()
+
+
+def _qr_lines(source: str) -> Iterator[tuple[int, str]]:
+    """The numbered non-blank lines of --qr's FILE or of standard input (-)."""
+    if source == "-":
+        for number, line in enumerate(sys.stdin, 1):
+            if line.strip():
+                yield number, line.strip()
+        return
+    data = read_input(Path(source), what="QR code text", max_bytes=_MAX_QR_FILE)
+    for number, raw in enumerate(data.splitlines(), 1):
+        line = raw.decode("utf-8", "replace").strip()
+        if line:
+            yield number, line
+
+
+def _verify_stream(args: argparse.Namespace, verifier: Verifier) -> int:
+    """One result per line of QR code text, in order; the worst line decides the exit status."""
+    show = shown_claims(args)
+    worst = EXIT_OK
+    seen = False
+    for number, line in _qr_lines(args.qr):
+        seen = True
+        try:
+            result = verifier.verify(qr.decode(line), verification_time(args))
+        except CredentialError as error:
+            worst = max(worst, EXIT_REJECTED)
+            _stream_failure(args, number, error)
+            continue
+        if args.json:
+            print_json({"line": number, **result_json(result, show)})
+        else:
+            claims = claims_json(result.credential, show)
+            shown = ", ".join(
+                f"{label.replace('_', ' ')} {value}"
+                for label, value in claims.items()
+                if value is not None and label != "name"
+            )
+            print(
+                f"{_valid()}  {claims['name']}, {shown}, issuer key {result.kid}, "
+                f"status {result.status.value}"
+            )
+        sys.stdout.flush()
+    if not seen:
+        raise InputError("no QR code text to verify: the input is empty")
+    return worst
+
+
+def _stream_failure(args: argparse.Namespace, number: int, error: CredentialError) -> None:
+    kind = type(error).__name__
+    if args.json:
+        print_json({"line": number, "valid": False, "error": kind, "message": str(error)})
+    else:
+        print(f"{paint('INVALID', 'red', sys.stdout)}  line {number}: {error} ({kind})")
+    sys.stdout.flush()
 
 
 def run(args: argparse.Namespace) -> int:
     verifier = build_verifier(args)
+    if args.qr is not None and not _is_qr_text(args.qr):
+        return _verify_stream(args, verifier)
     if args.reader is None:
-        verified = verifier.verify(credential_bytes(args), now=args.at)
+        verified = verifier.verify(credential_bytes(args), verification_time(args))
         report(args, verified, status_note(verifier, verified, args.at))
         return EXIT_OK
     with connect(args.reader, timeout=args.timeout) as connection:
-        result = verify_reader(connection, verifier, args.at)
+        result = verify_reader(connection, verifier, verification_time(args))
         reader = connection.reader
     report_card(args, result, reader, status_note(verifier, result.verified, args.at))
     return EXIT_OK

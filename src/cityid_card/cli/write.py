@@ -1,11 +1,12 @@
 """``cityid-card write``: put an issued credential on an NFC tag (NTAG213/215/216).
 
-Only a blank tag or one that holds a cityid-card credential is written, unless
---force. The credential is written in the order of specs/ndef-mapping.md (a tag pulled
-away half-way reads as blank or as its old credential, never as other data), the rest
-of the tag is zeroed, and the tag is read back and compared byte for byte; with
---trust the credential read back is also verified. Only then, with --lock, is the tag
-made read-only for good. A credential bound to a tag UID is refused on any other tag.
+Only a blank tag or one that holds a credential of the same holder (a renewal) is
+written, unless --force. With --trust the credential is verified first, and one that
+does not verify is never written. It is written in the order of specs/ndef-mapping.md
+(a tag pulled away half-way reads as its old credential, blank or the new one, never
+as a mix), the rest of the tag is zeroed, and the tag is read back and compared byte
+for byte (and verified again with --trust). Only then, with --lock, is the tag made
+read-only for good. A credential bound to a tag UID is refused on any other tag.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cityid_card.card.tag import TagLink, write_tag
 from cityid_card.drivers import connect
 from cityid_card.errors import UnsupportedTag
 from cityid_card.trust import TrustStore
+from cityid_card.type2.session import TagLink, write_tag
 
 from ._common import EXIT_OK, add_json_flag, add_reader_flags, print_json
 
@@ -34,7 +35,8 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--force",
         action="store_true",
-        help="overwrite a tag that holds other data (a URL, another application's record)",
+        help="overwrite a tag that holds other data (a URL, another application's record) "
+        "or another holder's credential",
     )
     parser.add_argument(
         "--trust", type=Path, help="also verify the credential read back against this trust store"

@@ -421,6 +421,49 @@ class Registry:
             _add_event(conn, card_id, EventKind.ISSUED, None, operator, now)
         return Card(key.kid, index, CardState.VALID, issued, expires, Medium(medium), self.station)
 
+    def reserve(self, *, thumbprint: str, operator: str, now: datetime) -> Card:
+        """Record a card at a random free index whose holder comes later (:meth:`attach_holder`).
+
+        For a loop that needs the index before it hands over the holder (a station's
+        batch). The card is issued from the start: an index on a half-written card is
+        never handed out again, and a failed card is revoked like any other.
+        """
+        _check_operator(operator)
+        now = _check_now(now)
+        with self._transaction("cannot record the card") as conn:
+            key = _key_row(conn, None, thumbprint)
+            card_id, index = self._take_index(conn, key, {"state": CardState.VALID})
+            _add_event(conn, card_id, EventKind.ISSUED, None, operator, now)
+        return Card(key.kid, index, CardState.VALID, None, None, None, self.station)
+
+    def attach_holder(
+        self,
+        *,
+        index: int,
+        name: str,
+        date_of_birth: date,
+        issued: date,
+        expires: date,
+        medium: Medium | None = None,
+        kid: str | None = None,
+    ) -> Card:
+        r"""Give a :meth:`reserve`\ d card its holder and dates; refused if it has another."""
+        _check_holder(name, date_of_birth)
+        if expires < issued:
+            raise RegistryError("a card cannot expire before it is issued")
+        with self._transaction("cannot record the holder") as conn:
+            key = _key_row(conn, kid, None)
+            row = _card_row(conn, key.id, index)
+            holder_id = _holder_id(conn, name, date_of_birth)
+            if row.holder_id is not None and row.holder_id != holder_id:
+                raise RegistryError("that card already has another holder")
+            conn.execute(
+                update(cards)
+                .where(cards.c.id == row.id)
+                .values(holder_id=holder_id, issued=issued, expires=expires, medium=medium)
+            )
+            return _card(conn, key.kid, _card_row(conn, key.id, index))
+
     def _take_index(self, conn: Connection, key: Any, values: dict[str, Any]) -> tuple[int, int]:
         if self.role is Role.STATION:
             return _take_from_pool(conn, key.id, values)
@@ -905,7 +948,7 @@ class Registry:
         Every index taken in the file becomes a card (with its holder when a record
         names it), with its revoked or suspended state. Indexes already in the registry
         are left as they are, so an import can be run again. Records are
-        :class:`cityid_card.batch.Record`-like: name, date_of_birth, issued, expires,
+        :class:`cityid_card.station.Record`-like: name, date_of_birth, issued, expires,
         status_index.
         """
         _check_operator(operator)

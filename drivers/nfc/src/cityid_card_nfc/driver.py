@@ -5,11 +5,11 @@ reader URI activates the first tag in the field with nfcpy's own discovery and t
 identification, and hands back one of two connections:
 
 - :class:`Type2Connection` for an NFC Forum Type 2 tag: a
-  :class:`~cityid_card.card.tag.TagLink` for the core's tag session (FAST_READ through
+  :class:`~cityid_card.type2.session.TagLink` for the core's tag session (FAST_READ through
   nfcpy's ``transceive``, nfcpy's generic READ path for tags other than NTAG21x, and
   nfcpy's ``protect()`` to lock);
 - :class:`IsoDepConnection` for an ISO-DEP (Type 4) card or phone: a plain APDU
-  connection for the core's :class:`~cityid_card.card.CardSession`, over nfcpy's
+  connection for the core's :class:`~cityid_card.iso7816.CardSession`, over nfcpy's
   ISO-DEP block protocol.
 
 nfcpy logs every frame it exchanges at DEBUG level, tag data included: importing this
@@ -30,9 +30,7 @@ import nfc.tag.tt2_nxp
 import nfc.tag.tt4
 
 import nfc
-from cityid_card.card import type2
-from cityid_card.card.apdu import split_response
-from cityid_card.card.type2 import Product
+from cityid_card import type2
 from cityid_card.drivers import DEFAULT_TIMEOUT, ReaderInfo
 from cityid_card.errors import (
     CardProtocolError,
@@ -46,6 +44,8 @@ from cityid_card.errors import (
     TransportTimeout,
     UnsupportedTag,
 )
+from cityid_card.iso7816.apdu import split_response
+from cityid_card.type2 import Product
 
 __all__ = [
     "CountingFrontend",

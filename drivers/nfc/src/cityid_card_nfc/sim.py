@@ -16,14 +16,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cityid_card import type2
 from cityid_card._files import write_atomically
-from cityid_card.card import type2
-from cityid_card.card.applet import CardApplication, CardState
 from cityid_card.drivers import DEFAULT_TIMEOUT, ReaderInfo
 from cityid_card.errors import CardError, NoReader
+from cityid_card.iso7816.applet import CardApplication, CardState
+from cityid_card.iso7816.isodep import EmulatedIsoDep
+from cityid_card.media.field import TagEmulator
+from cityid_card.type2.emulator import EmulatedNtag
 
 from .driver import CountingFrontend, NfcConnection, connect_tag
-from .emulator import EmulatedIsoDep, EmulatedNtag, EmulatedReader, TagEmulator
+from .emulator import EmulatedReader
 
 __all__ = ["NfcSimDriver", "load_tag", "open_emulated"]
 
@@ -34,7 +37,7 @@ def load_tag(product: type2.Product, path: Path) -> EmulatedNtag:
     """An emulated tag kept in the image file ``path`` (created, with a new UID, if missing)."""
 
     def save(memory: bytes) -> None:
-        write_atomically(path, memory)
+        write_atomically(path, memory, mode=0o600)  # a tag image holds a credential
 
     try:
         memory = path.read_bytes()

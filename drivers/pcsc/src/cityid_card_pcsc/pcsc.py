@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 
 from smartcard import scard
 
-from cityid_card.card.apdu import split_response
 from cityid_card.drivers import DEFAULT_TIMEOUT, ReaderInfo
 from cityid_card.errors import (
     CardError,
@@ -32,6 +31,7 @@ from cityid_card.errors import (
     TransportError,
     TransportTimeout,
 )
+from cityid_card.iso7816.apdu import split_response
 
 __all__ = ["PcscConnection", "PcscDriver"]
 

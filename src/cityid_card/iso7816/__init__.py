@@ -1,9 +1,10 @@
-"""Contact smartcards, sans I/O: the card application's APDUs, its host session, its emulator.
+"""Chip cards, contact and contactless (ISO-DEP), sans I/O: ISO 7816-4 APDUs and the card application.
 
 - :mod:`.apdu`: ISO 7816-4 short APDUs, status words and the application's commands;
 - :mod:`.session`: the host side (:func:`verify_card`, :func:`personalize`, :func:`read_card`);
-- :mod:`.applet`: the reference card application, an emulated card;
-- :mod:`.vpcd`: that emulated card as a card in a PC/SC reader, through vsmartcard's vpcd.
+- :mod:`.applet`: the reference card application, an emulated card (bytes in, bytes out);
+- :mod:`.isodep`: that card behind ISO/IEC 14443-4, as a contactless reader sees it;
+- :mod:`.vpcd`: that card's side of vsmartcard's vpcd protocol, without the socket.
 
 None of it opens a reader: a session is handed a :class:`~cityid_card.drivers.Connection`.
 """

@@ -329,26 +329,29 @@ def write_plan(current: bytes, target: bytes) -> list[tuple[int, bytes]]:
     """The page writes that turn data area ``current`` into ``target``, in tearing-safe order.
 
     1. page 4 with the NDEF TLV's length zeroed, unless the area already begins ``03 00``
-       (from then on the tag reads as blank);
+       (from then on the tag reads as blank); also when page 4 itself stays the same, as
+       it does for a renewal or any credential of the same length: the pages after it
+       change, and a tear among them would otherwise splice two credentials;
     2. every other page that differs, in ascending order (the new message, its
        Terminator and zeros over whatever was there before);
     3. page 4 with the real length, last.
 
     A tag pulled away after any of these writes reads as the old credential (before
-    step 1), as blank, or as the new one (after step 3): never as other data.
+    step 1), as blank, or as the new one (after step 3): never as other data. A target
+    equal to ``current`` needs no write at all.
     """
     if len(current) != len(target) or len(target) % PAGE_SIZE or len(target) < PAGE_SIZE:
         raise ValueError("both data areas must be the same whole number of pages")
     old, new = _pages(current), _pages(target)
     first_page = DATA_AREA_START // PAGE_SIZE
+    rest = [(first_page + i, new[i]) for i in range(1, len(new)) if old[i] != new[i]]
+    if not rest and old[0] == new[0]:
+        return []
     plan: list[tuple[int, bytes]] = []
-    on_tag = old[0]
-    if on_tag[:2] != b"\x03\x00" and on_tag != new[0]:
-        on_tag = b"\x03\x00" + new[0][2:]
-        plan.append((first_page, on_tag))
-    plan += [(first_page + i, new[i]) for i in range(1, len(new)) if old[i] != new[i]]
-    if on_tag != new[0]:
-        plan.append((first_page, new[0]))
+    if old[0][:2] != b"\x03\x00":
+        plan.append((first_page, b"\x03\x00" + new[0][2:]))
+    plan += rest
+    plan.append((first_page, new[0]))
     return plan
 
 

@@ -10,7 +10,7 @@ NTAG213 is one frame (pages 2 to 40, lock bytes included). Other Type 2 tags are
 through the driver's generic path (READ, 16 bytes a frame).
 
 What a verification proves depends on what the credential binds (see
-:class:`~cityid_card.card.session.Authenticity`): its ``tag_uid`` must be the tag's UID
+:class:`~cityid_card.iso7816.session.Authenticity`): its ``tag_uid`` must be the tag's UID
 (a mismatch raises TagUidMismatch, never a lower level), and only then is the NXP
 originality signature worth reading.
 """
@@ -27,6 +27,7 @@ from cityid_card.credential import Credential
 from cityid_card.errors import (
     BlankTag,
     CapabilityContainerError,
+    CardNotBlank,
     CredentialError,
     NdefFormatError,
     NotOurTag,
@@ -38,13 +39,14 @@ from cityid_card.errors import (
     TlvError,
     UnsupportedTag,
 )
+from cityid_card.iso7816.session import Authenticity, CardVerification, _verify, verify_card
 from cityid_card.keys import IssuerKey
 from cityid_card.trust import TrustStore
 from cityid_card.verifier import VerifiedCredential, Verifier, decode_unverified
 
-from . import ndef, type2
-from .session import Authenticity, CardVerification, _verify, verify_card
-from .type2 import PAGE_SIZE, CapabilityContainer, Product
+from . import memory as type2
+from . import ndef
+from .memory import PAGE_SIZE, CapabilityContainer, Product
 
 if TYPE_CHECKING:
     from cityid_card.drivers import Connection
@@ -428,19 +430,25 @@ def write_tag(
     now: datetime | date | None = None,
     originality_keys: Iterable[bytes] = type2.NXP_ORIGINALITY_KEYS,
 ) -> TagWrite:
-    """Write a credential to a blank tag or one that holds a credential; read back; lock.
+    """Write a credential to a blank tag or one with the same holder's; read back; lock.
 
-    A tag holding anything else is refused (NotOurTag) unless ``force``. The credential
-    must be well-formed, and if it binds a tag UID that must be this tag's. After the
-    write the tag is read back and compared byte for byte, and with ``trust`` verified
-    (TagWriteError if either fails); only then, with ``lock``, is it made read-only for
-    good and the lock bits read back.
+    The credential must be well-formed, and if it binds a tag UID that must be this
+    tag's; with ``trust`` it must also verify, all before the tag is touched (a
+    credential that does not verify raises its CredentialError and is never written).
+    Unless ``force``, a tag holding anything but nothing or a credential of the same
+    holder (the same name and date of birth: a renewal) is refused: NotOurTag for other
+    data, CardNotBlank for another holder's credential. After the write the tag is read
+    back and compared byte for byte, and with ``trust`` verified again (TagWriteError if
+    either fails); only then, with ``lock``, is it made read-only for good and the lock
+    bits read back.
     """
     credential = decode_unverified(blob).credential
     if credential.tag_uid is not None and credential.tag_uid != link.uid:
         raise TagUidMismatch(
             "the credential is bound to another tag's UID: on this tag it would never verify"
         )
+    if trust is not None:
+        _verify(blob, trust, now)
     _writable_product(link)  # before reading anything of the tag
     session = TagSession(link)
     replaced = session.contents()
@@ -448,6 +456,8 @@ def write_tag(
         raise NotOurTag(
             "the tag holds data that is not a cityid-card credential: overwriting it needs force"
         )
+    if replaced is Contents.CREDENTIAL and not force:
+        _check_same_holder(session.read_credential(), credential)
     pages = session.write_message(ndef.encode_message(blob))
     check = TagSession(link)
     try:
@@ -485,6 +495,19 @@ def write_tag(
         lock,
         verification,
     )
+
+
+def _check_same_holder(current: bytes, credential: Credential) -> None:
+    """Raise CardNotBlank unless ``current`` is a credential of ``credential``'s holder."""
+    try:
+        held = decode_unverified(current).credential
+    except CredentialError:
+        held = None
+    if held is None or (held.name, held.date_of_birth) != (
+        credential.name,
+        credential.date_of_birth,
+    ):
+        raise CardNotBlank("the tag holds another holder's credential: overwriting it needs force")
 
 
 def personalize_tag(

@@ -1,0 +1,176 @@
+"""``cityid-card serve``: the local verification service and the staff page.
+
+Listens on 127.0.0.1:8600 unless --host and --port say otherwise; another address than
+the loopback only when --host names it. ``POST /api/verify`` takes ``{"qr": "CID1:..."}``
+or ``{"credential": "<base64>"}`` and answers with the fields the display policy allows;
+``GET /`` is the staff page; ``GET /api/health`` reports the status lists' age;
+``GET /api/events`` streams the taps of --reader. Needs the ``desk`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from cityid_card.desk.policy import DEFAULT_POLICY, POLICIES, get_policy
+from cityid_card.desk.refresh import StatusListRefresher, source_for
+from cityid_card.errors import CityIDError
+from cityid_card.trust import TrustStore
+from cityid_card.verifier import StatusPolicy, Verifier
+
+from ._common import EXIT_OK, EXIT_USAGE
+
+#: The variable that hands the configuration to each worker process (--workers > 1).
+_CONFIG_VARIABLE = "CITYID_CARD_SERVE_CONFIG"
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "serve", help="run the local verification service and the staff page", description=__doc__
+    )
+    add_desk_flags(parser)
+    parser.add_argument(
+        "--host",
+        default=None,
+        help="address to listen on (default 127.0.0.1: this computer only)",
+    )
+    parser.add_argument("--port", type=int, default=None, help="port to listen on (default 8600)")
+    parser.add_argument(
+        "--reader", metavar="URI", help="also watch this reader and show its taps on the page"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes answering POST /api/verify (default 1; not with --reader)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("warning", "info", "debug"),
+        default="info",
+        help="how much to log (never request bodies or card data)",
+    )
+    parser.set_defaults(run=run)
+
+
+def add_desk_flags(parser: argparse.ArgumentParser) -> None:
+    """--trust, --status-lists, --require-status and --policy: shared by serve and watch."""
+    parser.add_argument("--trust", type=Path, required=True, help="trust store (JWK Set)")
+    parser.add_argument(
+        "--status-lists",
+        metavar="DIR|URL",
+        help="a folder of signed status lists (*.cwt), or an https:// URL of one, "
+        "reloaded as they change",
+    )
+    parser.add_argument(
+        "--require-status",
+        action="store_true",
+        help="reject a card no current status list covers (default: accept, status unknown)",
+    )
+    parser.add_argument(
+        "--policy",
+        default=DEFAULT_POLICY,
+        metavar="POLICY",
+        help=f"what to show of a card: {', '.join(POLICIES)} or age-check:N "
+        f"(default {DEFAULT_POLICY})",
+    )
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "trust": os.fspath(args.trust),
+        "status_lists": args.status_lists,
+        "require_status": args.require_status,
+        "policy": args.policy,
+        "host": args.host or "127.0.0.1",
+    }
+
+
+def build_verifier(settings: dict[str, Any]) -> tuple[Verifier, StatusListRefresher | None]:
+    """The desk's verifier (no cache: a desk keeps nothing) and its status list refresher.
+
+    With --status-lists the lists are fetched once here (a failure is logged and
+    reported by /api/health, and the verifier starts without them), then refreshed by
+    the refresher's ``run`` on its schedule.
+    """
+    trust = TrustStore.load(settings["trust"])
+    policy = (
+        StatusPolicy.REJECT_UNKNOWN if settings["require_status"] else StatusPolicy.ACCEPT_UNKNOWN
+    )
+    verifier = Verifier(trust, cache_size=0, status_policy=policy)
+    location = settings["status_lists"]
+    if not location:
+        return verifier, None
+    refresher = StatusListRefresher(verifier, source_for(location))
+    refresher.refresh()
+    return verifier, refresher
+
+
+def build_app(settings: dict[str, Any], reader: str | None = None) -> Any:
+    """The service's ASGI application for ``settings`` (see _settings)."""
+    from cityid_card.desk.service import ServiceConfig, allowed_hosts, create_app
+
+    verifier, refresher = build_verifier(settings)
+    policy = get_policy(settings["policy"])
+    config = ServiceConfig(
+        verifier=verifier,
+        policy=policy,
+        hosts=allowed_hosts(settings["host"]),
+        status_info=None if refresher is None else refresher.report,
+        tasks=() if refresher is None else (refresher.run,),
+    )
+    del reader  # the reader loop is wired in with cityid-card watch
+    return create_app(config)
+
+
+def app_from_environment() -> Any:
+    """The application of one worker process, configured through the environment."""
+    return build_app(json.loads(os.environ[_CONFIG_VARIABLE]))
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        print(
+            'error: cityid-card serve needs the desk extra: pip install "cityid-card[desk]"',
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    from cityid_card.desk.service import DEFAULT_HOST, DEFAULT_PORT, UVICORN_OPTIONS
+
+    get_policy(args.policy)  # a wrong --policy is a usage error before anything starts
+    if args.workers < 1 or (args.workers > 1 and args.reader):
+        raise CityIDError("--workers takes 1 or more, and only 1 with --reader")
+    settings = _settings(args)
+    host = args.host or DEFAULT_HOST
+    port = DEFAULT_PORT if args.port is None else args.port
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s: %(message)s")
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": args.log_level,
+        **UVICORN_OPTIONS,
+    }
+    print(f"cityid-card serve: the staff page is http://{_url_host(host)}:{port}/", file=sys.stderr)
+    if args.workers == 1:
+        uvicorn.run(build_app(settings, args.reader), **common)
+    else:
+        build_verifier(settings)  # fail here, once, rather than in every worker
+        os.environ[_CONFIG_VARIABLE] = json.dumps(settings)
+        uvicorn.run(
+            "cityid_card.cli.serve:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            **common,
+        )
+    return EXIT_OK
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

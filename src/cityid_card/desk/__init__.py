@@ -1,0 +1,12 @@
+"""At the desk and the gate: display policies, a reader loop, a local verification service.
+
+:mod:`.policy` decides what a venue sees of a verified card; the service
+(``cityid-card serve``, :mod:`.service`) needs the ``desk`` extra
+(``pip install "cityid-card[desk]"``) and is not imported here.
+"""
+
+from __future__ import annotations
+
+from .policy import DEFAULT_POLICY, POLICIES, Policy, PolicyError, age_on, get_policy
+
+__all__ = ["DEFAULT_POLICY", "POLICIES", "Policy", "PolicyError", "age_on", "get_policy"]

@@ -1,0 +1,215 @@
+// The staff page of `cityid-card serve`: sends a scanned QR code to POST /api/verify,
+// shows reader taps from /api/events, and shows only what the service returns (the
+// display policy has already removed what this desk may not see). Nothing is stored:
+// no cookies, no browser storage, and the screen clears itself.
+"use strict";
+
+(function () {
+  const CLEAR_AFTER_MS = 30000;
+  const LABELS = {
+    name: "Name",
+    date_of_birth: "Date of birth",
+    gender: "Gender",
+    expires: "Valid through",
+    pseudonym: "Pseudonym",
+  };
+  // What staff should do, per rejection (docs/verifying.md): never an accusation.
+  const REASONS = {
+    Expired: "The card has expired. Follow your rule for expired ID.",
+    NotYetValid: "The card is not valid yet. Check this computer's date.",
+    Revoked: "The city has revoked this card. The holder can contact the city.",
+    Suspended: "The city has suspended this card. The holder can contact the city.",
+    StatusUnknown: "No current status list covers this card. Fetch the current list.",
+    UnknownIssuer: "No trusted city key signed this card. Check that trust.json is current.",
+    BadSignature: "The data on the card was changed or misread. Scan it again.",
+    MalformedCredential: "This is not a readable City ID code. Scan it again.",
+    CardRemoved: "The card was taken away too soon. Hold it still and tap again.",
+  };
+  const DEFAULT_REASON = "The card could not be checked electronically. Follow your usual rule for ID that cannot be checked.";
+
+  const $ = (id) => document.getElementById(id);
+  const result = $("result");
+  const title = $("result-title");
+  const detail = $("result-detail");
+  const fieldList = $("result-fields");
+  const scan = $("scan");
+  let clearTimer = null;
+
+  function show(state, verdict, reason, fields) {
+    result.dataset.state = state;
+    title.textContent = verdict;
+    detail.textContent = reason;
+    fieldList.replaceChildren();
+    for (const [term, value] of fields) {
+      const dt = document.createElement("dt");
+      const dd = document.createElement("dd");
+      dt.textContent = term;
+      dd.textContent = value;
+      fieldList.append(dt, dd);
+    }
+    if (clearTimer !== null) clearTimeout(clearTimer);
+    if (state !== "idle") clearTimer = setTimeout(clearScreen, CLEAR_AFTER_MS);
+  }
+
+  function clearScreen() {
+    show("idle", "Ready: scan a QR code or tap a card", "", []);
+    clearTimer = null;
+  }
+
+  function render(answer, source) {
+    if (!answer || answer.valid !== true) {
+      const error = answer && typeof answer.error === "string" ? answer.error : "Error";
+      show("invalid", "NOT ACCEPTED", (REASONS[error] || DEFAULT_REASON) + " (" + error + ")", []);
+      return;
+    }
+    const fields = [];
+    let state = "valid";
+    let verdict = "VALID";
+    for (const [key, value] of Object.entries(answer)) {
+      if (key === "valid" || key === "event" || key === "reader") continue;
+      const age = /^age_over_(\d+)$/.exec(key);
+      if (age) {
+        verdict = value === true ? "VALID: " + age[1] + " OR OLDER" : "UNDER " + age[1];
+        if (value !== true) state = "invalid";
+        continue;
+      }
+      if (value === null || value === undefined) continue;
+      fields.push([LABELS[key] || key, String(value)]);
+    }
+    const reason = state === "valid"
+      ? "The city issued a card with these details (" + source + "). Compare them with the printed card."
+      : "The card is genuine, but the holder is not old enough.";
+    show(state, verdict, reason, fields);
+  }
+
+  async function verifyQr(text) {
+    const qr = text.trim();
+    if (!qr) return;
+    show("idle", "Checking…", "", []);
+    try {
+      const response = await fetch("/api/verify", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ qr: qr }),
+        credentials: "omit",
+        cache: "no-store",
+      });
+      const answer = await response.json();
+      if (!response.ok) {
+        show("invalid", "NOT CHECKED", "The service refused the request: " + (answer.error || response.status), []);
+        return;
+      }
+      render(answer, "QR code");
+    } catch (error) {
+      show("invalid", "NOT CHECKED", "The verification service cannot be reached.", []);
+    }
+  }
+
+  $("scan-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = scan.value;
+    scan.value = "";  // the scanned text leaves the page at once
+    verifyQr(text);
+    scan.focus();
+  });
+  $("clear").addEventListener("click", () => { clearScreen(); scan.focus(); });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") { clearScreen(); scan.value = ""; scan.focus(); }
+  });
+
+  // Status lists' age, from /api/health, refreshed every minute.
+  async function health() {
+    try {
+      const response = await fetch("/api/health", { cache: "no-store", credentials: "omit" });
+      const report = await response.json();
+      $("policy").textContent = "Display policy: " + report.policy;
+      const age = report.status_lists.age_days;
+      const element = $("status-age");
+      element.dataset.age = age === null ? "" : String(age);
+      element.dataset.stale = String(age !== null && age > 7);
+      element.textContent = age === null
+        ? "No status list loaded: revocation is not checked"
+        : "Status list " + age + (age === 1 ? " day" : " days") + " old";
+    } catch (error) {
+      $("status-age").textContent = "Status list: the service cannot be reached";
+    }
+  }
+  health();
+  setInterval(health, 60000);
+
+  // Reader taps, live.
+  const readerStatus = $("reader-status");
+  const events = new EventSource("/api/events");
+  events.onopen = () => { readerStatus.textContent = "Waiting for a card on the reader."; };
+  events.onerror = () => { readerStatus.textContent = "Reader events are not reaching this page; retrying."; };
+  events.addEventListener("arrival", (message) => {
+    const answer = JSON.parse(message.data);
+    readerStatus.textContent = "A card is on the reader.";
+    render(answer, "card reader");
+  });
+  events.addEventListener("removal", () => {
+    readerStatus.textContent = "The card was taken off the reader.";
+  });
+  events.addEventListener("reader-error", (message) => {
+    const answer = JSON.parse(message.data);
+    readerStatus.textContent = "The reader failed (" + answer.error + "); retrying.";
+  });
+
+  // The camera: frames go to jsQR in this page, never over the network.
+  const cameraButton = $("camera");
+  const video = $("camera-video");
+  const canvas = $("camera-canvas");
+  const cameraStatus = $("camera-status");
+  let stream = null;
+
+  function stopCamera() {
+    if (stream) stream.getTracks().forEach((track) => track.stop());
+    stream = null;
+    video.hidden = true;
+    cameraButton.textContent = "Use the camera";
+    cameraButton.setAttribute("aria-pressed", "false");
+  }
+
+  function scanFrame() {
+    if (!stream) return;
+    if (video.readyState >= video.HAVE_ENOUGH_DATA && video.videoWidth > 0) {
+      canvas.width = video.videoWidth;
+      canvas.height = video.videoHeight;
+      const context = canvas.getContext("2d", { willReadFrequently: true });
+      context.drawImage(video, 0, 0, canvas.width, canvas.height);
+      const image = context.getImageData(0, 0, canvas.width, canvas.height);
+      const code = window.jsQR(image.data, image.width, image.height, { inversionAttempts: "dontInvert" });
+      if (code && code.data.startsWith("CID1:")) {
+        stopCamera();
+        cameraStatus.textContent = "QR code read from the camera.";
+        verifyQr(code.data);
+        scan.focus();
+        return;
+      }
+    }
+    setTimeout(scanFrame, 100);
+  }
+
+  cameraButton.addEventListener("click", async () => {
+    if (stream) { stopCamera(); cameraStatus.textContent = "Camera off."; return; }
+    if (!navigator.mediaDevices || !window.jsQR) {
+      cameraStatus.textContent = "This browser cannot use a camera here.";
+      return;
+    }
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+    } catch (error) {
+      cameraStatus.textContent = "The camera cannot be used (" + error.name + ").";
+      return;
+    }
+    video.srcObject = stream;
+    video.hidden = false;
+    await video.play();
+    cameraButton.textContent = "Stop the camera";
+    cameraButton.setAttribute("aria-pressed", "true");
+    cameraStatus.textContent = "Hold the card's QR code in front of the camera.";
+    setTimeout(scanFrame, 100);
+  });
+
+  scan.focus();
+})();

@@ -1,0 +1,50 @@
+"""Extended Access Control for generation-2 cards: the protocol steps as pure functions.
+
+PACE with Generic Mapping (:mod:`.pace`), secure messaging (:mod:`.sm`), card-verifiable
+certificates (:mod:`.cvc`), Terminal Authentication v2 (:mod:`.ta`), Chip Authentication
+v2 (:mod:`.ca`) and Restricted Identification (:mod:`.ri`), in the encodings of ICAO Doc
+9303-11 and BSI TR-03110 on NIST P-256 with AES-128. Every function maps bytes (and
+explicit keys, nonces and dates) to bytes, performs no I/O and reads no clock; the
+card application and the terminal session are built on top. ``specs/eac.md`` is the
+normative description, with vectors generated from this code.
+"""
+
+from __future__ import annotations
+
+from cityid_card.eac import ca, cvc, kdf, pace, ri, sm, ta, tlv
+from cityid_card.eac.curve import P256, Curve
+from cityid_card.eac.errors import (
+    AuthenticationFailed,
+    CertificateChainError,
+    CertificateDateError,
+    CertificateError,
+    CertificateSignatureError,
+    EacEncodingError,
+    EacError,
+    InvalidPoint,
+    SecureMessagingError,
+)
+from cityid_card.eac.pace import SessionKeys
+
+__all__ = [
+    "P256",
+    "AuthenticationFailed",
+    "CertificateChainError",
+    "CertificateDateError",
+    "CertificateError",
+    "CertificateSignatureError",
+    "Curve",
+    "EacEncodingError",
+    "EacError",
+    "InvalidPoint",
+    "SecureMessagingError",
+    "SessionKeys",
+    "ca",
+    "cvc",
+    "kdf",
+    "pace",
+    "ri",
+    "sm",
+    "ta",
+    "tlv",
+]

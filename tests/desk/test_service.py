@@ -1,0 +1,325 @@
+"""The verification service under the real uvicorn server on a loopback port."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cityid_card import qr, sign_status_list
+from cityid_card.desk.service import MAX_BODY, EventHub, allowed_hosts
+from cityid_card.status import StatusListToken, StatusRegistry
+
+from .conftest import DESK_NOW, HOLDER, Issuer, LiveServer, desk_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_verify_a_qr_code_shows_what_the_policy_allows(server: LiveServer, valid_qr: str) -> None:
+    status, body = server.verify({"qr": valid_qr})
+    assert status == 200
+    assert body == {"valid": True, "name": HOLDER, "expires": "2031-11-20"}
+
+
+def test_verify_credential_bytes_in_base64(server: LiveServer, issuer: Issuer) -> None:
+    blob = issuer.card()
+    status, body = server.verify({"credential": base64.b64encode(blob).decode()})
+    assert (status, body["valid"], body["name"]) == (200, True, HOLDER)
+
+
+def test_a_rejection_names_the_error_and_nothing_personal(
+    server: LiveServer, expired_qr: str, issuer: Issuer
+) -> None:
+    assert server.verify({"qr": expired_qr}) == (200, {"valid": False, "error": "Expired"})
+    assert server.verify({"qr": "CID1:not base45!"}) == (
+        200,
+        {"valid": False, "error": "MalformedCredential"},
+    )
+    tampered = bytearray(issuer.card())
+    tampered[-1] ^= 1
+    assert server.verify({"credential": base64.b64encode(tampered).decode()}) == (
+        200,
+        {"valid": False, "error": "BadSignature"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("policy", "keys"),
+    [
+        ("transit", {"valid"}),
+        ("museum", {"valid"}),
+        ("age-check:18", {"valid", "age_over_18"}),
+        ("benefits", {"valid", "name", "date_of_birth", "gender", "expires"}),
+    ],
+)
+def test_the_service_applies_its_policy(
+    issuer: Issuer, valid_qr: str, policy: str, keys: set[str]
+) -> None:
+    live = LiveServer(desk_config(issuer, policy)).start()
+    try:
+        status, body = live.verify({"qr": valid_qr})
+    finally:
+        live.stop()
+    assert status == 200 and set(body) == keys
+    assert "status_index" not in json.dumps(body) and "4711" not in json.dumps(body)
+
+
+def test_health_reports_the_status_lists_age(issuer: Issuer) -> None:
+    registry = StatusRegistry.for_key(issuer.key, 1024)
+    token_bytes = sign_status_list(
+        issuer.key, registry, issued_at=datetime(2027, 5, 20, tzinfo=UTC)
+    )
+    token = StatusListToken.from_bytes(token_bytes, issuer.trust)
+    live = LiveServer(desk_config(issuer, status_lists=lambda: [token])).start()
+    try:
+        status, _, body = live.request("GET", "/api/health")
+    finally:
+        live.stop()
+    report = json.loads(body)
+    assert status == 200 and report["ok"] is True and report["policy"] == "library"
+    assert report["status_lists"]["age_days"] == (DESK_NOW - token.issued_at).days == 12
+    assert report["status_lists"]["lists"][0]["kid"] == "CHI-2026-1"
+
+
+def test_health_without_lists(server: LiveServer) -> None:
+    status, headers, body = server.request("GET", "/api/health")
+    assert status == 200 and json.loads(body)["status_lists"] == {"age_days": None, "lists": []}
+    assert headers["cache-control"] == "no-store"
+    assert "access-control-allow-origin" not in headers
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [
+        (b'{"qr": "CID1:"', {"Content-Type": "application/json"}, 400),  # bad JSON
+        (b"\xff\xfe", {"Content-Type": "application/json"}, 400),  # not UTF-8
+        (b"[" * 100_000, {"Content-Type": "application/json"}, 413),  # huge
+        (b"[" * 5000 + b"]" * 5000, {"Content-Type": "application/json"}, 413),
+        (b"[" * 4000 + b"]" * 4000, {"Content-Type": "application/json"}, 400),  # deep nesting
+        (b'{"qr": "CID1:"}', {"Content-Type": "text/plain"}, 415),
+        (b"qr=CID1:", {"Content-Type": "application/x-www-form-urlencoded"}, 415),
+        (b'{"qr": "CID1:"}', {}, 415),
+        (b'{"qr": 5}', {"Content-Type": "application/json"}, 400),
+        (b'{"qr": "CID1:", "x": 1}', {"Content-Type": "application/json"}, 400),
+        (b'{"name": "x"}', {"Content-Type": "application/json"}, 400),
+        (b"null", {"Content-Type": "application/json"}, 400),
+        (b'{"credential": "***"}', {"Content-Type": "application/json"}, 400),
+        (b'{"credential": "QQ"}', {"Content-Type": "application/json"}, 400),
+    ],
+)
+def test_hostile_requests_get_a_clear_4xx(
+    server: LiveServer, body: bytes, headers: dict[str, str], status: int
+) -> None:
+    got, _, answer = server.request("POST", "/api/verify", body, headers)
+    assert got == status
+    assert set(json.loads(answer)) == {"error"}
+
+
+def test_a_lying_content_length_is_refused(server: LiveServer) -> None:
+    headers = {"Content-Type": "application/json", "Content-Length": str(MAX_BODY + 1)}
+    status, _, _ = server.request("POST", "/api/verify", b"{}", headers)
+    assert status == 413
+
+
+def test_wrong_methods_and_paths(server: LiveServer) -> None:
+    assert server.request("GET", "/api/verify")[0] == 405
+    assert server.request("DELETE", "/api/health")[0] == 405
+    assert server.request("OPTIONS", "/api/verify")[0] == 405  # no CORS preflight answered
+    assert server.request("GET", "/nothing-here")[0] == 404
+    assert server.request("GET", "/static/../service.py")[0] == 404
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example",  # DNS rebinding: evil.example resolved to 127.0.0.1
+        "evil.example:8600",
+        "127.0.0.1.evil.example",
+        "localhost.evil.example",
+        "",
+    ],
+)
+def test_dns_rebinding_host_headers_are_refused(
+    server: LiveServer, valid_qr: str, host: str
+) -> None:
+    body = json.dumps({"qr": valid_qr}).encode()
+    headers = {"Host": host, "Content-Type": "application/json"}
+    status, _, answer = server.request("POST", "/api/verify", body, headers)
+    assert status == 400 and HOLDER.encode() not in answer
+    assert server.request("GET", "/", headers={"Host": host})[0] == 400
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
+def test_loopback_host_names_are_served(server: LiveServer, host: str) -> None:
+    assert server.request("GET", "/api/health", headers={"Host": f"{host}:{server.port}"})[0] == 200
+
+
+def test_cross_origin_requests_are_refused(server: LiveServer, valid_qr: str) -> None:
+    for headers in (
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "http://127.0.0.1:1"},  # another port is another origin
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ):
+        status, body = server.verify({"qr": valid_qr}, **headers)
+        assert status == 403 and body == {"error": "cross-origin requests are refused"}
+        status, response_headers, _ = server.request("GET", "/api/events", headers=headers)
+        assert status == 403
+        assert not any(name.startswith("access-control-") for name in response_headers)
+    same = {"Origin": f"http://{server.host}", "Sec-Fetch-Site": "same-origin"}
+    assert server.verify({"qr": valid_qr}, **same)[0] == 200
+
+
+def test_security_headers(server: LiveServer) -> None:
+    status, headers, _ = server.request("GET", "/")
+    assert status == 200
+    assert "default-src 'self'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert "server" not in headers
+
+
+def test_the_listen_address_names_are_allowed() -> None:
+    assert allowed_hosts("127.0.0.1") == ["127.0.0.1", "localhost", "::1", "[::1]"]
+    assert allowed_hosts("desk-7.library.lan")[-1] == "desk-7.library.lan"
+    assert "0.0.0.0" not in allowed_hosts("0.0.0.0")
+
+
+def test_nothing_personal_reaches_a_log(
+    issuer: Issuer, valid_qr: str, expired_qr: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    # uvicorn's own logs too: its logging set-up left to the test, so they propagate here.
+    live = LiveServer(desk_config(issuer), log_config=None, log_level="debug")
+    live.start()
+    try:
+        assert live.verify({"qr": valid_qr})[0] == 200
+        assert live.verify({"qr": expired_qr})[0] == 200
+        blob = base64.b64encode(issuer.card()).decode()
+        assert live.verify({"credential": blob})[0] == 200
+        live.request("POST", "/api/verify?qr=" + urllib.parse.quote(valid_qr), b"{")
+        live.request(
+            "POST", "/api/verify", b"{" + HOLDER.encode(), {"Content-Type": "application/json"}
+        )
+    finally:
+        live.stop()
+    text = caplog.text
+    assert "POST /api/verify 200" in text  # our request log ran
+    assert "verify: valid" in text and "verify: rejected (Expired)" in text
+    for secret in (HOLDER, "Rivera", "1990-04-12", valid_qr[5:25], blob[:20], "4711"):
+        assert secret not in text
+
+
+def test_the_event_stream_delivers_published_events(server: LiveServer) -> None:
+    hub: EventHub = server.config.hub
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request("GET", "/api/events")
+        response = connection.getresponse()
+        assert response.status == 200
+        assert response.getheader("Content-Type", "").startswith("text/event-stream")
+        assert response.readline().startswith(b": ")
+        deadline = time.monotonic() + 5
+        while hub.subscribers == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        hub.publish({"event": "arrival", "valid": False, "error": "Expired"})
+        lines: list[bytes] = []
+        while len(lines) < 2:
+            line = response.readline()
+            if line.strip():
+                lines.append(line)
+    finally:
+        connection.close()
+    assert lines[0] == b"event: arrival\n"
+    assert json.loads(lines[1].removeprefix(b"data: ")) == {
+        "event": "arrival",
+        "valid": False,
+        "error": "Expired",
+    }
+
+
+def test_an_event_source_runs_while_the_service_runs(issuer: Issuer) -> None:
+    stopped = threading.Event()
+
+    def source(stop: threading.Event) -> list[dict[str, object]]:
+        stop.wait(30)
+        stopped.set()
+        return []
+
+    live = LiveServer(desk_config(issuer, events=source)).start()
+    status, _, body = live.request("GET", "/api/health")
+    live.stop()
+    assert status == 200 and json.loads(body)["reader"] is True
+    assert stopped.wait(5)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_serve_command(issuer: Issuer, tmp_path: Path, valid_qr: str) -> None:
+    trust = tmp_path / "trust.json"
+    issuer.trust.save(trust)
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cityid_card", "serve", "--trust", str(trust), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection.request(
+                    "POST",
+                    "/api/verify",
+                    json.dumps({"qr": valid_qr}),
+                    {"Content-Type": "application/json"},
+                )
+                response = connection.getresponse()
+                break
+            except ConnectionRefusedError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        # The sample card has expired by the machine's own date only after 2031.
+        body = json.loads(response.read())
+        assert response.status == 200 and set(body) <= {"valid", "name", "expires", "error"}
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=10)
+    assert b"http://127.0.0.1:%d/" % port in err
+    assert HOLDER.encode() not in out + err
+    assert qr.decode(valid_qr)  # the text itself was sent, never logged
+    assert valid_qr[5:30].encode() not in out + err
+
+
+def test_serve_refuses_a_wrong_policy(issuer: Issuer, tmp_path: Path) -> None:
+    from tests.conftest import run_cli  # noqa: F401  # the in-process runner is for capsys
+
+    trust = tmp_path / "trust.json"
+    issuer.trust.save(trust)
+    result = subprocess.run(
+        [sys.executable, "-m", "cityid_card", "serve", "--trust", str(trust), "--policy", "x"],
+        capture_output=True,
+        check=False,
+        timeout=30,
+    )
+    assert result.returncode == 2 and b"PolicyError" in result.stderr

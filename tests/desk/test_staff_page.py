@@ -1,0 +1,262 @@
+"""The staff page in a real headless Chromium (Debian's), driven by Selenium.
+
+What a person at the desk sees: the verdict, its colour, the fields, the ARIA live
+region, the status list's age; fed through the keyboard-wedge input, the reader event
+stream and the camera (Chromium's fake camera playing a picture of a card's QR code).
+Under CI=true a browser that cannot start fails the run; elsewhere these tests skip.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import segno
+from PIL import Image
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+from cityid_card import sign_status_list
+from cityid_card.status import StatusListToken, StatusRegistry
+
+from .conftest import HOLDER, Issuer, LiveServer, desk_config
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1000",
+    # The camera: a fake device that plays a file, allowed without a prompt.
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+)
+#: The panel colours of style.css (sRGB) and what each means.
+COLOURS = {"valid": (0x0A, 0x5C, 0x2A), "invalid": (0xA1, 0x11, 0x1B), "idle": (0x2F, 0x3A, 0x45)}
+
+
+def _write_y4m(path: Path, qr_text: str) -> None:
+    """A short Y4M video (what Chromium's fake camera plays) of the QR code on white."""
+    width, height = 640, 480
+    symbol = segno.make(qr_text, error="m", micro=False)
+    buffer = io.BytesIO()
+    symbol.save(buffer, kind="png", scale=4, border=4)
+    code = Image.open(io.BytesIO(buffer.getvalue())).convert("L")
+    frame = Image.new("L", (width, height), 255)
+    frame.paste(code, ((width - code.width) // 2, (height - code.height) // 2))
+    luma = frame.tobytes()
+    chroma = bytes([128]) * (width // 2 * height // 2)
+    with path.open("wb") as video:
+        video.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(5):
+            video.write(b"FRAME\n" + luma + chroma + chroma)
+
+
+def _start_browser(camera_file: Path, profile: Path) -> WebDriver:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--use-file-for-fake-video-capture={camera_file}")
+    options.add_argument(f"--user-data-dir={profile}")
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+@pytest.fixture(scope="module")
+def browser(valid_qr: str) -> Iterator[WebDriver]:
+    folder = Path(tempfile.mkdtemp(prefix="cityid-browser-"))
+    camera = folder / "camera.y4m"
+    _write_y4m(camera, valid_qr)
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(path)]
+    try:
+        if missing:
+            raise FileNotFoundError(f"{', '.join(missing)} not installed")
+        driver = _start_browser(camera, folder / "profile")
+    except (OSError, WebDriverException) as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        reason = f"headless Chromium cannot start ({type(error).__name__}: {error})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + "; scripts/test installs it (install_browser_stack)")
+        pytest.skip(reason + "; ./scripts/test installs chromium and chromium-driver")
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser: WebDriver, server: LiveServer) -> Iterator[WebDriver]:
+    browser.get(f"http://{server.host}/")
+    _wait(browser, lambda d: d.execute_script("return document.readyState") == "complete")
+    yield browser
+    browser.get("about:blank")  # closes the event stream before the server stops
+
+
+def _wait(driver: WebDriver, condition: Any, timeout: float = 10) -> Any:
+    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+
+
+def _state(driver: WebDriver) -> str:
+    return str(driver.find_element(By.ID, "result").get_attribute("data-state"))
+
+
+def _scan(driver: WebDriver, text: str) -> None:
+    """What a USB QR scanner does: type the code into the focused input and press Enter."""
+    focused = driver.switch_to.active_element
+    assert focused.get_attribute("id") == "scan"
+    focused.send_keys(text + Keys.ENTER)
+
+
+def _dominant_colour(driver: WebDriver) -> tuple[int, int, int]:
+    png = driver.find_element(By.ID, "result").screenshot_as_png
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    colours = image.getcolors(image.width * image.height)
+    assert colours is not None
+    count, colour = max(colours)
+    assert count > 0.5 * image.width * image.height  # the panel, not its text, dominates
+    assert isinstance(colour, tuple)
+    red, green, blue = colour
+    return int(red), int(green), int(blue)
+
+
+def _nearest(colour: tuple[int, int, int]) -> str:
+    return min(
+        COLOURS, key=lambda n: sum((a - b) ** 2 for a, b in zip(colour, COLOURS[n], strict=True))
+    )
+
+
+def test_the_page_loads_everything_from_the_service(page: WebDriver, server: LiveServer) -> None:
+    assert page.title == "City ID check"
+    assert page.execute_script("return typeof window.jsQR") == "function"
+    origins = page.execute_script(
+        "return performance.getEntriesByType('resource').map(e => new URL(e.name).origin)"
+    )
+    assert origins and set(origins) == {f"http://{server.host}"}  # no CDN: works offline
+    assert page.switch_to.active_element.get_attribute("id") == "scan"  # ready for a scanner
+    result = page.find_element(By.ID, "result")
+    assert result.get_attribute("role") == "status"
+    assert result.get_attribute("aria-live") == "assertive"
+    assert _state(page) == "idle" and _nearest(_dominant_colour(page)) == "idle"
+    label = page.find_element(By.CSS_SELECTOR, "label[for=scan]").text
+    assert "QR code scanner" in label
+
+
+def test_a_wedge_scan_of_a_valid_card_shows_green_and_the_allowed_fields(
+    page: WebDriver, valid_qr: str
+) -> None:
+    _scan(page, valid_qr)
+    _wait(page, lambda d: _state(d) == "valid")
+    result = page.find_element(By.ID, "result")
+    assert page.find_element(By.ID, "result-title").text == "VALID"
+    terms = [e.text for e in result.find_elements(By.CSS_SELECTOR, "dt")]
+    values = [e.text for e in result.find_elements(By.CSS_SELECTOR, "dd")]
+    assert dict(zip(terms, values, strict=True)) == {"Name": HOLDER, "Valid through": "2031-11-20"}
+    assert "1990" not in result.text and "4711" not in result.text  # library policy
+    assert page.find_element(By.ID, "scan").get_attribute("value") == ""  # not left on screen
+    colour = _dominant_colour(page)
+    assert _nearest(colour) == "valid" and colour[1] > colour[0] + 40
+
+
+def test_a_wedge_scan_of_an_expired_card_shows_red_and_why(
+    page: WebDriver, expired_qr: str
+) -> None:
+    _scan(page, expired_qr)
+    _wait(page, lambda d: _state(d) == "invalid")
+    result = page.find_element(By.ID, "result")
+    assert page.find_element(By.ID, "result-title").text == "NOT ACCEPTED"
+    assert "expired" in result.text and "(Expired)" in result.text
+    assert HOLDER not in result.text
+    colour = _dominant_colour(page)
+    assert _nearest(colour) == "invalid" and colour[0] > colour[1] + 80
+
+
+def test_garbage_from_the_scanner_is_a_clear_rejection(page: WebDriver) -> None:
+    _scan(page, "https://example.com/not-a-card")
+    _wait(page, lambda d: _state(d) == "invalid")
+    assert "MalformedCredential" in page.find_element(By.ID, "result").text
+
+
+def test_keyboard_only(page: WebDriver, valid_qr: str) -> None:
+    _scan(page, valid_qr)
+    _wait(page, lambda d: _state(d) == "valid")
+    # Escape clears the screen and returns to the scanner input.
+    page.switch_to.active_element.send_keys(Keys.ESCAPE)
+    _wait(page, lambda d: _state(d) == "idle")
+    assert page.switch_to.active_element.get_attribute("id") == "scan"
+    # Tab reaches every control in order; Enter on "Clear screen" works too.
+    order = []
+    for _ in range(3):
+        page.switch_to.active_element.send_keys(Keys.TAB)
+        order.append(page.switch_to.active_element.get_attribute("id"))
+    assert order == ["check", "clear", "camera"]
+    page.find_element(By.ID, "scan").send_keys(valid_qr)
+    page.find_element(By.ID, "check").send_keys(Keys.ENTER)
+    _wait(page, lambda d: _state(d) == "valid")
+    page.find_element(By.ID, "clear").send_keys(Keys.ENTER)
+    _wait(page, lambda d: _state(d) == "idle")
+
+
+def test_reader_taps_arrive_live(page: WebDriver, server: LiveServer) -> None:
+    hub = server.config.hub
+    _wait(page, lambda d: "Waiting for a card" in d.find_element(By.ID, "reader-status").text)
+    _wait(page, lambda d: hub.subscribers > 0)
+    hub.publish({"event": "arrival", "valid": True, "name": HOLDER, "expires": "2031-11-20"})
+    _wait(page, lambda d: _state(d) == "valid")
+    assert HOLDER in page.find_element(By.ID, "result").text
+    assert "card reader" in page.find_element(By.ID, "result-detail").text
+    hub.publish({"event": "removal"})
+    _wait(page, lambda d: "taken off" in d.find_element(By.ID, "reader-status").text)
+    hub.publish({"event": "arrival", "valid": False, "error": "Revoked"})
+    _wait(page, lambda d: _state(d) == "invalid")
+    assert "revoked" in page.find_element(By.ID, "result").text
+
+
+def test_the_status_list_age_is_shown(browser: WebDriver, issuer: Issuer) -> None:
+    registry = StatusRegistry.for_key(issuer.key, 1024)
+    token = StatusListToken.from_bytes(
+        sign_status_list(issuer.key, registry, issued_at=datetime(2027, 5, 20, tzinfo=UTC)),
+        issuer.trust,
+    )
+    live = LiveServer(desk_config(issuer, status_lists=lambda: [token])).start()
+    try:
+        browser.get(f"http://{live.host}/")
+        _wait(browser, lambda d: d.find_element(By.ID, "status-age").get_attribute("data-age"))
+        element = browser.find_element(By.ID, "status-age")
+        assert element.text == "Status list 12 days old"
+        assert element.get_attribute("data-stale") == "true"  # over a week: shown in red
+        assert "library" in browser.find_element(By.ID, "policy").text
+    finally:
+        browser.get("about:blank")
+        live.stop()
+
+
+def test_without_status_lists_the_page_says_so(page: WebDriver) -> None:
+    _wait(page, lambda d: "No status list" in d.find_element(By.ID, "status-age").text)
+
+
+def test_the_camera_reads_a_qr_code(page: WebDriver) -> None:
+    page.find_element(By.ID, "camera").send_keys(Keys.ENTER)
+    _wait(page, lambda d: _state(d) == "valid", timeout=20)
+    assert HOLDER in page.find_element(By.ID, "result").text
+    assert page.find_element(By.ID, "camera").get_attribute("aria-pressed") == "false"
+    assert "read from the camera" in page.find_element(By.ID, "camera-status").text
