@@ -30,6 +30,7 @@ from ._common import (
     iso_date,
     load_issuer_key,
     print_json,
+    whole_number,
 )
 from ._io import PRIVATE, check_output, write_output
 
@@ -158,7 +159,9 @@ def register(commands: Any) -> None:
     init.add_argument("db", metavar="DB", help="SQLite file to create, or a postgresql:// URL")
     _add_key(init)
     init.add_argument("--kid", metavar="LABEL", help="the key's label (default: its thumbprint)")
-    init.add_argument("--size", type=int, default=DEFAULT_ENTRIES, help="status list entries")
+    init.add_argument(
+        "--size", type=whole_number, default=DEFAULT_ENTRIES, help="status list entries"
+    )
     init.add_argument("--bits", type=int, choices=(1, 2, 4, 8), default=2,
                       help="bits per entry (2 allows suspension)")  # fmt: skip
     add_json_flag(init)
@@ -168,7 +171,7 @@ def register(commands: Any) -> None:
     add_key.add_argument("db", metavar="DB")
     _add_key(add_key)
     add_key.add_argument("--kid", metavar="LABEL")
-    add_key.add_argument("--size", type=int, default=DEFAULT_ENTRIES)
+    add_key.add_argument("--size", type=whole_number, default=DEFAULT_ENTRIES)
     add_key.add_argument("--bits", type=int, choices=(1, 2, 4, 8), default=2)
     add_json_flag(add_key)
     add_key.set_defaults(run=run_add_key)
@@ -183,7 +186,9 @@ def register(commands: Any) -> None:
         "replace", help="replace a lost card: revoke it and issue the holder a new one"
     )
     replace.add_argument("db", metavar="DB")
-    replace.add_argument("--index", type=int, required=True, help="the old card's status index")
+    replace.add_argument(
+        "--index", type=whole_number, required=True, help="the old card's status index"
+    )
     replace.add_argument("--reason", choices=REASONS, required=True)
     replace.add_argument("--kid", metavar="LABEL", help="the old card's key, if several")
     _add_key(replace)
@@ -199,7 +204,9 @@ def register(commands: Any) -> None:
     lease = actions.add_parser("lease", help="give an offline station a pool of indexes")
     lease.add_argument("db", metavar="DB")
     lease.add_argument("--station", required=True, metavar="NAME", help="e.g. ward-7")
-    lease.add_argument("--count", type=int, required=True, help="indexes to add to its pool")
+    lease.add_argument(
+        "--count", type=whole_number, required=True, help="indexes to add to its pool"
+    )
     lease.add_argument("--out", type=Path, required=True, help="the station's file (SQLite)")
     lease.add_argument("--kid", metavar="LABEL", help="the key, if the registry has several")
     add_json_flag(lease)
@@ -223,7 +230,7 @@ def register(commands: Any) -> None:
 
     purge = actions.add_parser("purge", help="delete holders whose cards all expired long ago")
     purge.add_argument("db", metavar="DB")
-    purge.add_argument("--retention-days", type=int, default=DEFAULT_RETENTION_DAYS,
+    purge.add_argument("--retention-days", type=whole_number, default=DEFAULT_RETENTION_DAYS,
                        metavar="DAYS", help="keep holders this long after their last card "
                        f"expired (default {DEFAULT_RETENTION_DAYS})")  # fmt: skip
     add_json_flag(purge)
@@ -398,8 +405,6 @@ def run_reclaim(args: argparse.Namespace) -> int:
 
 
 def run_purge(args: argparse.Namespace) -> int:
-    if args.retention_days < 0:
-        raise _registry_module().RegistryError("the retention is 0 days or more")
     before = date.today() - timedelta(days=args.retention_days)
     with open_registry(args.db) as registry:
         count = registry.purge(before)
