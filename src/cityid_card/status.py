@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import _algorithms, _cbor, cose
+from . import _algorithms, _cbor, _json, cose
 from ._algorithms import SIGNATURE_SIZE, algorithm_from_header
 from ._files import write_atomically
-from .errors import CredentialError, StatusListError
+from .errors import CredentialError, JSONInputError, StatusListError
 from .keys import WIRE_KID_SIZE, IssuerKey, PublicKey
 from .trust import TrustStore
 
@@ -382,11 +382,11 @@ class StatusRegistry:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> StatusRegistry:
         try:
-            return cls.from_json(json.loads(Path(path).read_bytes()))
+            return cls.from_json(_json.loads(Path(path).read_bytes()))
         except OSError as error:
             raise StatusListError(f"cannot read the status registry: {error.strerror}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise StatusListError("not a status registry file") from None
+        except JSONInputError as error:
+            raise StatusListError(f"not a status registry file: {error}") from None
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the registry, replacing the previous file atomically."""
