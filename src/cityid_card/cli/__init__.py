@@ -26,6 +26,7 @@ from . import (
     personalize,
     read,
     readers,
+    registry,
     serve,
     sim,
     status_list,
@@ -53,6 +54,7 @@ _COMMANDS = (
     hsm,
     face,
     completion,
+    registry,
     serve,
     watch,
 )
@@ -64,6 +66,7 @@ COMMAND_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("verifying", ("verify", "inspect")),
     ("cards and tags", ("readers", "personalize", "write", "read", "sim")),
     ("revocation", ("status-list", "revoke")),
+    ("registry", ("registry",)),
     ("station", ("batch", "face")),
     ("desk", ("serve", "watch")),
     ("keys", ("keygen", "hsm")),

@@ -331,10 +331,15 @@ def add_holder_flags(parser: argparse.ArgumentParser) -> None:
     )
     where.add_argument(
         "--registry",
-        type=Path,
-        metavar="FILE",
-        help="status registry to take a free random index from (recommended); "
-        "one of --registry and --status-index is required",
+        metavar="DB|JSON",
+        help="the registry to take a free random index from and record the card in (an "
+        "SQLite file or postgresql:// URL; a registry.json only takes the index); one of "
+        "--registry and --status-index is required",
+    )
+    parser.add_argument(
+        "--operator",
+        metavar="ID",
+        help="operator id the registry records (default: $CITYID_OPERATOR or the login name)",
     )
     add_passphrase_flag(parser)
 
@@ -361,11 +366,16 @@ def holder_credential(
     unused is harmless, one used twice is not.
     """
     require_status_choice(args)
-    registry = load_registry(args.registry) if args.registry else None
+    registry = None
+    if args.registry and _is_registry_database(args.registry):
+        # The city's registry (cli/registry.py): the card is recorded, index and holder.
+        status_index = _record_in_registry(args, key)
+    elif args.registry:
+        registry = load_registry(args.registry)
     if registry is not None:
         registry.check_key(key)
         status_index = registry.allocate()
-    else:
+    elif not args.registry:
         status_index = args.status_index
     credential = Credential(
         name=args.name,
@@ -377,3 +387,21 @@ def holder_credential(
         tag_uid=args.tag_uid,
     )
     return credential, registry
+
+
+# -- the city's registry (issue 12): record what issue and personalize issue -------------
+
+
+def _is_registry_database(location: str) -> bool:
+    from .registry import is_database
+
+    return is_database(location)
+
+
+def _record_in_registry(args: argparse.Namespace, key: IssuerKey) -> int:
+    from cityid_card.registry import Medium
+
+    from .registry import record_from_args
+
+    medium = Medium.CARD if getattr(args, "command", None) == "personalize" else Medium.FILE
+    return record_from_args(args, key, medium).status_index

@@ -27,6 +27,7 @@ from ._common import (
     print_json,
 )
 from ._io import PRIVATE, check_output, write_output
+from .registry import revoke_failed_card
 
 
 def register(commands: Any) -> None:
@@ -59,9 +60,13 @@ def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
     key.check_issuing_date(credential.issued or today)  # before the card is touched
     if registry is not None:
         registry.save(args.registry)
-    with connect(args.reader, timeout=args.timeout) as connection:
-        blob, result = personalize(connection, key, credential, lock=args.lock, today=today)
-        reader = connection.reader
+    try:
+        with connect(args.reader, timeout=args.timeout) as connection:
+            blob, result = personalize(connection, key, credential, lock=args.lock, today=today)
+            reader = connection.reader
+    except BaseException:
+        revoke_failed_card(args, credential.status_index)  # the city's registry: card failed
+        raise
     if args.out is not None:
         write_output(args.out, blob, force=args.force, mode=PRIVATE)
     level = result.authenticity.name.lower()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from ._common import (
     print_json,
 )
 from ._io import load_status_list, load_trust, read_credential, read_input
+from .status_list import status_note
 
 #: A photo of a card face from a phone is a few megabytes.
 _MAX_IMAGE = 64 * 1024 * 1024
@@ -159,7 +160,9 @@ def build_verifier(args: argparse.Namespace) -> Verifier:
     trust = load_trust(args.trust)
     lists = [load_status_list(path, trust) for path in args.status_list]
     policy = StatusPolicy.REJECT_UNKNOWN if args.require_status else StatusPolicy.ACCEPT_UNKNOWN
-    return Verifier(trust, lists, cache_size=0, status_policy=policy)
+    verifier = Verifier(trust, cache_size=0, status_policy=policy)
+    verifier.update_status_lists(lists, now=datetime.now(UTC))  # refuses a list dated ahead
+    return verifier
 
 
 def verification_time(args: argparse.Namespace) -> datetime | date:
@@ -183,17 +186,25 @@ def result_json(result: VerifiedCredential, show: frozenset[str]) -> dict[str, A
     }
 
 
-def report(args: argparse.Namespace, result: VerifiedCredential) -> None:
-    """Print a successful verification, as text or (--json) one JSON object."""
+def report(args: argparse.Namespace, result: VerifiedCredential, note: str | None = None) -> None:
+    """Print a successful verification, as text or (--json) one JSON object.
+
+    ``note`` says why the status is unknown although a list was given (it expired, say).
+    """
     show = shown_claims(args)
     if args.json:
-        print_json(result_json(result, show))
+        print_json({**result_json(result, show), **({} if note is None else {"status_note": note})})
     else:
-        print(f"{_valid()}  {result.alg}, issuer key {result.kid}, status {result.status.value}")
+        said = "" if note is None else f" ({note})"
+        print(
+            f"{_valid()}  {result.alg}, issuer key {result.kid}, status {result.status.value}{said}"
+        )
         print_claims(result.credential, show)
 
 
-def report_card(args: argparse.Namespace, result: CardVerification, reader: str) -> None:
+def report_card(
+    args: argparse.Namespace, result: CardVerification, reader: str, note: str | None = None
+) -> None:
     """Print a successful card verification, with the authenticity level reached."""
     verified = result.verified
     level = result.authenticity.name.lower()
@@ -207,6 +218,7 @@ def report_card(args: argparse.Namespace, result: CardVerification, reader: str)
                 "kid": verified.kid,
                 "alg": verified.alg,
                 "status": verified.status.value,
+                **({} if note is None else {"status_note": note}),
                 "reader": reader,
                 "authenticity": level,
                 "locked": result.locked,
@@ -217,8 +229,8 @@ def report_card(args: argparse.Namespace, result: CardVerification, reader: str)
     else:
         medium = "card" if not tag else tag["tag"]
         print(
-            f"{_valid()}  {verified.alg}, issuer key {verified.kid}, status {verified.status.value}, "
-            f"{medium} in {reader}"
+            f"{_valid()}  {verified.alg}, issuer key {verified.kid}, status {verified.status.value}"
+            f"{'' if note is None else f' ({note})'}, {medium} in {reader}"
         )
         print(f"  {'authenticity':<14} {_LEVELS.get(level, level)}")
         if tag:
@@ -344,10 +356,11 @@ def run(args: argparse.Namespace) -> int:
     if args.qr is not None and not _is_qr_text(args.qr):
         return _verify_stream(args, verifier)
     if args.reader is None:
-        report(args, verifier.verify(credential_bytes(args), verification_time(args)))
+        verified = verifier.verify(credential_bytes(args), verification_time(args))
+        report(args, verified, status_note(verifier, verified, args.at))
         return EXIT_OK
     with connect(args.reader, timeout=args.timeout) as connection:
         result = verify_reader(connection, verifier, verification_time(args))
         reader = connection.reader
-    report_card(args, result, reader)
+    report_card(args, result, reader, status_note(verifier, result.verified, args.at))
     return EXIT_OK
