@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import importlib.metadata
 import importlib.util
 import itertools
 import json
@@ -37,17 +38,11 @@ from cityid_card import (
     sign_status_list,
 )
 from cityid_card.drivers import SimConnection
-from cityid_card.errors import (
-    CityIDError,
-    DriverError,
-    FaceError,
-    KeyNotValid,
-    StatusListError,
-)
-from cityid_card.hsm import generate_key
+from cityid_card.errors import CityIDError, FaceError, KeyOutsideValidity, StatusListError
 from cityid_card.iso7816 import personalize, verify_card
 from cityid_card.iso7816.applet import CardApplication
 from cityid_card.media import Verification
+from cityid_card.media.errors import DriverError
 from cityid_card.station import (
     RECORD_FIELDS,
     Applicant,
@@ -753,7 +748,7 @@ def test_a_token_that_stops_signing_stops_the_batch(
     softhsm: Path, tmp_path: Path, hopper: Hopper
 ) -> None:
     uri = f"pkcs11:token={TOKEN};object=batch-unplugged"
-    token_key = generate_key(uri, "ES256", pin=PIN, kid="CHI-HSM-1")
+    token_key = IssuerKey.generate_in_token(uri, "ES256", pin=PIN, kid="CHI-HSM-1")
     station = Station(tmp_path, token_key, hopper)
     applicants = people(3)
 
@@ -1041,6 +1036,16 @@ def test_faces_are_written_owner_only_by_row_never_over_another(tmp_path: Path) 
         folder.check_free([6, 7], ["png"])
     with pytest.raises(FileExistsError):
         folder.write(7, {"pdf": b"%PDF-"})
+    assert (folder.path / "row-0007.pdf").read_bytes() == b"%PDF-"
+    assert sorted(path.name for path in folder.path.iterdir()) == [
+        "row-0007.pdf",
+        "row-0007.png",
+    ]  # fmt: skip  (no temporary file left behind)
+    replacing = FaceFolder(folder.path, replace=True)
+    replacing.check_free([7], ["pdf"])
+    replacing.write(7, {"pdf": b"%PDF-1.7"})
+    assert (folder.path / "row-0007.pdf").read_bytes() == b"%PDF-1.7"
+    assert stat.S_IMODE((folder.path / "row-0007.pdf").stat().st_mode) == 0o600
 
 
 # ---------------------------------------------------------------------------------------
@@ -1066,7 +1071,7 @@ def test_duplicate_rows_and_dates_that_do_not_fit_today(untouched: Station) -> N
 def test_a_key_that_may_not_issue_today(untouched: Station) -> None:
     expired = IssuerKey.generate("ES256", kid="OLD", valid_until=TODAY - timedelta(days=1))
     clock = FakeClock()
-    with pytest.raises(KeyNotValid, match="may not issue credentials today"):
+    with pytest.raises(KeyOutsideValidity, match="outside that window"):
         run_batch(people(1), expired, untouched.hopper, clock=clock, sleep=clock.sleep)
 
 
@@ -1078,6 +1083,21 @@ def test_a_registry_of_another_key(untouched: Station) -> None:
 def test_a_reader_without_a_driver(untouched: Station) -> None:
     with pytest.raises(DriverError, match="no driver for 'nowhere' is installed"):
         untouched.run(people(1), "nowhere:0")
+
+
+@pytest.mark.parametrize(
+    ("uri", "package"),
+    [("pcsc:0", "pip install ./drivers/pcsc"), ("nfc", "pip install ./drivers/nfc")],
+)
+def test_a_reader_whose_driver_is_not_installed_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, uri: str, package: str
+) -> None:
+    # A station with the library alone: no package has registered a driver.
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [])
+    with pytest.raises(DriverError) as caught:
+        ReaderCards(uri)
+    assert str(caught.value).startswith(f"no driver for '{uri[:4]}' is installed (installed: sim)")
+    assert package in str(caught.value)
 
 
 def test_a_records_file_that_cannot_be_opened(untouched: Station, tmp_path: Path) -> None:
@@ -1136,7 +1156,7 @@ def test_the_batch_benchmark_measures_every_reader_with_both_keys(
     monkeypatch.setitem(sys.modules, "batch_benchmark", benchmark)  # for its dataclass
     spec.loader.exec_module(benchmark)
     uri = f"pkcs11:token={TOKEN};object=batch-benchmark"
-    with generate_key(uri, "ES256", pin=PIN) as token_key:
+    with IssuerKey.generate_in_token(uri, "ES256", pin=PIN) as token_key:
         rows = benchmark.run(IssuerKey.generate("ES256"), token_key, 3, 1, tmp_path)
     readers = ["sim:card", "sim:ntag215", "sim:isodep"]
     keys = ["ES256, PEM file", "ES256, SoftHSM2"]

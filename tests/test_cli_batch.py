@@ -29,7 +29,6 @@ from pypdf import PdfReader
 
 from cityid_card import IssuerKey, StatusRegistry, StatusValue, TrustStore
 from cityid_card.cli import batch as batch_command
-from cityid_card.hsm import generate_key
 from cityid_card.station import RECORD_FIELDS, read_records
 
 from .conftest import PIN, TOKEN, run_cli
@@ -312,7 +311,7 @@ def test_100_applicants_signed_in_softhsm2_interrupted_and_resumed_with_the_prog
     names = [f"Applicant {n:03d}" for n in range(1, 101)]
     station = Station(tmp_path / "station", names)
     uri = f"pkcs11:token={TOKEN};object=batch-100-{reader[4:]}"
-    with generate_key(uri, "ES256", pin=PIN, kid="CHI-HSM-100") as token_key:
+    with IssuerKey.generate_in_token(uri, "ES256", pin=PIN, kid="CHI-HSM-100") as token_key:
         trust = TrustStore([token_key.public()])
         StatusRegistry.for_key(token_key, 4096).save(station.registry)
     pin = tmp_path / "pin"
@@ -432,6 +431,24 @@ def test_faces_are_written_per_card_and_an_unprintable_name_touches_no_card(
     assert (status, out) == (2, "")
     assert err.startswith("error: the faces folder already holds row-0001.pdf: print and delete")
     assert len(hopper.cards) == 2
+    # With --force the faces of the rows issued are replaced.
+    before = (faces / "row-0001.pdf").stat().st_ino
+    status, out, err = run_cli(capsys, *other, "--force")
+    assert (status, len(hopper.cards)) == (1, 4)
+    assert (faces / "row-0001.pdf").stat().st_ino != before
+    assert stat.S_IMODE((faces / "row-0001.pdf").stat().st_mode) == 0o600
+
+
+def test_face_options_without_faces_are_refused(
+    station: Station, hopper: Hopper, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run_cli(capsys, *station.argv("sim:card", "--face-png"))
+    assert (status, out) == (2, "")
+    assert err == (
+        "error: --face-png, --force, --font, --bold-font and --title go with --faces DIR "
+        "(FaceError)\n"
+    )
+    assert hopper.cards == [] and not station.records.exists()
 
 
 def _cli(station: Station, *argv: str, **options: Any) -> subprocess.Popen[str]:
@@ -516,7 +533,7 @@ def test_names_reach_nothing_but_the_cards_and_the_records_file(
     temp = tmp_path / "tmp"
     temp.mkdir()
     uri = f"pkcs11:token={TOKEN};object=batch-privacy"
-    with generate_key(uri, "ES256", pin=PIN) as token_key:
+    with IssuerKey.generate_in_token(uri, "ES256", pin=PIN) as token_key:
         StatusRegistry.for_key(token_key, 4096).save(station.registry)
     (station.folder / "pin").write_text(PIN)
     argv = station.argv("sim:card", "--passphrase-file", "pin", "--json")

@@ -25,7 +25,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, overload, runtime_checkable
 
-from .errors import CardError, CardRemoved, DriverError, NoReader, UnsupportedMedium
+from cityid_card.iso7816.errors import CardRemoved
+from cityid_card.media.errors import DriverError, MediumError, NoReader, UnsupportedMedium
+
 from .iso7816.apdu import split_response
 from .iso7816.applet import CardApplication
 from .media import ISO7816, TYPE2, Link
@@ -272,13 +274,13 @@ def connect(
     return _connect(uri, kind, timeout)
 
 
-def list_readers() -> dict[str, list[ReaderInfo] | CardError]:
+def list_readers() -> dict[str, list[ReaderInfo] | MediumError]:
     """What every driver sees: its readers, or the error that kept it from looking."""
-    seen: dict[str, list[ReaderInfo] | CardError] = {}
+    seen: dict[str, list[ReaderInfo] | MediumError] = {}
     for scheme in driver_names():
         try:
             seen[scheme] = load_driver(scheme).readers()
-        except CardError as error:
+        except MediumError as error:
             seen[scheme] = error
     return seen
 
@@ -360,7 +362,7 @@ class SimDriver:
             seen.add(entry_point.value)
             try:
                 found += _load(entry_point, f"the sim:{name} emulator").readers()
-            except CardError:
+            except MediumError:
                 continue  # an emulator that cannot load is no reader; open() says why
         return found
 

@@ -1,84 +1,55 @@
-"""The exception family of cityid-card.
+"""The errors of cityid-card's core, and the rule every other error follows.
 
-Every failure the library reports is a subclass of :class:`CityIDError`. A credential
-that cannot be accepted raises a subclass of :class:`CredentialError`, one per reason,
-so callers can branch on the type. Messages describe what was wrong with the *encoding*
-or the *policy*; they never contain the holder's name, date of birth or other claim
-values, so they are safe to log.
+Every failure the library reports is a subclass of :class:`CityIDError`. What lives here:
+
+- :class:`CredentialError` and its family, one subclass per reason a credential is
+  rejected, so callers branch on the type. Messages describe what was wrong with the
+  *encoding* or the *policy*; they never contain the holder's name, date of birth or
+  other claim values, so they are safe to log.
+- The core's own failures: :class:`InvalidKey` (and :class:`KeyOutsideValidity`,
+  :class:`PassphraseRequired`, :class:`WrongPassphrase`), :class:`InputError` (and
+  :class:`JSONInputError`), :class:`TrustStoreError`, :class:`StatusListError`, and
+  :class:`MissingExtra` for an optional part used without its extra installed.
+
+**The rule for the rest: a medium's errors live with the medium.** A package or module
+that talks to a medium (a token, a card, a tag, a card face, a batch) defines its
+errors in itself, and nowhere else:
+
+1. One module per medium holds them: ``cityid_card.pkcs11_uri`` (tokens: the part of
+   the token code importable without python-pkcs11), ``cityid_card.qr``
+   (``QRCodeError``); ``cityid_card.media.errors`` (the failure kinds every card, tag
+   and reader shares: ``MediumError``, ``Blank``, ``Locked``, ``Removed``, ...),
+   ``cityid_card.iso7816.errors`` (chip cards: ``BlankCard``, ``ApduError``, ...),
+   ``cityid_card.type2.errors`` (tags: ``BlankTag``, ``TagError``, ...) and
+   ``cityid_card.station.errors``. The medium's
+   public modules re-export them (``hsm`` re-exports the token errors). Where code
+   that never loads the medium's optional dependency must still catch its errors (a
+   ``--key`` may be a token URI on a station without python-pkcs11), they are defined
+   in a module that imports without it: the token errors live in ``pkcs11_uri``, not
+   in ``hsm``; :class:`FaceError` stays in this module until face.py loads its extra
+   lazily (the station catches it without the ``face`` extra; ``cityid_card.face``
+   re-exports it). Using a medium whose extra is missing raises :class:`MissingExtra`.
+2. Single inheritance: each error has exactly one base, a ``CityIDError`` subclass (the
+   medium's base, or a core error when it is one: a token error is an ``InvalidKey``).
+   No diamonds. When one failure happens on several media (a card or a tag removed
+   mid-write), it is one class whose instances say which: a ``medium`` attribute
+   (``"card"``, ``"tag"``), not one subclass per medium with two bases.
+3. A failure that means "reject this credential" (a clone failing chip
+   authentication) is a :class:`CredentialError` subclass carrying the medium, so
+   ``except CredentialError`` keeps rejecting it.
+4. The top level (``cityid_card/__init__.py``) exports only the credential API and the
+   core errors listed above; media errors are imported from their package.
+5. A test (``tests/test_package.py``) checks rules 2 and 4 for every module.
+
+The card and tag errors follow rule 2 by kind: a failure that happens on several media
+is one kind in ``cityid_card.media.errors`` whose instances carry ``medium``
+(``"chip_card"``, ``"nfc_tag"``, None for the reader), and each medium's named failures
+(``BlankCard``, ``BlankTag``) are subclasses of that one kind, never of two. Rule 3:
+``NotAuthentic`` (``CardAuthenticationError``, ``TagUidMismatch``) is a
+:class:`CredentialError` carrying the medium.
 """
 
 from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
-__all__ = [
-    "ApduError",
-    "ApplicationNotFound",
-    "BadSignature",
-    "Blank",
-    "BlankCard",
-    "BlankTag",
-    "CapabilityContainerError",
-    "CardAuthenticationError",
-    "CardError",
-    "CardLocked",
-    "CardNotBlank",
-    "CardProtocolError",
-    "CardRemoved",
-    "CityIDError",
-    "ClaimError",
-    "CredentialError",
-    "DriverError",
-    "Expired",
-    "FaceError",
-    "InputError",
-    "InvalidClaim",
-    "InvalidKey",
-    "JSONInputError",
-    "KeyNotValid",
-    "Locked",
-    "MalformedCredential",
-    "MediumError",
-    "NdefFormatError",
-    "NdefLengthError",
-    "NoReader",
-    "NotAuthentic",
-    "NotBlank",
-    "NotOurTag",
-    "NotYetValid",
-    "PersonalizationError",
-    "ProtocolError",
-    "QRCodeError",
-    "Removed",
-    "Revoked",
-    "StatusListError",
-    "StatusUnknown",
-    "Suspended",
-    "TagCapacityError",
-    "TagError",
-    "TagLocked",
-    "TagNotBlank",
-    "TagProtocolError",
-    "TagRemoved",
-    "TagUidMismatch",
-    "TagWriteError",
-    "TlvError",
-    "TokenError",
-    "TokenNotFound",
-    "TokenPinError",
-    "TokenUnsupported",
-    "TransportError",
-    "TransportTimeout",
-    "TrustStoreError",
-    "UnknownClaim",
-    "UnknownIssuer",
-    "UnsupportedAlgorithm",
-    "UnsupportedMedium",
-    "UnsupportedTag",
-    "UnsupportedVersion",
-    "WriteError",
-]
 
 
 class CityIDError(Exception):
@@ -149,6 +120,22 @@ class InvalidKey(CityIDError):
     """A key file or key description cannot be used (format, curve, password)."""
 
 
+class KeyOutsideValidity(InvalidKey):
+    """The issuer key may not sign on this issue date: it is outside the key's window.
+
+    Raised when issuing (spec section 9: an issuer MUST NOT sign outside the window),
+    before anything is signed; a verifier reports such a credential as KeyNotValid.
+    """
+
+
+class PassphraseRequired(InvalidKey):
+    """The key file is encrypted and no passphrase was given."""
+
+
+class WrongPassphrase(InvalidKey):
+    """The passphrase given does not open the encrypted key file."""
+
+
 class InputError(CityIDError):
     """A file or text given to cityid-card cannot be used as it is.
 
@@ -158,11 +145,12 @@ class InputError(CityIDError):
     """
 
 
-class JSONInputError(InputError):
+class JSONInputError(InputError, ValueError):
     """A JSON document is not valid JSON, or is past the reader's limits.
 
     The limits (size, nesting depth, digits of an integer) keep a hostile file from
-    exhausting the stack or the CPU; duplicate keys are refused as ambiguous.
+    exhausting the stack or the CPU; duplicate keys are refused as ambiguous. A
+    ValueError too, like json.JSONDecodeError, so code that caught that catches this.
     """
 
 
@@ -174,141 +162,22 @@ class StatusListError(CityIDError):
     """A status list or status registry cannot be read, verified or changed as asked."""
 
 
-# Token errors: an issuer key in a hardware token (PKCS#11) that cannot be used. They are
-# InvalidKey errors too, so code that handles a bad key file handles these the same way.
-# Messages name the token, the object and what was wrong; never the PIN.
-
-
-class TokenError(InvalidKey):
-    """A key in a PKCS#11 token cannot be used: the URI, the module or the token failed."""
-
-
-class TokenNotFound(TokenError):
-    """No token, or no private key object in it, matches the key URI."""
-
-
-class TokenPinError(TokenError):
-    """The token PIN is missing, incorrect or locked."""
-
-
-class TokenUnsupported(TokenError):
-    """The token key is not P-256 or Ed25519, or the token cannot sign with its algorithm."""
-
-
-# Card faces and QR codes: printing a card and reading one back from a picture.
-
-
 class FaceError(CityIDError):
     """A card face cannot be rendered as asked: a character the font cannot show, a bad photo.
 
-    Messages name the field (``name``, ``gender``), never its value.
+    Messages name the field (``name``, ``gender``), never its value. Defined here, not in
+    :mod:`cityid_card.face` (which re-exports it), because face.py needs the ``face``
+    extra to import, and the station catches FaceError without it (rule 1 below).
     """
 
 
-class QRCodeError(CityIDError):
-    """An image cannot be read, or holds no cityid-card QR code (or more than one)."""
+class MissingExtra(CityIDError):
+    """An optional part of cityid-card is used, but its extra is not installed.
 
+    ``extra`` is the name to install (``pip install 'cityid-card[EXTRA]'``); the message
+    says which part needs it.
+    """
 
-# Cards, tags and readers: the failure kinds every medium shares live in
-# cityid_card.media.errors, each medium's own failures in its package (iso7816.errors,
-# type2.errors). They are all CityIDErrors, and ``from cityid_card.errors import
-# BlankTag`` keeps working: the names resolve on first use (those packages import this
-# module, so they cannot be imported while it loads). CardError is the name the base of
-# them all had before it became MediumError.
-
-if TYPE_CHECKING:
-    from cityid_card.iso7816.errors import (
-        ApduError,
-        ApplicationNotFound,
-        BlankCard,
-        CardAuthenticationError,
-        CardLocked,
-        CardNotBlank,
-        CardProtocolError,
-        CardRemoved,
-    )
-    from cityid_card.media.errors import (
-        Blank,
-        DriverError,
-        Locked,
-        MediumError,
-        NoReader,
-        NotAuthentic,
-        NotBlank,
-        PersonalizationError,
-        ProtocolError,
-        Removed,
-        TransportError,
-        TransportTimeout,
-        UnsupportedMedium,
-        WriteError,
-    )
-    from cityid_card.type2.errors import (
-        BlankTag,
-        CapabilityContainerError,
-        NdefFormatError,
-        NdefLengthError,
-        NotOurTag,
-        TagCapacityError,
-        TagError,
-        TagLocked,
-        TagNotBlank,
-        TagProtocolError,
-        TagRemoved,
-        TagUidMismatch,
-        TagWriteError,
-        TlvError,
-        UnsupportedTag,
-    )
-
-    CardError = MediumError
-
-_MOVED = {
-    "ApduError": "cityid_card.iso7816.errors",
-    "ApplicationNotFound": "cityid_card.iso7816.errors",
-    "Blank": "cityid_card.media.errors",
-    "BlankCard": "cityid_card.iso7816.errors",
-    "BlankTag": "cityid_card.type2.errors",
-    "CapabilityContainerError": "cityid_card.type2.errors",
-    "CardAuthenticationError": "cityid_card.iso7816.errors",
-    "CardLocked": "cityid_card.iso7816.errors",
-    "CardNotBlank": "cityid_card.iso7816.errors",
-    "CardProtocolError": "cityid_card.iso7816.errors",
-    "CardRemoved": "cityid_card.iso7816.errors",
-    "DriverError": "cityid_card.media.errors",
-    "Locked": "cityid_card.media.errors",
-    "MediumError": "cityid_card.media.errors",
-    "NdefFormatError": "cityid_card.type2.errors",
-    "NdefLengthError": "cityid_card.type2.errors",
-    "NoReader": "cityid_card.media.errors",
-    "NotAuthentic": "cityid_card.media.errors",
-    "NotBlank": "cityid_card.media.errors",
-    "NotOurTag": "cityid_card.type2.errors",
-    "PersonalizationError": "cityid_card.media.errors",
-    "ProtocolError": "cityid_card.media.errors",
-    "Removed": "cityid_card.media.errors",
-    "TagCapacityError": "cityid_card.type2.errors",
-    "TagError": "cityid_card.type2.errors",
-    "TagLocked": "cityid_card.type2.errors",
-    "TagNotBlank": "cityid_card.type2.errors",
-    "TagProtocolError": "cityid_card.type2.errors",
-    "TagRemoved": "cityid_card.type2.errors",
-    "TagUidMismatch": "cityid_card.type2.errors",
-    "TagWriteError": "cityid_card.type2.errors",
-    "TlvError": "cityid_card.type2.errors",
-    "TransportError": "cityid_card.media.errors",
-    "TransportTimeout": "cityid_card.media.errors",
-    "UnsupportedMedium": "cityid_card.media.errors",
-    "UnsupportedTag": "cityid_card.type2.errors",
-    "WriteError": "cityid_card.media.errors",
-    "CardError": "cityid_card.media.errors",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), "MediumError" if name == "CardError" else name)
-    globals()[name] = value
-    return value
+    def __init__(self, extra: str, what: str) -> None:
+        super().__init__(f"{what}: pip install 'cityid-card[{extra}]'")
+        self.extra = extra

@@ -15,10 +15,13 @@ import socket
 import threading
 from pathlib import Path
 
+from cityid_card import _json
 from cityid_card._files import write_atomically
-from cityid_card.errors import CardError, CardRemoved, DriverError, TransportError
+from cityid_card.errors import JSONInputError
 from cityid_card.iso7816.applet import CardApplication, CardState
+from cityid_card.iso7816.errors import CardRemoved
 from cityid_card.iso7816.vpcd import VPCD_PORT, CardLike, VpcdCard
+from cityid_card.media.errors import DriverError, MediumError, TransportError
 
 __all__ = ["card_in_file", "load_card_state", "save_card_state", "serve"]
 
@@ -30,9 +33,9 @@ def load_card_state(path: str | os.PathLike[str]) -> CardState:
     except FileNotFoundError:
         return CardState()
     try:
-        return CardState.from_json(json.loads(text))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise CardError("not an emulated card state file") from None
+        return CardState.from_json(_json.loads(text))
+    except JSONInputError as error:
+        raise MediumError(f"not an emulated card state file: {error}") from None
 
 
 def save_card_state(state: CardState, path: str | os.PathLike[str]) -> None:

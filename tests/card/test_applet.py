@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from cityid_card.errors import CardError
 from cityid_card.iso7816 import CardApplication, CardState
 from cityid_card.iso7816 import apdu as commands
 from cityid_card.iso7816.apdu import AID, SW, Lifecycle
 from cityid_card.iso7816.applet import EF_CAPACITY
+from cityid_card.media.errors import MediumError
 from cityid_card.sim_io import load_card_state, save_card_state
 
 
@@ -138,7 +138,7 @@ def test_state_file_round_trip(tmp_path: Path) -> None:
 def test_bad_state_files_are_refused(tmp_path: Path, document: str) -> None:
     path = tmp_path / "card.json"
     path.write_text(document)
-    with pytest.raises(CardError, match="state file"):
+    with pytest.raises(MediumError, match="state file"):
         load_card_state(path)
 
 

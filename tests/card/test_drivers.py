@@ -19,10 +19,11 @@ from cityid_card.drivers import (
     load_driver,
     parse_uri,
 )
-from cityid_card.errors import CardRemoved, DriverError, NoReader
 from cityid_card.iso7816 import CardApplication, personalize, verify_card
+from cityid_card.iso7816.errors import CardRemoved
 from cityid_card.iso7816.vpcd import ATR, VpcdCard
 from cityid_card.media import ISO7816
+from cityid_card.media.errors import DriverError, NoReader
 from cityid_card.sim_io import serve
 from tests.conftest import NOW, sample_credential
 

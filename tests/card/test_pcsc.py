@@ -9,17 +9,11 @@ import pytest
 
 from cityid_card import IssuerKey, TrustStore
 from cityid_card.drivers import connect, list_readers, load_driver
-from cityid_card.errors import (
-    CardProtocolError,
-    CardRemoved,
-    DriverError,
-    NoReader,
-    TransportError,
-    TransportTimeout,
-)
 from cityid_card.iso7816 import CardApplication, CardSession, personalize, verify_card
 from cityid_card.iso7816.apdu import Ins
+from cityid_card.iso7816.errors import CardProtocolError, CardRemoved
 from cityid_card.media import ISO7816, Authenticity
+from cityid_card.media.errors import DriverError, NoReader, TransportError, TransportTimeout
 from tests.conftest import NOW, sample_credential
 
 from .pcsc_stack import VPCD_READER, FaultyCard, PcscStack

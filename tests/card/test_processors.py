@@ -6,9 +6,9 @@ import pytest
 
 from cityid_card import IssuerKey, TrustStore
 from cityid_card.drivers import SimConnection
-from cityid_card.errors import CardProtocolError
 from cityid_card.iso7816 import CardApplication, CardSession, personalize, verify_card
 from cityid_card.iso7816.apdu import CommandApdu, Ins, read_binary
+from cityid_card.iso7816.errors import CardProtocolError
 from cityid_card.iso7816.processors import (
     ApduProcessor,
     ChainedResponseProcessor,

@@ -10,19 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cityid_card import CredentialError, IssuerKey, TrustStore
+from cityid_card import CredentialError, IssuerKey, KeyOutsideValidity, TrustStore
 from cityid_card.drivers import SimConnection
-from cityid_card.errors import (
-    ApduError,
-    ApplicationNotFound,
-    BlankCard,
-    CardAuthenticationError,
-    CardError,
-    CardLocked,
-    CardProtocolError,
-    CardRemoved,
-    PersonalizationError,
-)
 from cityid_card.iso7816 import (
     CardApplication,
     CardSession,
@@ -30,7 +19,17 @@ from cityid_card.iso7816 import (
     read_card,
     verify_card,
 )
+from cityid_card.iso7816.errors import (
+    ApduError,
+    ApplicationNotFound,
+    BlankCard,
+    CardAuthenticationError,
+    CardLocked,
+    CardProtocolError,
+    CardRemoved,
+)
 from cityid_card.media import Authenticity
+from cityid_card.media.errors import MediumError, PersonalizationError
 from tests.conftest import NOW, sample_credential
 
 from .conftest import ScriptedConnection
@@ -181,7 +180,7 @@ def test_t0_cards_61xx_and_6cxx_are_followed() -> None:
     ],
 )
 def test_hostile_answers_raise_typed_errors(
-    answers: list[tuple[bytes, int]], error: type[CardError], message: str, card_trust: TrustStore
+    answers: list[tuple[bytes, int]], error: type[MediumError], message: str, card_trust: TrustStore
 ) -> None:
     with pytest.raises(error, match=message):
         verify_card(ScriptedConnection(answers), card_trust, NOW)
@@ -196,7 +195,7 @@ def test_hostile_answers_raise_typed_errors(
 def test_any_answers_give_a_result_or_a_cityid_error(
     answers: list[tuple[bytes, int]], card_trust: TrustStore
 ) -> None:
-    with contextlib.suppress(CardError, CredentialError):
+    with contextlib.suppress(MediumError, CredentialError):
         verify_card(ScriptedConnection(answers), card_trust, NOW)
 
 
@@ -210,7 +209,7 @@ def test_any_answers_give_a_result_or_a_cityid_error(
     ],
 )
 def test_key_generation_answers(
-    answer: tuple[bytes, int], error: type[CardError], message: str, es256_key: IssuerKey
+    answer: tuple[bytes, int], error: type[MediumError], message: str, es256_key: IssuerKey
 ) -> None:
     script = ScriptedConnection([FCI_INIT, answer])
     with pytest.raises(error, match=message):
@@ -266,7 +265,7 @@ def test_a_chip_failing_authentication_is_a_personalisation_error(es256_key: Iss
 def test_an_issuer_key_outside_its_window_leaves_the_card_blank() -> None:
     card = fresh_card()
     retired = IssuerKey.generate("ES256", kid="OLD", valid_until=date(2020, 1, 1))
-    with pytest.raises(CredentialError, match="may not issue"):
+    with pytest.raises(KeyOutsideValidity, match="outside that window"):
         personalize(card, retired, sample_credential(), lock=True, today=NOW.date())
     assert card.application.state.ef == b""
     assert card.application.state.lifecycle == 0x03
@@ -292,7 +291,7 @@ def test_tearing_at_any_apdu_of_personalisation(
     card.insert()
     try:
         result = verify_card(card, card_trust, NOW)
-    except (CardError, CredentialError):
+    except (MediumError, CredentialError):
         locked = card.application.state.lifecycle == 0x05
         assert not locked, "a locked card must verify"
     else:
@@ -321,7 +320,7 @@ def test_errors_never_carry_personal_data(es256_key: IssuerKey, card_trust: Trus
         script = ScriptedConnection([FCI_INIT, (bytes(torn), 0x6282), (bytes(64), 0x9000)])
         try:
             verify_card(script, card_trust, NOW)
-        except (CardError, CredentialError) as error:
+        except (MediumError, CredentialError) as error:
             messages.append(f"{error!s} {error!r}")
     clone = ScriptedConnection([FCI_INIT, (blob, 0x6282), (bytes(64), 0x9000)])
     with pytest.raises(CardAuthenticationError) as caught:

@@ -16,12 +16,12 @@ import nfc.tag.tt4
 import pytest
 
 from cityid_card import IssuerKey, TrustStore, type2
-from cityid_card.errors import NotOurTag
 from cityid_card.iso7816 import CardApplication, CardSession, personalize, verify_card
 from cityid_card.iso7816.isodep import EmulatedIsoDep
 from cityid_card.media import Authenticity
 from cityid_card.type2 import ndef
 from cityid_card.type2.emulator import EmulatedNtag
+from cityid_card.type2.errors import NotOurTag
 from cityid_card.type2.session import TagSession
 from cityid_card_nfc.driver import IsoDepConnection
 from cityid_card_nfc.emulator import EmulatedReader

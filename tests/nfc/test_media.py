@@ -11,8 +11,8 @@ import pytest
 from cityid_card import IssuerKey, TrustStore, media, type2
 from cityid_card.credential import Credential
 from cityid_card.drivers import connect, open_connection, open_reader
-from cityid_card.errors import UnsupportedMedium
 from cityid_card.media import Facts, Personalised, Reading, Verification, Written
+from cityid_card.media.errors import UnsupportedMedium
 from cityid_card.trust import TrustStore as Trust
 from cityid_card.type2.emulator import EmulatedNtag
 from cityid_card.type2.session import write_tag
@@ -44,6 +44,9 @@ class _Wallet:
 
     def facts(self) -> Facts:
         return Facts(self.kind, reader=self.link.reader)
+
+    def present(self) -> bool:
+        return True
 
     def read(self) -> Reading:
         raise NotImplementedError

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from cityid_card import IssuerKey, TrustStore, media, type2
-from cityid_card.errors import TagLocked, TagRemoved
 from cityid_card.media import Authenticity
 from cityid_card.type2.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag, EmulatedTagLink
+from cityid_card.type2.errors import TagLocked, TagRemoved
 from cityid_card.type2.medium import NfcTag
 from cityid_card.type2.session import TagSession, read_tag, write_tag
 from tests.conftest import REPO, sample_credential

@@ -9,13 +9,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cityid_card import IssuerKey, TrustStore, type2
-from cityid_card.errors import (
-    BadSignature,
+from cityid_card.errors import BadSignature, CredentialError, MalformedCredential
+from cityid_card.iso7816 import CardApplication, personalize
+from cityid_card.iso7816.errors import CardAuthenticationError
+from cityid_card.iso7816.isodep import EmulatedIsoDep
+from cityid_card.media import Authenticity, medium_for, verify_bytes
+from cityid_card.media.errors import UnsupportedMedium
+from cityid_card.status import CredentialStatus
+from cityid_card.type2 import ndef
+from cityid_card.type2.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag
+from cityid_card.type2.errors import (
     BlankTag,
     CapabilityContainerError,
-    CardAuthenticationError,
-    CredentialError,
-    MalformedCredential,
     NdefLengthError,
     NotOurTag,
     TagCapacityError,
@@ -27,15 +32,8 @@ from cityid_card.errors import (
     TagUidMismatch,
     TagWriteError,
     TlvError,
-    UnsupportedMedium,
     UnsupportedTag,
 )
-from cityid_card.iso7816 import CardApplication, personalize
-from cityid_card.iso7816.isodep import EmulatedIsoDep
-from cityid_card.media import Authenticity, medium_for, verify_bytes
-from cityid_card.status import CredentialStatus
-from cityid_card.type2 import ndef
-from cityid_card.type2.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag
 from cityid_card.type2.session import (
     Contents,
     TagSession,
@@ -302,7 +300,7 @@ def test_a_tag_that_stops_answering_or_babbles(
 
 
 def test_no_tag_in_the_field_is_no_reader(field: Field, ntag213: EmulatedNtag) -> None:
-    from cityid_card.errors import NoReader
+    from cityid_card.media.errors import NoReader
 
     ntag213.in_field = False
     with pytest.raises(NoReader, match="no tag or card answered"):

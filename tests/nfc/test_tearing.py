@@ -17,9 +17,10 @@ import ndef as ndeflib
 import pytest
 
 from cityid_card import IssuerKey, TrustStore, type2
-from cityid_card.errors import BlankTag, MediumError, TagError, TagRemoved
+from cityid_card.media.errors import MediumError
 from cityid_card.type2 import ndef
 from cityid_card.type2.emulator import EmulatedNtag, Stage
+from cityid_card.type2.errors import BlankTag, TagError, TagRemoved
 from cityid_card.type2.session import TagSession, verify_tag, write_tag
 from tests.conftest import sample_credential
 

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import re
 import sys
+from collections.abc import Callable
+from dataclasses import fields
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from cityid_card.credential import Credential
 from cityid_card.drivers import DEFAULT_TIMEOUT
-from cityid_card.errors import InputError
+from cityid_card.errors import InputError, PassphraseRequired
+from cityid_card.keyfiles import PIN_ENV, load_key, read_secret_file
 from cityid_card.keys import IssuerKey
 from cityid_card.media import Facts
+from cityid_card.pkcs11_uri import KeyUri, TokenError, TokenPinRequired, is_key_uri
 from cityid_card.status import StatusRegistry
 from cityid_card.trust import TrustStore
 
@@ -72,10 +77,13 @@ def whole_number(text: str) -> int:
     return int(text)
 
 
-def add_force_flag(parser: argparse.ArgumentParser, what: str = "the output file") -> None:
+def add_force_flag(parser: argparse.ArgumentParser, warning: str = "") -> None:
     """--force: replace an existing output file (without it, an existing file is refused)."""
     parser.add_argument(
-        "--force", action="store_true", help=f"replace {what} if it exists (default: refuse)"
+        "--force",
+        action="store_true",
+        help="replace the output file if it exists (default: refuse)"
+        + (f"; {warning}" if warning else ""),
     )
 
 
@@ -84,12 +92,18 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def add_passphrase_flag(parser: argparse.ArgumentParser) -> None:
+    """--passphrase-file: the key file's passphrase, or the PIN of a key in a token.
+
+    ``--pin-file``, its old name in ``hsm``, still works (hidden from the help).
+    """
     parser.add_argument(
         "--passphrase-file",
         type=Path,
         metavar="FILE",
-        help="file whose first line is the private key's passphrase (the PIN for a pkcs11: key)",
+        help="file whose first line is the key file's passphrase, or the PIN of a pkcs11: "
+        "key (without it, a terminal asks)",
     )
+    parser.add_argument("--pin-file", type=Path, dest="passphrase_file", help=argparse.SUPPRESS)
 
 
 def add_key_flag(parser: argparse.ArgumentParser) -> None:
@@ -118,9 +132,48 @@ def trust_store_or_new(path: Path) -> TrustStore:
 
 
 def read_passphrase(path: Path | None) -> bytes | None:
-    if path is None:
-        return None
-    return path.read_bytes().splitlines()[0] if path.stat().st_size else b""
+    """The first line of a --passphrase-file, or None without one."""
+    return None if path is None else read_secret_file(path)
+
+
+_T = TypeVar("_T")
+
+
+def with_secret(action: Callable[[bytes | None], _T], secret: bytes | None, prompt: str) -> _T:
+    """``action(secret)``; if it needs a passphrase or PIN that was not given, ask for it.
+
+    A terminal on standard input is asked (without echo) and ``action`` runs again;
+    otherwise, and with a secret that was given, the error says what to give.
+    """
+    try:
+        return action(secret)
+    except (PassphraseRequired, TokenPinRequired) as error:
+        if secret is not None or sys.stdin is None or not sys.stdin.isatty():
+            raise _needs_secret(error) from None
+    return action(getpass.getpass(prompt).encode("utf-8"))
+
+
+def _needs_secret(error: PassphraseRequired | TokenPinRequired) -> Exception:
+    if isinstance(error, PassphraseRequired):
+        return PassphraseRequired(
+            "the key file is encrypted: give --passphrase-file or type the passphrase"
+        )
+    return TokenPinRequired(
+        f"{error}: give --passphrase-file, pin-source= in the key URI or ${PIN_ENV}, "
+        "or type the PIN"
+    )
+
+
+def secret_prompt(location: str | os.PathLike[str]) -> str:
+    """What a terminal is asked for the key at ``location``: its passphrase, or a PIN."""
+    text = os.fspath(location)
+    if is_key_uri(text):
+        try:
+            named = KeyUri.parse(text)
+        except TokenError:
+            return "PIN: "
+        return f"PIN for token {named.token!r}: " if named.token else "token PIN: "
+    return f"Passphrase for {text}: "
 
 
 def load_issuer_key(
@@ -128,9 +181,15 @@ def load_issuer_key(
 ) -> IssuerKey:
     """The issuer key a --key names: a PEM file path or a pkcs11: URI.
 
-    A key in a token holds a session open: use the result as a context manager.
+    The passphrase or PIN comes from ``passphrase_file``, else (for a URI) the URI or
+    the environment, else a terminal asks for it. A key in a token holds a session
+    open: use the result as a context manager.
     """
-    return IssuerKey.load(location, read_passphrase(passphrase_file), kid=kid)
+    return with_secret(
+        lambda secret: load_key(location, secret, kid=kid),
+        read_passphrase(passphrase_file),
+        secret_prompt(location),
+    )
 
 
 #: The claims in the order people read them (dates in life order, the identifiers last).
@@ -154,9 +213,12 @@ ALL_CLAIMS = frozenset(CLAIM_ORDER)
 
 
 def claims_json(credential: Credential, show: frozenset[str] = ALL_CLAIMS) -> dict[str, Any]:
-    """The claims in ``show`` as JSON-ready values (dates as YYYY-MM-DD, bytes as hex)."""
+    """The claims in ``show`` as JSON-ready values (dates as YYYY-MM-DD, bytes as hex).
+
+    In the credential's field order, as specs/vectors/credentials.json holds them.
+    """
     result: dict[str, Any] = {}
-    for label in CLAIM_ORDER:
+    for label in (field.name for field in fields(credential)):
         if label not in show:
             continue
         value = getattr(credential, label)
@@ -169,8 +231,10 @@ def claims_json(credential: Credential, show: frozenset[str] = ALL_CLAIMS) -> di
 
 
 def print_claims(credential: Credential, show: frozenset[str] = ALL_CLAIMS) -> None:
-    """Print the claims in ``show`` that have a value, one per line."""
-    for label, value in claims_json(credential, show).items():
+    """Print the claims in ``show`` that have a value, one per line, in CLAIM_ORDER."""
+    claims = claims_json(credential, show)
+    for label in CLAIM_ORDER:
+        value = claims.get(label)
         if value is not None:
             print(f"  {label.replace('_', ' '):<14} {value}")
 
@@ -190,8 +254,8 @@ _COLOURS = {"green": "\033[32m", "red": "\033[31m"}
 
 
 def colour_wanted(stream: TextIO) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    if os.environ.get("NO_COLOR"):
+    """Colour only on a terminal, never when NO_COLOR is set (https://no-color.org) or TERM=dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty is not None and isatty())
@@ -274,10 +338,15 @@ def add_holder_flags(parser: argparse.ArgumentParser) -> None:
     )
     where.add_argument(
         "--registry",
-        type=Path,
-        metavar="FILE",
-        help="status registry to take a free random index from (recommended); "
-        "one of --registry and --status-index is required",
+        metavar="DB|JSON",
+        help="the registry to take a free random index from and record the card in (an "
+        "SQLite file or postgresql:// URL; a registry.json only takes the index); one of "
+        "--registry and --status-index is required",
+    )
+    parser.add_argument(
+        "--operator",
+        metavar="ID",
+        help="operator id the registry records (default: $CITYID_OPERATOR or the login name)",
     )
     add_passphrase_flag(parser)
 
@@ -304,11 +373,16 @@ def holder_credential(
     unused is harmless, one used twice is not.
     """
     require_status_choice(args)
-    registry = load_registry(args.registry) if args.registry else None
+    registry = None
+    if args.registry and _is_registry_database(args.registry):
+        # The city's registry (cli/registry.py): the card is recorded, index and holder.
+        status_index = _record_in_registry(args, key)
+    elif args.registry:
+        registry = load_registry(args.registry)
     if registry is not None:
         registry.check_key(key)
         status_index = registry.allocate()
-    else:
+    elif not args.registry:
         status_index = args.status_index
     credential = Credential(
         name=args.name,
@@ -320,3 +394,21 @@ def holder_credential(
         tag_uid=args.tag_uid,
     )
     return credential, registry
+
+
+# -- the city's registry (issue 12): record what issue and personalize issue -------------
+
+
+def _is_registry_database(location: str) -> bool:
+    from .registry import is_database
+
+    return is_database(location)
+
+
+def _record_in_registry(args: argparse.Namespace, key: IssuerKey) -> int:
+    from cityid_card.registry import Medium
+
+    from .registry import record_from_args
+
+    medium = Medium.CARD if getattr(args, "command", None) == "personalize" else Medium.FILE
+    return record_from_args(args, key, medium).status_index

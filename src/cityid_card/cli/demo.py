@@ -20,10 +20,11 @@ from typing import Any, cast
 from cityid_card._algorithms import Algorithm
 from cityid_card.credential import Credential
 from cityid_card.drivers import SimDriver, connect
-from cityid_card.errors import CardError, CredentialError, NoReader
+from cityid_card.errors import CredentialError
 from cityid_card.iso7816 import CardSession
 from cityid_card.keys import IssuerKey
 from cityid_card.media import TYPE2, medium_for
+from cityid_card.media.errors import MediumError, NoReader
 from cityid_card.trust import TrustStore
 from cityid_card.type2 import NTAG213
 from cityid_card.type2.medium import TagInReader
@@ -171,7 +172,7 @@ def _tag(name: str) -> Iterator[TagInReader]:
     """An emulated tag in this process, as the nfc driver presents it."""
     with connect(f"sim:{name}", timeout=0) as link:
         if link.kind != TYPE2:
-            raise CardError(f"sim:{name} is not an NFC tag")
+            raise MediumError(f"sim:{name} is not an NFC tag")
         yield cast(TagInReader, link)
 
 

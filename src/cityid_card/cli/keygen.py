@@ -2,7 +2,9 @@
 
 The private key is written owner-only (0600); an existing key file is replaced only
 with --force (the key it held is then lost for good). The trust store is created if it
-does not exist, and a kid already in it is refused.
+does not exist, and a kid already in it is refused. The key file carries the kid and
+the issuing window (--valid-from, --valid-until) with the key, so every command that
+signs with it refuses a credential dated outside the window.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--out", type=Path, required=True, metavar="FILE", help="new PKCS#8 PEM private key file"
     )
-    add_force_flag(parser, "the key file (the key it holds is lost)")
+    add_force_flag(parser, "the key it held is lost for good")
     add_new_key_flags(parser)
     add_passphrase_flag(parser)
     add_json_flag(parser)

@@ -28,6 +28,7 @@ from ._common import (
     print_json,
 )
 from ._io import PRIVATE, check_output, write_output
+from .registry import revoke_failed_card
 
 
 def register(commands: Any) -> None:
@@ -53,13 +54,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
+    today = date.today()  # the issuing city's local date
     if args.out is not None:
         check_output(args.out, force=args.force)  # before the card is written
     credential, registry = holder_credential(args, key)
+    key.check_issuing_date(credential.issued or today)  # before the card is touched
     if registry is not None:
         registry.save(args.registry)
-    with connect(args.reader, timeout=args.timeout) as link:
-        done = medium_for(link).personalise(key, credential, lock=args.lock, today=date.today())
+    try:
+        with connect(args.reader, timeout=args.timeout) as link:
+            done = medium_for(link).personalise(key, credential, lock=args.lock, today=today)
+    except BaseException:
+        revoke_failed_card(args, credential.status_index)  # the city's registry: card failed
+        raise
     blob, facts = done.blob, done.verification.facts
     if args.out is not None:
         write_output(args.out, blob, force=args.force, mode=PRIVATE)

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from cityid_card.drivers import connect
-from cityid_card.errors import UnsupportedMedium
 from cityid_card.media import medium_for
+from cityid_card.media.errors import UnsupportedMedium
 
 from ._common import (
     EXIT_OK,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from cityid_card.verifier import StatusPolicy, Verifier
 
 from ._common import (
     ALL_CLAIMS,
+    CLAIM_ORDER,
     DESK_CLAIMS,
     EXIT_OK,
     EXIT_REJECTED,
@@ -38,11 +39,14 @@ from ._common import (
     print_json,
 )
 from ._io import load_status_list, load_trust, read_credential, read_input
+from .status_list import status_note
 
 #: A photo of a card face from a phone is a few megabytes.
 _MAX_IMAGE = 64 * 1024 * 1024
 #: A file of scanned QR code texts: some 200,000 scans.
 _MAX_QR_FILE = 64 * 1024 * 1024
+#: One line of a scanner stream: past the longest QR code text, it cannot be one.
+_MAX_QR_LINE = qr.MAX_TEXT_LENGTH + 64
 
 _LEVELS = {
     "signature_only": "signature only (the credential binds no chip key: a copy would pass)",
@@ -156,7 +160,9 @@ def build_verifier(args: argparse.Namespace) -> Verifier:
     trust = load_trust(args.trust)
     lists = [load_status_list(path, trust) for path in args.status_list]
     policy = StatusPolicy.REJECT_UNKNOWN if args.require_status else StatusPolicy.ACCEPT_UNKNOWN
-    return Verifier(trust, lists, cache_size=0, status_policy=policy)
+    verifier = Verifier(trust, cache_size=0, status_policy=policy)
+    verifier.update_status_lists(lists, now=datetime.now(UTC))  # refuses a list dated ahead
+    return verifier
 
 
 def verification_time(args: argparse.Namespace) -> datetime | date:
@@ -187,20 +193,25 @@ def result_json(result: Verification, show: frozenset[str]) -> dict[str, Any]:
     return body
 
 
-def report(args: argparse.Namespace, result: Verification) -> None:
+def report(args: argparse.Namespace, result: Verification, note: str | None = None) -> None:
     """Print a successful verification, from any medium, as text or (--json) one JSON object.
 
     Read from a reader, it also says the authenticity level reached and what the medium
-    reported (its product, what the read cost, originality, lock state).
+    reported (its product, what the read cost, originality, lock state). ``note`` says
+    why the status is unknown although a list was given (it expired, say).
     """
     show = shown_claims(args)
     if args.json:
-        print_json(result_json(result, show))
+        print_json({**result_json(result, show), **({} if note is None else {"status_note": note})})
         return
     facts = result.facts
     from_reader = facts.reader is not None
+    said = "" if note is None else f" ({note})"
     where = f", {facts.what} in {facts.reader}" if from_reader else ""
-    print(f"{_valid()}  {result.alg}, issuer key {result.kid}, status {result.status.value}{where}")
+    print(
+        f"{_valid()}  {result.alg}, issuer key {result.kid}, "
+        f"status {result.status.value}{said}{where}"
+    )
     if from_reader:
         level = result.authenticity.name.lower()
         print(f"  {'authenticity':<14} {_LEVELS.get(level, level)}")
@@ -241,12 +252,36 @@ def _is_qr_text(value: str) -> bool:
 def _qr_lines(source: str) -> Iterator[tuple[int, str]]:
     """The numbered non-blank lines of --qr's FILE or of standard input (-)."""
     if source == "-":
-        for number, line in enumerate(sys.stdin, 1):
-            if line.strip():
-                yield number, line.strip()
+        yield from _stdin_lines()
         return
     data = read_input(Path(source), what="QR code text", max_bytes=_MAX_QR_FILE)
     for number, raw in enumerate(data.splitlines(), 1):
+        line = raw.decode("utf-8", "replace").strip()
+        if line:
+            yield number, line
+
+
+def _stdin_lines() -> Iterator[tuple[int, str]]:
+    """Standard input line by line, as each arrives.
+
+    Bytes that are not UTF-8 do not stop the stream (that line is rejected), and a line
+    longer than any QR code text is cut there and its rest skipped (the line is then
+    rejected) instead of being read whole into memory.
+    """
+    binary = getattr(sys.stdin, "buffer", None)
+
+    def readline() -> bytes:
+        if binary is not None:
+            data: bytes = binary.readline(_MAX_QR_LINE)
+            return data
+        return sys.stdin.readline(_MAX_QR_LINE).encode("utf-8", "replace")
+
+    number = 0
+    while raw := readline():
+        number += 1
+        if len(raw) >= _MAX_QR_LINE and not raw.endswith(b"\n"):
+            while (rest := readline()) and not rest.endswith(b"\n"):
+                pass
         line = raw.decode("utf-8", "replace").strip()
         if line:
             yield number, line
@@ -270,9 +305,9 @@ def _verify_stream(args: argparse.Namespace, verifier: Verifier) -> int:
         else:
             claims = claims_json(result.credential, show)
             shown = ", ".join(
-                f"{label.replace('_', ' ')} {value}"
-                for label, value in claims.items()
-                if value is not None and label != "name"
+                f"{label.replace('_', ' ')} {claims[label]}"
+                for label in CLAIM_ORDER
+                if claims.get(label) is not None and label != "name"
             )
             print(
                 f"{_valid()}  {claims['name']}, {shown}, issuer key {result.kid}, "
@@ -299,10 +334,9 @@ def run(args: argparse.Namespace) -> int:
         return _verify_stream(args, verifier)
     if args.reader is None:
         kind = "bytes" if args.credential is not None else "qr"
-        blob = credential_bytes(args)
-        report(args, verify_bytes(blob, verifier, verification_time(args), kind=kind))
-        return EXIT_OK
-    with connect(args.reader, timeout=args.timeout) as link:
-        result = medium_for(link).verify(verifier, verification_time(args))
-    report(args, result)
+        result = verify_bytes(credential_bytes(args), verifier, verification_time(args), kind=kind)
+    else:
+        with connect(args.reader, timeout=args.timeout) as link:
+            result = medium_for(link).verify(verifier, verification_time(args))
+    report(args, result, status_note(verifier, result.verified, args.at))
     return EXIT_OK

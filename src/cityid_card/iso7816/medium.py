@@ -17,7 +17,7 @@ from cityid_card.credential import Credential
 from cityid_card.iso7816.errors import BlankCard, CardAuthenticationError, CardLocked, CardNotBlank
 from cityid_card.keys import IssuerKey
 from cityid_card.media import Authenticity, Facts, Personalised, Reading, Verification, Written
-from cityid_card.media.errors import UnsupportedMedium
+from cityid_card.media.errors import MediumError, TransportError, UnsupportedMedium
 from cityid_card.trust import TrustStore
 from cityid_card.verifier import Verifier
 
@@ -39,6 +39,15 @@ class ChipCard:
 
     def facts(self) -> Facts:
         return Facts(self.kind, reader=self._link.reader, uid=self._link.uid)
+
+    def present(self) -> bool:
+        try:
+            CardSession(self._link).select()
+        except TransportError:
+            return False
+        except MediumError:
+            return True  # it answered, with an error: it is there (a blank or foreign card)
+        return True
 
     def _with_link(self, facts: Facts) -> Facts:
         return replace(facts, reader=self._link.reader, uid=self._link.uid)

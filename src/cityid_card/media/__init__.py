@@ -227,6 +227,14 @@ class Medium(Protocol):
         """What the medium reports before anything is read: reader, UID, product."""
         ...
 
+    def present(self) -> bool:
+        """Whether the card or tag still answers (one harmless command, nothing changed).
+
+        False when the link reports it gone (a TransportError); any answer, an error
+        status or an odd frame included, means it is still there.
+        """
+        ...
+
     def read(self) -> Reading:
         """The credential's bytes, unverified; BlankCard (or a kind of it) if there is none."""
         ...

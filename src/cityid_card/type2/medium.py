@@ -16,6 +16,7 @@ from cityid_card import media
 from cityid_card.credential import Credential
 from cityid_card.keys import IssuerKey
 from cityid_card.media import Facts, Personalised, Reading, Verification, Written
+from cityid_card.media.errors import MediumError, TransportError
 from cityid_card.trust import TrustStore
 from cityid_card.type2.errors import TagLocked, TagNotBlank, UnsupportedTag
 from cityid_card.verifier import Verifier
@@ -66,6 +67,15 @@ class NfcTag:
             uid=self._link.uid,
             unit="frame",
         )
+
+    def present(self) -> bool:
+        try:
+            self._link.command(memory.read(0))
+        except TransportError:
+            return False
+        except MediumError:
+            return True  # an odd answer is still an answer
+        return True
 
     def _with_reader(self, facts: Facts) -> Facts:
         return replace(facts, reader=self._link.reader)

@@ -32,22 +32,18 @@ import nfc.tag.tt4
 import nfc
 from cityid_card import type2
 from cityid_card.drivers import DEFAULT_TIMEOUT, ReaderInfo, describe_kind
-from cityid_card.errors import (
-    CardProtocolError,
-    CardRemoved,
+from cityid_card.iso7816.apdu import split_response
+from cityid_card.iso7816.errors import CardProtocolError, CardRemoved
+from cityid_card.media import ISO7816, TYPE2
+from cityid_card.media.errors import (
     DriverError,
     NoReader,
-    TagProtocolError,
-    TagRemoved,
-    TagWriteError,
     TransportError,
     TransportTimeout,
     UnsupportedMedium,
-    UnsupportedTag,
 )
-from cityid_card.iso7816.apdu import split_response
-from cityid_card.media import ISO7816, TYPE2
 from cityid_card.type2 import Product
+from cityid_card.type2.errors import TagProtocolError, TagRemoved, TagWriteError, UnsupportedTag
 
 __all__ = [
     "CountingFrontend",

@@ -19,9 +19,9 @@ from pathlib import Path
 from cityid_card import type2
 from cityid_card._files import write_atomically
 from cityid_card.drivers import DEFAULT_TIMEOUT, ReaderInfo
-from cityid_card.errors import CardError, NoReader
 from cityid_card.iso7816.applet import CardApplication
 from cityid_card.iso7816.isodep import EmulatedIsoDep
+from cityid_card.media.errors import MediumError, NoReader
 from cityid_card.media.field import TagEmulator
 from cityid_card.sim_io import card_in_file
 from cityid_card.type2.emulator import EmulatedNtag
@@ -47,7 +47,7 @@ def load_tag(product: type2.Product, path: Path) -> EmulatedNtag:
         save(bytes(tag.memory))
         return tag
     if len(memory) != product.pages * type2.PAGE_SIZE:
-        raise CardError(
+        raise MediumError(
             f"{os.fspath(path)} is not an {product.name} image "
             f"({product.pages * type2.PAGE_SIZE} bytes, page 0 first)"
         )

@@ -23,17 +23,17 @@ from typing import Any, TypeVar
 from smartcard import scard
 
 from cityid_card.drivers import DEFAULT_TIMEOUT, ReaderInfo, ReopeningReader, describe_kind
-from cityid_card.errors import (
-    CardError,
-    CardRemoved,
+from cityid_card.iso7816.apdu import split_response
+from cityid_card.iso7816.errors import CardRemoved
+from cityid_card.media import ISO7816
+from cityid_card.media.errors import (
     DriverError,
+    MediumError,
     NoReader,
     TransportError,
     TransportTimeout,
     UnsupportedMedium,
 )
-from cityid_card.iso7816.apdu import split_response
-from cityid_card.media import ISO7816
 
 __all__ = ["PcscConnection", "PcscDriver"]
 
@@ -59,7 +59,7 @@ _READER_GONE = {
 _GRACE = 1.0
 
 
-def _error(result: int, doing: str) -> CardError:
+def _error(result: int, doing: str) -> MediumError:
     """The typed error for a PC/SC result code (pcsc-lite's text says no personal data)."""
     text = scard.SCardGetErrorMessage(result).rstrip(". ")
     if result in _CARD_GONE:
