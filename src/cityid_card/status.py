@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import _algorithms, _cbor, cose
+from . import _algorithms, _cbor, _json, cose
 from ._algorithms import SIGNATURE_SIZE, algorithm_from_header
 from ._files import read_file, write_atomically
-from .errors import CredentialError, StatusListError
+from .errors import CredentialError, JSONInputError, StatusListError
 from .keys import WIRE_KID_SIZE, IssuerKey, PublicKey
 from .trust import TrustStore
 
@@ -352,9 +352,9 @@ class StatusRegistry:
     def from_bytes(cls, data: bytes) -> StatusRegistry:
         """Parse a registry file's content (JSON, as :meth:`to_bytes` writes it)."""
         try:
-            document = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise StatusListError("not a status registry file") from None
+            document = _json.loads(data)
+        except JSONInputError as error:
+            raise StatusListError(f"not a status registry file: {error}") from None
         return cls.from_json(document)
 
     def to_bytes(self) -> bytes:

@@ -8,10 +8,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import _algorithms
+from . import _algorithms, _json
 from ._algorithms import Algorithm
 from ._files import read_file, write_atomically
-from .errors import InvalidKey, TrustStoreError
+from .errors import InvalidKey, JSONInputError, TrustStoreError
 from .keys import PublicKey
 
 __all__ = ["TrustStore"]
@@ -89,9 +89,9 @@ class TrustStore:
     def from_bytes(cls, data: bytes) -> TrustStore:
         """Parse a JWK Set file's content (UTF-8 JSON); raise TrustStoreError if unusable."""
         try:
-            return cls.from_jwks(json.loads(bytes(data).decode("utf-8")))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise TrustStoreError("the trust store is not valid JSON") from None
+            return cls.from_jwks(_json.loads(bytes(data)))
+        except JSONInputError as error:
+            raise TrustStoreError(f"the trust store is not valid JSON: {error}") from None
 
     def to_bytes(self) -> bytes:
         """The store as a JWK Set file's content."""

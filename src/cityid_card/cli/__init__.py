@@ -30,9 +30,11 @@ from . import (
     sim,
     status_list,
     verify,
+    watch,
     write,
 )
 from ._common import EXIT_BROKEN_PIPE, EXIT_REJECTED, EXIT_USAGE, fail
+from ._examples import add_missing
 from ._parser import CommandParser
 
 _COMMANDS = (
@@ -52,6 +54,7 @@ _COMMANDS = (
     face,
     completion,
     serve,
+    watch,
 )
 
 #: The commands as `cityid-card --help` lists them: argparse has no groups of
@@ -62,7 +65,7 @@ COMMAND_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cards and tags", ("readers", "personalize", "write", "read", "sim")),
     ("revocation", ("status-list", "revoke")),
     ("station", ("batch", "face")),
-    ("desk", ("serve",)),
+    ("desk", ("serve", "watch")),
     ("keys", ("keygen", "hsm")),
     ("shell", ("completion",)),
 )
@@ -91,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.grouped_elsewhere = True  # type: ignore[attr-defined]
     for module in _COMMANDS:
         module.register(commands)
+    for child in commands.choices.values():
+        add_missing(child)
     summaries = {action.dest: action.help or "" for action in commands._choices_actions}
     width = max(map(len, summaries)) + 2
     sections = []
