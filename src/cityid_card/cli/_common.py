@@ -19,6 +19,7 @@ from cityid_card.drivers import DEFAULT_TIMEOUT
 from cityid_card.errors import InputError, PassphraseRequired
 from cityid_card.keyfiles import PIN_ENV, load_key, read_secret_file
 from cityid_card.keys import IssuerKey
+from cityid_card.media import Facts
 from cityid_card.pkcs11_uri import KeyUri, TokenError, TokenPinRequired, is_key_uri
 from cityid_card.status import StatusRegistry
 from cityid_card.trust import TrustStore
@@ -236,6 +237,12 @@ def print_claims(credential: Credential, show: frozenset[str] = ALL_CLAIMS) -> N
         value = claims.get(label)
         if value is not None:
             print(f"  {label.replace('_', ' '):<14} {value}")
+
+
+def exchanges(facts: Facts) -> str:
+    """``1 frame``, ``2 APDUs``: what an operation on a medium cost, for messages."""
+    count = facts.exchanges or 0
+    return f"{count} {facts.unit}{'' if count == 1 else 's'}"
 
 
 def print_json(obj: dict[str, Any]) -> None:
