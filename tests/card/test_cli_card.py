@@ -45,7 +45,7 @@ def test_personalize_read_verify_on_an_emulated_card(
     assert status == 0
     assert json.loads(out) == {
         "reader": reader, "bytes": 154, "alg": "ES256",
-        "authenticity": "chip_authenticated", "locked": True,
+        "authenticity": "chip_authenticated", "locked": True, "status_index": 7,
     }  # fmt: skip
     status, out, err = run(capsys, *personalize_args(issuer, reader))
     assert (status, out) == (2, "")

@@ -75,12 +75,13 @@ def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
                 "alg": key.alg,
                 "authenticity": level,
                 "locked": args.lock,
+                "status_index": credential.status_index,  # to revoke the card if it is lost
             }
         )
     else:
         print(
-            f"personalised the card in {reader}: {len(blob)} bytes, {key.alg}; "
-            f"read back, verified, {level.replace('_', ' ')}"
+            f"personalised the card in {reader}: {len(blob)} bytes, {key.alg}, status index "
+            f"{credential.status_index}; read back, verified, {level.replace('_', ' ')}"
         )
         print(
             "locked: the card is read-only for good"
