@@ -23,10 +23,10 @@ from ._common import (
     add_holder_flags,
     add_json_flag,
     add_reader_flags,
-    holder_credential,
     load_issuer_key,
     print_json,
 )
+from ._holder import holder_credential
 from ._io import PRIVATE, check_output, write_output
 from .registry import revoke_failed_card
 
