@@ -2,7 +2,9 @@
 
 The private key is written owner-only (0600); an existing key file is replaced only
 with --force (the key it held is then lost for good). The trust store is created if it
-does not exist, and a kid already in it is refused.
+does not exist, and a kid already in it is refused. The key file carries the kid and
+the issuing window (--valid-from, --valid-until) with the key, so every command that
+signs with it refuses a credential dated outside the window.
 """
 
 from __future__ import annotations
