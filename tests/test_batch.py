@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import importlib.metadata
 import importlib.util
 import itertools
 import json
@@ -37,15 +38,11 @@ from cityid_card import (
     sign_status_list,
 )
 from cityid_card.drivers import SimConnection
-from cityid_card.errors import (
-    CityIDError,
-    DriverError,
-    FaceError,
-    KeyOutsideValidity,
-    StatusListError,
-)
-from cityid_card.iso7816 import CardVerification, personalize, verify_card
+from cityid_card.errors import CityIDError, FaceError, KeyOutsideValidity, StatusListError
+from cityid_card.iso7816 import personalize, verify_card
 from cityid_card.iso7816.applet import CardApplication
+from cityid_card.media import Verification
+from cityid_card.media.errors import DriverError
 from cityid_card.station import (
     RECORD_FIELDS,
     Applicant,
@@ -77,7 +74,8 @@ from cityid_card.station import (
 )
 from cityid_card.type2.emulator import EmulatedNtag
 from cityid_card.type2.memory import PRODUCTS
-from cityid_card.type2.session import TagLink, verify_tag
+from cityid_card.type2.session import verify_tag
+from cityid_card_nfc.driver import Type2Connection
 from cityid_card_nfc.sim import open_emulated
 
 from .conftest import NOW, PIN, REPO, TOKEN
@@ -159,12 +157,12 @@ class Hopper:
             fault(card)
         connection = card if isinstance(card, SimConnection) else open_emulated(card)
         try:
-            assert isinstance(connection, SimConnection | TagLink)
+            assert isinstance(connection, SimConnection | Type2Connection)
             yield medium_for(connection)
         finally:
             connection.close()
 
-    def read_back(self, number: int, trust: TrustStore | Verifier) -> CardVerification:
+    def read_back(self, number: int, trust: TrustStore | Verifier) -> Verification:
         """Verify what the ``number``-th card holds, put back into a reader."""
         card = self.cards[number]
         card.insert()
@@ -172,7 +170,7 @@ class Hopper:
             return verify_card(card, trust, NOW)
         connection = open_emulated(card)
         try:
-            assert isinstance(connection, TagLink)
+            assert isinstance(connection, Type2Connection)
             return verify_tag(connection, trust, NOW)
         finally:
             connection.close()
@@ -619,7 +617,8 @@ def test_a_reader_with_a_state_file_holds_one_card_which_is_not_reused(
     result = station.run(people(2), reader, lock=False)  # a locked chip would say CardLocked
     assert [e.row for e in station.done()] == [1]
     waiting = [e for e in station.events if isinstance(e, Waiting)]
-    assert [(e.row, e.error) for e in waiting] == [(2, "CardNotBlank")]
+    refused = "TagNotBlank" if "ntag" in reader else "CardNotBlank"  # kind NotBlank, per medium
+    assert [(e.row, e.error) for e in waiting] == [(2, refused)]
     assert (result.stopped, result.remaining) == ("no_blank_card", 1)
     assert result.message is not None and "no usable card for row 2" in result.message
 
@@ -642,7 +641,7 @@ def test_a_used_or_locked_card_is_refused_untouched_and_the_next_one_used(
 ) -> None:
     def used(card: SimConnection) -> None:
         personalize(SimConnection(card.application), key, people(9)[8].credential(
-            status_index=3, issued=TODAY), lock=False)  # fmt: skip
+            status_index=3, issued=TODAY), lock=False, today=NOW.date())  # fmt: skip
 
     def locked(tag: EmulatedNtag) -> None:
         tag.memory[10:12] = b"\xff\xff"  # the static lock bits of pages 3 to 15
@@ -1037,6 +1036,16 @@ def test_faces_are_written_owner_only_by_row_never_over_another(tmp_path: Path) 
         folder.check_free([6, 7], ["png"])
     with pytest.raises(FileExistsError):
         folder.write(7, {"pdf": b"%PDF-"})
+    assert (folder.path / "row-0007.pdf").read_bytes() == b"%PDF-"
+    assert sorted(path.name for path in folder.path.iterdir()) == [
+        "row-0007.pdf",
+        "row-0007.png",
+    ]  # fmt: skip  (no temporary file left behind)
+    replacing = FaceFolder(folder.path, replace=True)
+    replacing.check_free([7], ["pdf"])
+    replacing.write(7, {"pdf": b"%PDF-1.7"})
+    assert (folder.path / "row-0007.pdf").read_bytes() == b"%PDF-1.7"
+    assert stat.S_IMODE((folder.path / "row-0007.pdf").stat().st_mode) == 0o600
 
 
 # ---------------------------------------------------------------------------------------
@@ -1074,6 +1083,21 @@ def test_a_registry_of_another_key(untouched: Station) -> None:
 def test_a_reader_without_a_driver(untouched: Station) -> None:
     with pytest.raises(DriverError, match="no driver for 'nowhere' is installed"):
         untouched.run(people(1), "nowhere:0")
+
+
+@pytest.mark.parametrize(
+    ("uri", "package"),
+    [("pcsc:0", "pip install ./drivers/pcsc"), ("nfc", "pip install ./drivers/nfc")],
+)
+def test_a_reader_whose_driver_is_not_installed_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, uri: str, package: str
+) -> None:
+    # A station with the library alone: no package has registered a driver.
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [])
+    with pytest.raises(DriverError) as caught:
+        ReaderCards(uri)
+    assert str(caught.value).startswith(f"no driver for '{uri[:4]}' is installed (installed: sim)")
+    assert package in str(caught.value)
 
 
 def test_a_records_file_that_cannot_be_opened(untouched: Station, tmp_path: Path) -> None:

@@ -397,7 +397,7 @@ def test_cli_keygen_issue_verify_through_the_token(
                             "--dob", "1990-04-12", "--expires", "2031-11-20", "--issued", "2026-11-21",
                             "--status-index", "7", "--out", str(card))  # fmt: skip
     assert (status, err) == (0, "")
-    assert out == f"wrote {card}: 116 bytes, {cli_alg}\n"  # 120 with a 5-byte status index
+    assert out == f"wrote {card}: 116 bytes, {cli_alg}, status index 7\n"  # 120 with a 5-byte index
     status, out, _ = _run(capsys, "verify", str(card), "--trust", str(trust), "--at", "2027-01-01")
     assert status == 0 and out.startswith(f"VALID  {cli_alg}, issuer key CHI-CLI-{cli_alg}")
 

@@ -15,11 +15,12 @@ Every failure the library reports is a subclass of :class:`CityIDError`. What li
 that talks to a medium (a token, a card, a tag, a card face, a batch) defines its
 errors in itself, and nowhere else:
 
-1. One module per medium holds them: ``cityid_card.pkcs11_uri`` (tokens: the part of
+1. One module per medium holds them: ``cityid_card.media.errors`` (the failure kinds
+   every medium shares: ``MediumError``, ``NoReader``, ``Removed``, ``Blank``,
+   ``NotAuthentic`` ...), ``cityid_card.iso7816.errors`` (cards),
+   ``cityid_card.type2.errors`` (tags), ``cityid_card.pkcs11_uri`` (tokens: the part of
    the token code importable without python-pkcs11), ``cityid_card.qr``
-   (``QRCodeError``); the card package
-   (``cityid_card.iso7816``, ``cityid_card.type2``) and ``cityid_card.station``
-   (``station.errors``, done) follow. The medium's
+   (``QRCodeError``), ``cityid_card.station.errors`` (batches). The medium's
    public modules re-export them (``hsm`` re-exports the token errors). Where code
    that never loads the medium's optional dependency must still catch its errors (a
    ``--key`` may be a token URI on a station without python-pkcs11), they are defined
@@ -38,10 +39,6 @@ errors in itself, and nowhere else:
 4. The top level (``cityid_card/__init__.py``) exports only the credential API and the
    core errors listed above; media errors are imported from their package.
 5. A test (``tests/test_package.py``) checks rules 2 and 4 for every module.
-
-The card and tag errors below are still here while their packages are being split
-out (branch ``seam``); they are no longer exported at the top level, and they move as
-rule 1 says (the test lists the diamonds still to remove).
 """
 
 from __future__ import annotations
@@ -140,11 +137,12 @@ class InputError(CityIDError):
     """
 
 
-class JSONInputError(InputError):
+class JSONInputError(InputError, ValueError):
     """A JSON document is not valid JSON, or is past the reader's limits.
 
     The limits (size, nesting depth, digits of an integer) keep a hostile file from
-    exhausting the stack or the CPU; duplicate keys are refused as ambiguous.
+    exhausting the stack or the CPU; duplicate keys are refused as ambiguous. A
+    ValueError too, like json.JSONDecodeError, so code that caught that catches this.
     """
 
 
@@ -175,145 +173,3 @@ class MissingExtra(CityIDError):
     def __init__(self, extra: str, what: str) -> None:
         super().__init__(f"{what}: pip install 'cityid-card[{extra}]'")
         self.extra = extra
-
-
-# Card errors: what can go wrong between the host and a contact card. Their messages
-# name the command and the ISO 7816-4 status word, never the bytes that were exchanged
-# (a credential holds the holder's name).
-
-
-class CardError(CityIDError):
-    """Reading, authenticating or personalising a card failed; the subclass says where."""
-
-
-class DriverError(CardError):
-    """A reader URI names no installed driver, or the driver cannot work (no PC/SC service)."""
-
-
-class NoReader(CardError):
-    """No reader matches the reader URI, or no card is in it."""
-
-
-class TransportError(CardError):
-    """The link to the card broke: the reader went away or the card stopped answering."""
-
-
-class CardRemoved(TransportError):
-    """The card was removed, or lost power, during the exchange."""
-
-
-class TransportTimeout(TransportError):
-    """The card or the reader did not answer in time."""
-
-
-class CardProtocolError(CardError):
-    """Bytes that break ISO 7816-4 or the card application: truncated, garbage, wrong size."""
-
-
-class ApduError(CardError):
-    """The card refused a command with an error status word.
-
-    ``sw`` is the status word (e.g. ``0x6A82``) and ``command`` the command's name; the
-    message names both with the ISO 7816-4 meaning of the status word.
-    """
-
-    def __init__(self, message: str, *, sw: int, command: str) -> None:
-        super().__init__(message)
-        self.sw = sw
-        self.command = command
-
-
-class ApplicationNotFound(ApduError):
-    """The card has no cityid-card application (SELECT answered 6A82)."""
-
-
-class BlankCard(CardError):
-    """The card application holds no credential: never personalised, or torn before writing."""
-
-
-class CardAuthenticationError(CardError, CredentialError):
-    """Active authentication failed: the chip did not prove it holds the credential's card key.
-
-    It is a CredentialError too: the card must be rejected (it may be a clone), so code
-    that rejects on ``except CredentialError`` rejects it as well.
-    """
-
-
-class PersonalizationError(CardError):
-    """Personalisation did not complete: the card must not be handed out as it is."""
-
-
-class CardLocked(PersonalizationError):
-    """The card is locked (personalised for good): no new key and no write are possible."""
-
-
-# NFC tag errors: a Type 2 tag (NTAG21x) whose memory or answers break the NDEF mapping
-# (specs/ndef-mapping.md), or that cannot take or give a credential. Like the card errors,
-# their messages name the structure and the offset that is wrong, never the tag's bytes.
-
-
-class TagError(CardError):
-    """An NFC tag cannot be read or written as the NDEF mapping says; the subclass says why."""
-
-
-class UnsupportedTag(TagError):
-    """The tag is of a kind the NDEF mapping does not cover (not Type 2, not ISO-DEP)."""
-
-
-class CapabilityContainerError(TagError):
-    """The capability container (page 3) is missing, of another version, or lies about the size."""
-
-
-class TlvError(TagError):
-    """The TLV blocks of the data area are broken: one runs past the memory, or lies."""
-
-
-class NdefLengthError(TlvError):
-    """The NDEF message TLV claims more bytes than the tag's data area holds."""
-
-
-class NdefFormatError(TagError):
-    """The NDEF message breaks the NDEF rules: lengths that disagree, chunks, trailing bytes."""
-
-
-class NotOurTag(TagError):
-    """The tag holds data that is not a cityid-card credential record (another record type)."""
-
-
-class BlankTag(BlankCard, TagError):
-    """The tag holds no NDEF message: it is blank, or a write was torn before it finished."""
-
-
-class TagRemoved(CardRemoved, TagError):
-    """The tag stopped answering: it left the reader's field, or it is broken."""
-
-
-class TagProtocolError(CardProtocolError, TagError):
-    """The tag refused a read command (NAK) or answered with the wrong number of bytes."""
-
-
-class TagCapacityError(TagError):
-    """The credential does not fit in the tag's data area."""
-
-
-class TagWriteError(PersonalizationError, TagError):
-    """Writing did not complete: the tag refused a page, or reads back other bytes."""
-
-
-class TagLocked(CardLocked, TagError):
-    """The tag is read-only (lock bits, or its capability container says so)."""
-
-
-class TagUidMismatch(CardAuthenticationError, TagError):
-    """The credential binds another tag's UID: it was copied to this tag.
-
-    A CredentialError too, like a failed chip authentication: the tag must be rejected.
-    """
-
-
-# The issuance station: a card it is handed that already holds data. The station's own
-# errors (its applicants file, its records) are in cityid_card.station.errors.
-
-
-class CardNotBlank(PersonalizationError):
-    """The card or tag a batch was handed already holds data: it is refused, not overwritten."""

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cityid_card import qr, sign_status_list
 from cityid_card.desk.service import MAX_BODY, EventHub, allowed_hosts
@@ -210,6 +212,8 @@ def test_nothing_personal_reaches_a_log(
         blob = base64.b64encode(issuer.card()).decode()
         assert live.verify({"credential": blob})[0] == 200
         live.request("POST", "/api/verify?qr=" + urllib.parse.quote(valid_qr), b"{")
+        live.request("GET", "/" + urllib.parse.quote(valid_qr))  # a scanner that opens URLs
+        live.request("GET", "/" + urllib.parse.quote(HOLDER))
         live.request(
             "POST", "/api/verify", b"{" + HOLDER.encode(), {"Content-Type": "application/json"}
         )
@@ -217,6 +221,7 @@ def test_nothing_personal_reaches_a_log(
         live.stop()
     text = caplog.text
     assert "POST /api/verify 200" in text  # our request log ran
+    assert "GET (another path) 404" in text
     assert "verify: valid" in text and "verify: rejected (Expired)" in text
     for secret in (HOLDER, "Rivera", "1990-04-12", valid_qr[5:25], blob[:20], "4711"):
         assert secret not in text
@@ -312,8 +317,6 @@ def test_the_serve_command(issuer: Issuer, tmp_path: Path, valid_qr: str) -> Non
 
 
 def test_serve_refuses_a_wrong_policy(issuer: Issuer, tmp_path: Path) -> None:
-    from tests.conftest import run_cli  # noqa: F401  # the in-process runner is for capsys
-
     trust = tmp_path / "trust.json"
     issuer.trust.save(trust)
     result = subprocess.run(
@@ -323,3 +326,64 @@ def test_serve_refuses_a_wrong_policy(issuer: Issuer, tmp_path: Path) -> None:
         timeout=30,
     )
     assert result.returncode == 2 and b"PolicyError" in result.stderr
+
+
+def test_serve_usage_errors(
+    issuer: Issuer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import run_cli
+
+    trust = tmp_path / "trust.json"
+    issuer.trust.save(trust)
+    for extra, message in (
+        (["--port", "70000"], "a port is 1 to 65535"),
+        (["--port", "0"], "expected a whole number of 1 or more"),
+        (["--workers", "0"], "expected a whole number of 1 or more"),
+        (["--koha", "CPL"], "expected 2 arguments"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            run_cli(capsys, "serve", "--trust", str(trust), *extra)
+        assert info.value.code == 2 and message in capsys.readouterr().err
+    status, _, err = run_cli(
+        capsys, "serve", "--trust", str(trust), "--workers", "2", "--reader", "sim:card"
+    )
+    assert status == 2 and "--reader needs --workers 1" in err
+    status, _, err = run_cli(capsys, "serve", "--trust", str(trust), "--koha", "C;PL", "PT")
+    assert status == 2 and "(IlsError)" in err
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_DOCUMENTS = (
+    _JSON.map(lambda value: json.dumps(value).encode())
+    | st.fixed_dictionaries({"qr": st.text(max_size=200)}).map(lambda d: json.dumps(d).encode())
+    | st.fixed_dictionaries({"credential": st.text(max_size=200)}).map(
+        lambda d: json.dumps(d).encode()
+    )
+    | st.binary(max_size=300)
+)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=_DOCUMENTS,
+    content_type=st.sampled_from(
+        ["application/json", "application/json; charset=utf-8", "text/plain", ""]
+    ),
+)
+def test_no_request_body_gets_a_500(server: LiveServer, body: bytes, content_type: str) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    status, _, answer = server.request("POST", "/api/verify", body, headers)
+    assert status in (200, 400, 413, 415)
+    document = json.loads(answer)
+    if status == 200:
+        assert document["valid"] is False and set(document) == {"valid", "error"}
+    else:
+        assert set(document) == {"error"}

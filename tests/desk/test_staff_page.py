@@ -71,8 +71,12 @@ def _write_y4m(path: Path, qr_text: str) -> None:
             video.write(b"FRAME\n" + luma + chroma + chroma)
 
 
-def _start_browser(camera_file: Path, profile: Path) -> WebDriver:
+def _start_browser(camera_file: Path, profile: Path, downloads: Path) -> WebDriver:
     options = webdriver.ChromeOptions()
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
@@ -82,17 +86,25 @@ def _start_browser(camera_file: Path, profile: Path) -> WebDriver:
 
 
 @pytest.fixture(scope="module")
-def browser(valid_qr: str) -> Iterator[WebDriver]:
+def browser_folder() -> Iterator[Path]:
+    """The browser's profile, its downloads and its camera's video: one temporary folder."""
     folder = Path(tempfile.mkdtemp(prefix="cityid-browser-"))
+    (folder / "downloads").mkdir()
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser(valid_qr: str, browser_folder: Path) -> Iterator[WebDriver]:
+    folder = browser_folder
     camera = folder / "camera.y4m"
     _write_y4m(camera, valid_qr)
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(path)]
     try:
         if missing:
             raise FileNotFoundError(f"{', '.join(missing)} not installed")
-        driver = _start_browser(camera, folder / "profile")
+        driver = _start_browser(camera, folder / "profile", folder / "downloads")
     except (OSError, WebDriverException) as error:
-        shutil.rmtree(folder, ignore_errors=True)
         reason = f"headless Chromium cannot start ({type(error).__name__}: {error})"
         if os.environ.get("CI") == "true":
             pytest.fail(reason + "; scripts/test installs it (install_browser_stack)")
@@ -101,7 +113,6 @@ def browser(valid_qr: str) -> Iterator[WebDriver]:
         yield driver
     finally:
         driver.quit()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
@@ -260,3 +271,67 @@ def test_the_camera_reads_a_qr_code(page: WebDriver) -> None:
     assert HOLDER in page.find_element(By.ID, "result").text
     assert page.find_element(By.ID, "camera").get_attribute("aria-pressed") == "false"
     assert "read from the camera" in page.find_element(By.ID, "camera-status").text
+
+
+def test_the_library_hand_off_needs_the_consent_box(
+    browser: WebDriver, browser_folder: Path, issuer: Issuer, valid_qr: str
+) -> None:
+    downloads = browser_folder / "downloads"
+    live = LiveServer(desk_config(issuer, koha=("CPL", "PT"))).start()
+    try:
+        browser.get(f"http://{live.host}/")
+        _wait(browser, lambda d: "library" in d.find_element(By.ID, "policy").text)
+        _scan(browser, valid_qr)
+        _wait(browser, lambda d: _state(d) == "valid")
+        section = browser.find_element(By.ID, "ils")
+        _wait(browser, lambda d: section.is_displayed())
+        button = browser.find_element(By.ID, "ils-register")
+        assert not button.is_enabled()  # no consent yet
+        consent = browser.find_element(By.ID, "ils-consent")
+        consent.send_keys(Keys.SPACE)  # keyboard only
+        assert button.is_enabled()
+        button.send_keys(Keys.ENTER)
+        _wait(browser, lambda d: "Patron record ready" in d.find_element(By.ID, "ils-status").text)
+        record = downloads / "koha-patron.csv"
+        _wait(browser, lambda d: record.exists() and record.stat().st_size > 0)
+        text = record.read_text(encoding="utf-8")
+        assert text.splitlines()[0] == "surname,firstname,branchcode,categorycode,patron_attributes"
+        assert text.splitlines()[1] == f"{HOLDER},,CPL,PT,"
+        # Escape clears the screen and withdraws the offer.
+        browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+        _wait(browser, lambda d: not section.is_displayed())
+    finally:
+        browser.get("about:blank")
+        live.stop()
+        for file in downloads.iterdir():
+            file.unlink()
+
+
+def test_no_hand_off_offered_unless_configured(page: WebDriver, valid_qr: str) -> None:
+    _wait(page, lambda d: "library" in d.find_element(By.ID, "policy").text)
+    _scan(page, valid_qr)
+    _wait(page, lambda d: _state(d) == "valid")
+    assert not page.find_element(By.ID, "ils").is_displayed()
+
+
+@pytest.mark.parametrize(
+    ("policy", "verdict", "state"),
+    [("age-check:21", "VALID: 21 OR OLDER", "valid"), ("age-check:40", "UNDER 40", "invalid")],
+)
+def test_an_age_check_shows_only_the_answer(
+    browser: WebDriver, issuer: Issuer, valid_qr: str, policy: str, verdict: str, state: str
+) -> None:
+    live = LiveServer(desk_config(issuer, policy)).start()  # the holder is 37
+    try:
+        browser.get(f"http://{live.host}/")
+        _wait(browser, lambda d: "age-check" in d.find_element(By.ID, "policy").text)
+        _scan(browser, valid_qr)
+        _wait(browser, lambda d: _state(d) == state)
+        result = browser.find_element(By.ID, "result")
+        assert browser.find_element(By.ID, "result-title").text == verdict
+        assert HOLDER not in result.text and "1990" not in result.text
+        assert result.find_elements(By.CSS_SELECTOR, "dd") == []
+        assert _nearest(_dominant_colour(browser)) == state
+    finally:
+        browser.get("about:blank")
+        live.stop()

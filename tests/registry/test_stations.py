@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -175,3 +176,21 @@ def test_a_station_file_is_not_a_city(registry: Registry, key: IssuerKey, tmp_pa
         station.lease(station="x", count=1, thumbprint=key_thumbprint(key), now=NOW)
     with Registry.open(path) as station, pytest.raises(StationError):
         station.sync(registry)
+
+
+def test_an_unsynced_station_card_is_not_revoked_blindly(
+    registry: Registry, key: IssuerKey, tmp_path: Path
+) -> None:
+    """The city cannot tell a station's unused index from one it issued offline: sync first."""
+    from cityid_card.registry import NotIssued
+
+    path = tmp_path / "ward.db"
+    lease(registry, path, station="ward-1", count=3, thumbprint=key_thumbprint(key), now=NOW)
+    (index,) = _issue_offline(path, key, ["Not Yet Synced"])
+    change: dict[str, Any] = {"index": index, "kind": EventKind.REVOKED, "reason": Reason.STOLEN}
+    with pytest.raises(NotIssued, match="sync the station first"):
+        registry.set_state(**change, operator="clerk", now=NOW)
+    with Registry.open(path) as station:
+        registry.sync(station)
+    card, changed = registry.set_state(**change, operator="clerk", now=NOW + timedelta(hours=1))
+    assert changed and card.state is CardState.REVOKED

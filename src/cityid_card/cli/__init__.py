@@ -26,13 +26,16 @@ from . import (
     personalize,
     read,
     readers,
+    registry,
     serve,
     sim,
     status_list,
     verify,
+    watch,
     write,
 )
 from ._common import EXIT_BROKEN_PIPE, EXIT_REJECTED, EXIT_USAGE, fail
+from ._examples import add_missing
 from ._parser import CommandParser
 
 _COMMANDS = (
@@ -51,7 +54,9 @@ _COMMANDS = (
     hsm,
     face,
     completion,
+    registry,
     serve,
+    watch,
 )
 
 #: The commands as `cityid-card --help` lists them: argparse has no groups of
@@ -61,8 +66,9 @@ COMMAND_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("verifying", ("verify", "inspect")),
     ("cards and tags", ("readers", "personalize", "write", "read", "sim")),
     ("revocation", ("status-list", "revoke")),
+    ("registry", ("registry",)),
     ("station", ("batch", "face")),
-    ("desk", ("serve",)),
+    ("desk", ("serve", "watch")),
     ("keys", ("keygen", "hsm")),
     ("shell", ("completion",)),
 )
@@ -91,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.grouped_elsewhere = True  # type: ignore[attr-defined]
     for module in _COMMANDS:
         module.register(commands)
+    for child in commands.choices.values():
+        add_missing(child)
     summaries = {action.dest: action.help or "" for action in commands._choices_actions}
     width = max(map(len, summaries)) + 2
     sections = []

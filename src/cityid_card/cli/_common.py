@@ -9,6 +9,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -18,6 +19,7 @@ from cityid_card.drivers import DEFAULT_TIMEOUT
 from cityid_card.errors import InputError, PassphraseRequired
 from cityid_card.keyfiles import PIN_ENV, load_key, read_secret_file
 from cityid_card.keys import IssuerKey
+from cityid_card.media import Facts
 from cityid_card.pkcs11_uri import KeyUri, TokenError, TokenPinRequired, is_key_uri
 from cityid_card.status import StatusRegistry
 from cityid_card.trust import TrustStore
@@ -75,10 +77,13 @@ def whole_number(text: str) -> int:
     return int(text)
 
 
-def add_force_flag(parser: argparse.ArgumentParser, what: str = "the output file") -> None:
+def add_force_flag(parser: argparse.ArgumentParser, warning: str = "") -> None:
     """--force: replace an existing output file (without it, an existing file is refused)."""
     parser.add_argument(
-        "--force", action="store_true", help=f"replace {what} if it exists (default: refuse)"
+        "--force",
+        action="store_true",
+        help="replace the output file if it exists (default: refuse)"
+        + (f"; {warning}" if warning else ""),
     )
 
 
@@ -221,9 +226,12 @@ ALL_CLAIMS = frozenset(CLAIM_ORDER)
 
 
 def claims_json(credential: Credential, show: frozenset[str] = ALL_CLAIMS) -> dict[str, Any]:
-    """The claims in ``show`` as JSON-ready values (dates as YYYY-MM-DD, bytes as hex)."""
+    """The claims in ``show`` as JSON-ready values (dates as YYYY-MM-DD, bytes as hex).
+
+    In the credential's field order, as specs/vectors/credentials.json holds them.
+    """
     result: dict[str, Any] = {}
-    for label in CLAIM_ORDER:
+    for label in (field.name for field in fields(credential)):
         if label not in show:
             continue
         value = getattr(credential, label)
@@ -236,10 +244,18 @@ def claims_json(credential: Credential, show: frozenset[str] = ALL_CLAIMS) -> di
 
 
 def print_claims(credential: Credential, show: frozenset[str] = ALL_CLAIMS) -> None:
-    """Print the claims in ``show`` that have a value, one per line."""
-    for label, value in claims_json(credential, show).items():
+    """Print the claims in ``show`` that have a value, one per line, in CLAIM_ORDER."""
+    claims = claims_json(credential, show)
+    for label in CLAIM_ORDER:
+        value = claims.get(label)
         if value is not None:
             print(f"  {label.replace('_', ' '):<14} {value}")
+
+
+def exchanges(facts: Facts) -> str:
+    """``1 frame``, ``2 APDUs``: what an operation on a medium cost, for messages."""
+    count = facts.exchanges or 0
+    return f"{count} {facts.unit}{'' if count == 1 else 's'}"
 
 
 def print_json(obj: dict[str, Any]) -> None:
@@ -251,8 +267,8 @@ _COLOURS = {"green": "\033[32m", "red": "\033[31m"}
 
 
 def colour_wanted(stream: TextIO) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    if os.environ.get("NO_COLOR"):
+    """Colour only on a terminal, never when NO_COLOR is set (https://no-color.org) or TERM=dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty is not None and isatty())
@@ -335,10 +351,15 @@ def add_holder_flags(parser: argparse.ArgumentParser) -> None:
     )
     where.add_argument(
         "--registry",
-        type=Path,
-        metavar="FILE",
-        help="status registry to take a free random index from (recommended); "
-        "one of --registry and --status-index is required",
+        metavar="DB|JSON",
+        help="the registry to take a free random index from and record the card in (an "
+        "SQLite file or postgresql:// URL; a registry.json only takes the index); one of "
+        "--registry and --status-index is required",
+    )
+    parser.add_argument(
+        "--operator",
+        metavar="ID",
+        help="operator id the registry records (default: $CITYID_OPERATOR or the login name)",
     )
     add_passphrase_flag(parser)
 
@@ -365,11 +386,16 @@ def holder_credential(
     unused is harmless, one used twice is not.
     """
     require_status_choice(args)
-    registry = load_registry(args.registry) if args.registry else None
+    registry = None
+    if args.registry and _is_registry_database(args.registry):
+        # The city's registry (cli/registry.py): the card is recorded, index and holder.
+        status_index = _record_in_registry(args, key)
+    elif args.registry:
+        registry = load_registry(args.registry)
     if registry is not None:
         registry.check_key(key)
         status_index = registry.allocate()
-    else:
+    elif not args.registry:
         status_index = args.status_index
     credential = Credential(
         name=args.name,
@@ -381,3 +407,21 @@ def holder_credential(
         tag_uid=args.tag_uid,
     )
     return credential, registry
+
+
+# -- the city's registry (issue 12): record what issue and personalize issue -------------
+
+
+def _is_registry_database(location: str) -> bool:
+    from .registry import is_database
+
+    return is_database(location)
+
+
+def _record_in_registry(args: argparse.Namespace, key: IssuerKey) -> int:
+    from cityid_card.registry import Medium
+
+    from .registry import record_from_args
+
+    medium = Medium.CARD if getattr(args, "command", None) == "personalize" else Medium.FILE
+    return record_from_args(args, key, medium).status_index

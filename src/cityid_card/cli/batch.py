@@ -9,7 +9,7 @@ like a hopper), personalises it (chip cards: card key, credential, read back,
 verified, chip authenticated; NFC tags: credential bound to the tag's UID, read back,
 verified), locks it with --lock, and appends the issuance record to --records. With
 --faces DIR it writes each card's face there (row-0001.pdf, and .png with --face-png,
-owner-only), and checks before any card is touched that every face can be printed: an
+owner-only; a face already there is replaced only with --force), and checks before any card is touched that every face can be printed: an
 applicant whose face cannot (a name written right to left, a character the font lacks:
 give --font) is skipped. A failed card is reported and must be set aside (with
 --registry its status index is revoked); the batch goes on unless --stop-on-error.
@@ -76,6 +76,7 @@ from ._common import (
     load_issuer_key,
     print_json,
 )
+from .registry import batch_registry, is_database
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -172,10 +173,12 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--registry",
-        type=Path,
-        help="status registry to take free random indexes from (recommended: a failed "
-        "card's index is revoked in it)",
+        metavar="DB|JSON",
+        help="the registry to take free random indexes from (recommended: a failed card's "
+        "index is revoked in it): an SQLite file or postgresql:// URL records every card "
+        "with its holder; a registry.json only takes the indexes",
     )
+    parser.add_argument("--operator", metavar="ID", help="operator id the registry records")
     parser.add_argument(
         "--stop-on-error", action="store_true", help="stop at the first card that fails"
     )
@@ -196,6 +199,11 @@ def register(commands: Any) -> None:
     )
     faces.add_argument("--face-png", action="store_true", help="a 300 dpi PNG of each face as well")
     faces.add_argument("--title", default=_TITLE, help=f"the card's title (default {_TITLE!r})")
+    faces.add_argument(
+        "--force",
+        action="store_true",
+        help="replace faces already in DIR for the rows issued (default: refuse to start)",
+    )
     faces.add_argument("--font", type=Path, metavar="TTF", help="TrueType font for the text")
     faces.add_argument("--bold-font", type=Path, metavar="TTF", help="bold TrueType font")
     parser.add_argument(
@@ -277,6 +285,9 @@ def _writing_faces(faces: CardFaces, folder: FaceFolder, report: Report) -> Repo
 
 
 def _batch(args: argparse.Namespace, machine: Machine, signals: _Signals) -> BatchFinished:
+    face_options = args.face_png or args.font or args.bold_font or args.force
+    if args.faces is None and (face_options or args.title != _TITLE):
+        raise FaceError("--face-png, --force, --font, --bold-font and --title go with --faces DIR")
     today = machine.clock.today()
     applicants = load_applicants(
         args.applicants, expires=args.expires, valid_years=args.valid_years, today=today
@@ -286,11 +297,13 @@ def _batch(args: argparse.Namespace, machine: Machine, signals: _Signals) -> Bat
         check_batch(applicants, key, today)
         cards = machine.cards(args.reader, args.timeout)
         faces = _card_faces(args, key) if args.faces is not None else None
-        indexes = RegistryFile(args.registry, key) if args.registry is not None else None
+        indexes = RegistryFile(args.registry, key) if _registry_file(args) else None
         records = None if args.records is None else stack.enter_context(RecordsFile(args.records))
+        if args.registry is not None and indexes is None:  # the city's registry (a database)
+            indexes = records = stack.enter_context(batch_registry(args, key, records))
         report = _changes_only(stack.enter_context(_reporter(args.json)))
         if faces is not None:
-            folder = FaceFolder(args.faces)
+            folder = FaceFolder(args.faces, replace=args.force)
             folder.check_free(_rows_to_issue(applicants, records), faces.formats)
             report = _writing_faces(faces, folder, report)
         return run_batch(
@@ -306,6 +319,11 @@ def _batch(args: argparse.Namespace, machine: Machine, signals: _Signals) -> Bat
             hold=signals.hold,
             on_event=report,
         )
+
+
+def _registry_file(args: argparse.Namespace) -> bool:
+    """--registry names a registry.json (not the city's registry database)."""
+    return args.registry is not None and not is_database(args.registry)
 
 
 def _rows_to_issue(applicants: list[Applicant], records: RecordsFile | None) -> list[int]:

@@ -63,8 +63,10 @@ def _issue(args: argparse.Namespace, key: IssuerKey) -> int:
     if registry is not None:
         registry.save(args.registry)
     write_output(args.out, blob, force=args.force, mode=PRIVATE)
+    index = credential.status_index  # the registry's record of the card holds it too
     if args.json:
-        print_json({"out": str(args.out), "bytes": len(blob), "alg": key.alg, "kid": key.kid})
+        print_json({"out": str(args.out), "bytes": len(blob), "alg": key.alg, "kid": key.kid,
+                    "status_index": index})  # fmt: skip
     else:
-        print(f"wrote {args.out}: {len(blob)} bytes, {key.alg}")
+        print(f"wrote {args.out}: {len(blob)} bytes, {key.alg}, status index {index}")
     return EXIT_OK

@@ -14,10 +14,15 @@ import json
 import logging
 import os
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cityid_card.desk.policy import DEFAULT_POLICY, POLICIES, get_policy
+from cityid_card.desk.ils import koha_code
+from cityid_card.desk.loop import event_json, watch
+from cityid_card.desk.policy import DEFAULT_POLICY, POLICIES, Policy, get_policy
 from cityid_card.desk.refresh import StatusListRefresher, source_for
 from cityid_card.errors import CityIDError
 from cityid_card.trust import TrustStore
@@ -29,9 +34,33 @@ from ._common import EXIT_OK, EXIT_USAGE
 _CONFIG_VARIABLE = "CITYID_CARD_SERVE_CONFIG"
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of 1 or more."""
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("expected a whole number of 1 or more")
+    return int(text)
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port, 1 to 65535."""
+    port = positive_int(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError("a port is 1 to 65535")
+    return port
+
+
+_EXAMPLES = """\
+examples:
+  cityid-card serve --trust trust.json --policy library
+  cityid-card serve --trust trust.json --status-lists lists/ --reader nfc --port 8600"""
+
+
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
-        "serve", help="run the local verification service and the staff page", description=__doc__
+        "serve",
+        help="run the local verification service and the staff page",
+        description=__doc__,
+        epilog=_EXAMPLES,
     )
     add_desk_flags(parser)
     parser.add_argument(
@@ -39,13 +68,22 @@ def register(commands: Any) -> None:
         default=None,
         help="address to listen on (default 127.0.0.1: this computer only)",
     )
-    parser.add_argument("--port", type=int, default=None, help="port to listen on (default 8600)")
+    parser.add_argument(
+        "--port", type=port_number, default=None, help="port to listen on (default 8600)"
+    )
     parser.add_argument(
         "--reader", metavar="URI", help="also watch this reader and show its taps on the page"
     )
     parser.add_argument(
+        "--koha",
+        nargs=2,
+        metavar=("BRANCH", "CATEGORY"),
+        help="offer the hand-off of a patron's registration to Koha (with the patron's "
+        "consent), with this branch code and patron category",
+    )
+    parser.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=1,
         help="worker processes answering POST /api/verify (default 1; not with --reader)",
     )
@@ -88,6 +126,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "require_status": args.require_status,
         "policy": args.policy,
         "host": args.host or "127.0.0.1",
+        "koha": args.koha,
     }
 
 
@@ -123,9 +162,25 @@ def build_app(settings: dict[str, Any], reader: str | None = None) -> Any:
         hosts=allowed_hosts(settings["host"]),
         status_info=None if refresher is None else refresher.report,
         tasks=() if refresher is None else (refresher.run,),
+        koha=None if not settings.get("koha") else (settings["koha"][0], settings["koha"][1]),
     )
-    del reader  # the reader loop is wired in with cityid-card watch
+    if reader is not None:
+        config.events = reader_events(reader, verifier, policy, refresher)
     return create_app(config)
+
+
+def reader_events(
+    reader: str, verifier: Verifier, policy: Policy, refresher: StatusListRefresher | None
+) -> Callable[[threading.Event], Iterator[dict[str, Any]]]:
+    """The service's event source: the reader loop's events, as the policy allows them."""
+
+    def events(stop: threading.Event) -> Iterator[dict[str, Any]]:
+        for event in watch(reader, verifier, stop=stop):
+            now = datetime.now().astimezone()
+            age = None if refresher is None else refresher.report(now)["age_days"]
+            yield event_json(event, policy, now.date(), age)
+
+    return events
 
 
 def app_from_environment() -> Any:
@@ -145,8 +200,11 @@ def run(args: argparse.Namespace) -> int:
     from cityid_card.desk.service import DEFAULT_HOST, DEFAULT_PORT, UVICORN_OPTIONS
 
     get_policy(args.policy)  # a wrong --policy is a usage error before anything starts
-    if args.workers < 1 or (args.workers > 1 and args.reader):
-        raise CityIDError("--workers takes 1 or more, and only 1 with --reader")
+    if args.workers > 1 and args.reader:
+        raise CityIDError("--reader needs --workers 1: one process watches the reader")
+    if args.koha:
+        koha_code(args.koha[0], "branch code")
+        koha_code(args.koha[1], "patron category code")
     settings = _settings(args)
     host = args.host or DEFAULT_HOST
     port = DEFAULT_PORT if args.port is None else args.port

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from cityid_card.drivers import SimDriver
-from cityid_card.iso7816.vpcd import VPCD_PORT, serve
+from cityid_card.iso7816.vpcd import VPCD_PORT
+from cityid_card.sim_io import serve
 
 from ._common import EXIT_OK
 
@@ -29,7 +30,9 @@ def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "sim", help="the emulated contact card", description=__doc__
     )
-    actions = parser.add_subparsers(dest="sim_command", required=True, metavar="ACTION")
+    actions = parser.add_subparsers(
+        dest="sim_command", required=True, metavar="ACTION", help="what to do"
+    )
     serve_parser = actions.add_parser("serve", help="connect the card to vpcd", description=__doc__)
     serve_parser.add_argument(
         "--vpcd",

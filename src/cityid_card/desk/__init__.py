@@ -1,12 +1,27 @@
 """At the desk and the gate: display policies, a reader loop, a local verification service.
 
-:mod:`.policy` decides what a venue sees of a verified card; the service
+:mod:`.policy` decides what a venue sees of a verified card; :func:`watch` (:mod:`.loop`)
+yields an event when a card comes into a reader and when it leaves; :mod:`.refresh`
+keeps status lists current; the service
 (``cityid-card serve``, :mod:`.service`) needs the ``desk`` extra
 (``pip install "cityid-card[desk]"``) and is not imported here.
 """
 
 from __future__ import annotations
 
+from .loop import Arrival, ReaderEvent, Removal, event_json, watch
 from .policy import DEFAULT_POLICY, POLICIES, Policy, PolicyError, age_on, get_policy
 
-__all__ = ["DEFAULT_POLICY", "POLICIES", "Policy", "PolicyError", "age_on", "get_policy"]
+__all__ = [
+    "DEFAULT_POLICY",
+    "POLICIES",
+    "Arrival",
+    "Policy",
+    "PolicyError",
+    "ReaderEvent",
+    "Removal",
+    "age_on",
+    "event_json",
+    "get_policy",
+    "watch",
+]

@@ -10,6 +10,8 @@ Routes:
   ``{"valid": true, ...the fields the display policy allows}``, or
   ``{"valid": false, "error": "<error type>"}`` for a card that does not verify.
 - ``GET /api/health``: the engine, the policy and the status lists' age.
+- ``POST /api/ils/koha`` with the card, ``"consent": true`` and ``"format"`` (``csv`` or
+  ``json``): the patron record for Koha (see :mod:`.ils`), when serve was given a branch.
 - ``GET /api/events``: the reader events (server-sent events), already filtered by the
   display policy.
 - ``GET /``: the staff page; ``/static/...`` its assets (no CDN: works offline).
@@ -51,6 +53,7 @@ from cityid_card.errors import CredentialError
 from cityid_card.status import StatusListToken
 from cityid_card.verifier import Verifier
 
+from .ils import IlsError, koha_csv, koha_patron
 from .policy import Policy
 
 __all__ = [
@@ -112,6 +115,8 @@ class ServiceConfig:
     status_info: Callable[[datetime], dict[str, Any]] | None = None
     events: EventSource | None = None
     tasks: Sequence[Callable[[threading.Event], None]] = ()
+    #: Koha's branch code and patron category for the hand-off; None: no hand-off.
+    koha: tuple[str, str] | None = None
     hosts: Sequence[str] = _LOOPBACK_NAMES
     clock: Callable[[], datetime] = _local_now
     hub: EventHub = field(default_factory=lambda: EventHub())
@@ -128,7 +133,8 @@ class EventHub:
         with self._lock:
             subscribers = list(self._queues)
         for loop, queue in subscribers:
-            loop.call_soon_threadsafe(_offer, queue, event)
+            with contextlib.suppress(RuntimeError):  # its loop closed: the client is gone
+                loop.call_soon_threadsafe(_offer, queue, event)
 
     @property
     def subscribers(self) -> int:
@@ -214,19 +220,45 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _credential_of(document: Any) -> bytes:
-    """The credential bytes a verify request carries; _Refusal for a malformed request."""
-    if not isinstance(document, dict) or len(document) != 1:
-        raise _Refusal(400, 'send one JSON object: {"qr": "CID1:..."} or {"credential": "..."}')
-    ((key, value),) = document.items()
-    if key not in ("qr", "credential") or not isinstance(value, str):
-        raise _Refusal(400, 'send one JSON object: {"qr": "CID1:..."} or {"credential": "..."}')
+async def _json_document(request: Request) -> Any:
+    body = await _read_body(request)
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # bad UTF-8 or JSON; nesting too deep
+        raise _Refusal(400, "the body is not valid JSON") from None
+
+
+def _credential_of(document: Any, extra: frozenset[str] = frozenset()) -> bytes:
+    """The credential bytes a request carries; _Refusal for a malformed request.
+
+    The request is a JSON object with exactly one of ``qr`` and ``credential`` and
+    nothing else but the ``extra`` keys.
+    """
+    usage = 'send one JSON object: {"qr": "CID1:..."} or {"credential": "..."}'
+    if not isinstance(document, dict) or not set(document) <= {"qr", "credential", *extra}:
+        raise _Refusal(400, usage)
+    sources = [key for key in ("qr", "credential") if key in document]
+    if len(sources) != 1 or not isinstance(document[sources[0]], str):
+        raise _Refusal(400, usage)
+    key, value = sources[0], document[sources[0]]
     if key == "qr":
         return qr.decode(value.strip())
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise _Refusal(400, "credential must be standard base64") from None
+
+
+_ROUTES = frozenset({"/", "/api/verify", "/api/health", "/api/events", "/api/ils/koha"})
+
+
+def _loggable(path: str) -> str:
+    """The path for the log: the service's own paths only (another could hold card text)."""
+    if path in _ROUTES:
+        return path
+    if path.startswith("/static/") and path.isascii() and len(path) < 64:
+        return "/static/..."
+    return "(another path)"
 
 
 class _Guard:
@@ -277,7 +309,7 @@ class _Guard:
             await response(scope, receive, send_with_headers)
         else:
             await self.app(scope, receive, send_with_headers)
-        LOGGER.info("%s %s %d", scope["method"], scope["path"], status_seen)
+        LOGGER.info("%s %s %d", scope["method"], _loggable(scope["path"]), status_seen)
 
 
 def create_app(config: ServiceConfig) -> Starlette:
@@ -289,12 +321,7 @@ def create_app(config: ServiceConfig) -> Starlette:
         if media_type != "application/json":
             return _refused(415, "send application/json")
         try:
-            body = await _read_body(request)
-            try:
-                document = json.loads(body)
-            except (ValueError, RecursionError):  # bad UTF-8 or JSON; nesting too deep
-                raise _Refusal(400, "the body is not valid JSON") from None
-            blob = _credential_of(document)
+            blob = _credential_of(await _json_document(request))
             now = config.clock()
             shown = policy.show(verifier.verify(blob, now=now), now.date())
         except _Refusal as refusal:
@@ -307,6 +334,42 @@ def create_app(config: ServiceConfig) -> Starlette:
         else:
             LOGGER.info("verify: valid")
         return _json(shown)
+
+    async def koha(request: Request) -> Response:
+        if config.koha is None:
+            return _refused(404, "the library system hand-off is not configured")
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            return _refused(415, "send application/json")
+        try:
+            document = await _json_document(request)
+            blob = _credential_of(document, frozenset({"consent", "format"}))
+            if document.get("format", "csv") not in ("csv", "json"):
+                raise _Refusal(400, 'format is "csv" or "json"')
+            if document.get("consent") is not True:
+                raise _Refusal(403, "the patron has not agreed to be registered")
+            now = config.clock()
+            try:
+                shown = policy.show(verifier.verify(blob, now=now), now.date())
+            except CredentialError as error:
+                return _json(policy.reject(error), 422)
+            branch, category = config.koha
+            patron = koha_patron(shown, branchcode=branch, categorycode=category, consent=True)
+        except _Refusal as refusal:
+            return _refused(refusal.status, refusal.message)
+        except IlsError as error:
+            return _refused(409, str(error))
+        LOGGER.info("koha: patron record handed over")
+        if document.get("format", "csv") == "json":
+            return _json({"patron": patron.rest_body()})
+        return Response(
+            koha_csv([patron]),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Cache-Control": "no-store",
+                "Content-Disposition": 'attachment; filename="koha-patron.csv"',
+            },
+        )
 
     async def health(request: Request) -> Response:
         now = config.clock()
@@ -321,6 +384,7 @@ def create_app(config: ServiceConfig) -> Starlette:
                 "fields": sorted(policy.keys),
                 "implementation": verifier.implementation,
                 "reader": config.events is not None,
+                "ils": config.koha is not None,
                 "status_lists": report,
             }
         )
@@ -343,6 +407,7 @@ def create_app(config: ServiceConfig) -> Starlette:
         Route("/", index, methods=["GET", "HEAD"]),
         Route("/api/verify", verify_route, methods=["POST"]),
         Route("/api/health", health, methods=["GET"]),
+        Route("/api/ils/koha", koha, methods=["POST"]),
         Route("/api/events", events, methods=["GET"]),
         Mount("/static", app=StaticFiles(packages=[("cityid_card.desk", "static")]), name="static"),
     ]

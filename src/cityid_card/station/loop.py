@@ -29,14 +29,9 @@ from datetime import date
 from typing import Protocol
 
 from cityid_card.credential import Credential
-from cityid_card.errors import (
-    CardError,
-    CityIDError,
-    DriverError,
-    FaceError,
-    InvalidKey,
-)
+from cityid_card.errors import CityIDError, FaceError, InvalidKey
 from cityid_card.keys import IssuerKey
+from cityid_card.media.errors import DriverError, MediumError
 from cityid_card.status import DEFAULT_ENTRIES
 
 from ._medium import CardSource, Medium
@@ -247,7 +242,7 @@ class _Batch:
             blob=done.blob,
         )
 
-    def look(self, applicant: Applicant) -> CardDone | CardFailed | CardError:
+    def look(self, applicant: Applicant) -> CardDone | CardFailed | MediumError:
         """One look at the reader: the outcome of a usable card, or why there is none.
 
         From the moment a usable card is found until its outcome is reported, the card
@@ -260,7 +255,7 @@ class _Batch:
                     medium.check_blank()
                 except DriverError:
                     raise  # the reader cannot work: no card will come
-                except CardError as error:
+                except MediumError as error:
                     return error
                 held.enter_context(self.hold())
                 self.waiting_for = None
@@ -274,7 +269,7 @@ class _Batch:
         self.waiting_for = applicant
         while True:
             outcome = self.look(applicant)
-            if not isinstance(outcome, CardError):
+            if not isinstance(outcome, MediumError):
                 break
             self.emit(Waiting(applicant.row, type(outcome).__name__, str(outcome)))
             left = deadline - self.clock.monotonic()

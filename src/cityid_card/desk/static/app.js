@@ -33,7 +33,15 @@
   const detail = $("result-detail");
   const fieldList = $("result-fields");
   const scan = $("scan");
+  const ils = $("ils");
+  const consent = $("ils-consent");
+  const register = $("ils-register");
+  const ilsStatus = $("ils-status");
   let clearTimer = null;
+  let ilsOffered = false;
+  // The last scanned code, kept in memory only while its result is on screen, for the
+  // library hand-off; cleared with the screen.
+  let lastScan = null;
 
   function show(state, verdict, reason, fields) {
     result.dataset.state = state;
@@ -51,9 +59,18 @@
     if (state !== "idle") clearTimer = setTimeout(clearScreen, CLEAR_AFTER_MS);
   }
 
+  function offerIls(offer) {
+    ils.hidden = !offer;
+    consent.checked = false;
+    register.disabled = true;
+    ilsStatus.textContent = "";
+  }
+
   function clearScreen() {
     show("idle", "Ready: scan a QR code or tap a card", "", []);
     clearTimer = null;
+    lastScan = null;
+    offerIls(false);
   }
 
   function render(answer, source) {
@@ -66,15 +83,14 @@
     let state = "valid";
     let verdict = "VALID";
     for (const [key, value] of Object.entries(answer)) {
-      if (key === "valid" || key === "event" || key === "reader") continue;
       const age = /^age_over_(\d+)$/.exec(key);
       if (age) {
         verdict = value === true ? "VALID: " + age[1] + " OR OLDER" : "UNDER " + age[1];
         if (value !== true) state = "invalid";
         continue;
       }
-      if (value === null || value === undefined) continue;
-      fields.push([LABELS[key] || key, String(value)]);
+      if (!(key in LABELS) || value === null || value === undefined) continue;
+      fields.push([LABELS[key], String(value)]);
     }
     const reason = state === "valid"
       ? "The city issued a card with these details (" + source + "). Compare them with the printed card."
@@ -85,6 +101,8 @@
   async function verifyQr(text) {
     const qr = text.trim();
     if (!qr) return;
+    lastScan = null;
+    offerIls(false);
     show("idle", "Checking…", "", []);
     try {
       const response = await fetch("/api/verify", {
@@ -100,6 +118,10 @@
         return;
       }
       render(answer, "QR code");
+      if (answer.valid === true && typeof answer.name === "string" && ilsOffered) {
+        lastScan = qr;
+        offerIls(true);
+      }
     } catch (error) {
       show("invalid", "NOT CHECKED", "The verification service cannot be reached.", []);
     }
@@ -117,12 +139,40 @@
     if (event.key === "Escape") { clearScreen(); scan.value = ""; scan.focus(); }
   });
 
+  consent.addEventListener("change", () => { register.disabled = !consent.checked; });
+  register.addEventListener("click", async () => {
+    if (!consent.checked || lastScan === null) return;
+    try {
+      const response = await fetch("/api/ils/koha", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ qr: lastScan, consent: true, format: "csv" }),
+        credentials: "omit",
+        cache: "no-store",
+      });
+      if (!response.ok) {
+        ilsStatus.textContent = "The patron record could not be made (" + response.status + ").";
+        return;
+      }
+      const file = await response.blob();
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(file);
+      link.download = "koha-patron.csv";
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+      ilsStatus.textContent = "Patron record ready: koha-patron.csv. Import it in Koha (Tools, Import patrons), then delete the file.";
+    } catch (error) {
+      ilsStatus.textContent = "The verification service cannot be reached.";
+    }
+  });
+
   // Status lists' age, from /api/health, refreshed every minute.
   async function health() {
     try {
       const response = await fetch("/api/health", { cache: "no-store", credentials: "omit" });
       const report = await response.json();
       $("policy").textContent = "Display policy: " + report.policy;
+      ilsOffered = report.ils === true;
       const age = report.status_lists.age_days;
       const element = $("status-age");
       element.dataset.age = age === null ? "" : String(age);
@@ -145,6 +195,8 @@
   events.addEventListener("arrival", (message) => {
     const answer = JSON.parse(message.data);
     readerStatus.textContent = "A card is on the reader.";
+    lastScan = null;
+    offerIls(false);
     render(answer, "card reader");
   });
   events.addEventListener("removal", () => {

@@ -1,0 +1,121 @@
+"""``cityid-card watch``: verify each card that comes into a reader, once, as it comes.
+
+Prints a line when a card arrives (VALID with what the display policy allows, or
+NOT ACCEPTED and why) and when it leaves; with --json one JSON object per event (JSON
+Lines). The reader stays open while a card is on it: a card left there is verified
+once. Ends with Ctrl+C, or after --count cards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from datetime import datetime
+from typing import Any
+
+from cityid_card.desk.loop import DEFAULT_INTERVAL, Arrival, event_json, watch
+from cityid_card.desk.policy import get_policy
+
+from ._common import EXIT_OK, add_json_flag, print_json
+from .serve import add_desk_flags, build_verifier, positive_int
+
+
+def _interval(text: str) -> float:
+    """argparse type: seconds between two polls, 0.01 to 60."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number of seconds") from None
+    if not 0.01 <= seconds <= 60:
+        raise argparse.ArgumentTypeError("the interval is 0.01 to 60 seconds")
+    return seconds
+
+
+_EXAMPLES = """\
+examples:
+  cityid-card watch --reader nfc --trust trust.json --policy library
+  cityid-card watch --reader pcsc --trust trust.json --status-lists lists/ --json"""
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "watch",
+        help="verify each card that comes into a reader",
+        description=__doc__,
+        epilog=_EXAMPLES,
+    )
+    parser.add_argument(
+        "--reader",
+        required=True,
+        metavar="URI",
+        help="pcsc[:<index>|:<name part>], nfc[:<nfcpy path>], sim:card[:STATEFILE], "
+        "sim:ntag213|ntag215|ntag216[:IMAGEFILE] or sim:isodep[:STATEFILE]",
+    )
+    add_desk_flags(parser)
+    parser.add_argument(
+        "--interval",
+        type=_interval,
+        default=DEFAULT_INTERVAL,
+        metavar="SECONDS",
+        help=f"how often to look for a card and check it is still there (default {DEFAULT_INTERVAL:g})",
+    )
+    parser.add_argument(
+        "--count",
+        type=positive_int,
+        metavar="N",
+        help="stop after N cards (default: run until Ctrl+C)",
+    )
+    add_json_flag(parser)
+    parser.set_defaults(run=run)
+
+
+def _line(shown: dict[str, Any]) -> str:
+    reader = shown["reader"]
+    if shown["event"] == "removal":
+        return f"card off {reader}"
+    if not shown["valid"]:
+        return f"card on {reader}: NOT ACCEPTED ({shown['error']})"
+    meta = {"event", "reader", "valid", "authenticity", "status_list_age_days"}
+    fields = [f"{k.replace('_', ' ')} {v}" for k, v in shown.items() if k not in meta]
+    return " ".join(
+        [
+            f"card on {reader}: VALID",
+            *([", ".join(fields)] if fields else []),
+            f"[{shown['authenticity']}]",
+        ]
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    policy = get_policy(args.policy)
+    verifier, refresher = build_verifier(
+        {
+            "trust": args.trust,
+            "status_lists": args.status_lists,
+            "require_status": args.require_status,
+        }
+    )
+    stop = threading.Event()
+    if refresher is not None:
+        threading.Thread(target=refresher.run, args=(stop,), daemon=True).start()
+    arrivals = 0
+    try:
+        for event in watch(args.reader, verifier, interval=args.interval):
+            now = datetime.now().astimezone()
+            age = None if refresher is None else refresher.report(now)["age_days"]
+            shown = event_json(event, policy, now.date(), age)
+            if args.json:
+                print_json(shown)
+            else:
+                print(_line(shown))
+            sys.stdout.flush()
+            if isinstance(event, Arrival):
+                arrivals += 1
+                if args.count is not None and arrivals >= args.count:
+                    break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+    return EXIT_OK
