@@ -31,17 +31,17 @@ errors in itself, and nowhere else:
 2. Single inheritance: each error has exactly one base in the ``CityIDError`` family
    (the medium's base, or a core error when it is one: a token error is an
    ``InvalidKey``); a builtin beside it is allowed (``JSONInputError`` is also a
-   ``ValueError``). No diamonds; the one exception is rule 3's ``NotAuthentic``. When one failure happens on several media (a card or a tag removed
-   mid-write), it is one class whose instances say which: a ``medium`` attribute
-   (``"card"``, ``"tag"``), not one subclass per medium with two bases.
+   ``ValueError``). No diamonds; the one exception is rule 3's ``NotAuthentic``. When
+   one failure happens on several media (a card or a tag removed mid-write), it is one
+   class whose instances say which: a ``medium`` attribute (``"card"``, ``"tag"``), not
+   one subclass per medium with two bases.
 3. A failure that means "reject this credential" (a clone failing chip
    authentication) is a :class:`CredentialError` subclass carrying the medium, so
    ``except CredentialError`` keeps rejecting it.
 4. The top level (``cityid_card/__init__.py``) exports only the credential API and the
    core errors listed above; media errors are imported from their package.
 5. A test (``tests/test_package.py``) checks rules 2 and 4 for every module, and that
-   no module imports another that imports it back (deferred imports count, except in
-   the CLI, the edge).
+   no module imports another that imports it back (deferred imports count too).
 """
 
 from __future__ import annotations
