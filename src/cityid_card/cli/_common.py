@@ -135,6 +135,19 @@ def read_passphrase(path: Path | None) -> bytes | None:
     return None if path is None else read_secret_file(path)
 
 
+def new_passphrase(path: Path | None) -> bytes | None:
+    """The passphrase for a new key file: --passphrase-file's, else typed twice on a terminal.
+
+    Empty (or no terminal and no file) means an unencrypted key file.
+    """
+    if path is not None or sys.stdin is None or not sys.stdin.isatty():
+        return read_passphrase(path)
+    first = getpass.getpass("Passphrase for the new key file (empty: none): ")
+    if first and getpass.getpass("The same passphrase again: ") != first:
+        raise InputError("the two passphrases differ: nothing was written")
+    return first.encode("utf-8") or None
+
+
 _T = TypeVar("_T")
 
 
