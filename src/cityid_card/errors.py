@@ -15,13 +15,12 @@ Every failure the library reports is a subclass of :class:`CityIDError`. What li
 that talks to a medium (a token, a card, a tag, a card face, a batch) defines its
 errors in itself, and nowhere else:
 
-1. One module per medium holds them: ``cityid_card.pkcs11_uri`` (tokens: the part of
+1. One module per medium holds them: ``cityid_card.media.errors`` (the failure kinds
+   every medium shares: ``MediumError``, ``NoReader``, ``Removed``, ``Blank``,
+   ``NotAuthentic`` ...), ``cityid_card.iso7816.errors`` (cards),
+   ``cityid_card.type2.errors`` (tags), ``cityid_card.pkcs11_uri`` (tokens: the part of
    the token code importable without python-pkcs11), ``cityid_card.qr``
-   (``QRCodeError``); ``cityid_card.media.errors`` (the failure kinds every card, tag
-   and reader shares: ``MediumError``, ``Blank``, ``Locked``, ``Removed``, ...),
-   ``cityid_card.iso7816.errors`` (chip cards: ``BlankCard``, ``ApduError``, ...),
-   ``cityid_card.type2.errors`` (tags: ``BlankTag``, ``TagError``, ...) and
-   ``cityid_card.station.errors``. The medium's
+   (``QRCodeError``), ``cityid_card.station.errors`` (batches). The medium's
    public modules re-export them (``hsm`` re-exports the token errors). Where code
    that never loads the medium's optional dependency must still catch its errors (a
    ``--key`` may be a token URI on a station without python-pkcs11), they are defined
@@ -29,24 +28,20 @@ errors in itself, and nowhere else:
    in ``hsm``; :class:`FaceError` stays in this module until face.py loads its extra
    lazily (the station catches it without the ``face`` extra; ``cityid_card.face``
    re-exports it). Using a medium whose extra is missing raises :class:`MissingExtra`.
-2. Single inheritance: each error has exactly one base, a ``CityIDError`` subclass (the
-   medium's base, or a core error when it is one: a token error is an ``InvalidKey``).
-   No diamonds. When one failure happens on several media (a card or a tag removed
-   mid-write), it is one class whose instances say which: a ``medium`` attribute
-   (``"card"``, ``"tag"``), not one subclass per medium with two bases.
+2. Single inheritance: each error has exactly one base in the ``CityIDError`` family
+   (the medium's base, or a core error when it is one: a token error is an
+   ``InvalidKey``); a builtin beside it is allowed (``JSONInputError`` is also a
+   ``ValueError``). No diamonds; the one exception is rule 3's ``NotAuthentic``. When
+   one failure happens on several media (a card or a tag removed mid-write), it is one
+   class whose instances say which: a ``medium`` attribute (``"card"``, ``"tag"``), not
+   one subclass per medium with two bases.
 3. A failure that means "reject this credential" (a clone failing chip
    authentication) is a :class:`CredentialError` subclass carrying the medium, so
    ``except CredentialError`` keeps rejecting it.
 4. The top level (``cityid_card/__init__.py``) exports only the credential API and the
    core errors listed above; media errors are imported from their package.
-5. A test (``tests/test_package.py``) checks rules 2 and 4 for every module.
-
-The card and tag errors follow rule 2 by kind: a failure that happens on several media
-is one kind in ``cityid_card.media.errors`` whose instances carry ``medium``
-(``"chip_card"``, ``"nfc_tag"``, None for the reader), and each medium's named failures
-(``BlankCard``, ``BlankTag``) are subclasses of that one kind, never of two. Rule 3:
-``NotAuthentic`` (``CardAuthenticationError``, ``TagUidMismatch``) is a
-:class:`CredentialError` carrying the medium.
+5. A test (``tests/test_package.py``) checks rules 2 and 4 for every module, and that
+   no module imports another that imports it back (deferred imports count too).
 """
 
 from __future__ import annotations

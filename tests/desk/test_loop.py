@@ -12,7 +12,7 @@ import pytest
 
 from cityid_card.desk import Arrival, Removal, event_json, get_policy, watch
 from cityid_card.desk.loop import ReaderEvent
-from cityid_card.drivers import ReaderInfo, SimConnection
+from cityid_card.drivers import Reader, ReaderInfo, ReopeningReader, SimConnection
 from cityid_card.errors import Expired
 from cityid_card.iso7816.applet import CardApplication
 from cityid_card.iso7816.errors import BlankCard
@@ -58,7 +58,10 @@ class Field:
     def readers(self) -> list[ReaderInfo]:
         return [ReaderInfo("field", "a test's field", self.card is not None)]
 
-    def open(self, target: str, *, timeout: float) -> Link:
+    def reader(self, target: str) -> Reader:
+        return ReopeningReader(self, target, "field")
+
+    def open(self, target: str, *, timeout: float, kind: str | None = None) -> Link:
         if self.card is None:
             raise NoReader("no card in the field")
         self.opened += 1
@@ -104,9 +107,7 @@ def _run(
 
 def _personalized_card(issuer: Issuer, **changes: object) -> CardApplication:
     application = CardApplication()
-    personalize(
-        SimConnection(application), issuer.key, sample_credential(**changes), today=DESK_NOW.date()
-    )
+    personalize(SimConnection(application), issuer.key, sample_credential(**changes), today=TODAY)
     application.reset()
     return application
 
@@ -116,7 +117,7 @@ def _written_tag(issuer: Issuer) -> EmulatedNtag:
     tag = EmulatedNtag(NTAG213)
     link = open_emulated(tag)
     assert isinstance(link, Type2Connection)
-    personalize_tag(link, issuer.key, sample_credential(name="Ana Rivera"), today=DESK_NOW.date())
+    personalize_tag(link, issuer.key, sample_credential(name="Ana Rivera"), today=TODAY)
     return tag
 
 
@@ -130,7 +131,7 @@ def _kinds(events: list[ReaderEvent]) -> list[str]:
 def test_a_card_left_on_the_reader_is_verified_once(issuer: Issuer, tmp_path: Path) -> None:
     state = tmp_path / "card.json"
     application = card_in_file(state)
-    personalize(SimConnection(application), issuer.key, sample_credential(), today=DESK_NOW.date())
+    personalize(SimConnection(application), issuer.key, sample_credential(), today=TODAY)
     events = _run(issuer, f"sim:card:{state}", None, [lambda: None] * 20)
     assert _kinds(events) == ["valid"]
     arrival = events[0]
@@ -240,7 +241,7 @@ def test_the_watch_command_prints_json_lines(
     state, trust = tmp_path / "card.json", tmp_path / "trust.json"
     issuer.trust.save(trust)
     application = card_in_file(state)
-    personalize(SimConnection(application), issuer.key, sample_credential(), today=DESK_NOW.date())
+    personalize(SimConnection(application), issuer.key, sample_credential(), today=TODAY)
     argv = ["watch", "--reader", f"sim:card:{state}", "--trust", str(trust), "--count", "1"]
     status, out, err = run_cli(capsys, *argv, "--json", "--policy", "age-check:18")
     assert status == 0 and err == ""
@@ -307,7 +308,7 @@ def test_the_service_streams_the_reader_loop(
 def test_an_iso_dep_card_through_the_sim_driver(issuer: Issuer, tmp_path: Path) -> None:
     state = tmp_path / "card.json"
     application = card_in_file(state)
-    personalize(SimConnection(application), issuer.key, sample_credential(), today=DESK_NOW.date())
+    personalize(SimConnection(application), issuer.key, sample_credential(), today=TODAY)
     events = _run(issuer, f"sim:isodep:{state}", None, [lambda: None] * 10)
     assert _kinds(events) == ["valid"]
     arrival = events[0]

@@ -45,9 +45,6 @@ class _Wallet:
     def facts(self) -> Facts:
         return Facts(self.kind, reader=self.link.reader)
 
-    def present(self) -> bool:
-        return True
-
     def read(self) -> Reading:
         raise NotImplementedError
 
@@ -56,6 +53,9 @@ class _Wallet:
 
     def check_blank(self) -> None:
         raise NotImplementedError
+
+    def present(self) -> bool:
+        return True
 
     def personalise(
         self, issuer: IssuerKey, credential: Credential, *, lock: bool, today: date

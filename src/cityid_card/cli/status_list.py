@@ -30,7 +30,7 @@ from cityid_card.status import (
     sign_status_list,
 )
 from cityid_card.trust import TrustStore
-from cityid_card.verifier import VerifiedCredential, Verifier
+from cityid_card.verifier import Verifier
 
 from ._common import (
     EXIT_OK,
@@ -295,12 +295,12 @@ def _say(args: argparse.Namespace, text: str, **fields: Any) -> None:
 
 
 def status_note(
-    verifier: Verifier, result: VerifiedCredential, at: datetime | date | None
+    verifier: Verifier, kid: str, status: CredentialStatus, at: datetime | date | None
 ) -> str | None:
-    """Why a verified card's status is unknown although a list of its key was loaded."""
-    if result.status is not CredentialStatus.UNKNOWN:
+    """Why a verified card's status is unknown although a list of its key ``kid`` was loaded."""
+    if status is not CredentialStatus.UNKNOWN:
         return None
-    token = verifier.status_list_for(result.kid)
+    token = verifier.status_list_for(kid)
     if token is None:
         return None
     if at is None:

@@ -206,8 +206,8 @@ def report(args: argparse.Namespace, result: Verification, note: str | None = No
         return
     facts = result.facts
     from_reader = facts.reader is not None
-    said = "" if note is None else f" ({note})"
     where = f", {facts.what} in {facts.reader}" if from_reader else ""
+    said = "" if note is None else f" ({note})"
     print(
         f"{_valid()}  {result.alg}, issuer key {result.kid}, "
         f"status {result.status.value}{said}{where}"
@@ -334,9 +334,10 @@ def run(args: argparse.Namespace) -> int:
         return _verify_stream(args, verifier)
     if args.reader is None:
         kind = "bytes" if args.credential is not None else "qr"
-        result = verify_bytes(credential_bytes(args), verifier, verification_time(args), kind=kind)
+        blob = credential_bytes(args)
+        result = verify_bytes(blob, verifier, verification_time(args), kind=kind)
     else:
         with connect(args.reader, timeout=args.timeout) as link:
             result = medium_for(link).verify(verifier, verification_time(args))
-    report(args, result, status_note(verifier, result.verified, args.at))
+    report(args, result, status_note(verifier, result.kid, result.status, args.at))
     return EXIT_OK

@@ -7,8 +7,10 @@ whether the card is still present (a SELECT for a card, a READ of page 0 for a t
 a card left on the reader is verified once, not again at every poll.
 
 It runs on the drivers of :mod:`cityid_card.drivers` (contact cards over PC/SC, NFC tags
-and ISO-DEP cards over nfcpy, and their ``sim:`` emulators), polling for a card with an
-injectable clock and sleep. :func:`event_json` turns events into what a display policy
+and ISO-DEP cards over nfcpy, and their ``sim:`` emulators) through the medium seam
+(:func:`cityid_card.media.medium_for`): the reader is opened once and kept open, and
+every medium is verified and asked whether it is still there in the same way. It polls
+for a card with an injectable clock and sleep. :func:`event_json` turns events into what a display policy
 allows, for JSON Lines (``cityid-card watch --json``) and the service's event stream.
 """
 
@@ -19,11 +21,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-from cityid_card.drivers import load_driver, parse_uri
+from cityid_card.drivers import Driver, load_driver, parse_uri
 from cityid_card.errors import CityIDError
-from cityid_card.media import Link, Verification, medium_for
+from cityid_card.media import Verification, medium_for
 from cityid_card.media.errors import NoReader, TransportError
 from cityid_card.trust import TrustStore
 from cityid_card.verifier import Verifier
@@ -72,12 +74,6 @@ def _local_now() -> datetime:
     return datetime.now().astimezone()
 
 
-class LinkSource(Protocol):
-    """What the loop opens links with: a driver (:class:`cityid_card.drivers.Driver`)."""
-
-    def open(self, target: str, *, timeout: float) -> Link: ...
-
-
 def watch(
     reader: str,
     verifier: Verifier | TrustStore,
@@ -87,7 +83,7 @@ def watch(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     stop: threading.Event | None = None,
-    driver: LinkSource | None = None,
+    driver: Driver | None = None,
 ) -> Iterator[ReaderEvent]:
     """Yield an :class:`Arrival` per card that comes into ``reader``, a :class:`Removal` as it goes.
 
@@ -99,33 +95,36 @@ def watch(
     is polled until a card comes.
     """
     scheme, target = parse_uri(reader)
-    source = driver if driver is not None else load_driver(scheme)
+    source = (driver if driver is not None else load_driver(scheme)).reader(target)
     stopped = stop.is_set if stop is not None else (lambda: False)
-    while not stopped():
-        try:
-            connection = source.open(target, timeout=0)
-        except (NoReader, TransportError):  # nothing in the field (or the reader is gone)
-            sleep(interval)
-            continue
-        try:
-            medium = medium_for(connection)  # by the link's kind: a chip card or a tag
-            started = clock()
+    try:
+        while not stopped():
             try:
-                result = medium.verify(verifier, now())
-            except CityIDError as error:
-                yield Arrival(reader, None, error, clock() - started)
-                if isinstance(error, TransportError):  # pulled away mid-read: it is gone
-                    yield Removal(reader)
-                    continue
-            else:
-                yield Arrival(reader, result, None, clock() - started)
-            while not stopped():
+                link = source.open_connection(timeout=0)
+            except (NoReader, TransportError):  # nothing in the field (or the reader is gone)
                 sleep(interval)
-                if not medium.present():
-                    yield Removal(reader)
-                    break
-        finally:
-            connection.close()
+                continue
+            try:
+                medium = medium_for(link)
+                started = clock()
+                try:
+                    result = medium.verify(verifier, now())
+                except CityIDError as error:
+                    yield Arrival(reader, None, error, clock() - started)
+                    if isinstance(error, TransportError):  # pulled away mid-read: it is gone
+                        yield Removal(reader)
+                        continue
+                else:
+                    yield Arrival(reader, result, None, clock() - started)
+                while not stopped():
+                    sleep(interval)
+                    if not medium.present():
+                        yield Removal(reader)
+                        break
+            finally:
+                link.close()
+    finally:
+        source.close()
 
 
 def event_json(

@@ -40,15 +40,6 @@ class ChipCard:
     def facts(self) -> Facts:
         return Facts(self.kind, reader=self._link.reader, uid=self._link.uid)
 
-    def present(self) -> bool:
-        try:
-            CardSession(self._link).select()
-        except TransportError:
-            return False
-        except MediumError:
-            return True  # it answered, with an error: it is there (a blank or foreign card)
-        return True
-
     def _with_link(self, facts: Facts) -> Facts:
         return replace(facts, reader=self._link.reader, uid=self._link.uid)
 
@@ -83,6 +74,15 @@ class ChipCard:
         except BlankCard:
             return
         raise CardNotBlank("the card already holds a credential: it is refused, not overwritten")
+
+    def present(self) -> bool:
+        try:
+            CardSession(self._link).select()
+        except TransportError:
+            return False
+        except MediumError:
+            return True  # it answered, with an error status: a blank or foreign card
+        return True
 
     def personalise(
         self, issuer: IssuerKey, credential: Credential, *, lock: bool, today: date

@@ -227,14 +227,6 @@ class Medium(Protocol):
         """What the medium reports before anything is read: reader, UID, product."""
         ...
 
-    def present(self) -> bool:
-        """Whether the card or tag still answers (one harmless command, nothing changed).
-
-        False when the link reports it gone (a TransportError); any answer, an error
-        status or an odd frame included, means it is still there.
-        """
-        ...
-
     def read(self) -> Reading:
         """The credential's bytes, unverified; BlankCard (or a kind of it) if there is none."""
         ...
@@ -245,6 +237,14 @@ class Medium(Protocol):
 
     def check_blank(self) -> None:
         """Raise CardNotBlank, CardLocked, ... unless the medium may be personalised."""
+        ...
+
+    def present(self) -> bool:
+        """Whether the card or tag still answers on its link; changes nothing on it.
+
+        A reader loop asks this between taps, so a card left on the reader is verified
+        once; an answer with an error status still means the card is there.
+        """
         ...
 
     def personalise(

@@ -2,13 +2,11 @@
 
 A failure kind says *what* happened (the card or tag is blank, locked, was removed,
 broke the protocol, did not prove it is the issued one, ...) and carries *which medium*
-it happened on in ``medium`` (``chip_card``, ``nfc_tag``; None for the reader or driver
-itself). Each medium package names its own failures as plain
+it happened on in :attr:`MediumError.medium` (``chip_card``, ``nfc_tag``; None for the
+reader or driver itself). Each medium package names its own failures as plain
 subclasses of one kind, never of two: :class:`~cityid_card.iso7816.errors.BlankCard` and
 :class:`~cityid_card.type2.errors.BlankTag` are both :class:`Blank`, and a caller that
-wants either catches the kind. Every kind is a :class:`~cityid_card.errors.CityIDError`
-with one base; all are :class:`MediumError` but :class:`NotAuthentic`, a
-:class:`~cityid_card.errors.CredentialError` (a clone is rejected, not retried).
+wants either catches the kind. Every kind is a :class:`~cityid_card.errors.CityIDError`.
 
 Messages name the command, the structure or the offset that is wrong, never the bytes
 exchanged: a credential holds the holder's name.
@@ -86,19 +84,13 @@ class Blank(MediumError):
     """The card or tag holds no credential: never personalised, or torn before writing."""
 
 
-class NotAuthentic(CredentialError):
+class NotAuthentic(MediumError, CredentialError):
     """The card or tag did not prove it is the one the credential was issued for.
 
-    A rejection, so a :class:`~cityid_card.errors.CredentialError` (its one base), not a
-    MediumError: ``except CredentialError`` rejects a clone as it rejects a forgery. It
-    carries the medium as the other kinds do.
+    A CredentialError too (the one deliberate second base: a kind of rejection, not a
+    medium's variant of another kind), so code that rejects on ``except
+    CredentialError`` rejects a clone as well.
     """
-
-    default_medium: ClassVar[str | None] = None
-
-    def __init__(self, message: str, *, medium: str | None = None) -> None:
-        super().__init__(message)
-        self.medium = medium if medium is not None else self.default_medium
 
 
 class PersonalizationError(MediumError):

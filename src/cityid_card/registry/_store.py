@@ -704,11 +704,15 @@ class Registry:
 
     # -- offline stations ----------------------------------------------------------
 
-    def lease(self, *, station: str, count: int, thumbprint: str, now: datetime) -> list[int]:
+    def lease(
+        self, *, station: str, count: int, thumbprint: str, now: datetime, fresh: bool = False
+    ) -> list[int]:
         """Give ``station`` ``count`` more random free indexes; return its whole unused pool.
 
         The whole pool, so that a lease run again after a crash hands the station's
-        file what it missed.
+        file what it missed. ``fresh``: the pool goes to a new file, refused while the
+        station still holds unused indexes (its old file may have issued from them
+        offline: two files must never hold one index).
         """
         self._city_only()
         check_station_name(station)
@@ -718,6 +722,16 @@ class Registry:
         with self._transaction("cannot lease") as conn:
             key = _key_row(conn, None, thumbprint)
             station_id = _station_id(conn, station, create=True)
+            held = conn.execute(
+                select(func.count())
+                .select_from(cards)
+                .where(cards.c.station_id == station_id, cards.c.state == CardState.LEASED)
+            ).scalar_one()
+            if fresh and held:
+                raise StationError(
+                    "this station holds unused indexes in another file: lease into that file "
+                    "(or sync it), or reclaim the station if its file is lost"
+                )
             for _ in range(count):
                 _insert_random(conn, key, {"state": CardState.LEASED, "station_id": station_id})
             pool = conn.execute(

@@ -68,15 +68,6 @@ class NfcTag:
             unit="frame",
         )
 
-    def present(self) -> bool:
-        try:
-            self._link.command(memory.read(0))
-        except TransportError:
-            return False
-        except MediumError:
-            return True  # an odd answer is still an answer
-        return True
-
     def _with_reader(self, facts: Facts) -> Facts:
         return replace(facts, reader=self._link.reader)
 
@@ -102,6 +93,15 @@ class NfcTag:
         state = session.lock_state()
         if state is not None and (state.capability_container_read_only or state.locked_pages):
             raise TagLocked("the tag is read-only: its lock bits or capability container say so")
+
+    def present(self) -> bool:
+        try:
+            self._link.command(memory.read(0))
+        except TransportError:
+            return False
+        except MediumError:
+            return True  # an odd answer (a NAK) is still an answer
+        return True
 
     def personalise(
         self, issuer: IssuerKey, credential: Credential, *, lock: bool, today: date
