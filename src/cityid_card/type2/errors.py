@@ -29,6 +29,8 @@ __all__ = [
     "NdefFormatError",
     "NdefLengthError",
     "NotOurTag",
+    "SealError",
+    "SealedTag",
     "TagCapacityError",
     "TagError",
     "TagLocked",
@@ -69,6 +71,14 @@ class NdefFormatError(TagError):
 
 class NotOurTag(TagError):
     """The tag holds data that is not a cityid-card credential record (another record type)."""
+
+
+class SealedTag(TagError):
+    """The tag holds a sealed record: reading it needs the key from the card face's QR code."""
+
+
+class SealError(TagError):
+    """A sealed record does not open: another card's key, a damaged tag, or a malformed seal."""
 
 
 class TagCapacityError(TagError):

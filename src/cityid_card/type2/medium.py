@@ -71,13 +71,27 @@ class NfcTag:
     def _with_reader(self, facts: Facts) -> Facts:
         return replace(facts, reader=self._link.reader)
 
-    def read(self) -> Reading:
+    def read(self, *, seal_key: bytes | None = None) -> Reading:
+        """The tag's credential, unverified (a sealed one opened with ``seal_key``)."""
         session = TagSession(self._link)
-        blob = session.read_credential()
+        blob = session.read_credential(seal_key)
         return Reading(blob, self._with_reader(session.facts(None)))
 
-    def verify(self, verifier: TrustStore | Verifier, now: datetime | date) -> Verification:
-        result = verify_tag(self._link, verifier, now, originality_keys=self._originality_keys)
+    def verify(
+        self,
+        verifier: TrustStore | Verifier,
+        now: datetime | date,
+        *,
+        seal_key: bytes | None = None,
+    ) -> Verification:
+        """Verify the tag's credential (a sealed one opened with ``seal_key``)."""
+        result = verify_tag(
+            self._link,
+            verifier,
+            now,
+            originality_keys=self._originality_keys,
+            seal_key=seal_key,
+        )
         return replace(result, facts=self._with_reader(result.facts))
 
     def check_blank(self) -> None:
@@ -104,9 +118,18 @@ class NfcTag:
         return True
 
     def personalise(
-        self, issuer: IssuerKey, credential: Credential, *, lock: bool, today: date
+        self,
+        issuer: IssuerKey,
+        credential: Credential,
+        *,
+        lock: bool,
+        today: date,
+        seal_key: bytes | None = None,
     ) -> Personalised:
-        blob, written = personalize_tag(self._link, issuer, credential, lock=lock, today=today)
+        """Issue and write a credential bound to this tag (sealed under ``seal_key`` if given)."""
+        blob, written = personalize_tag(
+            self._link, issuer, credential, lock=lock, today=today, seal_key=seal_key
+        )
         verification = written.verification
         assert verification is not None  # personalize_tag always verifies
         return Personalised(
@@ -121,7 +144,9 @@ class NfcTag:
         lock: bool = False,
         verifier: TrustStore | Verifier | None = None,
         now: datetime | date | None = None,
+        seal_key: bytes | None = None,
     ) -> Written:
+        """Write a credential (sealed under ``seal_key`` if given; open, readable by anyone, if not)."""
         written = write_tag(
             self._link,
             blob,
@@ -130,6 +155,7 @@ class NfcTag:
             trust=verifier,
             now=now,
             originality_keys=self._originality_keys,
+            seal_key=seal_key,
         )
         verification = written.verification
         if verification is not None:

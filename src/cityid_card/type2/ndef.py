@@ -17,16 +17,20 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cityid_card.type2.errors import NdefFormatError, NotOurTag
+from cityid_card.type2.errors import NdefFormatError, NotOurTag, SealedTag
 
 __all__ = [
     "MAX_PAYLOAD",
     "RECORD_TYPE",
+    "SEALED_RECORD_TYPE",
     "NdefRecord",
+    "TagRecord",
     "Tnf",
     "decode_message",
+    "decode_record",
     "encode_message",
     "encode_records",
+    "encode_sealed_message",
     "message_size",
     "parse_message",
 ]
@@ -34,6 +38,9 @@ __all__ = [
 #: The record type: an NFC Forum external type (NFC RTD 1.0, section 3.2.2) in the
 #: project's domain; matched case-insensitively, written in lower case.
 RECORD_TYPE = b"cityid.org:c"
+#: The sealed record's type (``specs/ndef-mapping.md`` section 2.3): the credential under
+#: a key printed on the card face (:mod:`.seal`).
+SEALED_RECORD_TYPE = b"cityid.org:s"
 #: The largest payload a reader accepts as a credential (the format's largest is 315).
 MAX_PAYLOAD = 1024
 
@@ -95,6 +102,13 @@ def encode_message(credential: bytes) -> bytes:
     return encode_records([NdefRecord(Tnf.EXTERNAL, RECORD_TYPE, payload=credential)])
 
 
+def encode_sealed_message(payload: bytes) -> bytes:
+    """The NDEF message that carries a sealed credential (:func:`.seal.seal`'s payload)."""
+    if not 1 <= len(payload) <= MAX_PAYLOAD:
+        raise ValueError(f"a sealed record's payload is 1 to {MAX_PAYLOAD} bytes")
+    return encode_records([NdefRecord(Tnf.EXTERNAL, SEALED_RECORD_TYPE, payload=payload)])
+
+
 def message_size(credential_size: int) -> int:
     """Bytes of the NDEF message for a credential of ``credential_size`` bytes."""
     header = 3 if credential_size <= _SHORT_LIMIT else 6
@@ -154,15 +168,24 @@ def parse_message(message: bytes) -> list[NdefRecord]:
     return records
 
 
-def decode_message(message: bytes) -> bytes:
-    """The credential in an NDEF message, which must be exactly our one record.
+@dataclass(frozen=True)
+class TagRecord:
+    """The one cityid-card record of a tag: open (the credential) or sealed (its ciphertext)."""
+
+    sealed: bool
+    payload: bytes
+
+
+def decode_record(message: bytes) -> TagRecord:
+    """The cityid-card record in an NDEF message, which must be exactly one of ours.
 
     Raises NdefFormatError for malformed NDEF, or for our record in a form the
     mapping does not write (an ID field, a long form for a short payload); NotOurTag
     for well-formed NDEF of any other kind.
     """
     records = parse_message(message)
-    ours = [r for r in records if r.tnf == Tnf.EXTERNAL and r.type.lower() == RECORD_TYPE.lower()]
+    names = (RECORD_TYPE.lower(), SEALED_RECORD_TYPE.lower())
+    ours = [r for r in records if r.tnf == Tnf.EXTERNAL and r.type.lower() in names]
     if not ours:
         raise NotOurTag("the tag's NDEF message holds no cityid-card record")
     if len(records) != 1:
@@ -174,4 +197,18 @@ def decode_message(message: bytes) -> bytes:
         raise NdefFormatError("the cityid-card record's payload is not a credential's size")
     if bool(message[0] & _SR) != (len(record.payload) <= _SHORT_LIMIT):
         raise NdefFormatError("the cityid-card record's payload length is not in its short form")
+    return TagRecord(record.type.lower() == SEALED_RECORD_TYPE.lower(), record.payload)
+
+
+def decode_message(message: bytes) -> bytes:
+    """The credential in an NDEF message holding exactly our one open record.
+
+    Raises as :func:`decode_record` does, and SealedTag for a sealed record (its
+    credential needs the key from the card face: :func:`.seal.unseal`).
+    """
+    record = decode_record(message)
+    if record.sealed:
+        raise SealedTag(
+            "the tag's credential is sealed: reading it needs the key in the card face's QR code"
+        )
     return record.payload

@@ -34,6 +34,9 @@ from cityid_card.type2.errors import (
     CapabilityContainerError,
     NdefFormatError,
     NotOurTag,
+    SealedTag,
+    SealError,
+    TagCapacityError,
     TagError,
     TagLocked,
     TagNotBlank,
@@ -46,7 +49,7 @@ from cityid_card.type2.errors import (
 from cityid_card.verifier import VerifiedCredential, Verifier, decode_unverified
 
 from . import memory as type2
-from . import ndef
+from . import ndef, seal
 from .memory import PAGE_SIZE, CapabilityContainer, Product
 
 __all__ = [
@@ -226,9 +229,25 @@ class TagSession:
         span = self.memory(low, high)
         return bytes(span[position - low] for position in area.positions)
 
-    def read_credential(self) -> bytes:
-        """The credential's bytes, unverified; raises a TagError subclass if there is none."""
-        return ndef.decode_message(self.ndef_message())
+    def read_credential(self, seal_key: bytes | None = None) -> bytes:
+        """The credential's bytes, unverified; raises a TagError subclass if there is none.
+
+        A sealed record is opened with ``seal_key`` (the key from the card face's QR
+        code); without one it raises SealedTag, with the wrong one SealError.
+        """
+        record = ndef.decode_record(self.ndef_message())
+        if not record.sealed:
+            return record.payload
+        if seal_key is None:
+            raise SealedTag(
+                "the tag's credential is sealed: reading it needs the key in the card "
+                "face's QR code"
+            )
+        return seal.unseal(record.payload, seal_key)
+
+    def sealed(self) -> bool:
+        """Whether the tag's cityid-card record is sealed (raises as :meth:`read_credential`)."""
+        return ndef.decode_record(self.ndef_message()).sealed
 
     def lock_state(self) -> type2.LockState | None:
         """The lock state from what was read (None on a tag of no known product)."""
@@ -269,7 +288,7 @@ class TagSession:
         if self.memory(12, 16) == bytes(PAGE_SIZE):
             return Contents.BLANK
         try:
-            self.read_credential()
+            ndef.decode_record(self.ndef_message())
         except BlankTag:
             return Contents.BLANK
         except (NotOurTag, NdefFormatError, TlvError, CapabilityContainerError):
@@ -320,10 +339,13 @@ def _writable_product(link: TagLink) -> Product:
     return product
 
 
-def read_tag(link: TagLink) -> tuple[bytes, bool | None, int]:
-    """The credential bytes (unverified), whether the tag is locked, and the frames it took."""
+def read_tag(link: TagLink, seal_key: bytes | None = None) -> tuple[bytes, bool | None, int]:
+    """The credential bytes (unverified), whether the tag is locked, and the frames it took.
+
+    A sealed tag needs ``seal_key`` (SealedTag without it).
+    """
     session = TagSession(link)
-    blob = session.read_credential()
+    blob = session.read_credential(seal_key)
     return blob, session.locked(), session.frames
 
 
@@ -353,16 +375,18 @@ def verify_tag(
     now: datetime | date,
     *,
     originality_keys: Iterable[bytes] = type2.NXP_ORIGINALITY_KEYS,
+    seal_key: bytes | None = None,
 ) -> Verification:
     """Read the tag, verify its credential, and check what binds it to this tag.
 
     A credential with a tag_uid must match the tag's UID (TagUidMismatch otherwise);
     then the originality signature is read (one frame) and checked against
     ``originality_keys`` (NXP's by default). A signature that does not verify leaves
-    the level at TAG_UID_BOUND: the issuer did not sign which chip to expect.
+    the level at TAG_UID_BOUND: the issuer did not sign which chip to expect. A sealed
+    tag is opened with ``seal_key``, the key from the card face's QR code.
     """
     session = TagSession(link)
-    verified = check(session.read_credential(), trust, now)
+    verified = check(session.read_credential(seal_key), trust, now)
     level, originality = _check_tag(session, verified, originality_keys)
     return Verification(verified, level, session.facts(originality))
 
@@ -376,6 +400,7 @@ def write_tag(
     trust: TrustStore | Verifier | None = None,
     now: datetime | date | None = None,
     originality_keys: Iterable[bytes] = type2.NXP_ORIGINALITY_KEYS,
+    seal_key: bytes | None = None,
 ) -> Written:
     """Write a credential to a blank tag or one with the same holder's; read back; lock.
 
@@ -388,6 +413,11 @@ def write_tag(
     back and compared byte for byte, and with ``trust`` verified again (TagWriteError if
     either fails); only then, with ``lock``, is it made read-only for good and the lock
     bits read back.
+
+    With ``seal_key`` the credential is written sealed (``specs/ndef-mapping.md`` section
+    2.3; the key goes on the card face); without it, open, readable by any tap. A sealed
+    credential already on the tag counts as the same holder's only if ``seal_key``
+    opens it (a renewal that keeps the face); otherwise replacing it needs ``force``.
     """
     credential = decode_unverified(blob).credential
     if credential.tag_uid is not None and credential.tag_uid != link.uid:
@@ -396,7 +426,19 @@ def write_tag(
         )
     if trust is not None:
         check(blob, trust, now)
-    _writable_product(link)  # before reading anything of the tag
+    product = _writable_product(link)  # before reading anything of the tag
+    if seal_key is None:
+        message = ndef.encode_message(blob)
+    else:
+        if len(blob) > seal.PADDED_SIZES[-1] - 2:
+            raise TagCapacityError("the credential is too long to seal")
+        message = ndef.encode_sealed_message(seal.seal(blob, seal_key))
+        if ndef_tlv_size(len(message)) > product.capability_container.size:
+            raise TagCapacityError(
+                f"a sealed credential needs {ndef_tlv_size(len(message))} bytes of data area; "
+                f"an {product.name} has {product.capability_container.size} (use an NTAG215 "
+                "or NTAG216, or write the open record)"
+            )
     session = TagSession(link)
     replaced = session.contents()
     if replaced is Contents.FOREIGN and not force:
@@ -404,11 +446,11 @@ def write_tag(
             "the tag holds data that is not a cityid-card credential: overwriting it needs force"
         )
     if replaced is Contents.CREDENTIAL and not force:
-        _check_same_holder(session.read_credential(), credential)
-    pages = session.write_message(ndef.encode_message(blob))
+        _check_same_holder(session, seal_key, credential)
+    pages = session.write_message(message)
     back = TagSession(link)
     try:
-        written = back.read_credential()
+        written = back.read_credential(seal_key)
     except (TagError, Blank) as error:
         raise TagWriteError(
             f"the tag does not read back as written ({type(error).__name__})"
@@ -435,11 +477,20 @@ def write_tag(
     return Written(len(blob), replaced, pages, lock, facts, verification)
 
 
-def _check_same_holder(current: bytes, credential: Credential) -> None:
-    """Raise TagNotBlank unless ``current`` is a credential of ``credential``'s holder."""
+def ndef_tlv_size(message_size: int) -> int:
+    """Bytes of the data area an NDEF TLV of ``message_size`` bytes takes (type, length, value)."""
+    return message_size + (2 if message_size < 0xFF else 4)
+
+
+def _check_same_holder(session: TagSession, seal_key: bytes | None, credential: Credential) -> None:
+    """Raise TagNotBlank unless the tag holds a credential of ``credential``'s holder.
+
+    A sealed one counts only if ``seal_key`` opens it: without its key nobody can tell
+    whose it is.
+    """
     try:
-        held = decode_unverified(current).credential
-    except CredentialError:
+        held = decode_unverified(session.read_credential(seal_key)).credential
+    except (CredentialError, SealedTag, SealError):
         held = None
     if held is None or (held.name, held.date_of_birth) != (
         credential.name,
@@ -457,18 +508,26 @@ def personalize_tag(
     lock: bool = False,
     force: bool = False,
     today: date,
+    seal_key: bytes | None = None,
 ) -> tuple[bytes, Written]:
     """Issue ``credential`` for the tag in the field and write it: the NFC ``personalize``.
 
     With ``bind_uid`` the credential's tag_uid is the tag's UID, so a copy on another
     tag is rejected (TAG_UID_BOUND or better). The tag is read back and verified with
     the issuer's key before ``lock``. ``today`` is the issue date when ``credential``
-    names none. Returns the credential bytes and the write.
+    names none. With ``seal_key`` the tag holds the credential sealed (see
+    :func:`write_tag`). Returns the credential bytes and the write.
     """
     issued = credential.issued or today
     bound = replace(credential, issued=issued, tag_uid=link.uid if bind_uid else None)
     blob = issuer.issue(bound)
     result = write_tag(
-        link, blob, force=force, lock=lock, trust=TrustStore([issuer.public()]), now=issued
+        link,
+        blob,
+        force=force,
+        lock=lock,
+        trust=TrustStore([issuer.public()]),
+        now=issued,
+        seal_key=seal_key,
     )
     return blob, result
