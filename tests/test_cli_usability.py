@@ -430,7 +430,10 @@ def test_tag_images_and_read_out_files_are_owner_only_and_never_overwritten(
     pytest.importorskip("cityid_card_nfc")
     image, out = station / "tag.bin", station / "read.cbor"
     reader = f"sim:ntag213:{image}"
-    assert run(capsys, "write", "--reader", reader, str(station / "card.cbor"))[0] == 0
+    assert (
+        run(capsys, "write", "--reader", reader, str(station / "card.cbor"), "--open-record")[0]
+        == 0
+    )
     assert image.stat().st_mode & 0o777 == 0o600  # the tag's memory holds the credential
     assert run(capsys, "read", "--reader", reader, "--out", str(out))[0] == 0
     assert out.read_bytes() == (station / "card.cbor").read_bytes()
@@ -455,7 +458,7 @@ def test_docs_nfc_shows_the_real_tag_output(
                "--dob", "1990-04-12", "--expires", "2031-11-20", "--status-index", "1",
                "--out", str(card))[0] == 0  # fmt: skip
     reader = f"sim:ntag213:{station / 'tag.bin'}"
-    assert run(capsys, "write", "--reader", reader, str(card), "--lock")[0] == 0
+    assert run(capsys, "write", "--reader", reader, str(card), "--lock", "--open-record")[0] == 0
     status, out, _ = run(capsys, "verify", "--reader", reader, "--trust", str(trust))
     assert status == 0
     assert out.replace(reader, "nfc:usb") == shown

@@ -27,12 +27,19 @@ def test_write_read_verify_lock_an_emulated_ntag213(
 ) -> None:
     image, card, trust = issued / "tag.bin", str(issued / "c.cbor"), str(issued / "trust.json")
     reader = f"sim:ntag213:{image}"
-    status, out, _ = run(capsys, "write", "--reader", reader, card, "--trust", trust)
+    status, out, err = run(capsys, "write", "--reader", reader, card, "--trust", trust)
+    assert (status, out) == (2, "") and "sealed by default" in err and "--open-record" in err
+    assert not image.exists() or image.read_bytes()[16:18] != b"\x03\x83"
+    write = ["write", "--reader", reader, card, "--open-record"]
+    status, out, _ = run(capsys, *write, "--trust", trust)
     assert status == 0
     assert out.splitlines() == [
         f"wrote the 116-byte credential to the NTAG213 in {reader} (it held: blank); "
         "35 pages, 37 frames; read back and compared",
         "verified: signature only",
+        "OPEN record: it gives away the holder's name, date of birth, gender (if any), issue "
+        "and expiry dates, status index and the issuer's signature over them, to any phone or "
+        "reader that taps the tag",
         "NOT locked: run again with --lock to make the NTAG213 read-only",
     ]
     assert len(image.read_bytes()) == 180 and image.read_bytes()[16:18] == b"\x03\x83"
@@ -42,12 +49,12 @@ def test_write_read_verify_lock_an_emulated_ntag213(
     status, out, _ = run(capsys, "verify", "--reader", reader, "--trust", trust)
     assert status == 0 and "signature only" in out and "read and checked in 1 frame\n" in out
     assert "NOT locked: anyone can rewrite this NTAG213" in out
-    status, out, _ = run(capsys, "write", "--reader", reader, card, "--lock", "--json")
+    status, out, _ = run(capsys, *write, "--lock", "--json")
     assert status == 0
     assert json.loads(out) == {
         "medium": "nfc_tag", "reader": reader, "product": "NTAG213", "bytes": 116,
         "writes": 0, "frames": 10, "replaced": "credential", "authenticity": None,
-        "locked": True, "originality": None,
+        "locked": True, "originality": None, "sealed": False,
     }  # fmt: skip
     status, out, _ = run(capsys, "verify", "--reader", reader, "--trust", trust, "--json")
     result = json.loads(out)
@@ -59,7 +66,7 @@ def test_write_read_verify_lock_an_emulated_ntag213(
     )
     assert (result["medium"], result["status"]) == ("nfc_tag", "unknown")
     assert (result["authenticity"], result["originality"]) == ("signature_only", None)
-    status, out, err = run(capsys, "write", "--reader", reader, card)
+    status, out, err = run(capsys, *write)
     assert (status, out) == (2, "")
     assert (
         err
@@ -83,13 +90,15 @@ def test_a_uid_bound_credential_through_the_cli(
     issue = ["issue", "--key", str(issued / "issuer.pem"), *HOLDER, "--tag-uid", uid.hex(),
              "--status-index", "8"]  # fmt: skip
     assert run(capsys, *issue, "--out", str(bound))[0] == 0
-    status, out, _ = run(capsys, "write", "--reader", reader, str(bound), "--trust", trust)
+    status, out, _ = run(
+        capsys, "write", "--reader", reader, str(bound), "--trust", trust, "--open-record"
+    )
     assert status == 0 and "verified: tag uid bound" in out
     status, out, _ = run(capsys, "verify", "--reader", reader, "--trust", trust)
     assert status == 0
     assert "tag UID bound (a copy needs a tag whose UID can be set)" in out
     assert "the NXP signature does NOT verify: not an original chip" in out
-    status, out, err = run(capsys, "write", "--reader", "sim:ntag215", str(bound))
+    status, out, err = run(capsys, "write", "--reader", "sim:ntag215", str(bound), "--open-record")
     assert (status, out) == (1, "")
     assert "bound to another tag's UID" in err and "(TagUidMismatch)" in err
 
@@ -105,9 +114,10 @@ def test_write_refuses_foreign_tags_and_chip_cards(
         with_data_area(factory_memory(NTAG213, bytes.fromhex("04a1b2c3d4e5f6")), foreign)
     )
     card = str(issued / "c.cbor")
-    status, _, err = run(capsys, "write", "--reader", f"sim:ntag213:{image}", card)
+    write = ["write", "--reader", f"sim:ntag213:{image}", card, "--open-record"]
+    status, _, err = run(capsys, *write)
     assert status == 2 and "needs force (NotOurTag)" in err
-    status, out, _ = run(capsys, "write", "--reader", f"sim:ntag213:{image}", card, "--force")
+    status, out, _ = run(capsys, *write, "--force")
     assert status == 0 and "(it held: foreign)" in out
     status, _, err = run(capsys, "write", "--reader", "sim:isodep", card)
     assert status == 2 and "(cityid-card personalize) (UnsupportedMedium)" in err
@@ -123,19 +133,23 @@ def test_write_verifies_before_writing_and_keeps_another_holders_credential(
     reader = f"sim:ntag213:{image}"
     forged = issued / "forged.cbor"
     forged.write_bytes(card.read_bytes()[:-1] + bytes((card.read_bytes()[-1] ^ 1,)))
-    status, out, err = run(capsys, "write", "--reader", reader, str(forged), "--trust", trust)
+    status, out, err = run(
+        capsys, "write", "--reader", reader, str(forged), "--trust", trust, "--open-record"
+    )
     assert (status, out) == (1, "") and "(BadSignature)" in err
     assert image.read_bytes()[16:18] != b"\x03\x83"  # nothing was written: still factory
     status, _, err = run(capsys, "read", "--reader", reader)
     assert status == 2 and "(BlankTag)" in err
-    assert run(capsys, "write", "--reader", reader, str(card))[0] == 0
+    assert run(capsys, "write", "--reader", reader, str(card), "--open-record")[0] == 0
     other = issued / "other.cbor"
     issue = ["issue", "--key", str(issued / "issuer.pem"), "--name", "Bea Quinta Plimsoll Ruiz"]
     issue += ["--dob", "1990-04-12", "--expires", "2031-11-20", "--status-index", "8"]
     assert run(capsys, *issue, "--out", str(other))[0] == 0
-    status, _, err = run(capsys, "write", "--reader", reader, str(other))
+    status, _, err = run(capsys, "write", "--reader", reader, str(other), "--open-record")
     assert status == 2 and "another holder's credential" in err and "(TagNotBlank)" in err
-    status, out, _ = run(capsys, "write", "--reader", reader, str(other), "--force")
+    status, out, _ = run(
+        capsys, "write", "--reader", reader, str(other), "--force", "--open-record"
+    )
     assert status == 0 and "(it held: credential)" in out
 
 
@@ -190,7 +204,7 @@ def test_no_tag_data_reaches_a_log_or_an_error(
     logging.getLogger("nfc").setLevel(logging.DEBUG)  # as a careless application might
     image, card, trust = issued / "tag.bin", str(issued / "c.cbor"), str(issued / "trust.json")
     reader = f"sim:ntag213:{image}"
-    assert run(capsys, "write", "--reader", reader, card)[0] == 0
+    assert run(capsys, "write", "--reader", reader, card, "--open-record")[0] == 0
     texts = list(capsys.readouterr())
     assert run(capsys, "verify", "--reader", reader, "--trust", trust, "--json")[0] == 0
     memory = image.read_bytes()
@@ -220,13 +234,80 @@ def test_personalize_takes_an_nfc_tag_too_and_binds_its_uid(
     image, trust = issued / "tag.bin", str(issued / "trust.json")
     reader = f"sim:ntag215:{image}"
     personalize = ["personalize", "--reader", reader, "--key", str(issued / "issuer.pem")]
-    status, out, _ = run(capsys, *personalize, *HOLDER, "--status-index", "5", "--json")
+    personalize += [*HOLDER, "--status-index", "5", "--open-record", "--json"]
+    status, out, _ = run(capsys, *personalize)
     result = json.loads(out)
     assert status == 0 and (result["medium"], result["product"]) == ("nfc_tag", "NTAG215")
-    assert (result["authenticity"], result["locked"]) == ("tag_uid_bound", False)
+    assert (result["authenticity"], result["locked"], result["sealed"]) == (
+        "tag_uid_bound",
+        False,
+        False,
+    )
     verify = ["verify", "--reader", reader, "--trust", trust, "--all", "--json"]
     status, out, _ = run(capsys, *verify)
     uid = image.read_bytes()[0:3] + image.read_bytes()[4:8]
     verified = json.loads(out)
     assert status == 0 and verified["claims"]["tag_uid"] == uid.hex()
     assert verified["authenticity"] == "tag_uid_bound" and verified["status"] == "unknown"
+
+
+def test_personalize_seals_a_tag_and_verify_opens_it_with_the_face_qr_code(
+    issued: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from cityid_card import qr
+
+    image, trust, key_file = issued / "tag.bin", str(issued / "trust.json"), issued / "tag.key"
+    out_file = issued / "p.cbor"
+    reader = f"sim:ntag215:{image}"
+    personalize = ["personalize", "--reader", reader, "--key", str(issued / "issuer.pem")]
+    personalize += [*HOLDER, "--status-index", "6", "--out", str(out_file)]
+    status, out, err = run(capsys, *personalize)
+    assert (status, out) == (2, "") and "--seal-key FILE" in err
+    assert image.read_bytes()[16:19] == bytes.fromhex("0300fe")  # factory-new, untouched
+    status, out, _ = run(capsys, *personalize, "--seal-key", str(key_file), "--json")
+    result = json.loads(out)
+    assert status == 0 and result["sealed"] is True and result["authenticity"] == "tag_uid_bound"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = bytes.fromhex(key_file.read_text())
+    blob = out_file.read_bytes()
+    memory = image.read_bytes()
+    assert b"Ana Sofia" not in memory and blob[-64:] not in memory
+    # a tap alone: nothing
+    status, out, err = run(capsys, "verify", "--reader", reader, "--trust", trust)
+    assert (status, out) == (2, "") and "(SealedTag)" in err and "Ana" not in err
+    status, out, err = run(capsys, "read", "--reader", reader)
+    assert status == 2 and "(SealedTag)" in err
+    # with the face's QR code
+    text = qr.encode_sealed(blob, key)
+    verify = ["verify", "--reader", reader, "--trust", trust]
+    status, out, _ = run(capsys, *verify, "--seal-key-from-qr", text, "--json")
+    assert status == 0 and json.loads(out)["authenticity"] == "tag_uid_bound"
+    monkeypatch.setattr("sys.stdin", io.StringIO(text + "\n"))
+    status, out, _ = run(capsys, *verify, "--seal-key-from-qr", "-")
+    assert status == 0 and out.startswith("VALID")
+    other = qr.encode_sealed(blob, bytes(16))
+    status, out, err = run(capsys, *verify, "--seal-key-from-qr", other)
+    assert (
+        (status, out) == (2, "") and "does not open with this key" in err and "(SealError)" in err
+    )
+    status, _, err = run(capsys, *verify, "--seal-key-from-qr", qr.encode(blob))
+    assert status == 1 and "holds no tag key" in err and "Ana" not in err
+    status, _, err = run(
+        capsys, "verify", "--qr", text, "--trust", trust, "--seal-key-from-qr", text
+    )
+    assert status == 2 and "it needs --reader" in err
+    # the face's text verifies with a camera alone too
+    status, out, _ = run(capsys, "verify", "--qr", text, "--trust", trust)
+    assert status == 0 and out.startswith("VALID")
+    # an NTAG213 is too small for a sealed record; nothing is written
+    small = issued / "small.bin"
+    write = ["write", "--reader", f"sim:ntag213:{small}", str(issued / "c.cbor")]
+    status, _, err = run(capsys, *write, "--seal-key", str(issued / "k2"))
+    assert status == 2 and "NTAG215 or NTAG216" in err and "(TagCapacityError)" in err
+    status, _, err = run(capsys, *write, "--seal-key", str(issued / "k3"), "--open-record")
+    assert status == 2 and "takes no --seal-key" in err
+    status, _, err = run(capsys, "write", "--reader", "sim:isodep", str(issued / "c.cbor"),
+                         "--open-record")  # fmt: skip
+    assert status == 2 and "are for NFC tags, not this medium" in err

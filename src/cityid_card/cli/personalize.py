@@ -2,8 +2,10 @@
 
 A chip card generates its key pair; the credential is issued with the card's public
 key in it, written to the card, read back, verified and the chip authenticated. On an
-NFC tag the credential binds the tag's UID instead. With --lock the card or tag is then
-locked for good. Anything that fails leaves it unlocked.
+NFC tag the credential binds the tag's UID instead, and is sealed under a random key
+saved with --seal-key for the card face (--open-record writes it readable by any tap).
+With --lock the card or tag is then locked for good. Anything that fails leaves it
+unlocked.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ._common import (
 )
 from ._holder import holder_credential
 from ._io import PRIVATE, check_output, write_output
+from ._seal import OPEN_RECORD_EXPOSES, add_seal_flags, check_seal_flags, tag_personalise
 from .registry import revoke_failed_card
 
 
@@ -43,6 +46,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--out", type=Path, metavar="FILE", help="also write the credential to this file"
     )
+    add_seal_flags(parser)
     add_force_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(run=run)
@@ -57,13 +61,14 @@ def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
     today = date.today()  # the issuing city's local date
     if args.out is not None:
         check_output(args.out, force=args.force)  # before the card is written
+    check_seal_flags(args)
     credential, registry = holder_credential(args, key)
     key.check_issuing_date(credential.issued or today)  # before the card is touched
     if registry is not None:
         registry.save(args.registry)
     try:
         with connect(args.reader, timeout=args.timeout) as link:
-            done = medium_for(link).personalise(key, credential, lock=args.lock, today=today)
+            done, sealed = tag_personalise(args, medium_for(link), key, credential, today)
     except BaseException:
         revoke_failed_card(args, credential.status_index)  # the city's registry: card failed
         raise
@@ -80,6 +85,7 @@ def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
                 "authenticity": level,
                 "locked": done.locked,
                 "status_index": credential.status_index,  # to revoke the card if it is lost
+                "sealed": sealed,
             }
         )
     else:
@@ -88,6 +94,10 @@ def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
             f"status index {credential.status_index}; read back, verified, "
             f"{level.replace('_', ' ')}"
         )
+        if sealed is True:
+            print(f"sealed: a tap alone reads no personal byte; the key is in {args.seal_key}")
+        elif sealed is False:
+            print(f"OPEN record: it gives away {OPEN_RECORD_EXPOSES}")
         print(
             f"locked: the {facts.what} is read-only for good"
             if done.locked

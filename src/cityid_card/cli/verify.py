@@ -4,7 +4,8 @@ The credential comes from a file, or with --reader from a card or an NFC tag: th
 chip is also authenticated when the credential binds a card key, a tag's UID is checked
 when it binds one (and the tag's originality signature), and the result says which
 authenticity level was reached. With --qr or --image it comes from the QR code of a
-printed card face (the text, or a picture of the card).
+printed card face (the text, or a picture of the card). A sealed NFC tag is opened with
+the key in its card face's QR code: --seal-key-from-qr.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from cityid_card import qr
 from cityid_card.drivers import connect
 from cityid_card.errors import CredentialError, InputError
 from cityid_card.media import Verification, medium_for, verify_bytes
+from cityid_card.type2.medium import NfcTag
 from cityid_card.verifier import StatusPolicy, Verifier
 
 from ._common import (
@@ -84,6 +86,12 @@ def register(commands: Any) -> None:
         help="verify the QR code in a picture of the card face (PNG, JPEG)",
     )
     add_reader_flags(parser, required=False)
+    parser.add_argument(
+        "--seal-key-from-qr",
+        metavar="TEXT|-",
+        help="with --reader on a sealed NFC tag: the card face's QR code text (CIDS1:...), "
+        "whose key opens the tag's record; - reads it from standard input",
+    )
     add_verifier_flags(parser)
     parser.add_argument(
         "--at",
@@ -328,7 +336,19 @@ def _stream_failure(args: argparse.Namespace, number: int, error: CredentialErro
     sys.stdout.flush()
 
 
+def _seal_key(args: argparse.Namespace) -> bytes | None:
+    """The tag key in --seal-key-from-qr's text (or the first line of standard input)."""
+    text = args.seal_key_from_qr
+    if text is None:
+        return None
+    if text == "-":
+        text = next((line for _, line in _stdin_lines()), "")
+    return qr.seal_key(text)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.seal_key_from_qr is not None and args.reader is None:
+        raise InputError("--seal-key-from-qr opens a sealed NFC tag: it needs --reader")
     verifier = build_verifier(args)
     if args.qr is not None and not _is_qr_text(args.qr):
         return _verify_stream(args, verifier)
@@ -337,7 +357,14 @@ def run(args: argparse.Namespace) -> int:
         blob = credential_bytes(args)
         result = verify_bytes(blob, verifier, verification_time(args), kind=kind)
     else:
+        seal_key = _seal_key(args)
         with connect(args.reader, timeout=args.timeout) as link:
-            result = medium_for(link).verify(verifier, verification_time(args))
+            medium = medium_for(link)
+            if isinstance(medium, NfcTag):
+                result = medium.verify(verifier, verification_time(args), seal_key=seal_key)
+            elif seal_key is not None:
+                raise InputError("--seal-key-from-qr is for NFC tags, not this medium")
+            else:
+                result = medium.verify(verifier, verification_time(args))
     report(args, result, status_note(verifier, result.kid, result.status, args.at))
     return EXIT_OK

@@ -7,6 +7,10 @@ does not verify is never written. It is written in the order of specs/ndef-mappi
 as a mix), the rest of the tag is zeroed, and the tag is read back and compared byte
 for byte (and verified again with --trust). Only then, with --lock, is the tag made
 read-only for good. A credential bound to a tag UID is refused on any other tag.
+
+The tag holds the credential sealed (encrypted under a random key that --seal-key saves
+for the card face's QR code), so a tap alone reads nothing about the holder; that needs
+an NTAG215 or NTAG216. --open-record writes it readable by any tap instead.
 """
 
 from __future__ import annotations
@@ -17,10 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from cityid_card.drivers import connect
-from cityid_card.media import medium_for
+from cityid_card.media import Written, medium_for
+from cityid_card.type2.medium import NfcTag
 
 from ._common import EXIT_OK, add_json_flag, add_reader_flags, exchanges, print_json
 from ._io import load_trust, read_credential
+from ._seal import (
+    OPEN_RECORD_EXPOSES,
+    add_seal_flags,
+    check_seal_flags,
+    save_seal_key,
+    seal_key_for,
+)
 
 
 def register(commands: Any) -> None:
@@ -41,6 +53,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--trust", type=Path, help="also verify the credential read back against this trust store"
     )
+    add_seal_flags(parser)
     add_json_flag(parser)
     parser.set_defaults(run=run)
 
@@ -48,10 +61,21 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     blob = read_credential(args.credential)
     trust = load_trust(args.trust) if args.trust is not None else None
+    check_seal_flags(args)
     with connect(args.reader, timeout=args.timeout) as link:
-        result = medium_for(link).write(
-            blob, force=args.force, lock=args.lock, verifier=trust, now=date.today()
-        )
+        medium = medium_for(link)
+        key = seal_key_for(args, medium)
+        today = date.today()
+        result: Written
+        if isinstance(medium, NfcTag):
+            if key is not None:
+                save_seal_key(args, key)  # before the tag: a sealed tag without its key is lost
+            result = medium.write(
+                blob, force=args.force, lock=args.lock, verifier=trust, now=today, seal_key=key
+            )
+        else:
+            result = medium.write(blob, force=args.force, lock=args.lock, verifier=trust, now=today)
+    sealed = key is not None
     facts = result.facts
     level = None if result.verification is None else result.verification.authenticity.name
     if args.json:
@@ -63,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
                 "replaced": str(result.replaced),
                 "authenticity": None if level is None else level.lower(),
                 "locked": result.locked,
+                "sealed": sealed,
             }
         )
         return EXIT_OK
@@ -73,6 +98,13 @@ def run(args: argparse.Namespace) -> int:
     )
     if level is not None:
         print(f"verified: {level.lower().replace('_', ' ')}")
+    if sealed:
+        print(
+            f"sealed: a tap alone reads no personal byte; the key is in {args.seal_key}: "
+            f"print it on the card face (cityid-card face --seal-key {args.seal_key})"
+        )
+    elif isinstance(medium, NfcTag):
+        print(f"OPEN record: it gives away {OPEN_RECORD_EXPOSES}")
     print(
         f"locked: the {facts.what} is read-only for good"
         if result.locked

@@ -1,0 +1,108 @@
+"""The command line's side of sealed NFC tags: the flags, the key file, the choice.
+
+A tag is written sealed unless the operator says --open-record (``specs/ndef-mapping.md``
+section 2.3): the key goes to the file --seal-key names, owner-only, as 32 hex digits,
+for ``cityid-card face --seal-key FILE`` to print in the card face's QR code.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+
+from cityid_card.credential import Credential
+from cityid_card.errors import InputError
+from cityid_card.keys import IssuerKey
+from cityid_card.media import Medium, Personalised
+from cityid_card.type2 import seal
+from cityid_card.type2.medium import NfcTag
+
+from ._io import PRIVATE, check_output, read_input, write_output
+
+#: What an open record gives away, said wherever the operator chooses one.
+OPEN_RECORD_EXPOSES = (
+    "the holder's name, date of birth, gender (if any), issue and expiry dates, status "
+    "index and the issuer's signature over them, to any phone or reader that taps the tag"
+)
+
+
+def add_seal_flags(parser: argparse.ArgumentParser) -> None:
+    """--seal-key FILE and --open-record, for commands that write an NFC tag."""
+    parser.add_argument(
+        "--seal-key",
+        type=Path,
+        metavar="FILE",
+        help="NFC tags: seal the credential (the default) and write its random key to FILE "
+        "(owner-only) for the card face's QR code: cityid-card face --seal-key FILE. "
+        "Needs an NTAG215 or NTAG216",
+    )
+    parser.add_argument(
+        "--open-record",
+        action="store_true",
+        help="NFC tags: write the credential unsealed. It then gives away "
+        + OPEN_RECORD_EXPOSES
+        + "; the tag's UID is a fixed identifier either way",
+    )
+
+
+def check_seal_flags(args: argparse.Namespace) -> None:
+    """Refuse contradicting flags, and an existing key file without --force, before any work."""
+    if args.open_record and args.seal_key is not None:
+        raise InputError("--open-record writes no sealed record: it takes no --seal-key")
+    if args.seal_key is not None:
+        check_output(args.seal_key, force=args.force)
+
+
+def seal_key_for(args: argparse.Namespace, medium: object) -> bytes | None:
+    """A fresh key if ``medium`` is an NFC tag to be sealed; None for an open record or a card.
+
+    Raises InputError, before the tag is written, when sealing has nowhere to keep the key.
+    """
+    if not isinstance(medium, NfcTag):
+        if args.seal_key is not None or args.open_record:
+            raise InputError("--seal-key and --open-record are for NFC tags, not this medium")
+        return None
+    if args.open_record:
+        return None
+    if args.seal_key is None:
+        raise InputError(
+            "an NFC tag is sealed by default, and its key must go on the card face: add "
+            "--seal-key FILE (then cityid-card face --seal-key FILE), or --open-record to "
+            "write a record any tap reads"
+        )
+    return seal.new_key()
+
+
+def save_seal_key(args: argparse.Namespace, key: bytes) -> None:
+    """Write the key to --seal-key's file, owner-only."""
+    write_output(args.seal_key, key.hex() + "\n", force=args.force, mode=PRIVATE)
+
+
+def read_seal_key(path: Path) -> bytes:
+    """The key in a --seal-key file: 32 hex digits (white space around them is ignored)."""
+    data = read_input(path, what="a tag's seal key", max_bytes=256)
+    try:
+        key = bytes.fromhex(data.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        key = b""
+    if len(key) != seal.KEY_SIZE:
+        raise InputError(f"{path.name} is not a seal key file (32 hex digits)")
+    return key
+
+
+def tag_personalise(
+    args: argparse.Namespace, medium: Medium, key: IssuerKey, credential: Credential, today: date
+) -> tuple[Personalised, bool | None]:
+    """Personalise ``medium``, sealing an NFC tag as the flags say; also whether it was sealed.
+
+    The seal key is saved before the tag is written. The second value is None for a
+    medium that is not an NFC tag.
+    """
+    seal_key = seal_key_for(args, medium)
+    if not isinstance(medium, NfcTag):
+        return medium.personalise(key, credential, lock=args.lock, today=today), None
+    if seal_key is not None:
+        save_seal_key(args, seal_key)
+    done = medium.personalise(key, credential, lock=args.lock, today=today, seal_key=seal_key)
+    return done, seal_key is not None
