@@ -16,6 +16,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import segno
@@ -25,6 +26,7 @@ from pypdf import PdfReader
 
 from cityid_card import IssuerKey, TrustStore, qr, verify
 from cityid_card.cli import main
+from cityid_card.errors import MalformedCredential
 from cityid_card.face import CARD_HEIGHT_MM, CARD_WIDTH_MM, FORMATS, CardFace, FaceError
 
 from .conftest import NOW, sample_credential
@@ -371,3 +373,84 @@ def test_faces_are_reproducible(gendered: bytes) -> None:
     first, second = CardFace.from_credential(gendered), CardFace.from_credential(gendered)
     for fmt in FORMATS:
         assert first.render(fmt) == second.render(fmt)
+
+
+# ---------------------------------------------------------------------------------------
+# Generation-2 chip cards (the CAN) and cards with a sealed NFC tag (the tag's key)
+
+CAN = "049381"
+SEAL_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
+
+
+def test_a_chip_cards_face_prints_its_can_and_its_qr_code_holds_only_that(
+    gendered: bytes,
+) -> None:
+    face = CardFace.from_credential(gendered, can=CAN)
+    text = _pdf_text(face.render("pdf"))
+    assert text[-2:] == ["CAN", CAN]
+    assert NAME in text and "2031-11-20" in text  # the fields are printed as before
+    assert face.qr_version == 1
+    png = face.render("png")
+    scanned = qr.read_image(png)
+    assert scanned == f"CIDC1:{CAN}" and qr.can(scanned) == CAN
+    with pytest.raises(MalformedCredential, match="chip card"):
+        qr.decode(scanned)  # no credential in it: the chip holds the data
+    svg = face.render("svg").decode()
+    assert CAN in svg and "CIDC1" not in svg
+
+
+def test_a_chipless_cards_qr_code_keeps_the_credential(gendered: bytes) -> None:
+    text = _pdf_text(CardFace.from_credential(gendered).render("pdf"))
+    assert "CAN" not in text
+    assert qr.decode(qr.read_image(CardFace.from_credential(gendered).render("png"))) == gendered
+
+
+def test_a_sealed_tag_cards_qr_code_holds_the_key_and_the_credential(
+    issuer_key: IssuerKey, gendered: bytes
+) -> None:
+    face = CardFace.from_credential(gendered, seal_key=SEAL_KEY)
+    scanned = qr.read_image(face.render("png"))
+    assert scanned.startswith("CIDS1:") and qr.seal_key(scanned) == SEAL_KEY
+    assert qr.decode(scanned) == gendered  # a camera alone still verifies it
+    verify(qr.decode(scanned), TrustStore([issuer_key.public()]), now=NOW)
+    assert face.qr_version == 10  # 16 bytes more than the credential's version 9
+    assert "CAN" not in _pdf_text(face.render("pdf"))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"can": "12345"}, "6 digits"),
+        ({"can": "1234567"}, "6 digits"),
+        ({"can": "12345a"}, "6 digits"),
+        ({"can": "١٢٣٤٥٦"}, "6 digits"),  # Arabic-Indic digits are digits, not ASCII
+        ({"seal_key": bytes(15)}, "16 bytes"),
+        ({"can": CAN, "seal_key": SEAL_KEY}, "not both"),
+    ],
+)
+def test_bad_can_or_key_is_refused(gendered: bytes, options: dict[str, Any], message: str) -> None:
+    with pytest.raises(FaceError, match=message):
+        CardFace.from_credential(gendered, **options)
+
+
+def test_face_command_with_can_and_seal_key(
+    station: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(station)
+    status, out, err = _run(capsys, "face", "card.cbor", "--out", "chip.pdf", "--can", CAN)
+    assert (status, err) == (0, "")
+    assert out == "wrote chip.pdf: CR80 card face (pdf), QR code version 1-Q holding the CAN\n"
+    assert _pdf_text((station / "chip.pdf").read_bytes())[-2:] == ["CAN", CAN]
+    (station / "tag.key").write_text(SEAL_KEY.hex() + "\n")
+    status, out, _ = _run(capsys, "face", "card.cbor", "--out", "tag.png", "--seal-key",
+                          "tag.key", "--json")  # fmt: skip
+    assert status == 0 and '"qr_holds": "seal_key_and_credential"' in out
+    assert qr.seal_key(qr.read_image((station / "tag.png").read_bytes())) == SEAL_KEY
+    status, _, err = _run(capsys, "face", "card.cbor", "--out", "x.pdf", "--can", "12")
+    assert status == 2 and "6 digits (FaceError)" in err and not (station / "x.pdf").exists()
+    (station / "bad.key").write_text("not a key")
+    status, _, err = _run(capsys, "face", "card.cbor", "--out", "x.pdf", "--seal-key", "bad.key")
+    assert status == 2 and "not a seal key file" in err
+    with pytest.raises(SystemExit):
+        main(["face", "card.cbor", "--out", "x.pdf", "--can", CAN, "--seal-key", "tag.key"])
+    assert "not allowed with" in capsys.readouterr().err

@@ -178,3 +178,58 @@ def test_without_zxing_the_error_says_what_to_install(monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "zxingcpp", None)
     with pytest.raises(QRCodeError, match=r"cityid-card\[scan\]"):
         qr.read_image(_png("CID1:BB8"))
+
+
+# The face's other forms: a sealed tag's key with the credential, a chip card's CAN.
+
+SEAL_KEY = bytes(range(16))
+
+
+def test_a_sealed_tag_face_text_holds_the_key_and_the_credential() -> None:
+    blob = bytes(range(120))
+    text = qr.encode_sealed(blob, SEAL_KEY)
+    assert text == "CIDS1:" + qr.b45encode(SEAL_KEY + blob)
+    assert set(text) <= set(qr.BASE45_ALPHABET)
+    assert qr.decode_face(text) == qr.FaceCode(credential=blob, seal_key=SEAL_KEY)
+    assert qr.decode(text) == blob and qr.seal_key(text) == SEAL_KEY
+    with pytest.raises(MalformedCredential, match="holds no tag key"):
+        qr.seal_key(qr.encode(blob))
+    for bad in ("CIDS1:", "CIDS1:" + qr.b45encode(SEAL_KEY), "CIDS1:" + qr.b45encode(bytes(5))):
+        with pytest.raises(MalformedCredential, match="16-byte key and a credential"):
+            qr.decode_face(bad)
+    with pytest.raises(MalformedCredential, match="base45"):
+        qr.decode_face(text.lower().replace("cids1:", "CIDS1:"))
+    with pytest.raises(ValueError, match="16 bytes"):
+        qr.encode_sealed(blob, bytes(8))
+
+
+def test_a_chip_card_face_text_holds_its_can_and_nothing_else() -> None:
+    assert qr.encode_can("004711") == "CIDC1:004711"
+    assert qr.decode_face("CIDC1:004711") == qr.FaceCode(can="004711")
+    assert qr.can("CIDC1:004711") == "004711"
+    with pytest.raises(MalformedCredential, match="Card Access Number, not a credential"):
+        qr.decode("CIDC1:004711")
+    with pytest.raises(MalformedCredential, match="holds no Card Access Number"):
+        qr.can(qr.encode(b"\x01\x02"))
+    for bad in ("CIDC1:", "CIDC1:12345", "CIDC1:1234567", "CIDC1:12345A", "CIDC1: 12345"):
+        with pytest.raises(MalformedCredential, match="6-digit Card Access Number") as caught:
+            qr.decode_face(bad)
+        assert bad[6:] not in str(caught.value) or not bad[6:]
+    for bad in ("", "12345", "1234567", "١٢٣٤٥٦"):
+        with pytest.raises(QRCodeError, match="6 digits"):
+            qr.encode_can(bad)
+
+
+@pytest.mark.parametrize(
+    "text", ["CID2:BB8", "cids1:BB8", "CIDX1:BB8", " CIDS1:BB8", "CIDC:123456"]
+)
+def test_other_prefixes_are_none_of_ours(text: str) -> None:
+    with pytest.raises(MalformedCredential, match="does not start with CID1:, CIDS1: or CIDC1:"):
+        qr.decode_face(text)
+
+
+def test_read_image_finds_every_form() -> None:
+    for text in (qr.encode_can("123456"), qr.encode_sealed(b"\x05" * 40, SEAL_KEY)):
+        out = io.BytesIO()
+        segno.make_qr(text, error="Q").save(out, kind="png", scale=4)
+        assert qr.read_image(out.getvalue()) == text

@@ -2,9 +2,18 @@
 
 The face shows exactly what the credential holds (name, date of birth, self-designated
 gender when there is one, issue and expiry dates) beside the holder's photo, or a box
-for it, and a QR code with the same signed bytes (:mod:`cityid_card.qr`), so anyone with
-a camera can verify the card. Nothing else about the holder is printed: there is no
-field for it. The title (the city's card name) is the same on every card.
+for it, and a QR code (:mod:`cityid_card.qr`, ``specs/qr.md``) whose text depends on the
+card:
+
+- a card without a chip: the same signed bytes (``CID1:``), so anyone with a camera can
+  verify the card;
+- a card with a sealed NFC tag (``seal_key``): the tag's key and the credential
+  (``CIDS1:``), so a verifier who sees the card can open the tag;
+- a generation-2 chip card (``can``): only its 6-digit Card Access Number (``CIDC1:``),
+  also printed under the code, so a reader must see the card to open its chip.
+
+Nothing else about the holder is printed: there is no field for it. The title (the
+city's card name) is the same on every card.
 
 Everything is rendered in memory and returned as bytes: PDF (vector, fonts embedded),
 PNG (for card printer drivers that take a bitmap) or SVG. A supplied photo is
@@ -82,6 +91,11 @@ _COLUMN_X = _PHOTO[0] + _PHOTO[2] + 3.5
 _NAME_TOP, _NAME_BOTTOM = 14.6, 23.4
 _QR_SIZE = 28.0  # with its quiet zone
 _QR = (CARD_WIDTH_MM - 2.0 - _QR_SIZE, CARD_HEIGHT_MM - 2.0 - _QR_SIZE)
+#: A chip card's code holds 12 characters (version 1): smaller, with the CAN under it.
+_CAN_QR_SIZE = 19.0
+_CAN_BASELINE = CARD_HEIGHT_MM - 3.0
+_CAN_QR = (CARD_WIDTH_MM - 2.0 - _CAN_QR_SIZE, _CAN_BASELINE - 4.2 - _CAN_QR_SIZE)
+_CAN_SIZE = 9.0
 _FIELDS_TOP = 24.6
 _LOWEST_BASELINE = CARD_HEIGHT_MM - 2.5
 #: A name (a gender) is kept on one line down to this size before it wraps.
@@ -221,10 +235,13 @@ class CardFace:
         title: str = DEFAULT_TITLE,
         font: str | os.PathLike[str] | None = None,
         bold_font: str | os.PathLike[str] | None = None,
+        seal_key: bytes | None = None,
+        can: str | None = None,
     ) -> None:
         regular, bold = _fonts(font, bold_font)
         self._regular, self._bold = regular, bold
-        code = segno.make_qr(qr.encode(blob), error=QR_ERROR_LEVEL, boost_error=True)
+        self._can = can
+        code = segno.make_qr(_qr_text(blob, seal_key, can), error=QR_ERROR_LEVEL, boost_error=True)
         #: The QR code's version (size: 17 + 4 * version modules) and error level.
         self.qr_version: int = int(code.version)
         self.qr_error: str = str(code.error)
@@ -240,15 +257,26 @@ class CardFace:
         title: str = DEFAULT_TITLE,
         font: str | os.PathLike[str] | None = None,
         bold_font: str | os.PathLike[str] | None = None,
+        seal_key: bytes | None = None,
+        can: str | None = None,
     ) -> CardFace:
         """Lay out the face of the credential ``blob``.
 
-        The encoding is checked as strictly as :func:`~cityid_card.verify` does, but the
+        ``seal_key`` (the key its NFC tag is sealed under) or ``can`` (the Card Access
+        Number of its generation-2 chip) picks the QR code's form; at most one. The
+        encoding is checked as strictly as :func:`~cityid_card.verify` does, but the
         signature is not: verify it first unless it just came from the issuer key.
         """
         credential = decode_unverified(bytes(blob)).credential
         return cls(
-            credential, bytes(blob), photo=photo, title=title, font=font, bold_font=bold_font
+            credential,
+            bytes(blob),
+            photo=photo,
+            title=title,
+            font=font,
+            bold_font=bold_font,
+            seal_key=seal_key,
+            can=can,
         )
 
     def render(self, fmt: FaceFormat, *, dpi: int = 300) -> bytes:
@@ -317,8 +345,9 @@ class CardFace:
             ("ISSUED", credential.issued.isoformat()),
             ("EXPIRES", credential.expires.isoformat()),
         ]
+        qr_x, qr_y, qr_size = (*_CAN_QR, _CAN_QR_SIZE) if self._can else (*_QR, _QR_SIZE)
         # The column ends 2 mm before the QR code's dark modules begin.
-        column = _QR[0] + _QUIET_ZONE * _QR_SIZE / _module_count(code) - 2.0 - _COLUMN_X
+        column = qr_x + _QUIET_ZONE * qr_size / _module_count(code) - 2.0 - _COLUMN_X
         top = _FIELDS_TOP
         for label, value in fields:  # only the gender is long enough to wrap
             add(self._text(_COLUMN_X, top + _LABEL_BASELINE, label, 5.5, self._regular, _LABEL))
@@ -344,7 +373,13 @@ class CardFace:
         rows = tuple(
             tuple(bool(module) for module in row) for row in code.matrix_iter(border=border)
         )
-        add(_Code(_QR[0], _QR[1], _QR_SIZE, rows))
+        add(_Code(qr_x, qr_y, qr_size, rows))
+        if self._can:
+            value_width = self._bold.width(self._can, _CAN_SIZE)
+            value_x = CARD_WIDTH_MM - _MARGIN - value_width
+            label_x = value_x - 1.2 - self._regular.width("CAN", 5.5)
+            add(self._text(label_x, _CAN_BASELINE, "CAN", 5.5, self._regular, _LABEL))
+            add(self._text(value_x, _CAN_BASELINE, self._can, _CAN_SIZE, self._bold, _INK))
 
     def _text(self, x: float, y: float, text: str, size: float, font: _Font, color: str) -> _Text:
         return _Text(x, y, text, size, font, color, font.width(text, size))
@@ -517,6 +552,21 @@ class CardFace:
                 parts.append(f'<path d="{path}" fill="#000000" shape-rendering="crispEdges"/>')
         parts.append("</svg>\n")
         return "\n".join(parts).encode("utf-8")
+
+
+def _qr_text(blob: bytes, seal_key: bytes | None, can: str | None) -> str:
+    """The QR code text of the face: ``CIDC1:`` with a CAN, ``CIDS1:`` with a key, else ``CID1:``."""
+    if seal_key is not None and can is not None:
+        raise FaceError("a card face has a sealed tag's key or a chip's CAN, not both")
+    if can is not None:
+        if not (len(can) == 6 and can.isascii() and can.isdigit()):
+            raise FaceError("the Card Access Number must be 6 digits")
+        return qr.encode_can(can)
+    if seal_key is not None:
+        if len(seal_key) != 16:
+            raise FaceError("a tag's seal key is 16 bytes")
+        return qr.encode_sealed(blob, seal_key)
+    return qr.encode(blob)
 
 
 def _n(value: float) -> str:

@@ -2,7 +2,11 @@
 
 The face prints the credential's name, date of birth, self-designated gender (when it
 has one), issue and expiry dates, the holder's photo (--photo) or a box for it, and a QR
-code holding the same signed credential, which cityid-card verify --qr/--image checks.
+code. Its text is the signed credential (CID1:), which cityid-card verify --qr/--image
+checks; with --seal-key (the card's NFC tag is sealed) the tag's key and the credential
+(CIDS1:), which also opens the tag (verify --reader --seal-key-from-qr); with --can (a
+generation-2 chip card) only the 6-digit Card Access Number (CIDC1:), printed beside it
+too, which a reader needs to open the chip.
 Everything is rendered in memory; the only file written is --out, owner-only (0600),
 and an existing file is replaced only with --force.
 """
@@ -19,6 +23,7 @@ from cityid_card.verifier import verify
 
 from ._common import EXIT_OK, add_force_flag, add_json_flag, print_json, whole_number
 from ._io import PRIVATE, check_output, load_trust, read_credential, read_input, write_output
+from ._seal import read_seal_key
 
 if TYPE_CHECKING:
     from cityid_card.face import FaceFormat
@@ -34,7 +39,9 @@ _MAX_PHOTO = 32 * 1024 * 1024
 _EXAMPLES = """\
 examples:
   cityid-card face card.cbor --out face.pdf --photo photo.jpg --trust trust.json
-  cityid-card face card.cbor --out face.png --dpi 600 --force"""
+  cityid-card face card.cbor --out face.png --dpi 600 --force
+  cityid-card face card.cbor --out face.pdf --seal-key tag.key   # a card with a sealed tag
+  cityid-card face card.cbor --out face.pdf --can 493817         # a generation-2 chip card"""
 
 
 def register(commands: Any) -> None:
@@ -69,6 +76,20 @@ def register(commands: Any) -> None:
         metavar="FILE",
         help="verify the credential against this trust store first; refuse to print otherwise",
     )
+    printed = parser.add_mutually_exclusive_group()
+    printed.add_argument(
+        "--seal-key",
+        type=Path,
+        metavar="FILE",
+        help="the card's NFC tag is sealed: put the key from this file (written by "
+        "personalize/write --seal-key) in the QR code with the credential",
+    )
+    printed.add_argument(
+        "--can",
+        metavar="NNNNNN",
+        help="a generation-2 chip card: print its 6-digit Card Access Number, and put only "
+        "the CAN in the QR code (the chip holds the data)",
+    )
     add_json_flag(parser)
     parser.set_defaults(run=run)
 
@@ -88,8 +109,15 @@ def run(args: argparse.Namespace) -> int:
     photo = None
     if args.photo is not None:
         photo = read_input(args.photo, what="a photo", max_bytes=_MAX_PHOTO)
+    seal_key = read_seal_key(args.seal_key) if args.seal_key is not None else None
     face = CardFace.from_credential(
-        blob, photo=photo, title=args.title, font=args.font, bold_font=args.bold_font
+        blob,
+        photo=photo,
+        title=args.title,
+        font=args.font,
+        bold_font=args.bold_font,
+        seal_key=seal_key,
+        can=args.can,
     )
     data = face.render(fmt, dpi=args.dpi)
     # Atomically and owner-only: the temporary file beside it is owner-only from its
@@ -103,13 +131,26 @@ def run(args: argparse.Namespace) -> int:
                 "format": fmt,
                 "bytes": len(data),
                 "qr": qr_code,
+                "qr_holds": _holds(args),
                 "verified": args.trust is not None,
             }
         )
     else:
         checked = ", verified first" if args.trust is not None else ""
-        print(f"wrote {args.out}: CR80 card face ({fmt}), QR code version {qr_code}{checked}")
+        holds = {"can": " holding the CAN", "seal_key_and_credential": " holding the tag key"}
+        print(
+            f"wrote {args.out}: CR80 card face ({fmt}), QR code version {qr_code}"
+            f"{holds.get(_holds(args), '')}{checked}"
+        )
     return EXIT_OK
+
+
+def _holds(args: argparse.Namespace) -> str:
+    if args.can is not None:
+        return "can"
+    if args.seal_key is not None:
+        return "seal_key_and_credential"
+    return "credential"
 
 
 def _format(name: str) -> FaceFormat:
