@@ -3,8 +3,9 @@
 Run ``python specs/vectors/ndef_vectors.py`` to rewrite them. The tags are written by
 the library's own writer, through nfcpy, into emulated tags with fixed UIDs; the
 credentials are signed by the seeded vector keys of ``make_vectors.py``; the
-originality signatures are made with the emulators' public test key. Everything is
-deterministic, so the test suite checks that regenerating gives the checked-in files.
+originality signatures are made with the emulators' public test key. The sealed record
+(section 2.3) uses a fixed key and nonce here, never in the library's writer. Everything
+is deterministic, so the test suite checks that regenerating gives the checked-in files.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
-from cityid_card import type2
-from cityid_card.type2 import Product, ndef
+from cityid_card import qr, type2
+from cityid_card.type2 import Product, ndef, seal
 from cityid_card.type2.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag
 from cityid_card.type2.session import TagLink, TagSession, write_tag
 from cityid_card_nfc.sim import open_emulated
@@ -26,6 +27,11 @@ from make_vectors import BASE, NOW, dump, seeded_key  # noqa: E402
 
 UID_213 = bytes.fromhex("04a1b2c3d4e5f6")
 UID_215 = bytes.fromhex("04c0ffee00ba11")
+UID_SEALED = bytes.fromhex("045ea1ed0a7a60")
+#: The sealed vectors' key and nonce: fixed so the vectors are reproducible.
+SEAL_KEY = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
+OTHER_KEY = bytes.fromhex("f0e0d0c0b0a090807060504030201000")
+NONCE = bytes.fromhex("cafebabefacedbaddecaf888")
 
 
 class _Recorder:
@@ -121,6 +127,62 @@ def build() -> tuple[dict[str, Any], bytes]:
             },
         },
     ]
+    sealed_credential = key.issue(replace(BASE, tag_uid=UID_SEALED))
+    payload = seal.seal(sealed_credential, SEAL_KEY, nonce=NONCE)
+    sealed_message = ndef.encode_sealed_message(payload)
+    size = type2.NTAG215.capability_container.size
+    sealed_image = type2.with_data_area(
+        type2.factory_memory(type2.NTAG215, UID_SEALED),
+        type2.data_area_image(sealed_message, size),
+    )
+    tampered = bytearray(sealed_image)
+    tampered[16 + 4 + 3 + 12 + 1 + 12 + 40] ^= 0x01  # a ciphertext byte
+    sealed = {
+        "product": "NTAG215",
+        "uid": UID_SEALED.hex(),
+        "credential": sealed_credential.hex(),
+        "seal_key": SEAL_KEY.hex(),
+        "nonce": NONCE.hex(),
+        "sealed_payload": payload.hex(),
+        "message": sealed_message.hex(),
+        "qr_text": qr.encode_sealed(sealed_credential, SEAL_KEY),
+    }
+    vectors += [
+        {
+            "id": "ntag215-sealed",
+            "description": "the reference credential bound to the tag's UID, sealed "
+            "(cityid.org:s) under the key of the face's CIDS1: QR code",
+            **sealed,
+            "memory": sealed_image.hex(),
+            "read_sig": EmulatedNtag(type2.NTAG215, sealed_image).signature.hex(),
+            "expected": {
+                "valid": True,
+                "authenticity": "originality_checked",
+                "authenticity_with_nxp_key_only": "tag_uid_bound",
+                "error_without_key": "SealedTag",
+            },
+        },
+        {
+            **_hostile(
+                "sealed-wrong-key",
+                "the sealed tag opened with another card's key",
+                sealed_image,
+                "SealError",
+                type2.NTAG215,
+            ),
+            "seal_key": OTHER_KEY.hex(),
+        },
+        {
+            **_hostile(
+                "sealed-ciphertext-changed",
+                "one bit of the sealed record's ciphertext flipped",
+                bytes(tampered),
+                "SealError",
+                type2.NTAG215,
+            ),
+            "seal_key": SEAL_KEY.hex(),
+        },
+    ]
     area = image[16:160]
     vectors += [
         _hostile("factory-ntag213", "a new NTAG213 as NXP ships it", blank, "BlankTag"),
@@ -179,6 +241,7 @@ def build() -> tuple[dict[str, Any], bytes]:
         "format": "cityid-card NDEF mapping test vectors",
         "spec": "specs/ndef-mapping.md",
         "record_type": ndef.RECORD_TYPE.decode("ascii"),
+        "sealed_record_type": ndef.SEALED_RECORD_TYPE.decode("ascii"),
         "now": NOW,
         "trust": "trust.json",
         "originality_key": TEST_ORIGINALITY_KEY.hex(),

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cityid_card import TrustStore, type2
-from cityid_card.type2 import errors, ndef
+from cityid_card import TrustStore, qr, type2
+from cityid_card.type2 import errors, ndef, seal
 from cityid_card.type2.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag
 from cityid_card.type2.session import verify_tag
 from tests.conftest import NOW, VECTORS, load_generator
@@ -39,20 +39,32 @@ def test_every_vector_reaches_its_outcome(field: Field, vector_id: str) -> None:
     expected = vector["expected"]
     tag = _tag(vector)
     keys = [bytes.fromhex(CHECKED_IN["originality_key"])]
+    seal_key = bytes.fromhex(vector["seal_key"]) if "seal_key" in vector else None
     if not expected["valid"]:
         with pytest.raises(getattr(errors, expected["error"])):
-            verify_tag(field.tag(tag), TRUST, NOW, originality_keys=keys)
+            verify_tag(field.tag(tag), TRUST, NOW, originality_keys=keys, seal_key=seal_key)
         return
-    result = verify_tag(field.tag(tag), TRUST, NOW, originality_keys=keys)
+    result = verify_tag(field.tag(tag), TRUST, NOW, originality_keys=keys, seal_key=seal_key)
     assert result.authenticity.name.lower() == expected["authenticity"]
     assert tag.signature.hex() == vector["read_sig"] and tag.uid.hex() == vector["uid"]
     credential = bytes.fromhex(vector["credential"])
-    assert ndef.encode_message(credential).hex() == vector["message"]
+    assert result.credential.tag_uid in (None, tag.uid)
+    if seal_key is None:
+        assert ndef.encode_message(credential).hex() == vector["message"]
+    else:
+        payload = seal.seal(credential, seal_key, nonce=bytes.fromhex(vector["nonce"]))
+        assert payload.hex() == vector["sealed_payload"]
+        assert seal.unseal(payload, seal_key) == credential
+        assert ndef.encode_sealed_message(payload).hex() == vector["message"]
+        assert qr.seal_key(vector["qr_text"]) == seal_key
+        assert qr.decode(vector["qr_text"]) == credential
+        with pytest.raises(getattr(errors, expected["error_without_key"])):
+            verify_tag(field.tag(_tag(vector)), TRUST, NOW)
     memory = bytes.fromhex(vector["memory"])
     start = 18 if len(vector["message"]) // 2 < 255 else 20
     assert memory[start : start + len(vector["message"]) // 2].hex() == vector["message"]
     if "authenticity_with_nxp_key_only" in expected:
-        plain = verify_tag(field.tag(_tag(vector)), TRUST, NOW)
+        plain = verify_tag(field.tag(_tag(vector)), TRUST, NOW, seal_key=seal_key)
         assert plain.authenticity.name.lower() == expected["authenticity_with_nxp_key_only"]
 
 
