@@ -75,7 +75,7 @@ SCENARIOS: dict[str, tuple[Callable[[Field], EmulatedNtag], bytes, bool]] = {
 BLANK = b""
 
 
-def _read_back(field: Field, tag: EmulatedNtag) -> bytes:
+def _read_back(field: Field, tag: EmulatedNtag, seal_key: bytes | None = None) -> bytes:
     """What a new reader finds: the NDEF message's bytes, or BLANK.
 
     Any other outcome (a broken TLV, a malformed message) fails the test at once; a
@@ -89,10 +89,10 @@ def _read_back(field: Field, tag: EmulatedNtag) -> bytes:
     except BlankTag:
         return BLANK
     try:
-        session.read_credential()
+        session.read_credential(seal_key)
     except TagError:
         return message  # another application's record: compared with the old message
-    verify_tag(field.tag(tag), TRUST, TODAY)  # raises BadSignature for a splice
+    verify_tag(field.tag(tag), TRUST, TODAY, seal_key=seal_key)  # BadSignature for a splice
     return message
 
 
@@ -144,3 +144,42 @@ def test_a_torn_lock_leaves_the_credential_readable(field: Field) -> None:
         with pytest.raises(MediumError):  # TagRemoved, or TagWriteError: did not lock
             write_tag(field.tag(tag), A, lock=True)
         assert _read_back(field, tag) == ndef.encode_message(A), where
+
+
+SEAL_KEY = bytes(range(16))
+
+
+class _FixedNonces:
+    """Stands in for the secrets module in :mod:`cityid_card.type2.seal`: every write of
+    the scenario then seals to the same bytes, so the torn copies can be compared."""
+
+    @staticmethod
+    def token_bytes(size: int) -> bytes:
+        return bytes(range(100, 100 + size))
+
+
+@pytest.mark.parametrize("sealed_before", [False, True], ids=["open-to-sealed", "sealed-renewal"])
+def test_a_torn_sealed_write_reads_as_the_old_message_the_new_one_or_nothing(
+    field: Field, monkeypatch: pytest.MonkeyPatch, sealed_before: bool
+) -> None:
+    from cityid_card.type2 import seal
+
+    monkeypatch.setattr(seal, "secrets", _FixedNonces)
+    probe = EmulatedNtag(type2.NTAG215, uid=UID)
+    write_tag(field.tag(probe), A, seal_key=SEAL_KEY if sealed_before else None)
+    old_memory = bytes(probe.memory)
+    old = _read_back(field, probe, SEAL_KEY)
+    before = probe.writes
+    write_tag(field.tag(probe), B, seal_key=SEAL_KEY)
+    count = probe.writes - before
+    assert count > 3
+    written = _read_back(field, probe, SEAL_KEY)
+    assert written == ndef.encode_sealed_message(seal.seal(B, SEAL_KEY))
+    seen: set[bytes] = set()
+    for tag, where in _torn_copies(type2.NTAG215, old_memory, count):
+        with pytest.raises(TagRemoved):
+            write_tag(field.tag(tag), B, seal_key=SEAL_KEY)
+        found = _read_back(field, tag, SEAL_KEY)
+        assert found in (old, BLANK, written), where
+        seen.add(found)
+    assert seen == {old, BLANK, written}
