@@ -85,7 +85,7 @@ def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
                 "authenticity": level,
                 "locked": done.locked,
                 "status_index": credential.status_index,  # to revoke the card if it is lost
-                "sealed": sealed,
+                **({} if sealed is None else {"sealed": sealed}),  # NFC tags only
             }
         )
     else:
