@@ -81,6 +81,16 @@ def test_a_payload_of_another_size_is_refused(size: int) -> None:
         seal.unseal(bytes(size), KEY)
 
 
+def test_a_short_credential_padded_to_the_large_class_is_refused() -> None:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce, aad = bytes(12), seal.SEALED_RECORD_TYPE + b"\x01"
+    padded = (5).to_bytes(2, "big") + b"hello" + bytes(473)  # 480 bytes for 5
+    payload = b"\x01" + nonce + AESGCM(KEY).encrypt(nonce, padded, aad)
+    with pytest.raises(SealError, match="larger size"):
+        seal.unseal(payload, KEY)
+
+
 def test_padding_that_is_not_zeros_is_refused() -> None:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 

@@ -97,7 +97,8 @@ def unseal(payload: bytes, key: bytes) -> bytes:
     """The credential in a sealed record's payload; raise SealError if it does not open.
 
     The payload must be of one of the padded sizes and open under ``key`` (the GCM tag
-    authenticates it), and the padding must be zeros. The message never says which
+    authenticates it), the padding must be zeros, and the size the smallest that holds
+    the credential (one encoding per credential). The message never says which
     check failed beyond that, and never quotes the bytes.
     """
     _check_key(key)
@@ -116,4 +117,8 @@ def unseal(payload: bytes, key: bytes) -> bytes:
     end = _LENGTH_SIZE + length
     if length == 0 or end > len(padded) or any(padded[end:]):
         raise SealError("the tag's sealed record opens, but its padding is malformed")
+    if _padded_size(length) != len(padded):
+        raise SealError(
+            "the tag's sealed record is padded to a larger size than its credential needs"
+        )
     return padded[_LENGTH_SIZE:end]
