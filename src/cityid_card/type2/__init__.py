@@ -2,7 +2,9 @@
 
 - :mod:`.memory`: pages, the capability container, TLVs, lock bits, the tearing-safe
   write plan, originality signatures (re-exported here: ``type2.NTAG213``);
-- :mod:`.ndef`: the credential as one NDEF record of the external type ``cityid.org:c``;
+- :mod:`.ndef`: the credential as one NDEF record of the external type ``cityid.org:c``
+  (open) or ``cityid.org:s`` (sealed);
+- :mod:`.seal`: the sealed record, AES-128-GCM under a key printed on the card face;
 - :mod:`.session`: the host side that reads, verifies, writes and locks a tag over a
   :class:`~.session.TagLink`;
 - :mod:`.emulator`: an emulated NTAG21x (frames in, frames out).
