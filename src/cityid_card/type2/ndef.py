@@ -6,7 +6,9 @@ credential's bytes, so the framing costs 15 bytes (17 with the Type 2 TLV around
 
     D4 0C LL "cityid.org:c" <credential>
 
-The reader is strict: a message that is not well-formed NDEF raises
+A sealed credential (:mod:`.seal`) is one record of the type ``cityid.org:s`` framed
+the same way; :func:`decode_record` returns either, :func:`decode_message` only the open
+one. The reader is strict: a message that is not well-formed NDEF raises
 :class:`~cityid_card.errors.NdefFormatError`; well-formed NDEF that is not exactly our
 record raises :class:`~cityid_card.errors.NotOurTag`. Neither message quotes the bytes.
 """
