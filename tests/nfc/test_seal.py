@@ -6,6 +6,8 @@ On the pure emulator (no nfcpy) and through nfcpy's own activation and transceiv
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cityid_card import IssuerKey, TrustStore, qr, type2
 from cityid_card.media import Authenticity
@@ -256,3 +258,12 @@ def test_a_sealed_tag_through_nfcpy(field: Field, es256: IssuerKey) -> None:
     assert result.credential.tag_uid == UID
     assert link.frames - activation == 3  # two FAST_READs (272 bytes) and READ_SIG
     assert read_tag(field.tag(tag), KEY)[0] == blob
+
+
+@given(credential=st.binary(min_size=1, max_size=478), key=st.binary(min_size=16, max_size=16))
+def test_any_credential_seals_and_opens_and_its_size_says_only_its_class(
+    credential: bytes, key: bytes
+) -> None:
+    payload = seal.seal(credential, key)
+    assert seal.unseal(payload, key) == credential
+    assert len(payload) == (253 if len(credential) <= 222 else 509)
