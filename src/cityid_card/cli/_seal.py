@@ -8,15 +8,19 @@ for ``cityid-card face --seal-key FILE`` to print in the card face's QR code.
 from __future__ import annotations
 
 import argparse
-from datetime import date
+import sys
+from datetime import date, datetime
 from pathlib import Path
 
+from cityid_card import qr
 from cityid_card.credential import Credential
 from cityid_card.errors import InputError
 from cityid_card.keys import IssuerKey
-from cityid_card.media import Medium, Personalised
+from cityid_card.media import Medium, Personalised, Verification
+from cityid_card.trust import TrustStore
 from cityid_card.type2 import seal
 from cityid_card.type2.medium import NfcTag
+from cityid_card.verifier import Verifier
 
 from ._io import PRIVATE, check_output, read_input, write_output
 
@@ -106,3 +110,29 @@ def tag_personalise(
         save_seal_key(args, seal_key)
     done = medium.personalise(key, credential, lock=args.lock, today=today, seal_key=seal_key)
     return done, seal_key is not None
+
+
+def seal_key_from_qr(args: argparse.Namespace) -> bytes | None:
+    """The tag key in verify's --seal-key-from-qr text (``-``: the first line of stdin)."""
+    text: str | None = args.seal_key_from_qr
+    if text is None:
+        return None
+    if args.reader is None:
+        raise InputError("--seal-key-from-qr opens a sealed NFC tag: it needs --reader")
+    if text == "-":
+        text = sys.stdin.readline(qr.MAX_TEXT_LENGTH + 2).strip()
+    return qr.seal_key(text)
+
+
+def verify_medium(
+    medium: Medium,
+    verifier: TrustStore | Verifier,
+    now: datetime | date,
+    seal_key: bytes | None,
+) -> Verification:
+    """Verify ``medium``; an NFC tag with ``seal_key`` (refused for any other medium)."""
+    if isinstance(medium, NfcTag):
+        return medium.verify(verifier, now, seal_key=seal_key)
+    if seal_key is not None:
+        raise InputError("--seal-key-from-qr is for NFC tags, not this medium")
+    return medium.verify(verifier, now)

@@ -21,7 +21,6 @@ from cityid_card import qr
 from cityid_card.drivers import connect
 from cityid_card.errors import CredentialError, InputError
 from cityid_card.media import Verification, medium_for, verify_bytes
-from cityid_card.type2.medium import NfcTag
 from cityid_card.verifier import StatusPolicy, Verifier
 
 from ._common import (
@@ -41,6 +40,7 @@ from ._common import (
     print_json,
 )
 from ._io import load_status_list, load_trust, read_credential, read_input
+from ._seal import seal_key_from_qr, verify_medium
 from .status_list import status_note
 
 #: A photo of a card face from a phone is a few megabytes.
@@ -336,19 +336,8 @@ def _stream_failure(args: argparse.Namespace, number: int, error: CredentialErro
     sys.stdout.flush()
 
 
-def _seal_key(args: argparse.Namespace) -> bytes | None:
-    """The tag key in --seal-key-from-qr's text (or the first line of standard input)."""
-    text = args.seal_key_from_qr
-    if text is None:
-        return None
-    if text == "-":
-        text = next((line for _, line in _stdin_lines()), "")
-    return qr.seal_key(text)
-
-
 def run(args: argparse.Namespace) -> int:
-    if args.seal_key_from_qr is not None and args.reader is None:
-        raise InputError("--seal-key-from-qr opens a sealed NFC tag: it needs --reader")
+    seal_key = seal_key_from_qr(args)  # before anything: it may read standard input
     verifier = build_verifier(args)
     if args.qr is not None and not _is_qr_text(args.qr):
         return _verify_stream(args, verifier)
@@ -357,14 +346,7 @@ def run(args: argparse.Namespace) -> int:
         blob = credential_bytes(args)
         result = verify_bytes(blob, verifier, verification_time(args), kind=kind)
     else:
-        seal_key = _seal_key(args)
         with connect(args.reader, timeout=args.timeout) as link:
-            medium = medium_for(link)
-            if isinstance(medium, NfcTag):
-                result = medium.verify(verifier, verification_time(args), seal_key=seal_key)
-            elif seal_key is not None:
-                raise InputError("--seal-key-from-qr is for NFC tags, not this medium")
-            else:
-                result = medium.verify(verifier, verification_time(args))
+            result = verify_medium(medium_for(link), verifier, verification_time(args), seal_key)
     report(args, result, status_note(verifier, result.kid, result.status, args.at))
     return EXIT_OK
