@@ -19,8 +19,8 @@ from cityid_card import _json
 from cityid_card._files import write_atomically
 from cityid_card.errors import JSONInputError
 from cityid_card.iso7816.applet import CardState
-from cityid_card.iso7816.gen2.chip import ChipState, EmulatedCard, chip_state_from_json
 from cityid_card.iso7816.errors import CardRemoved
+from cityid_card.iso7816.gen2.chip import ChipState, EmulatedCard, chip_state_from_json
 from cityid_card.iso7816.vpcd import VPCD_PORT, CardLike, VpcdCard
 from cityid_card.media.errors import DriverError, MediumError, TransportError
 

@@ -6,7 +6,9 @@ from datetime import date
 
 import pytest
 
+from cityid_card.drivers import SimConnection
 from cityid_card.eac import P256, cvc, ri
+from cityid_card.iso7816.errors import CardRemoved
 from cityid_card.iso7816.gen2 import (
     NotGeneration2,
     SecurityObjectInvalid,
@@ -19,7 +21,6 @@ from cityid_card.iso7816.gen2 import (
 from cityid_card.iso7816.gen2.card import Gen2State
 from cityid_card.iso7816.gen2.chip import EmulatedCard
 from cityid_card.iso7816.gen2.constants import MAX_PACE_FAILURES_SUSPEND
-from cityid_card.drivers import SimConnection
 from cityid_card.iso7816.session import personalize
 from cityid_card.keys import IssuerKey
 from cityid_card.media import Authenticity
@@ -82,9 +83,7 @@ def _id_public(card: SimConnection) -> bytes:
     return P256.public_key(int.from_bytes(state.id_key, "big"))
 
 
-@pytest.mark.parametrize(
-    ("age", "over"), [(21, True), (36, True), (37, False), (99, False)]
-)
+@pytest.mark.parametrize(("age", "over"), [(21, True), (36, True), (37, False), (99, False)])
 def test_age_check_is_one_bit(city: City, age: int, over: bool) -> None:
     # Born 1990-04-12: 36 on 2027-01-15, not 37.
     result = disclose(city.card(), city.terminal("age-check", age=age), CAN, today=TODAY)
@@ -136,7 +135,7 @@ def test_pulling_the_card_at_the_last_pace_step_counts_as_a_failure(city: City) 
     assert isinstance(application, EmulatedCard)
     for index in range(1, MAX_PACE_FAILURES_SUSPEND + 1):
         card.remove_at(5, "during")  # EF.CardAccess, MSE, GA 1-3, then GA 4 torn
-        with pytest.raises(Exception):
+        with pytest.raises(CardRemoved):
             disclose(card, city.terminal("transit"), CAN, today=TODAY)
         card.insert()
         state = application.chip_state
@@ -148,9 +147,7 @@ def test_a_card_of_another_city_refuses_the_terminal(city: City) -> None:
 
     elsewhere = make_city()
     elsewhere_card = SimConnection(EmulatedCard())
-    other_root = make_batch(
-        _other_cvca(), 5, elsewhere.issuer
-    )
+    other_root = make_batch(_other_cvca(), 5, elsewhere.issuer)
     personalize_gen2(elsewhere_card, HOLDER, other_root, can=CAN, today=date(2026, 12, 1))
     elsewhere_card.insert()
     with pytest.raises(TerminalRefused):
@@ -158,8 +155,8 @@ def test_a_card_of_another_city_refuses_the_terminal(city: City) -> None:
 
 
 def _other_cvca() -> bytes:
-    from tests.gen2.helpers import key
     from cityid_card.iso7816.gen2.pki import make_cvca
+    from tests.gen2.helpers import key
 
     return make_cvca(key("another city"), "USNYCCVCA00001", date(2026, 11, 1))
 
