@@ -1,9 +1,14 @@
 """``cityid-card personalize``: make a card (or an NFC tag) for one holder.
 
-A chip card generates its key pair; the credential is issued with the card's public
-key in it, written to the card, read back, verified and the chip authenticated. On an
-NFC tag the credential binds the tag's UID instead. With --lock the card or tag is then
-locked for good. Anything that fails leaves it unlocked.
+A chip card becomes a generation-2 card (specs/card-application.md v2): the holder's
+data behind PACE with the 6-digit CAN printed on the face (random unless --can gives
+it), the city root of --ca DIR (cityid-card pki init) and its batch chip key, whose
+card security object the issuer key signs; the card is then closed for good and PACE
+with the CAN checked. With --generation 1 a chip card gets a version 1 signed
+credential instead: it generates its key pair, the credential is issued with the
+card's public key in it, written, read back, verified and the chip authenticated. On
+an NFC tag the credential binds the tag's UID. With --lock a version 1 card or a tag
+is then locked for good. Anything that fails leaves it unlocked.
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ from __future__ import annotations
 import argparse
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from cityid_card.drivers import connect
+from cityid_card.credential import Credential
+from cityid_card.drivers import ReaderConnection, connect
+from cityid_card.errors import InputError
+from cityid_card.iso7816.gen2 import Holder, make_batch, new_can, personalize_gen2
 from cityid_card.keys import IssuerKey
-from cityid_card.media import medium_for
+from cityid_card.media import ISO7816, Link, medium_for
 
 from ._common import (
     EXIT_OK,
@@ -43,9 +51,36 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--out", type=Path, metavar="FILE", help="also write the credential to this file"
     )
+    parser.add_argument(
+        "--generation",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="what a chip card becomes: 2, the private generation-2 card (default), or 1, "
+        "a version 1 card with a signed credential anyone can read",
+    )
+    parser.add_argument(
+        "--can",
+        type=_can,
+        metavar="NNNNNN",
+        help="generation 2: the 6-digit card access number to print on the face "
+        "(default: a random one, reported)",
+    )
+    parser.add_argument(
+        "--ca",
+        type=Path,
+        metavar="DIR",
+        help="generation 2: the city root and batch key (from cityid-card pki init)",
+    )
     add_force_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(run=run)
+
+
+def _can(text: str) -> str:
+    if len(text) != 6 or not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError("a CAN is 6 digits")
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,6 +98,8 @@ def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
         registry.save(args.registry)
     try:
         with connect(args.reader, timeout=args.timeout) as link:
+            if link.kind == ISO7816 and args.generation == 2:
+                return _personalize_gen2(args, key, credential, link, today)
             done = medium_for(link).personalise(key, credential, lock=args.lock, today=today)
     except BaseException:
         revoke_failed_card(args, credential.status_index)  # the city's registry: card failed
@@ -91,4 +128,44 @@ def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
             if done.locked
             else "NOT locked: run again with --lock to finish it"
         )
+    return EXIT_OK
+
+
+def _personalize_gen2(
+    args: argparse.Namespace, key: IssuerKey, credential: Credential, link: Link, today: date
+) -> int:
+    """A generation-2 card: no credential leaves the station, the CAN goes on the face."""
+    from .pki import load_root
+
+    if args.ca is None:
+        raise InputError(
+            "a generation-2 card needs the city root: --ca DIR (cityid-card pki init), "
+            "or --generation 1 for a version 1 card"
+        )
+    if args.out is not None:
+        raise InputError("a generation-2 card carries no credential to write to --out")
+    root = load_root(args.ca)
+    batch = make_batch(root.cvca, root.batch_key.private_numbers().private_value, key)
+    holder = Holder(
+        credential.name, credential.date_of_birth, credential.expires, credential.gender
+    )
+    can = args.can or new_can()
+    done = personalize_gen2(cast(ReaderConnection, link), holder, batch, can=can, today=today)
+    if args.json:
+        print_json(
+            {
+                "medium": "chip_card",
+                "reader": link.reader,
+                "generation": 2,
+                "can": can,
+                "apdus": done.apdus,
+                "locked": True,
+            }
+        )
+    else:
+        print(
+            f"personalised a generation-2 card in {link.reader} in {done.apdus} APDUs; "
+            "PACE with its CAN checked; closed for good"
+        )
+        print(f"CAN {can}: print it on the card face (cityid-card face)")
     return EXIT_OK
