@@ -80,7 +80,10 @@ def personalize_gen2(
     if len(can) != 6 or not can.isascii() or not can.isdigit():
         raise ValueError("a CAN is 6 digits")
     link = LinkProcessor(connection)
-    _, sw = link.send(encode_apdu(Apdu(0x00, 0xA4, 0x04, 0x0C, AID)))
+    select = encode_apdu(Apdu(0x00, 0xA4, 0x04, 0x0C, AID))
+    _, sw = link.send(select)
+    if sw in (SW2.SM_MISSING, SW2.SM_INCORRECT):  # an earlier secure channel, now closed
+        _, sw = link.send(select)
     if sw != SW2.OK:
         raise ApplicationNotFound(
             f"the card has no generation-2 application (SELECT answered {sw:04X})", sw=sw,

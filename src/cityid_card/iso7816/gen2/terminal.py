@@ -139,6 +139,10 @@ def _read_binary(sfi: int) -> bytes:
 def read_card_access(link: ByteProcessor) -> CardAccess:
     """READ BINARY EF.CardAccess without authentication; NotGeneration2 if there is none."""
     data, sw = link.send(_read_binary(SFI_CARD_ACCESS))
+    if sw in (SW2.SM_MISSING, SW2.SM_INCORRECT):
+        # A secure channel of an earlier terminal was still open (the reader did not
+        # reset the card): the card has just closed it. Ask again.
+        data, sw = link.send(_read_binary(SFI_CARD_ACCESS))
     if sw != SW2.OK:
         raise NotGeneration2(f"the card has no EF.CardAccess (READ BINARY answered {sw:04X})")
     try:
