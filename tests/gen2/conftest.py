@@ -11,3 +11,4 @@ def city() -> City:
 
 
 from tests.card.conftest import pcsc, pcsc_stack  # noqa: E402,F401  (the PC/SC stack fixtures)
+from tests.eac.conftest import openpace  # noqa: E402,F401  (the OpenPACE peer, test-only)
