@@ -25,7 +25,7 @@ from typing import Any
 from cityid_card import qr
 from cityid_card.drivers import connect
 from cityid_card.errors import CredentialError, InputError
-from cityid_card.media import Verification, medium_for, verify_bytes
+from cityid_card.media import Link, Verification, medium_for, verify_bytes
 from cityid_card.verifier import StatusPolicy, Verifier
 
 from ._common import (
@@ -349,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
     if args.can is not None or args.terminal is not None:
         from .verify_gen2 import run_gen2
 
-        return run_gen2(args)
+        return run_gen2(args, _verify_version_1)
     if args.trust is None:
         raise InputError("the following arguments are required: --trust")
     verifier = build_verifier(args)
@@ -363,4 +363,11 @@ def run(args: argparse.Namespace) -> int:
         with connect(args.reader, timeout=args.timeout) as link:
             result = medium_for(link).verify(verifier, verification_time(args))
     report(args, result, status_note(verifier, result.kid, result.status, args.at))
+    return EXIT_OK
+
+
+def _verify_version_1(args: argparse.Namespace, link: Link) -> int:
+    """A version 1 card found by ``verify --can --terminal``: verified as one."""
+    result = medium_for(link).verify(build_verifier(args), verification_time(args))
+    report(args, result)
     return EXIT_OK

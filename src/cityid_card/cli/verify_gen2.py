@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
 
 from cityid_card.drivers import connect
 from cityid_card.errors import InputError
 from cityid_card.iso7816.gen2 import Disclosure, NotGeneration2, disclose
-from cityid_card.media import ISO7816, medium_for
+from cityid_card.media import ISO7816, Link
 from cityid_card.trust import TrustStore
 
 from ._common import EXIT_OK, EXIT_REJECTED, paint, print_json
@@ -40,7 +41,8 @@ def _trust(args: argparse.Namespace) -> TrustStore | None:
     return load_trust(default) if default.exists() else None
 
 
-def run_gen2(args: argparse.Namespace) -> int:
+def run_gen2(args: argparse.Namespace, version_1: Callable[[argparse.Namespace, Link], int]) -> int:
+    """Read a generation-2 card; ``version_1(args, link)`` verifies a version 1 card found."""
     if args.reader is None:
         raise InputError("--can and --terminal read a card: give --reader")
     if args.can is None or args.terminal is None:
@@ -61,11 +63,7 @@ def run_gen2(args: argparse.Namespace) -> int:
         except NotGeneration2:
             if trust is None:
                 raise InputError("a version 1 card is verified against --trust") from None
-            from .verify import build_verifier, report, verification_time
-
-            v1 = medium_for(link).verify(build_verifier(args), verification_time(args))
-            report(args, v1)
-            return EXIT_OK
+            return version_1(args, link)
     _report(args, result)
     return EXIT_OK if result.valid else EXIT_REJECTED
 
