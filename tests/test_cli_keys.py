@@ -169,6 +169,23 @@ def test_a_terminal_is_asked_for_the_passphrase(
     assert status == 2 and err.endswith("(WrongPassphrase)\n")
 
 
+def test_keygen_on_a_terminal_asks_for_the_new_passphrase_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    typed = iter([PASSPHRASE, PASSPHRASE, PASSPHRASE, "not the same", ""])
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("getpass.getpass", lambda prompt: next(typed))
+    key, _ = _keygen(capsys, tmp_path)
+    assert b"ENCRYPTED PRIVATE KEY" in key.read_bytes()
+    assert keyfiles.load_key(key, PASSPHRASE).kid == "CHI-2020-1"
+    other = tmp_path / "other.pem"
+    argv = ["keygen", "--kid", "CHI-2020-2", "--out", str(other), "--trust", str(tmp_path / "t2")]
+    status, _, err = run_cli(capsys, *argv)
+    assert status == 2 and "the two passphrases differ" in err and not other.exists()
+    assert run_cli(capsys, *argv)[0] == 0  # empty: an unencrypted key file, as asked
+    assert b"ENCRYPTED" not in other.read_bytes()
+
+
 def test_a_real_terminal_types_the_passphrase_without_echo(encrypted: Path, tmp_path: Path) -> None:
     # The whole command under a pseudo-terminal, as a person at a station runs it.
     card = tmp_path / "card.cbor"

@@ -75,7 +75,7 @@ def _usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         (["Zyxwquartz"], "error: not a command of cityid-card\n"),
         (["read", "--reader", "sim:card", "--timeout", "Zyxwquartz"],
          "argument --timeout: expected a number"),
-        (["status-list", "Zyxwquartz"], "argument ACTION: not one of the choices (build, sign)"),
+        (["status-list", "Zyxwquartz"], "argument ACTION: not one of the choices (build, sign, show, publish)"),
         (["verify", "c", "--trust", "t", "--show", "Zyxwquartz"], "expected field names from"),
         (["issue", "--key", "k", "--name", NAME, "--dob", "Zyxwquartz", "--expires", "2031-11-20",
           "--out", "x"], "expected a date as YYYY-MM-DD"),
@@ -541,7 +541,7 @@ def test_bash_completion_completes_commands_and_options(
         "complete_words cityid-card keygen --alg E\n"
     )
     done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines() == ["verify", "sign", "--trust", "ES256 EdDSA"]
+    assert done.stdout.splitlines() == ["verify", "sign show", "--trust", "ES256 EdDSA"]
 
 
 @pytest.mark.parametrize("line", ["[" * 100_000, '{"name": ' + "9" * 5000 + "}"])

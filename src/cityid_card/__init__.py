@@ -16,6 +16,8 @@ tags, tokens, faces and batches are imported from their own modules, with their
 errors (the rule is in :mod:`cityid_card.errors`).
 """
 
+import os as _os
+
 from .credential import Credential as Credential
 from .errors import BadSignature as BadSignature
 from .errors import CityIDError as CityIDError
@@ -56,6 +58,14 @@ from .verifier import VerifiedCredential as VerifiedCredential
 from .verifier import Verifier as Verifier
 from .verifier import verify as verify
 from .verifier import verify_many as verify_many
+
+# The one environment variable the library heeds, read here at start-up rather than in
+# the verifier: CITYID_CARD_PURE=1 keeps the C engine out of this process.
+if _os.environ.get("CITYID_CARD_PURE") == "1":
+    from .verifier import _python_only
+
+    _python_only()
+    _DEFAULT_IMPLEMENTATION = "python"
 
 #: The engine verify() uses: "c" (the C extension) or "python" (its pure-Python twin).
 implementation = _DEFAULT_IMPLEMENTATION

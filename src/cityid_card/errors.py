@@ -28,17 +28,20 @@ errors in itself, and nowhere else:
    in ``hsm``; :class:`FaceError` stays in this module until face.py loads its extra
    lazily (the station catches it without the ``face`` extra; ``cityid_card.face``
    re-exports it). Using a medium whose extra is missing raises :class:`MissingExtra`.
-2. Single inheritance: each error has exactly one base, a ``CityIDError`` subclass (the
-   medium's base, or a core error when it is one: a token error is an ``InvalidKey``).
-   No diamonds. When one failure happens on several media (a card or a tag removed
-   mid-write), it is one class whose instances say which: a ``medium`` attribute
-   (``"card"``, ``"tag"``), not one subclass per medium with two bases.
+2. Single inheritance: each error has exactly one base in the ``CityIDError`` family
+   (the medium's base, or a core error when it is one: a token error is an
+   ``InvalidKey``); a builtin beside it is allowed (``JSONInputError`` is also a
+   ``ValueError``). No diamonds; the one exception is rule 3's ``NotAuthentic``. When
+   one failure happens on several media (a card or a tag removed mid-write), it is one
+   class whose instances say which: a ``medium`` attribute (``"card"``, ``"tag"``), not
+   one subclass per medium with two bases.
 3. A failure that means "reject this credential" (a clone failing chip
    authentication) is a :class:`CredentialError` subclass carrying the medium, so
    ``except CredentialError`` keeps rejecting it.
 4. The top level (``cityid_card/__init__.py``) exports only the credential API and the
    core errors listed above; media errors are imported from their package.
-5. A test (``tests/test_package.py``) checks rules 2 and 4 for every module.
+5. A test (``tests/test_package.py``) checks rules 2 and 4 for every module, and that
+   no module imports another that imports it back (deferred imports count too).
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ def test_personalize_read_verify_on_an_emulated_card(
     assert json.loads(out) == {
         "medium": "chip_card", "reader": reader, "bytes": 154, "alg": "ES256",
         "authenticity": "chip_authenticated", "locked": True, "apdus": 6, "originality": None,
+        "status_index": 7,
     }  # fmt: skip
     status, out, err = run(capsys, *personalize_args(issuer, reader))
     assert (status, out) == (2, "")

@@ -21,10 +21,9 @@ from cityid_card.keyfiles import PIN_ENV, load_key, read_secret_file
 from cityid_card.keys import IssuerKey
 from cityid_card.media import Facts
 from cityid_card.pkcs11_uri import KeyUri, TokenError, TokenPinRequired, is_key_uri
-from cityid_card.status import StatusRegistry
 from cityid_card.trust import TrustStore
 
-from ._io import describe_os_error, load_registry, load_trust
+from ._io import describe_os_error, load_trust
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -134,6 +133,19 @@ def trust_store_or_new(path: Path) -> TrustStore:
 def read_passphrase(path: Path | None) -> bytes | None:
     """The first line of a --passphrase-file, or None without one."""
     return None if path is None else read_secret_file(path)
+
+
+def new_passphrase(path: Path | None) -> bytes | None:
+    """The passphrase for a new key file: --passphrase-file's, else typed twice on a terminal.
+
+    Empty (or no terminal and no file) means an unencrypted key file.
+    """
+    if path is not None or sys.stdin is None or not sys.stdin.isatty():
+        return read_passphrase(path)
+    first = getpass.getpass("Passphrase for the new key file (empty: none): ")
+    if first and getpass.getpass("The same passphrase again: ") != first:
+        raise InputError("the two passphrases differ: nothing was written")
+    return first.encode("utf-8") or None
 
 
 _T = TypeVar("_T")
@@ -362,53 +374,3 @@ def require_status_choice(args: argparse.Namespace) -> None:
             "no status index: give --registry FILE (recommended) or --status-index N and "
             "record N; without one the card could never be revoked"
         )
-
-
-def holder_credential(
-    args: argparse.Namespace, key: IssuerKey
-) -> tuple[Credential, StatusRegistry | None]:
-    """The credential the holder flags describe, and the registry its index came from.
-
-    Save the registry before the credential leaves the station: an index taken but
-    unused is harmless, one used twice is not.
-    """
-    require_status_choice(args)
-    registry = None
-    if args.registry and _is_registry_database(args.registry):
-        # The city's registry (cli/registry.py): the card is recorded, index and holder.
-        status_index = _record_in_registry(args, key)
-    elif args.registry:
-        registry = load_registry(args.registry)
-    if registry is not None:
-        registry.check_key(key)
-        status_index = registry.allocate()
-    elif not args.registry:
-        status_index = args.status_index
-    credential = Credential(
-        name=args.name,
-        date_of_birth=args.dob,
-        expires=args.expires,
-        issued=args.issued,
-        gender=args.gender,
-        status_index=status_index,
-        tag_uid=args.tag_uid,
-    )
-    return credential, registry
-
-
-# -- the city's registry (issue 12): record what issue and personalize issue -------------
-
-
-def _is_registry_database(location: str) -> bool:
-    from .registry import is_database
-
-    return is_database(location)
-
-
-def _record_in_registry(args: argparse.Namespace, key: IssuerKey) -> int:
-    from cityid_card.registry import Medium
-
-    from .registry import record_from_args
-
-    medium = Medium.CARD if getattr(args, "command", None) == "personalize" else Medium.FILE
-    return record_from_args(args, key, medium).status_index

@@ -21,11 +21,11 @@ from ._common import (
     add_force_flag,
     add_holder_flags,
     add_json_flag,
-    holder_credential,
     load_issuer_key,
     print_json,
     require_status_choice,
 )
+from ._holder import holder_credential
 from ._io import PRIVATE, check_output, write_output
 
 _EXAMPLES = """\

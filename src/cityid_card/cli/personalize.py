@@ -31,10 +31,10 @@ from ._common import (
     add_holder_flags,
     add_json_flag,
     add_reader_flags,
-    holder_credential,
     load_issuer_key,
     print_json,
 )
+from ._holder import holder_credential
 from ._io import PRIVATE, check_output, write_output
 from .registry import revoke_failed_card
 
@@ -116,12 +116,14 @@ def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
                 "alg": key.alg,
                 "authenticity": level,
                 "locked": done.locked,
+                "status_index": credential.status_index,  # to revoke the card if it is lost
             }
         )
     else:
         print(
-            f"personalised the {facts.what} in {facts.reader}: {len(blob)} bytes, {key.alg}; "
-            f"read back, verified, {level.replace('_', ' ')}"
+            f"personalised the {facts.what} in {facts.reader}: {len(blob)} bytes, {key.alg}, "
+            f"status index {credential.status_index}; read back, verified, "
+            f"{level.replace('_', ' ')}"
         )
         print(
             f"locked: the {facts.what} is read-only for good"

@@ -1,8 +1,8 @@
-"""``cityid-card registry ...``: the city's registry of holders, cards and what happened to them.
+"""cityid-card registry: the city's registry of holders, cards and what happened to them.
 
-DB is an SQLite file (the embedded default, created owner-only) or a
-``postgresql://`` URL. The registry is the one place a holder's name and date of birth
-are kept; see docs/registry.md. Needs ``pip install 'cityid-card[registry]'``.
+DB is an SQLite file (the embedded default, created owner-only) or a postgresql://
+URL. The registry is the one place a holder's name and date of birth are kept; see
+docs/registry.md. Needs pip install 'cityid-card[registry]'.
 """
 
 from __future__ import annotations
@@ -149,14 +149,38 @@ def add_operator_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_EXAMPLES = """\
+examples:
+  cityid-card registry init city.db --key issuer.pem --kid CHI-2026-1
+  cityid-card issue --key issuer.pem --registry city.db --name "Ana Sofia Rivera" \\
+      --dob 1990-04-12 --expires 2031-11-20 --out card.cbor
+  cityid-card registry find city.db --name "Ana Sofia Rivera" --dob 1990-04-12
+  cityid-card revoke --registry city.db --index 4711 --reason lost
+  cityid-card registry replace city.db --index 4711 --reason lost --key issuer.pem \\
+      --expires 2031-11-20 --out new.cbor
+  cityid-card registry lease city.db --station ward-7 --count 2000 --out ward-7.db
+  cityid-card registry sync city.db ward-7.db
+  cityid-card registry purge city.db --retention-days 730
+  cityid-card registry export city.db --name - --dob 1990-04-12 --json"""
+_DB = "the registry: an SQLite file or a postgresql:// URL"
+
+
 def register(commands: Any) -> None:
     group: argparse.ArgumentParser = commands.add_parser(
-        "registry", help="the city's registry of holders and cards", description=__doc__
+        "registry", help="the city's registry of holders and cards", description=__doc__,
+        epilog=_EXAMPLES,
+    )  # fmt: skip
+    actions = group.add_subparsers(
+        dest="action", required=True, metavar="ACTION", help="what to do"
     )
-    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    init = actions.add_parser("init", help="create a registry that tracks an issuer key")
-    init.add_argument("db", metavar="DB", help="SQLite file to create, or a postgresql:// URL")
+    init = actions.add_parser(
+        "init",
+        help="create a registry that tracks an issuer key",
+        description=__doc__,
+        epilog=_EXAMPLES,
+    )
+    init.add_argument("db", metavar="DB", help="the SQLite file to create, or a postgresql:// URL")
     _add_key(init)
     init.add_argument("--kid", metavar="LABEL", help="the key's label (default: its thumbprint)")
     init.add_argument(
@@ -167,29 +191,44 @@ def register(commands: Any) -> None:
     add_json_flag(init)
     init.set_defaults(run=run_init)
 
-    add_key = actions.add_parser("add-key", help="track another issuer key (a rotation)")
-    add_key.add_argument("db", metavar="DB")
+    add_key = actions.add_parser(
+        "add-key",
+        help="track another issuer key (a rotation)",
+        description=__doc__,
+        epilog=_EXAMPLES,
+    )
+    add_key.add_argument("db", metavar="DB", help=_DB)
     _add_key(add_key)
-    add_key.add_argument("--kid", metavar="LABEL")
-    add_key.add_argument("--size", type=whole_number, default=DEFAULT_ENTRIES)
-    add_key.add_argument("--bits", type=int, choices=(1, 2, 4, 8), default=2)
+    add_key.add_argument("--kid", metavar="LABEL", help="the key's label (default: its thumbprint)")
+    add_key.add_argument("--size", type=whole_number, default=DEFAULT_ENTRIES,
+                         help="status list entries")  # fmt: skip
+    add_key.add_argument("--bits", type=int, choices=(1, 2, 4, 8), default=2,
+                         help="bits per entry (2 allows suspension)")  # fmt: skip
     add_json_flag(add_key)
     add_key.set_defaults(run=run_add_key)
 
-    find = actions.add_parser("find", help="a holder's cards, by name and date of birth")
-    find.add_argument("db", metavar="DB")
+    find = actions.add_parser(
+        "find",
+        help="a holder's cards, by name and date of birth",
+        description=__doc__,
+        epilog=_EXAMPLES,
+    )
+    find.add_argument("db", metavar="DB", help=_DB)
     _add_holder(find)
     add_json_flag(find)
     find.set_defaults(run=run_find)
 
     replace = actions.add_parser(
-        "replace", help="replace a lost card: revoke it and issue the holder a new one"
+        "replace",
+        help="replace a lost card: revoke it and issue the holder a new one",
+        description=__doc__,
+        epilog=_EXAMPLES,
     )
-    replace.add_argument("db", metavar="DB")
+    replace.add_argument("db", metavar="DB", help=_DB)
     replace.add_argument(
         "--index", type=whole_number, required=True, help="the old card's status index"
     )
-    replace.add_argument("--reason", choices=REASONS, required=True)
+    replace.add_argument("--reason", choices=REASONS, required=True, help="why it is replaced")
     replace.add_argument("--kid", metavar="LABEL", help="the old card's key, if several")
     _add_key(replace)
     replace.add_argument("--expires", type=iso_date, required=True, help="the new card's expiry")
@@ -201,8 +240,13 @@ def register(commands: Any) -> None:
     add_json_flag(replace)
     replace.set_defaults(run=run_replace)
 
-    lease = actions.add_parser("lease", help="give an offline station a pool of indexes")
-    lease.add_argument("db", metavar="DB")
+    lease = actions.add_parser(
+        "lease",
+        help="give an offline station a pool of indexes",
+        description=__doc__,
+        epilog=_EXAMPLES,
+    )
+    lease.add_argument("db", metavar="DB", help=_DB)
     lease.add_argument("--station", required=True, metavar="NAME", help="e.g. ward-7")
     lease.add_argument(
         "--count", type=whole_number, required=True, help="indexes to add to its pool"
@@ -212,15 +256,25 @@ def register(commands: Any) -> None:
     add_json_flag(lease)
     lease.set_defaults(run=run_lease)
 
-    sync = actions.add_parser("sync", help="bring a station's cards in, revocations out")
-    sync.add_argument("db", metavar="DB")
-    sync.add_argument("file", metavar="FILE", help="the station's file")
+    sync = actions.add_parser(
+        "sync",
+        help="bring a station's cards in, revocations out",
+        description=__doc__,
+        epilog=_EXAMPLES,
+    )
+    sync.add_argument("db", metavar="DB", help=_DB)
+    sync.add_argument("file", metavar="FILE", help="the station's file (from registry lease)")
     add_json_flag(sync)
     sync.set_defaults(run=run_sync)
 
-    reclaim = actions.add_parser("reclaim", help="take back a lost station's unused pool")
-    reclaim.add_argument("db", metavar="DB")
-    reclaim.add_argument("--station", required=True, metavar="NAME")
+    reclaim = actions.add_parser(
+        "reclaim",
+        help="take back a lost station's unused pool",
+        description=__doc__,
+        epilog=_EXAMPLES,
+    )
+    reclaim.add_argument("db", metavar="DB", help=_DB)
+    reclaim.add_argument("--station", required=True, metavar="NAME", help="the lost station")
     reclaim.add_argument("--free", action="store_true",
                          help="free the indexes instead of revoking them (the station's file "
                          "is known never to have issued from them)")  # fmt: skip
@@ -228,22 +282,37 @@ def register(commands: Any) -> None:
     add_json_flag(reclaim)
     reclaim.set_defaults(run=run_reclaim)
 
-    purge = actions.add_parser("purge", help="delete holders whose cards all expired long ago")
-    purge.add_argument("db", metavar="DB")
+    purge = actions.add_parser(
+        "purge",
+        help="delete holders whose cards all expired long ago",
+        description=__doc__,
+        epilog=_EXAMPLES,
+    )
+    purge.add_argument("db", metavar="DB", help=_DB)
     purge.add_argument("--retention-days", type=whole_number, default=DEFAULT_RETENTION_DAYS,
                        metavar="DAYS", help="keep holders this long after their last card "
                        f"expired (default {DEFAULT_RETENTION_DAYS})")  # fmt: skip
     add_json_flag(purge)
     purge.set_defaults(run=run_purge)
 
-    export = actions.add_parser("export", help="everything the registry holds about a holder")
-    export.add_argument("db", metavar="DB")
+    export = actions.add_parser(
+        "export",
+        help="everything the registry holds about a holder",
+        description=__doc__,
+        epilog=_EXAMPLES,
+    )
+    export.add_argument("db", metavar="DB", help=_DB)
     _add_holder(export)
     add_json_flag(export)
     export.set_defaults(run=run_export)
 
-    imports = actions.add_parser("import", help="import registry.json and issued.jsonl files")
-    imports.add_argument("db", metavar="DB")
+    imports = actions.add_parser(
+        "import",
+        help="import registry.json and issued.jsonl files",
+        description=__doc__,
+        epilog=_EXAMPLES,
+    )
+    imports.add_argument("db", metavar="DB", help=_DB)
     imports.add_argument("--status-registry", type=Path, required=True, metavar="JSON",
                          help="the registry.json of `status-list build`")  # fmt: skip
     imports.add_argument("--records", type=Path, nargs="*", default=[], metavar="JSONL",
@@ -252,8 +321,13 @@ def register(commands: Any) -> None:
     add_json_flag(imports)
     imports.set_defaults(run=run_import)
 
-    show = actions.add_parser("show", help="the registry's keys and counts (no personal data)")
-    show.add_argument("db", metavar="DB")
+    show = actions.add_parser(
+        "show",
+        help="the registry's keys and counts (no personal data)",
+        description=__doc__,
+        epilog=_EXAMPLES,
+    )
+    show.add_argument("db", metavar="DB", help=_DB)
     add_json_flag(show)
     show.set_defaults(run=run_show)
 

@@ -77,16 +77,22 @@ def lease(
 
     The station's file (SQLite) is made on the first lease and topped up later. Safe to
     run again after a crash: the file receives the station's whole unused pool, and
-    takes what it lacks. Returns how many unused indexes the file now holds.
+    takes what it lacks. A new file for a station that still holds unused indexes is
+    refused (reclaim a station whose file is lost). Returns how many unused indexes the
+    file now holds.
     """
     check_station_name(station)
-    pool = city.lease(station=station, count=count, thumbprint=thumbprint, now=now)
+    exists = is_database(station_file) and os.path.exists(station_file)
+    if exists:
+        with Registry.open(station_file) as found:
+            if found.role is not Role.STATION or found.station != station:
+                raise StationError("that file is not this station's file")
+    pool = city.lease(
+        station=station, count=count, thumbprint=thumbprint, now=now, fresh=not exists
+    )
     key = city.key(thumbprint=thumbprint)
-    if is_database(station_file) and os.path.exists(station_file):
+    if exists:
         target = Registry.open(station_file)
-        if target.role is not Role.STATION or target.station != station:
-            target.close()
-            raise StationError("that file is not this station's file")
     else:
         target = Registry.create(station_file, role=Role.STATION, station=station)
     with target:
