@@ -85,6 +85,9 @@ def test_a_random_can_is_reported_and_a_wrong_one_exits_1_saying_nothing(
     assert json.loads(out)["error"] == "WrongCan"
     status, out, _ = run_cli(capsys, *verify(city, reader, can, "library")[:-1])
     assert status == 0 and "Ana Sofia Rivera Delgado" in out and "1990" not in out
+    trust = str(city / "trust.json")
+    status, out, err = run_cli(capsys, "verify", "--reader", reader, "--trust", trust)
+    assert status == 2 and "generation-2 card" in err and "Ana" not in out + err
 
 
 def test_a_version_1_card_still_verifies_with_can_and_terminal(

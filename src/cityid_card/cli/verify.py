@@ -20,12 +20,13 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cityid_card import qr
-from cityid_card.drivers import connect
+from cityid_card.drivers import ReaderConnection, connect
 from cityid_card.errors import CredentialError, InputError
-from cityid_card.media import Link, Verification, medium_for, verify_bytes
+from cityid_card.iso7816.errors import ApplicationNotFound
+from cityid_card.media import ISO7816, Link, Verification, medium_for, verify_bytes
 from cityid_card.verifier import StatusPolicy, Verifier
 
 from ._common import (
@@ -361,7 +362,11 @@ def run(args: argparse.Namespace) -> int:
         result = verify_bytes(blob, verifier, verification_time(args), kind=kind)
     else:
         with connect(args.reader, timeout=args.timeout) as link:
-            result = medium_for(link).verify(verifier, verification_time(args))
+            try:
+                result = medium_for(link).verify(verifier, verification_time(args))
+            except ApplicationNotFound:
+                _refuse_generation_2(link)
+                raise
     report(args, result, status_note(verifier, result.kid, result.status, args.at))
     return EXIT_OK
 
@@ -371,3 +376,16 @@ def _verify_version_1(args: argparse.Namespace, link: Link) -> int:
     result = medium_for(link).verify(build_verifier(args), verification_time(args))
     report(args, result)
     return EXIT_OK
+
+
+def _refuse_generation_2(link: Link) -> None:
+    """Say so when the card without the version 1 application is a generation-2 card."""
+    from cityid_card.iso7816.gen2.terminal import is_generation_2
+
+    if link.kind == ISO7816 and is_generation_2(cast(ReaderConnection, link)):
+        raise ApplicationNotFound(
+            "the card is a generation-2 card: read it with --can (the number printed on "
+            "its face) and --terminal DIR (cityid-card pki terminal)",
+            sw=0x6A82,
+            command="SELECT",
+        )

@@ -41,7 +41,14 @@ from .security import parse_card_security
 if TYPE_CHECKING:
     from cityid_card.drivers import Connection
 
-__all__ = ["Disclosure", "TerminalAccess", "age_date", "disclose", "read_card_access"]
+__all__ = [
+    "Disclosure",
+    "TerminalAccess",
+    "age_date",
+    "disclose",
+    "is_generation_2",
+    "read_card_access",
+]
 
 _PACE_OID = pace.ID_PACE_ECDH_GM_AES_CBC_CMAC_128
 Rng = Callable[[int], bytes]
@@ -149,6 +156,15 @@ def read_card_access(link: ByteProcessor) -> CardAccess:
         return CardAccess.decode(data)
     except EacError:
         raise NotGeneration2("the card's EF.CardAccess is not this profile's") from None
+
+
+def is_generation_2(connection: Connection) -> bool:
+    """Whether the card answers as a generation-2 card (its EF.CardAccess); 1 or 2 APDUs."""
+    try:
+        read_card_access(LinkProcessor(connection))
+    except NotGeneration2:
+        return False
+    return True
 
 
 def _scalar(rng: Rng) -> int:
