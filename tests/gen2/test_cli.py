@@ -68,6 +68,12 @@ def test_every_role_prints_exactly_its_fields(
         body = json.loads(out)
         assert set(body) == keys and body["valid"] is True
     assert body["gender"] == "X" and body["date_of_birth"] == "1990-04-12"
+    # A second card of the batch holds the very same card security object.
+    (kept,) = (city / "root").glob("card-security-*.cose")
+    other = f"sim:card:{tmp_path / 'other.json'}"
+    assert run_cli(capsys, *personalize(city, other, "--can", "654321"))[0] == 0
+    states = [json.loads((tmp_path / n).read_text()) for n in ("card.json", "other.json")]
+    assert states[0]["card_security"] == states[1]["card_security"] == kept.read_bytes().hex()
 
 
 def test_a_random_can_is_reported_and_a_wrong_one_exits_1_saying_nothing(

@@ -14,6 +14,7 @@ is then locked for good. Anything that fails leaves it unlocked.
 from __future__ import annotations
 
 import argparse
+import hashlib
 from datetime import date
 from pathlib import Path
 from typing import Any, cast
@@ -21,7 +22,7 @@ from typing import Any, cast
 from cityid_card.credential import Credential
 from cityid_card.drivers import ReaderConnection, connect
 from cityid_card.errors import InputError
-from cityid_card.iso7816.gen2 import Holder, make_batch, new_can, personalize_gen2
+from cityid_card.iso7816.gen2 import Batch, Holder, make_batch, new_can, personalize_gen2
 from cityid_card.keys import IssuerKey
 from cityid_card.media import ISO7816, Link, medium_for
 
@@ -147,7 +148,7 @@ def _personalize_gen2(
     if args.out is not None:
         raise InputError("a generation-2 card carries no credential to write to --out")
     root = load_root(args.ca)
-    batch = make_batch(root.cvca, root.batch_key.private_numbers().private_value, key)
+    batch = _batch(args.ca, root.cvca, root.batch_key.private_numbers().private_value, key)
     holder = Holder(
         credential.name, credential.date_of_birth, credential.expires, credential.gender
     )
@@ -171,3 +172,29 @@ def _personalize_gen2(
         )
         print(f"CAN {can}: print it on the card face (cityid-card face)")
     return EXIT_OK
+
+
+def _batch(directory: Path, cvca: bytes, chip_key: int, key: IssuerKey) -> Batch:
+    """The batch, its card security object signed once per issuer key and kept in DIR.
+
+    Every card of a batch must hold the very same object, or the object would tell
+    cards apart; a key in a token may sign ECDSA with fresh randomness each time, so
+    the first signature is kept (``card-security-<hash of the kid>.cose``) and reused.
+    """
+    from cityid_card.eac import P256
+    from cityid_card.iso7816.gen2.security import parse_card_security
+    from cityid_card.trust import TrustStore
+
+    from ._io import PUBLIC, read_input
+
+    name = hashlib.sha256(key.kid.encode("utf-8")).hexdigest()[:16]
+    path = directory / f"card-security-{name}.cose"
+    if path.exists():
+        data = read_input(path, what="a card security object", max_bytes=4096)
+        security = parse_card_security(data, TrustStore([key.public()]))
+        if security.chip_key != P256.public_key(chip_key):
+            raise InputError(f"{path}: made for another batch key")
+        return Batch(cvca, chip_key, data)
+    batch = make_batch(cvca, chip_key, key)
+    write_output(path, batch.card_security, force=False, mode=PUBLIC)
+    return batch
