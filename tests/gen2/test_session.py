@@ -213,3 +213,27 @@ def test_the_card_accepts_only_its_sector(city: City) -> None:
 def test_rights_are_what_the_certificates_grant(city: City) -> None:
     for role, expected in cvc.SERVICE_RIGHTS.items():
         assert city.terminal(role).rights == expected
+
+
+def test_pace_is_blocked_for_good_after_100_failures(city: City) -> None:
+    from dataclasses import replace
+
+    from cityid_card.iso7816.gen2.constants import MAX_PACE_FAILURES_BLOCK
+
+    card = city.card()
+    application = card.application
+    assert isinstance(application, EmulatedCard)
+    state = application.chip_state
+    assert isinstance(state, Gen2State)
+    blocked = SimConnection(EmulatedCard(replace(state, pace_failures=MAX_PACE_FAILURES_BLOCK - 1)))
+    with pytest.raises(WrongCan):
+        disclose(blocked, city.terminal("transit"), "000009", today=TODAY)
+    for _ in range(3):
+        blocked.insert()
+        with pytest.raises(WrongCan):  # the right CAN, first try after power-up: still refused
+            disclose(blocked, city.terminal("transit"), CAN, today=TODAY)
+    final = blocked.application
+    assert isinstance(final, EmulatedCard)
+    final_state = final.chip_state
+    assert isinstance(final_state, Gen2State)
+    assert final_state.pace_failures == MAX_PACE_FAILURES_BLOCK
