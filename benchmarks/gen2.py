@@ -8,8 +8,10 @@ terminal's (host) CPU time alone. In the same run, OpenPACE (libeac through the 
 suite's ctypes harness, a test-only peer) does PACE's terminal steps against the same
 emulator, beside the project's own PACE terminal steps: OpenPACE's EAC API offers
 PACE's terminal steps one by one, so PACE is the like-for-like comparison (TA and CA
-terminal steps are a signature and one ECDH on each side). Targets (issue 11): a full
-desk read in at most 20 APDUs; host time at most 1.5x OpenPACE's.
+terminal steps are a signature and one ECDH on each side). With ``--pcsc`` it also
+times the library role's whole read through real pcscd and vsmartcard-vpcd (the test
+suite's PC/SC stack; run it under ``flock /tmp/cityid-pcsc.lock``). Targets (issue 11):
+a full desk read in at most 20 APDUs; host time at most 1.5x OpenPACE's.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ def _openpace_pace(party: object, card: EmulatedCard) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--pcsc", action="store_true", help="also time reads through pcscd")
     args = parser.parse_args()
     city = make_city()
     print(f"generation-2 card, in-process emulator, {args.runs} runs per role (median)")
@@ -139,7 +142,45 @@ def main() -> int:
     else:
         print(" (OpenPACE's libeac is not installed: no comparison)")
     print("target: a full desk read in <= 20 APDUs")
+    if args.pcsc:
+        _pcsc(city, args.runs)
     return 0
+
+
+def _pcsc(city: object, runs: int) -> None:
+    """The library role's read through pyscard, pcscd and vpcd: wall time per read."""
+    import tempfile
+
+    from tests.card.pcsc_stack import PcscStack, Unavailable
+
+    from cityid_card.drivers import connect
+    from cityid_card.media import ISO7816
+
+    card = city.card()  # type: ignore[attr-defined]
+    terminal = city.terminal("library")  # type: ignore[attr-defined]
+    with tempfile.TemporaryDirectory() as folder:
+        stack = PcscStack(Path(folder) / "pcscd.log")
+        try:
+            stack.start()
+        except Unavailable as reason:
+            print(f"no PC/SC figures: {reason}")
+            return
+        try:
+            with stack.card(card.application):
+                walls = []
+                for _ in range(runs):
+                    start = time.perf_counter()
+                    with connect("pcsc:0", kind=ISO7816) as link:
+                        disclose(link, terminal, CAN, today=TODAY, trust=city.trust)  # type: ignore[attr-defined]
+                    walls.append(time.perf_counter() - start)
+        finally:
+            stack.stop()
+    quartiles = statistics.quantiles([w * 1000 for w in walls], n=4)
+    print(
+        f"library read through pyscard -> pcscd -> vsmartcard-vpcd -> emulator ({runs} reads): "
+        f"median {1000 * statistics.median(walls):.1f} ms "
+        f"(quartiles {quartiles[0]:.1f} .. {quartiles[2]:.1f} ms), connect to disconnect"
+    )
 
 
 if __name__ == "__main__":
