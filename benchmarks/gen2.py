@@ -27,7 +27,7 @@ from cityid_card.drivers import SimConnection
 from cityid_card.eac import pace
 from cityid_card.iso7816.gen2.channel import LinkProcessor
 from cityid_card.iso7816.gen2.chip import EmulatedCard
-from cityid_card.iso7816.gen2.terminal import _pace, disclose, read_card_access
+from cityid_card.iso7816.gen2.terminal import disclose, pace_with_can, read_card_access
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.gen2.helpers import CAN, TODAY, make_city  # the test suite's city
@@ -122,7 +122,7 @@ def main() -> int:
         link = LinkProcessor(timed)
         read_card_access(link)
         start = time.process_time()
-        _pace(link, CAN, secrets.token_bytes)
+        pace_with_can(link, CAN, secrets.token_bytes)
         ours.append(time.process_time() - start - timed.card_time)
         if library is not None:
             connection.application.reset()

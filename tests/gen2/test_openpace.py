@@ -12,7 +12,7 @@ import random
 from cityid_card.eac import pace, tlv
 from cityid_card.eac._sym import pad
 from cityid_card.eac.security_infos import CardAccess
-from cityid_card.iso7816.gen2.terminal import _pace, read_card_access
+from cityid_card.iso7816.gen2.terminal import pace_with_can, read_card_access
 from tests.eac.openpace import OpenPace
 from tests.gen2.helpers import City
 
@@ -119,6 +119,6 @@ def test_the_terminal_session_runs_pace_against_openpaces_card(openpace: OpenPac
         with openpace.party() as party:
             card = _OpenPaceCard(party, can)
             read_card_access(card)
-            keys, _ = _pace(card, can, rng.randbytes)
+            keys, _ = pace_with_can(card, can, rng.randbytes)
             assert len(keys.enc) == len(keys.mac) == 16
             assert card.apdus == 6

@@ -10,7 +10,11 @@ from cityid_card.eac import P256, SessionKeys, commands, ta
 from cityid_card.eac.sm import TerminalChannel
 from cityid_card.iso7816.gen2.channel import LinkProcessor, SecureMessagingProcessor
 from cityid_card.iso7816.gen2.constants import SW2
-from cityid_card.iso7816.gen2.terminal import _pace, _terminal_authentication, read_card_access
+from cityid_card.iso7816.gen2.terminal import (
+    pace_with_can,
+    read_card_access,
+    terminal_authentication,
+)
 from cityid_card.iso7816.vpcd import VpcdCard
 from tests.gen2.helpers import CAN, HOLDER, OTHER, TODAY, City
 
@@ -57,7 +61,7 @@ def _answers(city: City, holder: object, can: str) -> list[bytes]:
     read_card_access(link)
     for guess in ("000000", "999999"):
         try:
-            _pace(link, guess, lambda n: bytes(n))
+            pace_with_can(link, guess, lambda n: bytes(n))
         except Exception as error:
             answers.append(type(error).__name__.encode())
     return answers
@@ -100,11 +104,11 @@ def _open_session(city: City, role: str) -> SecureMessagingProcessor:
     card = city.card()
     link = LinkProcessor(card)
     read_card_access(link)
-    keys, card_public = _pace(link, CAN, lambda n: b"\x01" * n)
+    keys, card_public = pace_with_can(link, CAN, lambda n: b"\x01" * n)
     sm = SecureMessagingProcessor(link, keys)
     access = city.terminal(role)
     aux = ta.auxiliary_data(date_of_expiry=TODAY) if role == "transit" else b""
-    _terminal_authentication(sm, access, card_public, aux, lambda n: b"\x02" * n)
+    terminal_authentication(sm, access, card_public, aux, lambda n: b"\x02" * n)
     return sm
 
 
@@ -121,7 +125,7 @@ def test_commands_without_secure_messaging_end_the_session(city: City) -> None:
     card = city.card()
     link = LinkProcessor(card)
     read_card_access(link)
-    _pace(link, CAN, lambda n: b"\x03" * n)
+    pace_with_can(link, CAN, lambda n: b"\x03" * n)
     assert link.send(bytes.fromhex("00B0840000")) == (b"", SW2.SM_MISSING)
     # The keys are gone: even a correctly protected command is now refused.
     channel = TerminalChannel(SessionKeys(b"\x00" * 16, b"\x00" * 16))
@@ -133,7 +137,7 @@ def test_age_dates_outside_the_terminal_window_are_refused(city: City) -> None:
     card = city.card()
     link = LinkProcessor(card)
     read_card_access(link)
-    keys, card_public = _pace(link, CAN, lambda n: b"\x04" * n)
+    keys, card_public = pace_with_can(link, CAN, lambda n: b"\x04" * n)
     sm = SecureMessagingProcessor(link, keys)
     access = city.terminal("age-check")
     # Walking the date of birth down day by day: a date no whole number of years
@@ -142,5 +146,5 @@ def test_age_dates_outside_the_terminal_window_are_refused(city: City) -> None:
     from cityid_card.iso7816.gen2 import TerminalRefused
 
     with pytest.raises(TerminalRefused):
-        _terminal_authentication(sm, access, card_public, aux, lambda n: b"\x05" * n)
+        terminal_authentication(sm, access, card_public, aux, lambda n: b"\x05" * n)
     assert P256.size == 32

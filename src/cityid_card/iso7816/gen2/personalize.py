@@ -24,7 +24,7 @@ from .channel import LinkProcessor
 from .constants import AID, SW2, PutData
 from .datagroups import Holder, encode_data_groups
 from .security import make_card_security
-from .terminal import Rng, _pace, read_card_access
+from .terminal import Rng, pace_with_can, read_card_access
 
 if TYPE_CHECKING:
     from cityid_card.drivers import Connection
@@ -121,5 +121,5 @@ def personalize_gen2(
             f"the card refused ACTIVATE FILE (status {sw:04X})", medium="chip_card"
         )
     read_card_access(link)
-    _pace(link, can, rng)  # the card took the CAN: PACE with it works
+    pace_with_can(link, can, rng)  # the card took the CAN: PACE with it works
     return Gen2Personalised(can, id_public, link.apdus)

@@ -47,7 +47,9 @@ __all__ = [
     "age_date",
     "disclose",
     "is_generation_2",
+    "pace_with_can",
     "read_card_access",
+    "terminal_authentication",
 ]
 
 _PACE_OID = pace.ID_PACE_ECDH_GM_AES_CBC_CMAC_128
@@ -171,8 +173,10 @@ def _scalar(rng: Rng) -> int:
     return 1 + int.from_bytes(rng(40), "big") % (P256.n - 1)
 
 
-def _pace(link: ByteProcessor, can: str, rng: Rng) -> tuple[pace.SessionKeys, bytes]:
-    """PACE with the CAN: the session keys and the card's ephemeral public key."""
+def pace_with_can(link: ByteProcessor, can: str, rng: Rng) -> tuple[pace.SessionKeys, bytes]:
+    """PACE with the CAN over ``link`` (5 APDUs): the session keys and the card's
+    ephemeral public key (its ``Comp`` is ``ID_PICC`` of TA). Raises WrongCan when the
+    card refuses, CardProtocolError when its answers are malformed."""
     ga = pace.dynamic_authentication_data
 
     def step(apdu: bytes, tag: int | None) -> bytes:
@@ -223,7 +227,7 @@ def _terminal_refused(what: str) -> Callable[[int], Exception]:
     return lambda sw: TerminalRefused(f"the card refused {what} (status {sw:04X})")
 
 
-def _terminal_authentication(
+def terminal_authentication(
     sm: ByteProcessor,
     access: TerminalAccess,
     card_public: bytes,
@@ -317,7 +321,7 @@ def disclose(
         raise AccessRefused("an age-check terminal needs the age it checks")
     link = LinkProcessor(connection)
     read_card_access(link)
-    keys, card_public = _pace(link, can, rng)
+    keys, card_public = pace_with_can(link, can, rng)
     sm = SecureMessagingProcessor(link, keys)
     try:
         age = access.age if rights & Rights.AGE_VERIFICATION else None
@@ -325,7 +329,7 @@ def disclose(
             date_of_birth=None if age is None else age_date(today, age),
             date_of_expiry=today if rights & Rights.VALIDITY else None,
         )
-        ephemeral, ephemeral_public = _terminal_authentication(sm, access, card_public, aux, rng)
+        ephemeral, ephemeral_public = terminal_authentication(sm, access, card_public, aux, rng)
         security = parse_card_security(
             _ok(sm, _read_binary(SFI_CARD_SECURITY), _refused("EF.CardSecurity")), trust
         )
