@@ -237,3 +237,38 @@ def test_pace_is_blocked_for_good_after_100_failures(city: City) -> None:
     final_state = final.chip_state
     assert isinstance(final_state, Gen2State)
     assert final_state.pace_failures == MAX_PACE_FAILURES_BLOCK
+
+
+def test_a_card_that_missed_two_rollovers_catches_up_through_the_links(city: City) -> None:
+    from dataclasses import replace as with_
+
+    from cityid_card.iso7816.gen2.pki import link_certificate, make_terminal
+    from tests.gen2.helpers import key
+
+    first, _ = link_certificate(
+        city.cvca_key, "USCHICVCA00001", key("cvca 2"), "USCHICVCA00002", date(2026, 11, 20)
+    )
+    second, _ = link_certificate(
+        key("cvca 2"), "USCHICVCA00002", key("cvca 3"), "USCHICVCA00003", date(2026, 12, 20)
+    )
+    chain = make_terminal(
+        key("cvca 3"), "USCHICVCA00003", "benefits", date(2027, 1, 10), holder="USCHI"
+    )
+    terminal = city.terminal("benefits")
+    access = with_(
+        terminal,
+        dv_certificate=chain.dv_certificate,
+        terminal_certificate=chain.terminal_certificate,
+        private_key=chain.terminal_key,
+    )
+    card = city.card()
+    with pytest.raises(TerminalRefused):  # without the links the card knows no such root
+        disclose(card, access, CAN, today=TODAY)
+    card.insert()
+    linked = with_(access, link_certificates=(first, second))
+    assert disclose(card, linked, CAN, today=TODAY).name == HOLDER.name
+    card.insert()
+    assert disclose(card, access, CAN, today=TODAY).name == HOLDER.name  # for good now
+    card.insert()
+    with pytest.raises(TerminalRefused):  # and the old root's terminals are refused
+        disclose(card, city.terminal("benefits"), CAN, today=TODAY)
