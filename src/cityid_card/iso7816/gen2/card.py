@@ -664,9 +664,10 @@ class Gen2Application:
 
 def _read(content: bytes, command: Apdu) -> bytes:
     offset = command.p2 if command.p1 & 0x80 else (command.p1 << 8) | command.p2
+    if command.data or command.ne is None:
+        raise _Refusal(SW2.WRONG_LENGTH)
     if offset > len(content):
         raise _Refusal(SW2.INCORRECT_P1P2)
-    assert command.ne is not None
     return content[offset : offset + command.ne]
 
 
