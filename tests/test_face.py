@@ -454,3 +454,44 @@ def test_face_command_with_can_and_seal_key(
     with pytest.raises(SystemExit):
         main(["face", "card.cbor", "--out", "x.pdf", "--can", CAN, "--seal-key", "tag.key"])
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_a_generation_2_face_needs_no_credential_file(
+    station: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(station)
+    fields = ["--name", NAME, "--dob", "1990-04-12", "--expires", "2031-11-20"]
+    status, out, err = _run(capsys, "face", "--can", CAN, *fields, "--issued", "2026-11-21",
+                            "--gender", "X", "--out", "gen2.pdf")  # fmt: skip
+    assert (status, err) == (0, "") and "holding the CAN" in out
+    assert _pdf_text((station / "gen2.pdf").read_bytes()) == [
+        "MUNICIPAL IDENTIFICATION CARD", "PHOTO", "NAME", NAME, "DATE OF BIRTH",
+        "1990-04-12", "GENDER", "X", "ISSUED", "2026-11-21", "EXPIRES", "2031-11-20",
+        "CAN", CAN,
+    ]  # fmt: skip
+    status, _, err = _run(capsys, "face", "--can", CAN, *fields[:2], "--out", "x.pdf")
+    assert status == 2 and "needs --dob" in err and not (station / "x.pdf").exists()
+    status, _, err = _run(capsys, "face", *fields, "--out", "x.pdf")
+    assert status == 2 and "a credential file, or --can" in err
+    status, _, err = _run(capsys, "face", "card.cbor", "--name", NAME, "--out", "x.pdf")
+    assert status == 2 and "--name is for a face without a credential file" in err
+    status, _, err = _run(capsys, "face", "--can", CAN, *fields, "--trust", "trust.json",
+                          "--out", "x.pdf")  # fmt: skip
+    assert status == 2 and "this face has none" in err
+    status, _, err = _run(capsys, "face", "--can", CAN, "--name", NAME, "--dob", "2040-01-01",
+                          "--expires", "2031-11-20", "--out", "x.pdf")  # fmt: skip
+    assert status == 1 and "(InvalidClaim)" in err and NAME not in err
+    assert not (station / "x.pdf").exists()
+
+
+def test_for_chip_card_refuses_a_face_without_can() -> None:
+    face = CardFace.for_chip_card(
+        name=NAME,
+        date_of_birth=sample_credential().date_of_birth,
+        issued=sample_credential().issued or NOW.date(),
+        expires=sample_credential().expires,
+        can=CAN,
+    )
+    assert qr.read_image(face.render("png")) == f"CIDC1:{CAN}"
+    with pytest.raises(FaceError, match="needs its CAN"):
+        CardFace(sample_credential(issued=NOW.date()), b"")

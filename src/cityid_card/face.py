@@ -42,6 +42,7 @@ import os
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Literal, TypeAlias
 from xml.sax.saxutils import escape, quoteattr
@@ -277,6 +278,39 @@ class CardFace:
             bold_font=bold_font,
             seal_key=seal_key,
             can=can,
+        )
+
+    @classmethod
+    def for_chip_card(
+        cls,
+        *,
+        name: str,
+        date_of_birth: date,
+        issued: date,
+        expires: date,
+        can: str,
+        gender: str | None = None,
+        photo: bytes | None = None,
+        title: str = DEFAULT_TITLE,
+        font: str | os.PathLike[str] | None = None,
+        bold_font: str | os.PathLike[str] | None = None,
+    ) -> CardFace:
+        """Lay out the face of a generation-2 chip card from the holder's printed fields.
+
+        Such a card carries no signed credential out of the station (the chip holds the
+        data behind PACE), so the face is made from the fields themselves, checked as a
+        credential's are (InvalidClaim), and its QR code holds only the ``can``.
+        """
+        credential = Credential(
+            name=name,
+            date_of_birth=date_of_birth,
+            issued=issued,
+            expires=expires,
+            gender=gender,
+            status_index=0,  # never printed, never encoded: the face has no field for it
+        )
+        return cls(
+            credential, b"", photo=photo, title=title, font=font, bold_font=bold_font, can=can
         )
 
     def render(self, fmt: FaceFormat, *, dpi: int = 300) -> bytes:
@@ -562,6 +596,8 @@ def _qr_text(blob: bytes, seal_key: bytes | None, can: str | None) -> str:
         if not (len(can) == 6 and can.isascii() and can.isdigit()):
             raise FaceError("the Card Access Number must be 6 digits")
         return qr.encode_can(can)
+    if not blob:
+        raise FaceError("a face without a credential is a chip card's: it needs its CAN")
     if seal_key is not None:
         if len(seal_key) != 16:
             raise FaceError("a tag's seal key is 16 bytes")
