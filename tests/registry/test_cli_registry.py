@@ -264,49 +264,94 @@ def test_personalize_records_the_card_and_revokes_one_that_failed(office: Office
     assert reasons == {None, "error"}
 
 
-def test_batch_records_every_card_and_revokes_a_failed_one(
-    office: Office, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _batch_office(
+    office: Office, monkeypatch: pytest.MonkeyPatch, faults: dict[int, Any], count: int = 3
+) -> tuple[list[str], Path]:
+    """A hopper with ``faults`` as the batch's reader; the batch's arguments and records."""
     from cityid_card.cli import batch as batch_command
     from tests.test_batch import Hopper
 
     hopper = Hopper()
-    hopper.faults = {1: lambda card: card.remove_at(4, "during")}
+    hopper.faults = faults
     monkeypatch.setattr(batch_command, "MACHINE", batch_command.Machine(cards=hopper.source))
     applicants = office.folder / "applicants.csv"
     applicants.write_text(
-        "name,date_of_birth\n" + "".join(f"Batch Holder {i},1990-04-12\n" for i in range(3))
+        "name,date_of_birth\n" + "".join(f"Batch Holder {i},1990-04-12\n" for i in range(count))
     )
     records = office.folder / "issued.jsonl"
-    argv = ["batch", str(applicants), "--key", office.key, "--reader", "sim:card",
-            "--valid-years", "5", "--registry", office.db, "--operator", "station-3",
+    argv = ["batch", str(applicants), "--key", office.key, "--valid-years", "5",
+            "--registry", office.db, "--operator", "station-3",
             "--records", str(records)]  # fmt: skip
-    code, out, err = office.run(*argv)
+    return argv, records
+
+
+def _found(office: Office, i: int) -> list[dict[str, Any]]:
+    found = office.json(
+        "registry", "find", office.db, "--name", f"Batch Holder {i}", "--dob", "1990-04-12"
+    )
+    return sorted(found["cards"], key=lambda card: card["state"])
+
+
+def test_batch_records_every_card_and_revokes_a_failed_one(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv, records = _batch_office(
+        office, monkeypatch, {1: lambda card: card.remove_at(4, "during")}
+    )
+    code, out, err = office.run(*argv, "--reader", "sim:card")
     assert code == 1, err
     assert "Batch Holder" not in out + err
-    states = {}
-    for i in range(3):
-        found = office.json(
-            "registry", "find", office.db, "--name", f"Batch Holder {i}", "--dob", "1990-04-12"
-        )
-        states[i] = [card["state"] for card in found["cards"]]
-    assert states == {0: ["valid"], 1: [], 2: ["valid"]}  # the failed card has no holder
+    states = {i: [card["state"] for card in _found(office, i)] for i in range(3)}
+    # The failed card is revoked and keeps its holder: a clerk finds it by name and date.
+    assert states == {0: ["valid"], 1: ["revoked"], 2: ["valid"]}
     shown = office.json("registry", "show", office.db)
-    assert shown["counts"] == {"holders": 2, "valid": 2, "revoked": 1, "events": 4}
+    assert shown["counts"] == {"holders": 3, "valid": 2, "revoked": 1, "events": 4}
     export = office.json(
         "registry", "export", office.db, "--name", "Batch Holder 0", "--dob", "1990-04-12"
     )
     assert [(e["event"], e["operator"]) for e in export["cards"][0]["events"]] == [
         ("issued", "station-3")
     ]
-    # Resumed with the same records: only the failed applicant gets a card now.
-    code, out, err = office.run(*argv)
-    assert code == 0, err
-    found = office.json(
-        "registry", "find", office.db, "--name", "Batch Holder 1", "--dob", "1990-04-12"
+    failed = office.json(
+        "registry", "export", office.db, "--name", "Batch Holder 1", "--dob", "1990-04-12"
     )
-    assert [card["state"] for card in found["cards"]] == ["valid"]
+    assert [(e["event"], e["reason"]) for e in failed["cards"][0]["events"]] == [
+        ("issued", None),
+        ("revoked", "error"),
+    ]
+    # The name is kept in the registry alone: not in the records file, nor the output.
+    assert "Batch Holder 1" not in records.read_text()
+    # Resumed with the same records: only the failed applicant gets a card now.
+    code, out, err = office.run(*argv, "--reader", "sim:card")
+    assert code == 0, err
+    assert [card["state"] for card in _found(office, 1)] == ["revoked", "valid"]
     assert office.json("registry", "show", office.db)["counts"]["valid"] == 3
+
+
+@pytest.mark.parametrize(("reader", "medium"), [("sim:card", "card"), ("sim:ntag215", "tag")])
+def test_batch_records_the_medium_of_every_card(
+    office: Office, monkeypatch: pytest.MonkeyPatch, reader: str, medium: str
+) -> None:
+    argv, _ = _batch_office(office, monkeypatch, {1: lambda card: card.remove_at(4, "during")}
+                            if reader == "sim:card" else {}, count=2)  # fmt: skip
+    code, _, err = office.run(*argv, "--reader", reader)
+    assert code == (1 if reader == "sim:card" else 0), err
+    cards = [card for i in range(2) for card in _found(office, i)]
+    assert len(cards) == 2
+    assert {card["medium"] for card in cards} == {medium}  # the failed card's too
+
+
+def test_a_failed_card_names_nobody_in_the_json_events(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv, _ = _batch_office(office, monkeypatch, {0: lambda card: card.remove_at(4, "during")})
+    code, out, err = office.run(*argv, "--reader", "sim:card", "--json")
+    assert code == 1, err
+    events = [json.loads(line) for line in out.splitlines()]
+    failed = [event for event in events if event["event"] == "card_failed"]
+    assert len(failed) == 1 and failed[0]["revoked"] is True
+    assert "Batch Holder" not in out + err and "1990-04-12" not in out + err
+    assert [card["status_index"] for card in _found(office, 0)] == [failed[0]["status_index"]]
 
 
 def test_a_name_can_come_from_standard_input(
