@@ -363,3 +363,128 @@ def test_a_name_can_come_from_standard_input(
     monkeypatch.setattr("sys.stdin", io.StringIO("Ana Sofía Rivera\n"))
     found = office.json("registry", "find", office.db, "--name", "-", "--dob", "1990-04-12")
     assert [c["status_index"] for c in found["cards"]] == [index]
+
+
+def _two_lists(office: Office) -> tuple[str, str]:
+    """Yesterday's list (number 1, the card valid) and today's (number 2, the card revoked)."""
+    index = office.issue()
+    yesterday, today = str(office.folder / "yesterday.cwt"), str(office.folder / "today.cwt")
+    sign = ["status-list", "sign", "--key", office.key, "--registry", office.db, "--out"]
+    assert office.json(*sign, yesterday)["number"] == 1
+    office.json("revoke", "--registry", office.db, "--index", str(index), "--reason", "stolen")
+    assert office.json(*sign, today)["number"] == 2
+    return yesterday, today
+
+
+def _seen_numbers(seen: Path) -> dict[str, int]:
+    document = json.loads(seen.read_text())
+    return {kid: mark[0] for kid, mark in document["seen_status_lists"].items()}
+
+
+def test_verify_with_seen_refuses_yesterdays_list_after_todays(office: Office) -> None:
+    yesterday, today = _two_lists(office)
+    card, seen = str(office.folder / "card.cbor"), office.folder / "seen.json"
+    verify = ["verify", card, "--trust", office.trust, "--seen", str(seen), "--status-list"]
+    code, _, err = office.run(*verify, today)
+    assert code == 1 and "revoked" in err.lower()
+    assert _seen_numbers(seen) == {"CHI-2026-1": 2}
+    assert seen.stat().st_mode & 0o777 == 0o600
+    # The gate restarted with yesterday's list: refused, the card is not accepted.
+    code, out, err = office.run(*verify, yesterday)
+    assert code == 2 and "older than one already seen" in err and "VALID" not in out
+    assert _seen_numbers(seen) == {"CHI-2026-1": 2}
+    # Without --seen nothing remembers today's list: what the option is for.
+    assert office.run("verify", card, "--trust", office.trust, "--status-list", yesterday)[0] == 0
+
+
+def test_a_seen_file_that_is_not_one_is_refused(office: Office) -> None:
+    office.issue()
+    seen = office.folder / "seen.json"
+    for text in ("[]", '{"seen_status_lists": {"CHI-2026-1": [2]}}', "{"):
+        seen.write_text(text)
+        code, _, err = office.run(
+            "verify", str(office.folder / "card.cbor"), "--trust", office.trust,
+            "--seen", str(seen),
+        )  # fmt: skip
+        assert code == 2 and "seen.json" in err, err
+        assert seen.read_text() == text  # left as it was
+
+
+def test_the_desk_with_seen_refuses_yesterdays_list_after_a_restart(office: Office) -> None:
+    from cityid_card import TrustStore, Verifier
+    from cityid_card.cli.serve import build_verifier
+    from cityid_card.errors import Revoked
+    from cityid_card.status import CredentialStatus
+
+    yesterday, today = _two_lists(office)
+    blob = (office.folder / "card.cbor").read_bytes()
+    desk, seen = office.folder / "lists", office.folder / "seen.json"
+    desk.mkdir()
+    (desk / "chi.cwt").write_bytes(Path(today).read_bytes())
+    settings = {"trust": office.trust, "status_lists": str(desk), "require_status": False,
+                "seen": str(seen)}  # fmt: skip
+    verifier, refresher = build_verifier(settings)
+    assert refresher is not None and refresher.last is not None
+    assert refresher.last.updated == ("CHI-2026-1",)
+    with pytest.raises(Revoked):
+        verifier.verify(blob)
+    assert _seen_numbers(seen) == {"CHI-2026-1": 2}
+    # Restarted with yesterday's list in its folder (a stale mirror): refused.
+    (desk / "chi.cwt").write_bytes(Path(yesterday).read_bytes())
+    verifier, refresher = build_verifier(settings)
+    assert refresher is not None and refresher.last is not None
+    assert refresher.last.refused_older == ("CHI-2026-1",)
+    assert verifier.status_list_for("CHI-2026-1") is None
+    assert verifier.verify(blob).status is CredentialStatus.UNKNOWN  # not VALID
+    assert _seen_numbers(seen) == {"CHI-2026-1": 2}
+    # The Python API keeps the same memory: the file is what a Verifier is given back.
+    again = Verifier(TrustStore.load(office.trust), seen_status_lists=verifier.seen_status_lists)
+    assert again.seen_status_lists["CHI-2026-1"][0] == 2
+
+
+def test_watch_hands_seen_to_the_desk(office: Office, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cityid_card.cli import watch as watch_command
+    from cityid_card.errors import CityIDError
+
+    given: list[Any] = []
+
+    def build(settings: dict[str, Any]) -> Any:
+        given.append(settings)
+        raise CityIDError("stop here")
+
+    monkeypatch.setattr(watch_command, "build_verifier", build)
+    seen = office.folder / "seen.json"
+    code, _, err = office.run(
+        "watch", "--reader", "sim:card", "--trust", office.trust,
+        "--status-lists", str(office.folder), "--seen", str(seen),
+    )  # fmt: skip
+    assert code == 2 and "stop here" in err
+    assert [Path(settings["seen"]) for settings in given] == [seen]
+
+
+def test_the_refresher_keeps_trying_to_keep_what_it_has_seen(office: Office) -> None:
+    from cityid_card import TrustStore, Verifier
+    from cityid_card.desk.refresh import FolderSource, StatusListRefresher
+    from cityid_card.errors import InputError
+
+    _, today = _two_lists(office)
+    desk = office.folder / "lists"
+    desk.mkdir()
+    (desk / "chi.cwt").write_bytes(Path(today).read_bytes())
+    kept: list[dict[str, tuple[int, int]]] = []
+
+    def keep(seen: dict[str, tuple[int, int]]) -> None:
+        if not kept:
+            kept.append({})
+            raise InputError("seen.json: the disk is full")
+        kept.append(seen)
+
+    verifier = Verifier(TrustStore.load(office.trust), cache_size=0)
+    refresher = StatusListRefresher(verifier, FolderSource(desk), keep_seen=keep)
+    first = refresher.refresh()
+    assert first.updated == ("CHI-2026-1",) and first.errors == ("InputError",)
+    second = refresher.refresh()  # nothing new, but what was seen is not kept yet
+    assert second.updated == () and second.errors == ()
+    assert [marks["CHI-2026-1"][0] for marks in kept[1:]] == [2]
+    refresher.refresh()
+    assert len(kept) == 2  # kept once: nothing to keep until a list is taken again
