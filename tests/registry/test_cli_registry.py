@@ -341,6 +341,27 @@ def test_batch_records_the_medium_of_every_card(
     assert {card["medium"] for card in cards} == {medium}  # the failed card's too
 
 
+def test_an_offline_station_batch_brings_holders_and_media_back(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    station = str(office.folder / "ward-5.db")
+    office.json(
+        "registry", "lease", office.db, "--station", "ward-5", "--count", "10", "--out", station
+    )
+    argv, _ = _batch_office(office, monkeypatch, {1: lambda card: card.remove_at(4, "during")})
+    argv[argv.index(office.db)] = station
+    code, _, err = office.run(*argv, "--reader", "sim:card")
+    assert code == 1, err
+    assert office.json("registry", "sync", office.db, station)["cards_in"] == 3
+    cards = {i: _found(office, i) for i in range(3)}
+    assert {i: [(c["state"], c["medium"]) for c in found] for i, found in cards.items()} == {
+        0: [("valid", "card")],
+        1: [("revoked", "card")],
+        2: [("valid", "card")],
+    }
+    assert {c["station"] for found in cards.values() for c in found} == {"ward-5"}
+
+
 def test_a_failed_card_names_nobody_in_the_json_events(
     office: Office, monkeypatch: pytest.MonkeyPatch
 ) -> None:
