@@ -107,18 +107,31 @@ def watch(
     local calendar date); ``clock`` and ``sleep`` time the polling; ``stop`` ends the
     loop at the next poll; ``driver`` replaces the driver the URI's scheme names.
     Raises DriverError if no driver serves the URI; a reader that is missing or empty
-    is polled until a card comes.
+    is polled until a card comes. After a removal, a card the reader still reports but
+    that does not answer (pcscd's state lags a pulled card) is not a new tap.
     """
     scheme, target = parse_uri(reader)
     source = driver if driver is not None else load_driver(scheme)
     stopped = stop.is_set if stop is not None else (lambda: False)
+    # After a removal, a reader may still report the card for a moment (pcscd does):
+    # until the field was seen empty, a card that does not answer is no new tap.
+    seen_empty = True
     while not stopped():
+        looked = clock()
         try:
-            connection = source.open(target, timeout=0)
+            # A driver that can wait for a card (PC/SC) waits up to one interval for it.
+            connection = source.open(target, timeout=interval)
         except (NoReader, TransportError):  # nothing in the field (or the reader is gone)
-            sleep(interval)
+            seen_empty = True
+            rest = interval - (clock() - looked)
+            if rest > 0:
+                sleep(rest)
             continue
         try:
+            if not seen_empty and not _present(connection):
+                sleep(interval)
+                continue
+            seen_empty = False
             started = clock()
             try:
                 result = verify_reader(connection, verifier, now())
@@ -126,6 +139,7 @@ def watch(
                 yield Arrival(reader, None, error, clock() - started)
                 if isinstance(error, TransportError):  # pulled away mid-read: it is gone
                     yield Removal(reader)
+                    sleep(interval)
                     continue
             else:
                 yield Arrival(reader, result, None, clock() - started)
