@@ -400,8 +400,8 @@ def create_app(config: ServiceConfig) -> Starlette:
         with resources.as_file(_STATIC / "index.html") as page:
             return FileResponse(page, headers={"Cache-Control": "no-store"})
 
-    def lifespan(app: Starlette) -> Any:
-        return _lifespan(config)
+    def lifespan(app: Starlette) -> _Lifespan:
+        return _Lifespan(config)
 
     routes = [
         Route("/", index, methods=["GET", "HEAD"]),
@@ -442,7 +442,7 @@ async def _event_stream(hub: EventHub) -> AsyncIterator[str]:
             yield f"event: {event.get('event', 'message')}\ndata: {json.dumps(event)}\n\n"
 
 
-class _lifespan:  # noqa: N801  # used as an async context manager factory
+class _Lifespan:
     """Runs the reader-event source and the tasks in threads while the service runs."""
 
     def __init__(self, config: ServiceConfig) -> None:

@@ -33,6 +33,7 @@
   const detail = $("result-detail");
   const fieldList = $("result-fields");
   const scan = $("scan");
+  const readerStatus = $("reader-status");
   const ils = $("ils");
   const consent = $("ils-consent");
   const register = $("ils-register");
@@ -173,6 +174,8 @@
       const report = await response.json();
       $("policy").textContent = "Display policy: " + report.policy;
       ilsOffered = report.ils === true;
+      hasReader = report.reader === true;
+      if (!hasReader) readerStatus.textContent = "No card reader is connected to this desk: scan QR codes.";
       const age = report.status_lists.age_days;
       const element = $("status-age");
       element.dataset.age = age === null ? "" : String(age);
@@ -188,9 +191,11 @@
   setInterval(health, 60000);
 
   // Reader taps, live.
-  const readerStatus = $("reader-status");
   const events = new EventSource("/api/events");
-  events.onopen = () => { readerStatus.textContent = "Waiting for a card on the reader."; };
+  let hasReader = null;  // from /api/health
+  events.onopen = () => {
+    if (hasReader !== false) readerStatus.textContent = "Waiting for a card on the reader.";
+  };
   events.onerror = () => { readerStatus.textContent = "Reader events are not reaching this page; retrying."; };
   events.addEventListener("arrival", (message) => {
     const answer = JSON.parse(message.data);
