@@ -24,6 +24,7 @@ from PIL import Image
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -200,6 +201,14 @@ def test_a_wedge_scan_of_an_expired_card_shows_red_and_why(
     assert HOLDER not in result.text
     colour = _dominant_colour(page)
     assert _nearest(colour) == "invalid" and colour[0] > colour[1] + 80
+
+
+def test_a_scan_is_not_lost_when_the_focus_left_the_input(page: WebDriver, valid_qr: str) -> None:
+    page.find_element(By.TAG_NAME, "h1").click()  # staff clicked somewhere on the page
+    assert page.switch_to.active_element.tag_name == "body"
+    ActionChains(page).send_keys(valid_qr + Keys.ENTER).perform()  # the scanner types
+    _wait(page, lambda d: _state(d) == "valid")
+    assert HOLDER in page.find_element(By.ID, "result").text
 
 
 def test_garbage_from_the_scanner_is_a_clear_rejection(page: WebDriver) -> None:

@@ -137,7 +137,15 @@
   });
   $("clear").addEventListener("click", () => { clearScreen(); scan.focus(); });
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") { clearScreen(); scan.value = ""; scan.focus(); }
+    if (event.key === "Escape") { clearScreen(); scan.value = ""; scan.focus(); return; }
+    // A scanner types wherever the focus is: if it is on nothing (staff clicked the page),
+    // the scan still goes into the scanner input instead of being lost.
+    const idle = document.activeElement === document.body || document.activeElement === result;
+    if (idle && !event.ctrlKey && !event.metaKey && !event.altKey && event.key.length === 1) {
+      event.preventDefault();
+      scan.focus();
+      scan.value += event.key;
+    }
   });
 
   consent.addEventListener("change", () => { register.disabled = !consent.checked; });
