@@ -7,7 +7,8 @@ Run: ``.venv/bin/python benchmarks/verify.py [--quick]`` (``./scripts/test`` set
   crypto_sign_verify_detached for EdDSA, each called once per credential over the same
   Sig_structure (through the C extension when it is built, else through
   pyca/cryptography and PyNaCl, which is said in the table),
-- the C engine and the pure-Python engine (``verify`` with each implementation),
+- the C engine and the pure-Python engine (``verify`` with each implementation), on
+  the default clock: today is the machine's local date, as at a desk or a gate,
 - python-cwt and pycose verifying the same COSE_Sign1 and decoding its payload,
 - a cache hit of :class:`cityid_card.Verifier`, with the card's bytes read afresh for
   every tap (a new bytes object each time, as from a reader),
@@ -33,7 +34,7 @@ import time
 import timeit
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from functools import partial
 
 import cbor2
@@ -48,7 +49,9 @@ import cityid_card
 from cityid_card import Credential, IssuerKey, TrustStore, Verifier, _algorithms, cose, verify_many
 from cityid_card.verifier import _ENGINES
 
-NOW = datetime(2027, 6, 1, 12, tzinfo=UTC)
+#: Every verification reads the clock (now=None): today is the local calendar date.
+NOW = None
+TODAY = date.today()
 
 
 @dataclass
@@ -69,8 +72,8 @@ def credentials(key: IssuerKey, count: int) -> list[bytes]:
             Credential(
                 name="Ana Sofia Rivera Delgado",
                 date_of_birth=date(1990, 4, 12),
-                issued=date(2026, 11, 21),
-                expires=date(2031, 11, 20),
+                issued=TODAY - timedelta(days=30),
+                expires=TODAY + timedelta(days=5 * 365),
                 status_index=4_000_000_000 - i,
             )
         )

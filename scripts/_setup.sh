@@ -92,6 +92,13 @@ install_nfc_stack() {
     apt_install libusb-1.0-0
 }
 
+install_eac_stack() {
+    # OpenPACE, the independent peer of the EAC interoperability tests (tests/eac): libeac
+    # driven through ctypes, and cvc-create/cvc-print for card-verifiable certificates.
+    # It is GPL, so it is a test-only peer: nothing under src/ loads it.
+    apt_install libeac3 libeac-dev openpace
+}
+
 install_registry_stack() {
     # The registry's PostgreSQL tests: Debian's postgresql server. The tests start a
     # throwaway cluster of their own in a temporary folder (initdb, pg_ctl, a Unix socket

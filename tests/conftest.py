@@ -135,6 +135,71 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 # ---------------------------------------------------------------------------------------
 # The two verifier engines: tests that take ``engine_impl`` run against both twins.
+#
+# Every other test that verifies a credential does so through the default engine, the
+# C one when it is built. Those tests carry the ``verifies`` marker, and scripts/test
+# runs them a second time with CITYID_CARD_PURE=1 and --engine=python, so that both
+# twins pass them all. A module is marked when it verifies credentials through the
+# library (verify, Verifier, the CLI, cards, tags, batches, the desk service): the
+# modules below and everything under tests/card/, tests/nfc/ and tests/desk/. The
+# engine tests (test_engine*.py, test_dates.py) pick both engines themselves and are
+# not marked.
+
+VERIFYING_MODULES = frozenset(
+    {
+        "test_verifier.py",
+        "test_status.py",
+        "test_vectors.py",
+        "test_cose.py",
+        "test_cli.py",
+        "test_cli_batch.py",
+        "test_cli_usability.py",
+        "test_batch.py",
+        "test_qr.py",
+        "test_face.py",
+        "test_interop.py",
+        "test_hsm.py",
+    }
+)
+VERIFYING_FOLDERS = frozenset({"card", "nfc", "desk"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--engine",
+        choices=("c", "python"),
+        default=None,
+        help="the engine the default verifier must be in this run (scripts/test's passes)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "verifies: verifies credentials through the default engine (run on both)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = REPO / "tests"
+    for item in items:
+        if tests not in item.path.parents:
+            continue
+        relative = item.path.relative_to(tests).parts
+        if relative[0] in VERIFYING_FOLDERS or relative[-1] in VERIFYING_MODULES:
+            item.add_marker(pytest.mark.verifies)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A pass that names its engine and runs another one stops before any test."""
+    import cityid_card
+
+    expected = session.config.getoption("--engine")
+    if expected is not None and cityid_card.implementation != expected:
+        raise pytest.UsageError(
+            f"--engine={expected}, but the default engine is {cityid_card.implementation}"
+            " (CITYID_CARD_PURE=1 selects python; the C engine must be built for c)"
+        )
+
 
 ENGINE_IMPLEMENTATIONS = ("python", "c")
 

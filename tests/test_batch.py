@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import importlib.metadata
 import importlib.util
 import itertools
 import json
@@ -1038,6 +1039,16 @@ def test_faces_are_written_owner_only_by_row_never_over_another(tmp_path: Path) 
         folder.check_free([6, 7], ["png"])
     with pytest.raises(FileExistsError):
         folder.write(7, {"pdf": b"%PDF-"})
+    assert (folder.path / "row-0007.pdf").read_bytes() == b"%PDF-"
+    assert sorted(path.name for path in folder.path.iterdir()) == [
+        "row-0007.pdf",
+        "row-0007.png",
+    ]  # fmt: skip  (no temporary file left behind)
+    replacing = FaceFolder(folder.path, replace=True)
+    replacing.check_free([7], ["pdf"])
+    replacing.write(7, {"pdf": b"%PDF-1.7"})
+    assert (folder.path / "row-0007.pdf").read_bytes() == b"%PDF-1.7"
+    assert stat.S_IMODE((folder.path / "row-0007.pdf").stat().st_mode) == 0o600
 
 
 # ---------------------------------------------------------------------------------------
@@ -1075,6 +1086,21 @@ def test_a_registry_of_another_key(untouched: Station) -> None:
 def test_a_reader_without_a_driver(untouched: Station) -> None:
     with pytest.raises(DriverError, match="no driver for 'nowhere' is installed"):
         untouched.run(people(1), "nowhere:0")
+
+
+@pytest.mark.parametrize(
+    ("uri", "package"),
+    [("pcsc:0", "pip install ./drivers/pcsc"), ("nfc", "pip install ./drivers/nfc")],
+)
+def test_a_reader_whose_driver_is_not_installed_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, uri: str, package: str
+) -> None:
+    # A station with the library alone: no package has registered a driver.
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [])
+    with pytest.raises(DriverError) as caught:
+        ReaderCards(uri)
+    assert str(caught.value).startswith(f"no driver for '{uri[:4]}' is installed (installed: sim)")
+    assert package in str(caught.value)
 
 
 def test_a_records_file_that_cannot_be_opened(untouched: Station, tmp_path: Path) -> None:

@@ -432,6 +432,24 @@ def test_faces_are_written_per_card_and_an_unprintable_name_touches_no_card(
     assert (status, out) == (2, "")
     assert err.startswith("error: the faces folder already holds row-0001.pdf: print and delete")
     assert len(hopper.cards) == 2
+    # With --force the faces of the rows issued are replaced.
+    before = (faces / "row-0001.pdf").stat().st_ino
+    status, out, err = run_cli(capsys, *other, "--force")
+    assert (status, len(hopper.cards)) == (1, 4)
+    assert (faces / "row-0001.pdf").stat().st_ino != before
+    assert stat.S_IMODE((faces / "row-0001.pdf").stat().st_mode) == 0o600
+
+
+def test_face_options_without_faces_are_refused(
+    station: Station, hopper: Hopper, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run_cli(capsys, *station.argv("sim:card", "--face-png"))
+    assert (status, out) == (2, "")
+    assert err == (
+        "error: --face-png, --force, --font, --bold-font and --title go with --faces DIR "
+        "(FaceError)\n"
+    )
+    assert hopper.cards == [] and not station.records.exists()
 
 
 def _cli(station: Station, *argv: str, **options: Any) -> subprocess.Popen[str]:

@@ -11,8 +11,10 @@ import argparse
 import io
 import json
 import re
+import select
 import shutil
 import subprocess
+import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -70,7 +72,10 @@ def _usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
          "argument --bits: expected a whole number"),
         (["verify", "c", "--trust", "t", "--s=Zyxwquartz"], "write it in full"),
         (["verify", "c", "--trust", "t", "--json=Zyxwquartz"], "argument --json: takes no value"),
-        (["Zyxwquartz"], "not a command of this program"),
+        (["Zyxwquartz"], "error: not a command of cityid-card\n"),
+        (["read", "--reader", "sim:card", "--timeout", "Zyxwquartz"],
+         "argument --timeout: expected a number"),
+        (["status-list", "Zyxwquartz"], "argument ACTION: not one of the choices (build, sign)"),
         (["verify", "c", "--trust", "t", "--show", "Zyxwquartz"], "expected field names from"),
         (["issue", "--key", "k", "--name", NAME, "--dob", "Zyxwquartz", "--expires", "2031-11-20",
           "--out", "x"], "expected a date as YYYY-MM-DD"),
@@ -268,6 +273,7 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(
     station: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
     assert paint("VALID", "green", io.StringIO()) == "VALID"
 
     class Terminal(io.StringIO):
@@ -278,6 +284,11 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(
     assert paint("INVALID", "red", Terminal()) == "\033[31mINVALID\033[0m"
     monkeypatch.setenv("NO_COLOR", "1")
     assert paint("VALID", "green", Terminal()) == "VALID"
+    monkeypatch.setenv("NO_COLOR", "")  # set but empty: no effect, as no-color.org says
+    assert paint("VALID", "green", Terminal()) != "VALID"
+    monkeypatch.setenv("TERM", "dumb")
+    assert paint("VALID", "green", Terminal()) == "VALID"
+    monkeypatch.setenv("TERM", "xterm-256color")
     monkeypatch.delenv("NO_COLOR")
     monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
     status, out, _ = run(capsys, "verify", str(station / "card.cbor"), "--trust",
@@ -314,14 +325,7 @@ def test_commands_are_grouped_each_exactly_once() -> None:
             assert re.search(rf"^  {re.escape(name)} +\S", help_text, re.MULTILINE)
 
 
-OURS = {
-    "cityid-card issue", "cityid-card verify", "cityid-card inspect", "cityid-card keygen",
-    "cityid-card face", "cityid-card status-list", "cityid-card status-list build",
-    "cityid-card status-list sign", "cityid-card revoke", "cityid-card completion",
-}  # fmt: skip
-
-
-@pytest.mark.parametrize("prog", sorted(OURS))
+@pytest.mark.parametrize("prog", sorted(prog for prog, _ in _parsers()))
 def test_help_is_plain_text_with_descriptions_defaults_and_examples(prog: str) -> None:
     parser = dict(_parsers())[prog]
     for action in parser._actions:
@@ -335,7 +339,8 @@ def test_help_of_every_command_has_no_markup_and_shows_defaults() -> None:
     for prog, parser in _parsers():
         text = parser.format_help()
         assert "``" not in text and ":class:" not in text, prog
-        assert "(default: None)" not in text and "(default: False)" not in text, prog
+        for nothing in ("None", "False", "[]", "frozenset()"):
+            assert f"(default: {nothing})" not in text, prog
     sign = dict(_parsers())["cityid-card status-list sign"].format_help()
     assert "(default: 7)" in " ".join(sign.split())
 
@@ -433,3 +438,139 @@ def test_tag_images_and_read_out_files_are_owner_only_and_never_overwritten(
     status, _, err = run(capsys, "read", "--reader", reader, "--out", str(out))
     assert (status, err) == (2, f"error: {out} already exists: add --force to replace it\n")
     assert run(capsys, "read", "--reader", reader, "--out", str(out), "--force")[0] == 0
+
+
+def test_docs_nfc_shows_the_real_tag_output(
+    station: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/nfc.md said "status good", a status verify never prints."""
+    pytest.importorskip("cityid_card_nfc")
+    guide = (ROOT / "docs" / "nfc.md").read_text()
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", guide, re.DOTALL)
+    shown = next(block for block in blocks if block.startswith("VALID  "))
+    key, trust, card = station / "k2.pem", station / "t2.json", station / "ana.cbor"
+    assert run(capsys, "keygen", "--kid", "CHI-2026-1", "--out", str(key),
+               "--trust", str(trust))[0] == 0  # fmt: skip
+    assert run(capsys, "issue", "--key", str(key), "--name", "Ana Sofia Rivera Delgado",
+               "--dob", "1990-04-12", "--expires", "2031-11-20", "--status-index", "1",
+               "--out", str(card))[0] == 0  # fmt: skip
+    reader = f"sim:ntag213:{station / 'tag.bin'}"
+    assert run(capsys, "write", "--reader", reader, str(card), "--lock")[0] == 0
+    status, out, _ = run(capsys, "verify", "--reader", reader, "--trust", str(trust))
+    assert status == 0
+    assert out.replace(reader, "nfc:usb") == shown
+
+
+@pytest.mark.parametrize(
+    "document", ["[" * 100_000, '{"n": ' + "9" * 5000 + "}"], ids=["deep", "long integer"]
+)
+def test_the_library_loaders_refuse_hostile_json_with_their_own_error(
+    tmp_path: Path, document: str
+) -> None:
+    """TrustStore.load, StatusRegistry.load and CardState.load used json.loads as it is."""
+    from cityid_card.errors import CardError, StatusListError, TrustStoreError
+    from cityid_card.iso7816 import CardState
+    from cityid_card.status import StatusRegistry
+    from cityid_card.trust import TrustStore
+
+    hostile = tmp_path / "hostile.json"
+    hostile.write_text(document)
+    with pytest.raises(TrustStoreError, match="not valid JSON"):
+        TrustStore.load(hostile)
+    with pytest.raises(StatusListError, match="not a status registry file"):
+        StatusRegistry.load(hostile)
+    with pytest.raises(CardError, match="not an emulated card state file"):
+        CardState.load(hostile)
+
+
+def test_qr_stream_survives_bytes_that_are_not_text_and_endless_lines(
+    station: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = qr.encode((station / "card.cbor").read_bytes()).encode("ascii")
+    stream = b"\xff\xfe garbage\n" + b"A" * 100_000 + b"\n" + good + b"\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(stream), encoding="utf-8"))
+    status, out, err = run(capsys, "verify", "--qr", "-", "--trust", str(station / "trust.json"),
+                           "--at", "2027-01-01", "--json")  # fmt: skip
+    results = [json.loads(line) for line in out.splitlines()]
+    assert (status, err) == (1, "")
+    assert [(r["line"], r["valid"], r.get("error")) for r in results] == [
+        (1, False, "MalformedCredential"),
+        (2, False, "MalformedCredential"),
+        (3, True, None),
+    ]
+
+
+def test_qr_stream_answers_each_scan_as_it_arrives(station: Path) -> None:
+    """A scanner types a code and waits: its result must come before the next scan."""
+    command = [str(Path(sys.executable).with_name("cityid-card")), "verify", "--qr", "-",
+               "--trust", str(station / "trust.json"), "--at", "2027-01-01"]  # fmt: skip
+    text = qr.encode((station / "card.cbor").read_bytes())
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        for _ in range(2):
+            process.stdin.write(text.encode() + b"\n")
+            process.stdin.flush()  # and keep standard input open
+            ready, _, _ = select.select([process.stdout], [], [], 60)
+            assert ready, "no answer while the stream is still open"
+            assert process.stdout.readline().startswith(b"VALID  Zyxwquartz Plimsoll, expires")
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_bash_completion_completes_commands_and_options(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, out, _ = run(capsys, "completion", "bash")
+    assert status == 0
+    script = tmp_path / "cityid-card.bash"
+    script.write_text(out)
+    probe = (
+        f"source {script}\n"
+        'complete_words() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=();'
+        ' _shtab_cityid_card; echo "${COMPREPLY[*]}"; }\n'
+        "complete_words cityid-card ver\n"
+        "complete_words cityid-card status-list s\n"
+        "complete_words cityid-card verify --tr\n"
+        "complete_words cityid-card keygen --alg E\n"
+    )
+    done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["verify", "sign", "--trust", "ES256 EdDSA"]
+
+
+@pytest.mark.parametrize("line", ["[" * 100_000, '{"name": ' + "9" * 5000 + "}"])
+def test_station_files_refuse_hostile_json_lines_with_their_own_errors(line: str) -> None:
+    """An applicants or records line of '[[[[...' raised RecursionError out of the batch."""
+    from datetime import date
+
+    from cityid_card.station.applicants import parse_applicants
+    from cityid_card.station.errors import ApplicantError, RecordsError
+    from cityid_card.station.records import parse_records
+
+    with pytest.raises(ApplicantError, match="row 1"):
+        parse_applicants(line.encode() + b"\n", "jsonl", today=date(2026, 12, 1))
+    with pytest.raises(RecordsError):
+        parse_records(line.encode() + b"\n")
+    with pytest.raises(ValueError, match="nested deeper"):  # JSONInputError is a ValueError
+        _json.loads("[" * 100)
+
+
+def test_io_helpers_name_the_file_and_cap_the_size(tmp_path: Path) -> None:
+    from cityid_card.cli import _io
+    from cityid_card.errors import InputError
+
+    document = tmp_path / "settings.json"
+    document.write_text('{"a": ' + "[" * 40 + "]" * 40 + "}")
+    with pytest.raises(JSONInputError, match=r"settings\.json: a settings file: nested deeper"):
+        _io.read_json(document, what="a settings file")
+    big = tmp_path / "big.cbor"
+    big.write_bytes(b"\x00" * (_io.MAX_CREDENTIAL_BYTES + 1))
+    with pytest.raises(InputError, match=r"big\.cbor: too large for a credential"):
+        _io.read_credential(big)
+    with pytest.raises(InputError, match=r"absent\.json: no such file"):
+        _io.read_json(tmp_path / "absent.json", what="a settings file")

@@ -101,7 +101,7 @@ def _moments(today: int) -> list[tuple[date, bool]]:
     policy (reject unknown?): list 1 expires at 13:00 UTC on TODAY."""
     day = date.fromordinal(min(max(EPOCH.toordinal() + today, FIRST_DAY), LAST_DAY))
     return [
-        (datetime.combine(day, time(12)), False),  # naive: UTC
+        (datetime.combine(day, time(12)), False),  # naive: local wall time
         (datetime.combine(day, time(14, 0, 0, 1), UTC), True),
         (day, False),
         (datetime.combine(day, time(12, 59, 59), timezone(timedelta(hours=-5))), True),
@@ -532,7 +532,7 @@ def test_the_python_claims_fast_path_refuses_every_longer_head(credential: Crede
     assert longer_forms >= 30
 
 
-#: Zones as callers pass them: none (naive: UTC), UTC itself, fixed offsets down to the
+#: Zones as callers pass them: none (naive: local time), UTC itself, fixed offsets down to the
 #: microsecond, and a real zone with daylight saving time.
 zones = st.one_of(
     st.none(),

@@ -244,16 +244,21 @@ def _snapshot(folder: Path) -> dict[str, float]:
 
 
 @pytest.fixture
-def watched_temp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    """An empty folder tempfile hands out during the test, and the system's temp folder."""
-    system = Path(tempfile.gettempdir())
-    folder = tmp_path_factory.mktemp("watched-temp")
-    previous = tempfile.tempdir
-    tempfile.tempdir = str(folder)
-    try:
-        yield folder, system
-    finally:
-        tempfile.tempdir = previous
+def watched_temp(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """A private, empty temporary folder that the process uses during the test.
+
+    TMPDIR and tempfile point there, so whatever the face command or a library it
+    calls writes as a temporary file lands in it; the test scans that folder, never the
+    machine's shared one (where another program's files came and went mid-scan).
+    """
+    folder = tmp_path_factory.mktemp("private-temp")
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    assert tempfile.gettempdir() == str(folder)
+    yield folder
+    monkeypatch.undo()
 
 
 def _files_mentioning(folder: Path, needles: list[bytes], since: float) -> list[Path]:
@@ -272,14 +277,14 @@ def _files_mentioning(folder: Path, needles: list[bytes], since: float) -> list[
 @pytest.mark.parametrize("fmt", ["pdf", "png", "svg"])
 def test_face_command_writes_the_face_and_nothing_else(
     station: Path,
-    watched_temp: tuple[Path, Path],
+    watched_temp: Path,
     holder: str,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     fmt: str,
 ) -> None:
     monkeypatch.chdir(station)
-    watched, system_temp = watched_temp
+    watched = watched_temp
     before, started = _snapshot(station), time.time()
     status, out, err = _run(capsys, "face", "card.cbor", "--out", f"face.{fmt}", "--photo",
                             "photo.jpg", "--trust", "trust.json")  # fmt: skip
@@ -289,11 +294,11 @@ def test_face_command_writes_the_face_and_nothing_else(
     assert set(after) - set(before) == {str(station / f"face.{fmt}")}
     assert all(after[path] == stamp for path, stamp in before.items())
     assert (station / f"face.{fmt}").stat().st_mode & 0o777 == 0o600
+    # Nothing left in the temporary folder, and no file but the face mentions the holder.
     assert list(watched.iterdir()) == []
-    # No file in the system's temporary folder but the face itself mentions the holder.
     text = qr.encode((station / "card.cbor").read_bytes())
     needles = [holder.encode(), holder.encode("utf-16-be"), text[5:40].encode()]
-    leaks = _files_mentioning(system_temp, needles, started)
+    leaks = _files_mentioning(station, needles, started)
     assert set(leaks) <= {station / f"face.{fmt}"}
     if fmt == "svg":  # the SVG holds the name as text: the scan does find what is there
         assert leaks == [station / "face.svg"]

@@ -121,7 +121,7 @@ def test_jwk_round_trip(issuer_key: IssuerKey) -> None:
         ({"x": "AAAA"}, "32 bytes"),
         ({"x": "not base64!"}, "base64"),
         ({"x": "AAAA=="}, "unpadded"),
-        ({"y": "_" * 43}, "valid ES256"),
+        ({"y": "_" * 42 + "8"}, "valid ES256"),  # y = 2**256 - 1, off the curve
         ({"valid_from": "01/02/2026"}, "YYYY-MM-DD"),
         ({"valid_from": "20260101"}, "YYYY-MM-DD"),
         ({"valid_from": "2026-W01-1"}, "YYYY-MM-DD"),

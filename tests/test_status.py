@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import random
 import zlib
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -87,6 +89,44 @@ def test_allocation_is_random_unique_and_fills_the_list(issuer_key: IssuerKey) -
         registry.allocate()
 
 
+@pytest.mark.parametrize(("size", "bits"), [(2**16, 1), (8201, 8)])
+def test_the_nearly_full_path_finds_every_free_index_by_rank(
+    issuer_key: IssuerKey, size: int, bits: int
+) -> None:
+    """allocate's path for a nearly full list: rank r gives the r-th free index, across
+    block edges and the unused bits after the last entry."""
+    registry = StatusRegistry.for_key(issuer_key, size, bits)
+    rng = random.Random(7)
+    edges = [0, size - 1, 4096 * 8 - 1, 4096 * 8]  # the list's ends, a block's edge
+    free = [*rng.sample(range(size), 300), *(index for index in edges if index < size)]
+    registry.taken[:] = b"\xff" * len(registry.taken)
+    if size % 8:  # the bits after the last entry are never taken
+        registry.taken[-1] = (1 << size % 8) - 1
+    for index in free:
+        registry.taken[index >> 3] &= ~(1 << (index & 7))
+    free = sorted(set(free))
+    assert registry._free_count() == len(free)
+    assert [registry._nth_free(rank) for rank in range(len(free))] == free
+    drawn = {registry.allocate() for _ in range(len(free))}
+    assert drawn == set(free)
+    with pytest.raises(StatusListError, match="full"):
+        registry.allocate()
+
+
+def test_allocation_near_full_is_uniform(issuer_key: IssuerKey) -> None:
+    """Four free indexes among 2**14: every draw takes one of them, each as often."""
+    counts: Counter[int] = Counter()
+    template = StatusRegistry.for_key(issuer_key, 2**14)
+    template.taken[:] = b"\xff" * len(template.taken)
+    for index in (3, 5000, 9001, 16383):
+        template.taken[index >> 3] &= ~(1 << (index & 7))
+    for _ in range(2000):
+        registry = StatusRegistry.from_json(template.to_json())
+        counts[registry.allocate()] += 1
+    assert set(counts) == {3, 5000, 9001, 16383}
+    assert min(counts.values()) >= 400  # 500 expected; a uniform draw fails with p < 1e-5
+
+
 def test_allocation_does_not_reveal_issue_order(issuer_key: IssuerKey) -> None:
     # The first 100 cards of a 2**16 list: their indexes spread over the whole list.
     registry = StatusRegistry.for_key(issuer_key, 2**16)
@@ -102,6 +142,31 @@ def test_allocation_does_not_reveal_issue_order(issuer_key: IssuerKey) -> None:
 def test_broken_registry_files(document: dict[str, Any]) -> None:
     with pytest.raises(StatusListError):
         StatusRegistry.from_json(document)
+    with pytest.raises(StatusListError):
+        StatusRegistry.from_bytes(json.dumps(document).encode())
+
+
+@pytest.mark.parametrize("content", [b"", b"{", b"\xff\xfe\x00", b"[]", b"null"])
+def test_registry_files_that_are_not_json_objects(content: bytes) -> None:
+    with pytest.raises(StatusListError, match="not a status registry"):
+        StatusRegistry.from_bytes(content)
+
+
+def test_registry_and_token_files_through_the_edge(
+    issuer_key: IssuerKey, trust: TrustStore, tmp_path: Path
+) -> None:
+    """load and save only move bytes (cityid_card._files); parsing takes the bytes."""
+    registry = StatusRegistry.for_key(issuer_key, 64)
+    registry.allocate()
+    registry.save(tmp_path / "r.json")
+    assert (tmp_path / "r.json").read_bytes() == registry.to_bytes()
+    assert StatusRegistry.from_bytes(registry.to_bytes()).taken == registry.taken
+    with pytest.raises(StatusListError, match="cannot read the status registry"):
+        StatusRegistry.load(tmp_path / "absent.json")
+    (tmp_path / "s.cwt").write_bytes(sign_status_list(issuer_key, registry, issued_at=ISSUED_AT))
+    assert StatusListToken.load(tmp_path / "s.cwt", trust).kid == issuer_key.kid
+    with pytest.raises(StatusListError, match="cannot read the status list"):
+        StatusListToken.load(tmp_path / "absent.cwt", trust)
 
 
 def test_registry_belongs_to_one_key(issuer_key: IssuerKey, tmp_path: Path) -> None:
@@ -165,6 +230,37 @@ def test_hostile_status_lists_are_refused(
     token = signed_envelope(issuer_key, _list_payload(status_list), header)
     with pytest.raises(StatusListError, match=complaint):
         StatusListToken.from_bytes(token, trust)
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        {6: 2**64 - 1},
+        {6: 253402300800},  # 10000-01-01T00:00:00Z, one second past datetime's range
+        {6: 1, 4: 10**15},
+        {6: 1, 4: 2**63},
+    ],
+)
+def test_times_beyond_the_datetime_range_are_a_status_list_error(
+    issuer_key: IssuerKey, trust: TrustStore, times: dict[int, int]
+) -> None:
+    """They raised OverflowError or ValueError from datetime, not a typed error."""
+    header = {
+        1: -7 if issuer_key.alg == "ES256" else -8,
+        4: issuer_key.public().wire_kid,
+        16: "application/statuslist+cwt",
+    }
+    payload = _cbor.dumps(
+        {2: "urn:x", **times, CLAIM_STATUS_LIST: {"bits": 1, "lst": zlib.compress(b"\x00")}}
+    )
+    with pytest.raises(StatusListError, match="beyond the year 9999"):
+        StatusListToken.from_bytes(signed_envelope(issuer_key, payload, header), trust)
+    last = {key: min(value, 253402300799) for key, value in times.items()}
+    payload = _cbor.dumps(
+        {2: "urn:x", **last, CLAIM_STATUS_LIST: {"bits": 1, "lst": zlib.compress(b"\x00")}}
+    )
+    token = StatusListToken.from_bytes(signed_envelope(issuer_key, payload, header), trust)
+    assert token.issued_at.year == 9999 or token.expires_at is not None
 
 
 @pytest.fixture
@@ -273,11 +369,11 @@ def test_cache_is_bounded(issuer_key: IssuerKey, trust: TrustStore) -> None:
     assert Verifier(trust, cache_size=0).verify(blobs[0], NOW).credential.status_index == 0
 
 
-def test_clock_of_a_date_is_the_start_of_that_day(
+def test_clock_of_a_date_is_the_start_of_that_local_day(
     issuer_key: IssuerKey, trust: TrustStore, revocation: tuple[bytes, StatusRegistry]
 ) -> None:
     blob, registry = revocation
-    expiry = datetime(2027, 6, 1, tzinfo=UTC)
+    expiry = datetime(2027, 6, 1).astimezone()  # the start of that day in local time
     token = _token(issuer_key, registry, trust, expires_at=expiry)
     verifier = Verifier(trust, [token])
     assert verifier.verify(blob, date(2027, 6, 1)).status is CredentialStatus.VALID

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from cityid_card import CredentialError, IssuerKey, TrustStore, verify
-from cityid_card.cli._common import claims_json
 
 from .conftest import VECTORS, vector_generator
+
+claims_json = vector_generator.claims_json
 
 CREDENTIALS: dict[str, Any] = json.loads((VECTORS / "credentials.json").read_text("utf-8"))
 TRUST = TrustStore.load(VECTORS / "trust.json")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import sys
+import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -11,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import cityid_card
 from cityid_card import (
     BadSignature,
     CredentialError,
@@ -29,9 +32,9 @@ from cityid_card import (
     _cbor,
     verify,
 )
-from cityid_card.verifier import decode_unverified
+from cityid_card.verifier import _ENGINES, _PythonEngine, decode_unverified
 
-from .conftest import NOW, sample_credential, signed_envelope
+from .conftest import NOW, native_module, sample_credential, signed_envelope
 
 # Offsets in the envelope of a credential with a 24-character name and no gender:
 # 84 | 47 a2 01 alg 04 42 kid kid | a0 | 58 len payload... | 58 40 signature...
@@ -106,7 +109,7 @@ def test_now_is_judged_by_its_own_calendar_date(blob: bytes, trust: TrustStore) 
 
 
 def test_now_defaults_to_the_current_time(issuer_key: IssuerKey, trust: TrustStore) -> None:
-    today = datetime.now(UTC).date()
+    today = date.today()  # the local calendar date (tests/test_dates.py: across zones)
     expired = issuer_key.issue(
         sample_credential(issued=today - timedelta(days=10), expires=today - timedelta(days=2))
     )
@@ -361,3 +364,68 @@ def test_cache_hits_for_any_bytes_like_input_and_keeps_the_policy(
         verifier.verify(blob, NOW)
     with pytest.raises(TypeError):
         verifier.verify("not bytes", NOW)  # type: ignore[arg-type]
+
+
+def test_trust_updates_while_verifying_never_leak_bytes_nor_serve_stale_results(
+    issuer_key: IssuerKey, blob: bytes
+) -> None:
+    """One thread taps the card, another refreshes the trust store (the issue's reproducer).
+
+    A refresh used to empty the cache without its lock: a tap raised KeyError carrying
+    the credential's bytes, and an entry cached under the old store outlived the refresh.
+    """
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as CPython allows
+    public = issuer_key.public()
+    issued = sample_credential().issued
+    assert issued is not None
+    accepting = TrustStore([public])
+    rejecting = TrustStore([replace(public, valid_until=issued - timedelta(days=1))])
+    verifier = Verifier(accepting)
+    unexpected: list[BaseException] = []
+    stop = threading.Event()
+
+    def tap() -> None:
+        while not stop.is_set():
+            try:
+                verifier.verify(bytes(bytearray(blob)), NOW)
+            except KeyNotValid:
+                pass
+            except BaseException as error:  # anything else is the defect
+                unexpected.append(error)
+
+    tapper = threading.Thread(target=tap)
+    tapper.start()
+    stale = 0
+    try:
+        for _ in range(300):
+            verifier.update_trust(accepting)
+            verifier.verify(blob, NOW)
+            verifier.update_trust(rejecting)
+            try:
+                verifier.verify(blob, NOW)
+                stale += 1
+            except KeyNotValid:
+                pass
+    finally:
+        stop.set()
+        tapper.join()
+        sys.setswitchinterval(switch_interval)
+    assert [type(error).__name__ for error in unexpected] == []
+    assert stale == 0
+
+
+def test_the_pass_runs_the_engine_it_names(
+    pytestconfig: pytest.Config, blob: bytes, trust: TrustStore
+) -> None:
+    """scripts/test runs the ``verifies`` tests twice, with --engine=c and then with
+    CITYID_CARD_PURE=1 --engine=python: each pass proves here which engine verified."""
+    expected = pytestconfig.getoption("--engine")
+    if expected is None:
+        pytest.skip("no --engine: this run uses whatever engine this machine has")
+    assert cityid_card.implementation == expected
+    assert Verifier(trust).implementation == expected
+    verify(blob, trust, now=NOW)
+    engine = trust.default_verifier._engine
+    assert type(engine) is (_PythonEngine if expected == "python" else native_module().Engine)
+    assert ("c" in _ENGINES) is (expected == "c")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from cityid_card import Credential, IssuerKey, TrustStore, _algorithms, _cbor
-from cityid_card.cli._common import claims_json
 from cityid_card.cose import sig_structure
 from cityid_card.credential import MIN_DATE
 
@@ -291,6 +290,16 @@ def build() -> tuple[dict[str, Any], dict[str, Any]]:
         "vectors": entries,
     }
     return credentials, trust.to_jwks()
+
+
+def claims_json(credential: Credential) -> dict[str, Any]:
+    """Every claim in the credential's field order, dates as YYYY-MM-DD and bytes as hex."""
+    values = {field.name: getattr(credential, field.name) for field in fields(credential)}
+    return {
+        name: value.isoformat() if isinstance(value, date) else
+        value.hex() if isinstance(value, bytes) else value
+        for name, value in values.items()
+    }  # fmt: skip
 
 
 def dump(obj: Any) -> str:

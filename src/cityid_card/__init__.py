@@ -11,6 +11,8 @@ The public API::
 
 from __future__ import annotations
 
+import os as _os
+
 from .credential import Credential
 from .errors import (
     ApduError,
@@ -77,7 +79,14 @@ from .status import (
     sign_status_list,
 )
 from .trust import TrustStore
-from .verifier import (
+from .verifier import _python_only
+
+# The one environment variable the library heeds, read here at start-up rather than in
+# the verifier: CITYID_CARD_PURE=1 keeps the C engine out of this process.
+if _os.environ.get("CITYID_CARD_PURE") == "1":
+    _python_only()
+
+from .verifier import (  # after the engine choice above
     DEFAULT_IMPLEMENTATION,
     StatusPolicy,
     VerifiedCredential,

@@ -8,8 +8,10 @@ uses (RFC 9053 section 2.1); signing is deterministic (RFC 6979). EdDSA is Ed255
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from typing import Literal, TypeAlias
 
@@ -21,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from nacl.bindings import crypto_sign_open
+from nacl.bindings import crypto_core_ed25519_is_valid_point, crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
 from .errors import BadSignature, InvalidKey, UnsupportedAlgorithm
@@ -138,13 +140,39 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+#: Unpadded base64url (RFC 7515 section 2): its alphabet only, never a lone last character.
+_BASE64URL = re.compile(r"(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?")
+
+
 def _b64url_decode(text: object) -> bytes:
-    if not isinstance(text, str) or "=" in text:
+    """Strict unpadded base64url: no '+', '/', '=', white space or other characters,
+    and the one encoding of the bytes (unused trailing bits zero)."""
+    if not isinstance(text, str) or not _BASE64URL.fullmatch(text):
         raise InvalidKey("JWK members must be unpadded base64url strings")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except ValueError:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, binascii.Error):  # pragma: no cover - the pattern admits none
         raise InvalidKey("JWK member is not valid base64url") from None
+    if _b64url(data) != text:
+        raise InvalidKey("JWK member is not the canonical base64url of its bytes")
+    return data
+
+
+def check_verifiable(key: PublicKeyObject) -> None:
+    """Raise InvalidKey for a public key no signature can ever verify under.
+
+    That is an Ed25519 key that is not a canonical encoding of a point of the
+    prime-order subgroup (libsodium's crypto_core_ed25519_is_valid_point): small-order
+    and non-canonical keys, which the signature check refuses, and points with a
+    small-order component, which no Ed25519 key generation produces. A P-256 key is
+    checked on the curve when it is loaded.
+    """
+    if isinstance(key, ed25519.Ed25519PublicKey) and not crypto_core_ed25519_is_valid_point(
+        key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    ):
+        raise InvalidKey(
+            "an Ed25519 public key must be a canonical point of the prime-order subgroup"
+        )
 
 
 def jwk_members(key: PublicKeyObject) -> dict[str, str]:
@@ -165,7 +193,9 @@ def public_key_from_jwk(jwk: dict[str, object]) -> PublicKeyObject:
     """Load the public key described by a JWK's kty, crv, x and y members."""
     kty, crv = jwk.get("kty"), jwk.get("crv")
     if kty == "OKP" and crv == "Ed25519":
-        return public_key_from_raw("EdDSA", _b64url_decode(jwk.get("x")))
+        key = public_key_from_raw("EdDSA", _b64url_decode(jwk.get("x")))
+        check_verifiable(key)
+        return key
     if kty == "EC" and crv == "P-256":
         x = _b64url_decode(jwk.get("x"))
         y = _b64url_decode(jwk.get("y"))

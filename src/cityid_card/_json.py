@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .errors import JSONInputError
@@ -39,8 +40,12 @@ def loads(
     max_bytes: int = MAX_BYTES,
     max_depth: int = MAX_DEPTH,
     max_digits: int = MAX_DIGITS,
+    object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
 ) -> Any:
-    """Parse one JSON document (UTF-8 when bytes) within the limits, or raise JSONInputError."""
+    """Parse one JSON document (UTF-8 when bytes) within the limits, or raise JSONInputError.
+
+    ``object_pairs_hook`` replaces the default one, which refuses a key given twice.
+    """
     if len(data) > max_bytes:
         raise JSONInputError(f"larger than {max_bytes} bytes")
     if isinstance(data, bytes | bytearray | memoryview):
@@ -73,7 +78,7 @@ def loads(
             parse_int=parse_int,
             parse_float=parse_float,
             parse_constant=parse_constant,
-            object_pairs_hook=_unique_keys,
+            object_pairs_hook=object_pairs_hook or _unique_keys,
         )
     except json.JSONDecodeError as error:
         raise JSONInputError(

@@ -3,12 +3,15 @@
 This layer knows nothing of credentials: it builds, parses and verifies single-signer
 messages. Parsing is strict deterministic CBOR (see :mod:`cityid_card._cbor`). The
 algorithm and key id are read from the protected header only; the unprotected header
-is returned for inspection but never consulted.
+is returned for inspection but never consulted. An empty protected header may be
+encoded as an empty byte string or as an empty map (h'a0'), as RFC 9052 section 3
+requires recipients to accept; ``crit`` (label 2) is honoured: a message naming a
+critical parameter the caller does not understand is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,11 +19,23 @@ from . import _algorithms, _cbor
 from .errors import InvalidKey, MalformedCredential, UnsupportedAlgorithm
 from .signer import Signer, as_signer
 
-__all__ = ["HEADER_ALG", "HEADER_KID", "TAG_SIGN1", "Sign1", "sign1"]
+__all__ = [
+    "HEADER_ALG",
+    "HEADER_CONTENT_TYPE",
+    "HEADER_CRIT",
+    "HEADER_KID",
+    "TAG_SIGN1",
+    "Sign1",
+    "sign1",
+]
 
 TAG_SIGN1 = 18
 HEADER_ALG = 1
+HEADER_CRIT = 2
+HEADER_CONTENT_TYPE = 3
 HEADER_KID = 4
+#: The parameters this layer understands itself (RFC 9052 section 3.1, for COSE_Sign1).
+_UNDERSTOOD = frozenset({HEADER_ALG, HEADER_CRIT, HEADER_CONTENT_TYPE, HEADER_KID})
 _TAG_SIGN1_HEAD = b"\xd2"  # CBOR tag 18 in its one-byte head
 _SIGNATURE1_HEAD = b"\x84\x6aSignature1"  # array(4), text(10) "Signature1"
 
@@ -53,8 +68,21 @@ class Sign1:
         return kid
 
     @classmethod
-    def decode(cls, data: bytes, *, tagged: bool | None = None) -> Sign1:
-        """Parse a COSE_Sign1; ``tagged`` True requires tag 18, False forbids it, None allows both."""
+    def decode(
+        cls,
+        data: bytes,
+        *,
+        tagged: bool | None = None,
+        understood: Collection[int | str] = (),
+        check_critical: bool = True,
+    ) -> Sign1:
+        """Parse a COSE_Sign1; ``tagged`` True requires tag 18, False forbids it, None allows both.
+
+        ``understood`` names the header parameters the caller processes besides alg,
+        crit, content type and kid: a ``crit`` naming any other is MalformedCredential
+        (see :meth:`check_critical`). A caller whose profile admits no ``crit`` at all
+        (credentials) may leave that check to its profile with ``check_critical=False``.
+        """
         data = bytes(data)
         if data.startswith(_TAG_SIGN1_HEAD):
             if tagged is False:
@@ -70,7 +98,34 @@ class Sign1:
             raise MalformedCredential("COSE_Sign1 headers have the wrong types")
         if not isinstance(payload, bytes) or not isinstance(signature, bytes):
             raise MalformedCredential("COSE_Sign1 payload or signature is not a byte string")
-        return cls(protected, payload, signature, unprotected)
+        message = cls(protected, payload, signature, unprotected)
+        if check_critical:
+            message.check_critical(understood)
+        return message
+
+    def check_critical(self, understood: Collection[int | str] = ()) -> None:
+        """Honour ``crit`` (RFC 9052 section 3.1): raise MalformedCredential unless it is
+        absent, or in the protected header, a non-empty array of distinct labels
+        (integers or text) that all name parameters understood by this layer or listed
+        in ``understood``."""
+        if HEADER_CRIT in self.unprotected:
+            raise MalformedCredential("COSE crit must be in the protected header")
+        if HEADER_CRIT not in self.protected:
+            return
+        critical = self.protected[HEADER_CRIT]
+        if (
+            not isinstance(critical, list)
+            or not critical
+            or not all(
+                isinstance(label, (int, str)) and label is not True and label is not False
+                for label in critical
+            )
+            or len(set(critical)) != len(critical)
+        ):
+            raise MalformedCredential("COSE crit must be a non-empty array of distinct labels")
+        for label in critical:
+            if label not in _UNDERSTOOD and label not in understood:
+                raise MalformedCredential("COSE crit names a parameter not understood here")
 
     def encode(self, *, tagged: bool = False) -> bytes:
         body = _cbor.dumps(
@@ -133,10 +188,11 @@ def sign1(
 
 
 def _decode_protected(protected: bytes) -> dict[Any, Any]:
-    # RFC 9052: an empty protected header is encoded as a zero-length byte string.
+    # RFC 9052 section 3: an empty protected header is a zero-length byte string, and
+    # recipients accept an empty map in the byte string (h'a0') too.
     if not protected:
         return {}
     header = _cbor.loads(protected)
-    if not isinstance(header, dict) or not header:
-        raise MalformedCredential("COSE protected header is not a non-empty map")
+    if not isinstance(header, dict):
+        raise MalformedCredential("COSE protected header is not a map")
     return header

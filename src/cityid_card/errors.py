@@ -145,11 +145,12 @@ class InputError(CityIDError):
     """
 
 
-class JSONInputError(InputError):
+class JSONInputError(InputError, ValueError):
     """A JSON document is not valid JSON, or is past the reader's limits.
 
     The limits (size, nesting depth, digits of an integer) keep a hostile file from
-    exhausting the stack or the CPU; duplicate keys are refused as ambiguous.
+    exhausting the stack or the CPU; duplicate keys are refused as ambiguous. A
+    ValueError too, like json.JSONDecodeError, so code that caught that catches this.
     """
 
 

@@ -8,10 +8,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import _algorithms
+from . import _algorithms, _json
 from ._algorithms import Algorithm
-from ._files import write_atomically
-from .errors import InvalidKey, TrustStoreError
+from ._files import read_file, write_atomically
+from .errors import InvalidKey, JSONInputError, TrustStoreError
 from .keys import PublicKey
 
 __all__ = ["TrustStore"]
@@ -35,6 +35,10 @@ class TrustStore:
         for key in self._keys:
             if not isinstance(key, PublicKey):
                 raise TypeError("TrustStore holds PublicKey objects (IssuerKey.public())")
+            try:
+                _algorithms.check_verifiable(key.key)
+            except InvalidKey as error:
+                raise TrustStoreError(f"the key {key.kid!r} is not usable: {error}") from None
             if key.kid in labels:
                 raise TrustStoreError(f"two keys share the kid {key.kid!r}")
             material = _algorithms.thumbprint(key.key)
@@ -82,17 +86,22 @@ class TrustStore:
         return cls(keys)
 
     @classmethod
+    def from_bytes(cls, data: bytes) -> TrustStore:
+        """Parse a JWK Set file's content (UTF-8 JSON); raise TrustStoreError if unusable."""
+        try:
+            return cls.from_jwks(_json.loads(bytes(data)))
+        except JSONInputError as error:
+            raise TrustStoreError(f"the trust store is not valid JSON: {error}") from None
+
+    def to_bytes(self) -> bytes:
+        """The store as a JWK Set file's content."""
+        return (json.dumps(self.to_jwks(), indent=2) + "\n").encode("utf-8")
+
+    @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TrustStore:
-        """Read a JWK Set file written by :meth:`save`."""
-        try:
-            data = Path(path).read_bytes()
-        except OSError as error:
-            raise TrustStoreError(f"cannot read the trust store: {error.strerror}") from None
-        try:
-            return cls.from_jwks(json.loads(data.decode("utf-8")))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise TrustStoreError("the trust store is not valid JSON") from None
+        """Read a JWK Set file written by :meth:`save` (the file I/O is ``_files``'s)."""
+        return cls.from_bytes(read_file(path, TrustStoreError, "trust store"))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the store as a JWK Set file, replacing any previous file atomically."""
-        write_atomically(Path(path), json.dumps(self.to_jwks(), indent=2) + "\n")
+        write_atomically(Path(path), self.to_bytes())

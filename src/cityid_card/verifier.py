@@ -10,7 +10,8 @@ so every implementation reports the same error for the same bytes:
 5. the payload is a canonical claims array of version 1 with no unknown claim
    (MalformedCredential, UnsupportedVersion, UnknownClaim, InvalidClaim),
 6. the key's issuing window holds the issue date (KeyNotValid),
-7. issued <= today (NotYetValid) and today <= expires (Expired),
+7. issued <= today (NotYetValid) and today <= expires (Expired), where today is the
+   verifier's local calendar date unless the caller passes a date or a datetime,
 8. the signing key's current status list, if any, marks it valid (Revoked, Suspended;
    StatusUnknown when no current list covers it and the policy requires one).
 
@@ -31,7 +32,8 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Protocol, TypeAlias
+from datetime import time as wall_time
+from typing import NamedTuple, Protocol, TypeAlias
 
 from . import _algorithms, _cbor, cose
 from ._algorithms import Algorithm
@@ -119,7 +121,8 @@ class UnverifiedCredential:
     wire_kid: bytes
 
 
-#: The moment to judge validity at, as every engine takes it (None: the current time).
+#: The moment to judge validity at, as every engine takes it (None: the clock, with the
+#: machine's local calendar date as today).
 Now: TypeAlias = datetime | date | None
 #: What a Verifier's cache keeps for an accepted credential: the result, the signing
 #: key's index, the issue and expiry dates (day numbers) and the status index.
@@ -462,7 +465,11 @@ def _canonical_envelope(blob: bytes) -> _Envelope | None:
 
 
 def _checked_envelope(blob: bytes) -> _Envelope:
-    message = cose.Sign1.decode(blob, tagged=False)
+    # The profile is stricter than COSE: exactly alg and kid, so no crit; an empty
+    # protected header (h'' or h'a0') is refused before the unprotected one is looked at.
+    message = cose.Sign1.decode(blob, tagged=False, check_critical=False)
+    if not message.protected:
+        raise MalformedCredential("the protected header must hold exactly alg and kid")
     if message.unprotected:
         raise MalformedCredential("the unprotected header must be empty")
     if len(message.signature) != _algorithms.SIGNATURE_SIZE:
@@ -484,8 +491,6 @@ EngineFactory = Callable[[list[KeyRow], bool], Engine]
 
 def _load_engines() -> dict[str, EngineFactory]:
     engines: dict[str, EngineFactory] = {"python": _PythonEngine}
-    if os.environ.get("CITYID_CARD_PURE") == "1":
-        return engines
     try:
         from . import _native
     except ImportError:
@@ -494,9 +499,25 @@ def _load_engines() -> dict[str, EngineFactory]:
 
 
 _ENGINES = _load_engines()
-#: Which engine verifies by default: "c" (the C extension) or "python"
-#: (when the extension is not built, or CITYID_CARD_PURE=1 was set at start).
+#: Which engine verifies by default: "c" (the C extension) or "python" (when the
+#: extension is not built, or the process started with CITYID_CARD_PURE=1, which the
+#: package's ``__init__`` reads and hands to :func:`_python_only`).
 DEFAULT_IMPLEMENTATION: str = next(iter(_ENGINES))
+
+
+def _python_only() -> None:
+    """Keep the C engine out of this process: every Verifier uses the Python twin."""
+    global DEFAULT_IMPLEMENTATION
+    _ENGINES.pop("c", None)
+    DEFAULT_IMPLEMENTATION = "python"
+
+
+class _State(NamedTuple):
+    """What a Verifier verifies with, replaced whole when the trust store changes."""
+
+    trust: TrustStore
+    engine: Engine
+    index_of: dict[str, int]
 
 
 class Verifier:
@@ -506,6 +527,10 @@ class Verifier:
     the same card hit a cache keyed by the credential's bytes and skip the signature
     check; dates and status are checked again on every hit. The cache holds at most
     ``cache_size`` accepted credentials in memory (0 disables it).
+
+    Every method may be called from several threads at once; ``update_trust`` and
+    ``update_status_lists`` take effect as a whole for the verifications that start
+    after they return, and a trust update empties the cache.
     """
 
     def __init__(
@@ -524,14 +549,21 @@ class Verifier:
         self._status_policy = status_policy
         self._cache_size = cache_size
         self._cache: OrderedDict[bytes, CacheEntry] = OrderedDict()
+        #: Guards the cache and which state is current (readers take it briefly).
         self._cache_lock = threading.Lock()
+        #: Serialises the updates, so that one update never sees half of another.
+        self._update_lock = threading.RLock()
         self._lists: list[StatusListToken] = []
-        self.update_trust(trust)
+        self._state = self._new_state(trust, [])
         self.update_status_lists(status_lists)
 
     @property
     def trust(self) -> TrustStore:
-        return self._trust
+        return self._state.trust
+
+    @property
+    def _engine(self) -> Engine:
+        return self._state.engine
 
     @property
     def status_policy(self) -> StatusPolicy:
@@ -539,17 +571,32 @@ class Verifier:
 
     @status_policy.setter
     def status_policy(self, policy: StatusPolicy) -> None:
-        self._status_policy = policy
-        self._engine.reject_unknown = policy is StatusPolicy.REJECT_UNKNOWN
+        with self._update_lock:
+            self._status_policy = policy
+            self._state.engine.reject_unknown = policy is StatusPolicy.REJECT_UNKNOWN
+
+    def _new_state(self, trust: TrustStore, lists: list[StatusListToken]) -> _State:
+        index_of = {key.kid: index for index, key in enumerate(trust)}
+        reject_unknown = self._status_policy is StatusPolicy.REJECT_UNKNOWN
+        engine = _ENGINES[self.implementation](_key_rows(trust), reject_unknown)
+        _load_status_lists(engine, index_of, lists)
+        return _State(trust, engine, index_of)
 
     def update_trust(self, trust: TrustStore) -> None:
-        """Use a new trust store; keeps the status lists whose signer is still trusted."""
-        self._trust = trust
-        self._index_of = {key.kid: index for index, key in enumerate(trust)}
-        reject_unknown = self._status_policy is StatusPolicy.REJECT_UNKNOWN
-        self._engine = _ENGINES[self.implementation](_key_rows(trust), reject_unknown)
-        self._cache.clear()
-        self.update_status_lists([token for token in self._lists if token.kid in self._index_of])
+        """Use a new trust store; keeps the status lists whose signer is still trusted.
+
+        The new keys and lists are set up aside, then replace the old ones and the
+        cache's entries at once: no verification sees a mix, and nothing verified
+        under the old store is served from the cache afterwards.
+        """
+        with self._update_lock:
+            kids = {key.kid for key in trust}
+            lists = [token for token in self._lists if token.kid in kids]
+            state = self._new_state(trust, lists)
+            with self._cache_lock:
+                self._state = state
+                self._lists = lists
+                self._cache.clear()
 
     def update_status_lists(self, status_lists: Iterable[StatusListToken]) -> None:
         """Replace the status lists; each covers the credentials of the key that signed it.
@@ -557,57 +604,57 @@ class Verifier:
         Cached credentials stay cached: their status is looked up again on every hit.
         """
         lists = list(status_lists)
-        index_of = self._index_of
-        for token in lists:
-            if token.kid not in index_of:
-                raise StatusListError("the status list's signing key is not in the trust store")
-        for index in range(len(index_of)):
-            self._engine.set_status_list(index, None, 1, None)
-        for token in sorted(lists, key=lambda t: t.issued_at):  # the newest list of a key wins
-            expires = None if token.expires_at is None else int(token.expires_at.timestamp())
-            self._engine.set_status_list(index_of[token.kid], token.data, token.bits, expires)
-        self._lists = lists
+        with self._update_lock:
+            state = self._state
+            for token in lists:
+                if token.kid not in state.index_of:
+                    raise StatusListError("the status list's signing key is not in the trust store")
+            _load_status_lists(state.engine, state.index_of, lists)
+            self._lists = lists
 
-    def verify(
-        self, blob: bytes | bytearray | memoryview, now: datetime | date | None = None
-    ) -> VerifiedCredential:
+    def verify(self, blob: bytes | bytearray | memoryview, now: Now = None) -> VerifiedCredential:
         """Verify a card's bytes; return the result or raise a CredentialError subclass."""
         if not self._cache_size:
-            return self._engine.verify(blob, now)
+            return self._state.engine.verify(blob, now)
         data = blob if type(blob) is bytes else bytes(_as_bytes(blob))
+        cache = self._cache
         with self._cache_lock:
-            entry = self._cache.get(data)
+            state = self._state
+            entry = cache.get(data)
             if entry is not None:
-                self._cache.move_to_end(data)
+                cache.move_to_end(data)
         if entry is None:
-            return self._verify_and_cache(data, now)
-        result = self._engine.recheck(entry, now)
+            return self._verify_and_cache(state, data, now)
+        result = state.engine.recheck(entry, now)
         if result is not entry[0]:  # the status changed: later hits return the new result
             with self._cache_lock:
-                if data in self._cache:
-                    self._cache[data] = (result, *entry[1:])
+                if self._state is state and data in cache:
+                    cache[data] = (result, *entry[1:])
         return result
 
-    def _verify_and_cache(self, data: bytes, now: datetime | date | None) -> VerifiedCredential:
-        result = self._engine.verify(data, now)
+    def _verify_and_cache(self, state: _State, data: bytes, now: Now) -> VerifiedCredential:
+        result = state.engine.verify(data, now)
         credential = result.credential
         entry = (
             result,
-            self._index_of[result.kid],
+            state.index_of[result.kid],
             _day(credential.issued),
             _day(credential.expires),
             credential.status_index,
         )
         with self._cache_lock:
-            self._cache[data] = entry
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            # A trust update while this ran emptied the cache: the result stands for
+            # this call, but must not outlive the store that accepted it.
+            if self._state is state:
+                self._cache[data] = entry
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
         return result
 
     def verify_many(
         self,
         blobs: Iterable[bytes],
-        now: datetime | date | None = None,
+        now: Now = None,
         *,
         threads: int | None = None,
     ) -> list[VerifiedCredential | CredentialError]:
@@ -619,8 +666,9 @@ class Verifier:
         """
         items = list(blobs)  # the engines take bytes-like items and refuse anything else
         workers = max(1, min(threads or os.cpu_count() or 1, len(items)))
-        moment = datetime.now(UTC) if now is None else now  # one clock for the whole batch
-        verify_chunk = self._engine.verify_many
+        # One clock for the whole batch: the local date and instant of this moment.
+        moment = datetime.now().astimezone() if now is None else now
+        verify_chunk = self._state.engine.verify_many
         if workers == 1:
             return verify_chunk(items, moment)
         # Several chunks per thread, so a thread slowed by other work on the machine
@@ -630,6 +678,22 @@ class Verifier:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             parts = pool.map(verify_chunk, chunks, [moment] * len(chunks))
             return [result for part in parts for result in part]
+
+
+def _load_status_lists(
+    engine: Engine, index_of: dict[str, int], lists: list[StatusListToken]
+) -> None:
+    """Give each key of ``engine`` its newest list of ``lists`` (or none), one key at a time."""
+    newest: dict[int, StatusListToken] = {}
+    for token in sorted(lists, key=lambda t: t.issued_at):
+        newest[index_of[token.kid]] = token
+    for index in range(len(index_of)):
+        current = newest.get(index)
+        if current is None:
+            engine.set_status_list(index, None, 1, None)
+        else:
+            expires = None if current.expires_at is None else int(current.expires_at.timestamp())
+            engine.set_status_list(index, current.data, current.bits, expires)
 
 
 _CHUNKS_PER_THREAD = 8
@@ -643,22 +707,38 @@ def _as_bytes(blob: object) -> bytes:
     raise TypeError("the credential must be bytes")
 
 
-def _clock(now: datetime | date | None) -> tuple[int, int]:
+def _clock(now: Now) -> tuple[int, int]:
     """The verification day (days since 1970) and instant (seconds since 1970) of ``now``.
 
-    A naive datetime is taken as UTC; an aware one is judged by its own calendar date;
-    a date means the start of that day, UTC.
+    None: the clock; the day is the machine's local calendar date. A date: that day,
+    and the start of it in local time. A datetime: the calendar date it is written
+    in (an aware one in its own zone, a naive one as it reads), and the instant it
+    denotes (a naive one read as local time, as ``datetime.timestamp`` does).
     """
     if now is None:
-        seconds = int(time.time())
-        return seconds // 86400, seconds
+        seconds = time.time()
+        local = time.localtime(seconds)
+        day = date(local.tm_year, local.tm_mon, local.tm_mday).toordinal() - _EPOCH_ORDINAL
+        return day, int(seconds)
     if isinstance(now, datetime):
-        instant = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-        return now.toordinal() - _EPOCH_ORDINAL, int(instant.timestamp())
+        day = now.toordinal() - _EPOCH_ORDINAL
+        return day, (int(now.timestamp()) if now.tzinfo is not None else _local_instant(now))
     if isinstance(now, date):
-        days = now.toordinal() - _EPOCH_ORDINAL
-        return days, days * 86400
+        return now.toordinal() - _EPOCH_ORDINAL, _local_instant(now)
     raise TypeError("now must be a datetime, a date or None")
+
+
+def _local_instant(now: date) -> int:
+    """Seconds since 1970 of a naive datetime, or of the start of a date, in local time.
+
+    Both engines take it from here. Near the ends of the datetime range, where the
+    local zone's offset pushes it out of range, the wall time is read as UTC instead.
+    """
+    moment = now if isinstance(now, datetime) else datetime.combine(now, wall_time())
+    try:
+        return int(moment.timestamp())
+    except (OverflowError, ValueError, OSError):
+        return int(moment.replace(tzinfo=UTC).timestamp())
 
 
 #: One cache-less verifier per trust store (stores are immutable), built on first use.
@@ -670,22 +750,23 @@ def _default_verifier(trust: TrustStore) -> Verifier:
 
 
 def verify(
-    blob: bytes | bytearray | memoryview, trust: TrustStore, now: datetime | date | None = None
+    blob: bytes | bytearray | memoryview, trust: TrustStore, now: Now = None
 ) -> VerifiedCredential:
     """Verify a card's bytes; return the result or raise a CredentialError subclass.
 
-    ``now`` is the moment to judge validity at (default: the current UTC time). Its
-    calendar date is compared with the card's dates: pass a timezone-aware datetime
-    to judge by the local date, a naive one is taken as UTC. Without status lists the
-    result's status is UNKNOWN; use a :class:`Verifier` to check revocation.
+    The card's dates are calendar dates of the issuing city; they are compared with
+    today, the verifier's local calendar date (``specs/credential.md``, "Dates").
+    ``now`` overrides it: a date is the day to judge at; a datetime is judged by the
+    calendar date it is written in. Without status lists the result's status is
+    UNKNOWN; use a :class:`Verifier` to check revocation.
     """
-    return (trust.default_verifier or _default_verifier(trust))._engine.verify(blob, now)
+    return (trust.default_verifier or _default_verifier(trust))._state.engine.verify(blob, now)
 
 
 def verify_many(
     blobs: Iterable[bytes],
     trust: TrustStore,
-    now: datetime | date | None = None,
+    now: Now = None,
     *,
     threads: int | None = None,
 ) -> list[VerifiedCredential | CredentialError]:

@@ -27,6 +27,11 @@ class _EcdsaArithmetic:
         result = EcdsaPoint(_CURVE, left[0], left[1]) + EcdsaPoint(_CURVE, right[0], right[1])
         return None if result == INFINITY else (int(result.x()), int(result.y()))
 
+    def multiply_add(self, point: Point, scalar: int, addend: Point) -> Point | None:
+        product = EcdsaPoint(_CURVE, point[0], point[1]) * scalar
+        result = product + EcdsaPoint(_CURVE, addend[0], addend[1])
+        return None if result == INFINITY else (int(result.x()), int(result.y()))
+
 
 BRAINPOOL_P256R1 = Curve(
     name="brainpoolP256r1",

@@ -130,15 +130,18 @@ static cityid_status parse_envelope(const uint8_t *blob, size_t len, envelope *e
     if (read_bytes(&r, &env->payload) != 0 || read_bytes(&r, &env->signature) != 0)
         REJECT(CITYID_MALFORMED, "COSE_Sign1 payload or signature is not a byte string");
 
-    /* The protected header: a non-empty map (an empty bstr stands for {}). */
+    /* The protected header: a map; empty (an empty bstr or h'a0', RFC 9052 section 3)
+     * it lacks alg and kid, which verifier._checked_envelope says before the rest. */
     const uint8_t *header = env->protected_header.ptr;
     size_t header_len = env->protected_header.len;
     if (header_len == 0)
         REJECT(CITYID_MALFORMED, "the protected header must hold exactly alg and kid");
     if (cbor_check(header, header_len, reason) != 0)
         return CITYID_MALFORMED;
-    if (header[0] >> 5 != CBOR_MAP || header[0] == 0xa0)
-        REJECT(CITYID_MALFORMED, "COSE protected header is not a non-empty map");
+    if (header[0] >> 5 != CBOR_MAP)
+        REJECT(CITYID_MALFORMED, "COSE protected header is not a map");
+    if (header[0] == 0xa0)
+        REJECT(CITYID_MALFORMED, "the protected header must hold exactly alg and kid");
     if (unprotected_count != 0)
         REJECT(CITYID_MALFORMED, "the unprotected header must be empty");
     if (env->signature.len != CITYID_SIGNATURE_SIZE)

@@ -47,6 +47,7 @@ static struct {
     PyObject *status_valid, *status_unknown_value;    /* CredentialStatus members */
     PyTypeObject *credential, *verified;
     PyObject *is_normalized, *nfc, *empty_tuple, *utcoffset, *one_million;
+    PyObject *local_instant; /* verifier._local_instant, loaded with VerifiedCredential */
     PyObject *field[F_COUNT], *result_field[R_COUNT];
     PyObject *es256, *eddsa; /* the algorithms' names */
     PyObject *key_cache;     /* verify_signature's loaded keys */
@@ -336,9 +337,79 @@ static int seconds_of(int64_t micros, int64_t *out)
     return 0;
 }
 
+/* The local calendar day of the clock, kept with the span of seconds it holds, so that
+ * most verifications read the clock (clock_gettime: no system call) and compare. The
+ * span is recomputed (localtime_r, which reads no file once the zone is loaded) when
+ * the clock leaves it or the zone changes (time.tzset(): tzname and timezone change).
+ * Only read and written while holding the GIL. */
+static struct {
+    int valid;
+    int64_t from, until; /* [from, until): seconds of the clock that have this day */
+    int64_t day;
+    long zone;
+    int daylight;
+    const char *names[2];
+} local_day;
+
+static int same_zone(void)
+{
+    return local_day.zone == timezone && local_day.daylight == daylight &&
+           local_day.names[0] == tzname[0] && local_day.names[1] == tzname[1];
+}
+
+static int same_civil_day(const struct tm *a, const struct tm *b)
+{
+    return a->tm_year == b->tm_year && a->tm_mon == b->tm_mon && a->tm_mday == b->tm_mday;
+}
+
+/* The machine's local calendar date at `seconds` (since 1970), as a day number. */
+static int local_day_of(int64_t seconds, int64_t *day)
+{
+    if (local_day.valid && seconds >= local_day.from && seconds < local_day.until && same_zone()) {
+        *day = local_day.day;
+        return 0;
+    }
+    struct tm now, last;
+    time_t t = (time_t)seconds;
+    if (localtime_r(&t, &now) == NULL) {
+        PyErr_SetString(PyExc_OverflowError, "the clock is outside the local calendar");
+        return -1;
+    }
+    /* The day ends at the next local midnight: after the seconds left on the wall clock,
+     * unless the offset changes first (a shorter day: the last of those seconds already
+     * reads the next day); then this span stops at the next minute, and the next one
+     * is measured after the change. A longer day just ends the span early. */
+    int64_t until = seconds + DAY_SECONDS - (now.tm_hour * 3600 + now.tm_min * 60 + now.tm_sec);
+    time_t end = (time_t)(until - 1);
+    if (until <= seconds || localtime_r(&end, &last) == NULL || !same_civil_day(&now, &last))
+        until = (floor_div(seconds, 60) + 1) * 60;
+    local_day.day = cityid_days_from_civil((int64_t)now.tm_year + 1900, now.tm_mon + 1, now.tm_mday);
+    local_day.from = seconds;
+    local_day.until = until;
+    local_day.zone = timezone;
+    local_day.daylight = daylight;
+    local_day.names[0] = tzname[0];
+    local_day.names[1] = tzname[1];
+    local_day.valid = 1;
+    *day = local_day.day;
+    return 0;
+}
+
+/* verifier._local_instant(now): a naive datetime or a date in local time, in seconds. */
+static int local_instant(PyObject *now, int64_t *moment)
+{
+    PyObject *seconds = PyObject_CallOneArg(g.local_instant, now);
+    if (seconds == NULL)
+        return -1;
+    int rc = int64_arg(seconds, "the local instant", 0, moment);
+    Py_DECREF(seconds);
+    return rc;
+}
+
 /* The verification day (days since 1970) and instant (seconds since 1970) of `now`, as
- * verifier._clock computes them: the clock for None; a naive datetime is UTC, an aware
- * one is judged by its own calendar date; a date means the start of that day, UTC. */
+ * verifier._clock computes them: for None the clock, with the machine's local calendar
+ * date; a date is that day, at its start in local time; a datetime is judged by the
+ * calendar date it is written in, at the instant it denotes (naive: local time). */
 static int clock_arg(PyObject *now, int64_t *today, int64_t *moment)
 {
     if (now == Py_None) {
@@ -348,8 +419,7 @@ static int clock_arg(PyObject *now, int64_t *today, int64_t *moment)
             return -1;
         }
         *moment = (int64_t)ts.tv_sec;
-        *today = floor_div(*moment, DAY_SECONDS);
-        return 0;
+        return local_day_of(*moment, today);
     }
     if (!PyDate_Check(now)) {
         PyErr_SetString(PyExc_TypeError, "now must be a datetime, a date or None");
@@ -358,15 +428,13 @@ static int clock_arg(PyObject *now, int64_t *today, int64_t *moment)
     int64_t days = cityid_days_from_civil(PyDateTime_GET_YEAR(now), PyDateTime_GET_MONTH(now),
                                           PyDateTime_GET_DAY(now));
     *today = days;
-    if (!PyDateTime_Check(now)) {
-        *moment = days * DAY_SECONDS;
-        return 0;
-    }
+    if (!PyDateTime_Check(now) || PyDateTime_DATE_GET_TZINFO(now) == Py_None)
+        return local_instant(now, moment);
     int64_t local = days * DAY_SECONDS + PyDateTime_DATE_GET_HOUR(now) * 3600 +
                     PyDateTime_DATE_GET_MINUTE(now) * 60 + PyDateTime_DATE_GET_SECOND(now);
     int64_t micros = local * MICROS + PyDateTime_DATE_GET_MICROSECOND(now);
     PyObject *zone = PyDateTime_DATE_GET_TZINFO(now);
-    if (zone != Py_None && zone != PyDateTime_TimeZone_UTC) {
+    if (zone != PyDateTime_TimeZone_UTC) {
         PyObject *offset = PyObject_CallMethodNoArgs(now, g.utcoffset);
         if (offset == NULL)
             return -1;
@@ -851,7 +919,20 @@ static PyObject *signature_backend(PyObject *module, PyObject *arg)
     return PyUnicode_FromFormat("%s %s", cityid_signature_library(alg), cityid_signature_api(alg));
 }
 
+static PyObject *local_day_py(PyObject *module, PyObject *arg)
+{
+    int64_t seconds, day;
+    (void)module;
+    if (int64_arg(arg, "seconds", 0, &seconds) != 0 || local_day_of(seconds, &day) != 0)
+        return NULL;
+    return PyLong_FromLongLong(day);
+}
+
 static PyMethodDef module_methods[] = {
+    {"_local_day", local_day_py, METH_O,
+     "_local_day(seconds) -> int\n\n"
+     "The local calendar day (days since 1970) at a clock reading, as verify(blob, None)\n"
+     "takes it, through the same cache (for the tests)."},
     {"verify_signature", (PyCFunction)(void (*)(void))verify_signature, METH_FASTCALL,
      "verify_signature(cose_alg, raw_key, message, signature) -> None\n\n"
      "The signature check alone, as the engine runs it; raises BadSignature."},
@@ -939,6 +1020,9 @@ static int load_globals(void)
 
 static int load_verified_class(void)
 {
+    if (g.local_instant == NULL &&
+        (g.local_instant = attribute("cityid_card.verifier", "_local_instant")) == NULL)
+        return -1;
     PyObject *verified = attribute("cityid_card.verifier", "VerifiedCredential");
     if (verified == NULL)
         return -1;

@@ -34,6 +34,7 @@ from . import (
     write,
 )
 from ._common import EXIT_BROKEN_PIPE, EXIT_REJECTED, EXIT_USAGE, fail
+from ._examples import add_missing
 from ._parser import CommandParser
 
 _COMMANDS = (
@@ -93,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.grouped_elsewhere = True  # type: ignore[attr-defined]
     for module in _COMMANDS:
         module.register(commands)
+    for child in commands.choices.values():
+        add_missing(child)
     summaries = {action.dest: action.help or "" for action in commands._choices_actions}
     width = max(map(len, summaries)) + 2
     sections = []

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import sys
+from dataclasses import fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -71,10 +72,13 @@ def whole_number(text: str) -> int:
     return int(text)
 
 
-def add_force_flag(parser: argparse.ArgumentParser, what: str = "the output file") -> None:
+def add_force_flag(parser: argparse.ArgumentParser, warning: str = "") -> None:
     """--force: replace an existing output file (without it, an existing file is refused)."""
     parser.add_argument(
-        "--force", action="store_true", help=f"replace {what} if it exists (default: refuse)"
+        "--force",
+        action="store_true",
+        help="replace the output file if it exists (default: refuse)"
+        + (f"; {warning}" if warning else ""),
     )
 
 
@@ -153,9 +157,12 @@ ALL_CLAIMS = frozenset(CLAIM_ORDER)
 
 
 def claims_json(credential: Credential, show: frozenset[str] = ALL_CLAIMS) -> dict[str, Any]:
-    """The claims in ``show`` as JSON-ready values (dates as YYYY-MM-DD, bytes as hex)."""
+    """The claims in ``show`` as JSON-ready values (dates as YYYY-MM-DD, bytes as hex).
+
+    In the credential's field order, as specs/vectors/credentials.json holds them.
+    """
     result: dict[str, Any] = {}
-    for label in CLAIM_ORDER:
+    for label in (field.name for field in fields(credential)):
         if label not in show:
             continue
         value = getattr(credential, label)
@@ -168,8 +175,10 @@ def claims_json(credential: Credential, show: frozenset[str] = ALL_CLAIMS) -> di
 
 
 def print_claims(credential: Credential, show: frozenset[str] = ALL_CLAIMS) -> None:
-    """Print the claims in ``show`` that have a value, one per line."""
-    for label, value in claims_json(credential, show).items():
+    """Print the claims in ``show`` that have a value, one per line, in CLAIM_ORDER."""
+    claims = claims_json(credential, show)
+    for label in CLAIM_ORDER:
+        value = claims.get(label)
         if value is not None:
             print(f"  {label.replace('_', ' '):<14} {value}")
 
@@ -183,8 +192,8 @@ _COLOURS = {"green": "\033[32m", "red": "\033[31m"}
 
 
 def colour_wanted(stream: TextIO) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    if os.environ.get("NO_COLOR"):
+    """Colour only on a terminal, never when NO_COLOR is set (https://no-color.org) or TERM=dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty is not None and isatty())

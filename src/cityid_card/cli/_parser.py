@@ -39,8 +39,8 @@ def _safe_message(message: str) -> str:
     if match := _INVALID_CHOICE.match(message):
         arg = match["arg"]
         choices = match["choices"].replace("'", "")
-        if arg in ("COMMAND", "ACTION"):
-            return f"not a {arg.lower()} of this program; choose from: {choices}"
+        if arg == "COMMAND":
+            return "not a command of cityid-card"
         return f"argument {arg}: not one of the choices ({choices})"
     if match := _INVALID_VALUE.match(message):
         expected = _TYPE_WORDS.get(match["type"], "a valid value")
@@ -101,11 +101,12 @@ class HelpFormatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = plain_text(action.help or "")
         default = action.default
+        empty = isinstance(default, list | tuple | set | frozenset) and not default
         if (
             action.option_strings
             and "default" not in text
             and default not in (None, False, argparse.SUPPRESS)
-            and default != []
+            and not empty
         ):
             text += " (default: %(default)s)"
         return text

@@ -9,7 +9,7 @@ like a hopper), personalises it (chip cards: card key, credential, read back,
 verified, chip authenticated; NFC tags: credential bound to the tag's UID, read back,
 verified), locks it with --lock, and appends the issuance record to --records. With
 --faces DIR it writes each card's face there (row-0001.pdf, and .png with --face-png,
-owner-only), and checks before any card is touched that every face can be printed: an
+owner-only; a face already there is replaced only with --force), and checks before any card is touched that every face can be printed: an
 applicant whose face cannot (a name written right to left, a character the font lacks:
 give --font) is skipped. A failed card is reported and must be set aside (with
 --registry its status index is revoked); the batch goes on unless --stop-on-error.
@@ -196,6 +196,11 @@ def register(commands: Any) -> None:
     )
     faces.add_argument("--face-png", action="store_true", help="a 300 dpi PNG of each face as well")
     faces.add_argument("--title", default=_TITLE, help=f"the card's title (default {_TITLE!r})")
+    faces.add_argument(
+        "--force",
+        action="store_true",
+        help="replace faces already in DIR for the rows issued (default: refuse to start)",
+    )
     faces.add_argument("--font", type=Path, metavar="TTF", help="TrueType font for the text")
     faces.add_argument("--bold-font", type=Path, metavar="TTF", help="bold TrueType font")
     parser.add_argument(
@@ -277,6 +282,9 @@ def _writing_faces(faces: CardFaces, folder: FaceFolder, report: Report) -> Repo
 
 
 def _batch(args: argparse.Namespace, machine: Machine, signals: _Signals) -> BatchFinished:
+    face_options = args.face_png or args.font or args.bold_font or args.force
+    if args.faces is None and (face_options or args.title != _TITLE):
+        raise FaceError("--face-png, --force, --font, --bold-font and --title go with --faces DIR")
     today = machine.clock.today()
     applicants = load_applicants(
         args.applicants, expires=args.expires, valid_years=args.valid_years, today=today
@@ -290,7 +298,7 @@ def _batch(args: argparse.Namespace, machine: Machine, signals: _Signals) -> Bat
         records = None if args.records is None else stack.enter_context(RecordsFile(args.records))
         report = _changes_only(stack.enter_context(_reporter(args.json)))
         if faces is not None:
-            folder = FaceFolder(args.faces)
+            folder = FaceFolder(args.faces, replace=args.force)
             folder.check_free(_rows_to_issue(applicants, records), faces.formats)
             report = _writing_faces(faces, folder, report)
         return run_batch(

@@ -58,7 +58,10 @@ def register(commands: Any) -> None:
     parser.add_argument("--font", type=Path, metavar="TTF", help="TrueType font for the text")
     parser.add_argument("--bold-font", type=Path, metavar="TTF", help="bold TrueType font")
     parser.add_argument(
-        "--dpi", type=whole_number, default=300, help="PNG resolution (300 is card printers' own)"
+        "--dpi",
+        type=whole_number,
+        default=300,
+        help="PNG resolution in dots per inch (300 is card printers' own)",
     )
     parser.add_argument(
         "--trust",

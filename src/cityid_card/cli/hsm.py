@@ -38,7 +38,9 @@ def register(commands: Any) -> None:
     group: argparse.ArgumentParser = commands.add_parser(
         "hsm", help="issuer keys in a hardware token (PKCS#11)", description=__doc__
     )
-    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = group.add_subparsers(
+        dest="action", required=True, metavar="ACTION", help="what to do"
+    )
 
     keygen = actions.add_parser("keygen", help="make an issuer key inside a token")
     keygen.add_argument(
@@ -47,7 +49,9 @@ def register(commands: Any) -> None:
         metavar="URI",
         help="pkcs11: URI of the new key; object= is its label (pkcs11:token=CITY;object=CHI-2026-1)",
     )
-    keygen.add_argument("--alg", choices=("ES256", "EdDSA"), default="ES256")
+    keygen.add_argument(
+        "--alg", choices=("ES256", "EdDSA"), default="ES256", help="signature algorithm"
+    )
     keygen.add_argument("--kid", help="the key's label in the trust store (default: object=)")
     add_new_key_flags(keygen)
     _add_pin_flag(keygen)

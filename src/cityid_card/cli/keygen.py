@@ -46,7 +46,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--out", type=Path, required=True, metavar="FILE", help="new PKCS#8 PEM private key file"
     )
-    add_force_flag(parser, "the key file (the key it holds is lost)")
+    add_force_flag(parser, "the key it held is lost for good")
     add_new_key_flags(parser)
     add_passphrase_flag(parser)
     add_json_flag(parser)

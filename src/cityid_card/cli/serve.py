@@ -49,9 +49,18 @@ def port_number(text: str) -> int:
     return port
 
 
+_EXAMPLES = """\
+examples:
+  cityid-card serve --trust trust.json --policy library
+  cityid-card serve --trust trust.json --status-lists lists/ --reader nfc --port 8600"""
+
+
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
-        "serve", help="run the local verification service and the staff page", description=__doc__
+        "serve",
+        help="run the local verification service and the staff page",
+        description=__doc__,
+        epilog=_EXAMPLES,
     )
     add_desk_flags(parser)
     parser.add_argument(

@@ -29,7 +29,9 @@ def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "sim", help="the emulated contact card", description=__doc__
     )
-    actions = parser.add_subparsers(dest="sim_command", required=True, metavar="ACTION")
+    actions = parser.add_subparsers(
+        dest="sim_command", required=True, metavar="ACTION", help="what to do"
+    )
     serve_parser = actions.add_parser("serve", help="connect the card to vpcd", description=__doc__)
     serve_parser.add_argument(
         "--vpcd",

@@ -59,7 +59,7 @@ def register(commands: Any) -> None:
                        help="bits per entry (2 allows suspension)")  # fmt: skip
     build.add_argument("--out", type=Path, required=True, metavar="FILE",
                        help="new registry file (JSON)")  # fmt: skip
-    add_force_flag(build, "the registry (its revocations are lost)")
+    add_force_flag(build, "the revocations it held are lost")
     add_json_flag(build)
     build.set_defaults(run=run_build)
 
@@ -76,7 +76,7 @@ def register(commands: Any) -> None:
                       help="how often verifiers should refresh (default: not said)")  # fmt: skip
     sign.add_argument("--out", type=Path, required=True, metavar="FILE",
                       help="signed status list (COSE_Sign1 CWT)")  # fmt: skip
-    add_force_flag(sign, "the previous list")
+    add_force_flag(sign)
     add_json_flag(sign)
     sign.set_defaults(run=run_sign)
 

@@ -25,6 +25,7 @@ from cityid_card.verifier import StatusPolicy, VerifiedCredential, Verifier
 
 from ._common import (
     ALL_CLAIMS,
+    CLAIM_ORDER,
     DESK_CLAIMS,
     EXIT_OK,
     EXIT_REJECTED,
@@ -43,6 +44,8 @@ from ._io import load_status_list, load_trust, read_credential, read_input
 _MAX_IMAGE = 64 * 1024 * 1024
 #: A file of scanned QR code texts: some 200,000 scans.
 _MAX_QR_FILE = 64 * 1024 * 1024
+#: One line of a scanner stream: past the longest QR code text, it cannot be one.
+_MAX_QR_LINE = qr.MAX_TEXT_LENGTH + 64
 
 _LEVELS = {
     "signature_only": "signature only (the credential binds no chip key: a copy would pass)",
@@ -260,12 +263,36 @@ def _is_qr_text(value: str) -> bool:
 def _qr_lines(source: str) -> Iterator[tuple[int, str]]:
     """The numbered non-blank lines of --qr's FILE or of standard input (-)."""
     if source == "-":
-        for number, line in enumerate(sys.stdin, 1):
-            if line.strip():
-                yield number, line.strip()
+        yield from _stdin_lines()
         return
     data = read_input(Path(source), what="QR code text", max_bytes=_MAX_QR_FILE)
     for number, raw in enumerate(data.splitlines(), 1):
+        line = raw.decode("utf-8", "replace").strip()
+        if line:
+            yield number, line
+
+
+def _stdin_lines() -> Iterator[tuple[int, str]]:
+    """Standard input line by line, as each arrives.
+
+    Bytes that are not UTF-8 do not stop the stream (that line is rejected), and a line
+    longer than any QR code text is cut there and its rest skipped (the line is then
+    rejected) instead of being read whole into memory.
+    """
+    binary = getattr(sys.stdin, "buffer", None)
+
+    def readline() -> bytes:
+        if binary is not None:
+            data: bytes = binary.readline(_MAX_QR_LINE)
+            return data
+        return sys.stdin.readline(_MAX_QR_LINE).encode("utf-8", "replace")
+
+    number = 0
+    while raw := readline():
+        number += 1
+        if len(raw) >= _MAX_QR_LINE and not raw.endswith(b"\n"):
+            while (rest := readline()) and not rest.endswith(b"\n"):
+                pass
         line = raw.decode("utf-8", "replace").strip()
         if line:
             yield number, line
@@ -289,9 +316,9 @@ def _verify_stream(args: argparse.Namespace, verifier: Verifier) -> int:
         else:
             claims = claims_json(result.credential, show)
             shown = ", ".join(
-                f"{label.replace('_', ' ')} {value}"
-                for label, value in claims.items()
-                if value is not None and label != "name"
+                f"{label.replace('_', ' ')} {claims[label]}"
+                for label in CLAIM_ORDER
+                if claims.get(label) is not None and label != "name"
             )
             print(
                 f"{_valid()}  {claims['name']}, {shown}, issuer key {result.kid}, "

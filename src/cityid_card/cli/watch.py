@@ -32,9 +32,18 @@ def _interval(text: str) -> float:
     return seconds
 
 
+_EXAMPLES = """\
+examples:
+  cityid-card watch --reader nfc --trust trust.json --policy library
+  cityid-card watch --reader pcsc --trust trust.json --status-lists lists/ --json"""
+
+
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
-        "watch", help="verify each card that comes into a reader", description=__doc__
+        "watch",
+        help="verify each card that comes into a reader",
+        description=__doc__,
+        epilog=_EXAMPLES,
     )
     parser.add_argument(
         "--reader",

@@ -17,10 +17,10 @@ from typing import Any
 
 from cityid_card.drivers import connect
 from cityid_card.errors import UnsupportedTag
-from cityid_card.trust import TrustStore
 from cityid_card.type2.session import TagLink, write_tag
 
 from ._common import EXIT_OK, add_json_flag, add_reader_flags, print_json
+from ._io import load_trust, read_credential
 
 
 def register(commands: Any) -> None:
@@ -46,8 +46,8 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    blob = args.credential.read_bytes()
-    trust = TrustStore.load(args.trust) if args.trust is not None else None
+    blob = read_credential(args.credential)
+    trust = load_trust(args.trust) if args.trust is not None else None
     with connect(args.reader, timeout=args.timeout) as connection:
         reader = connection.reader
         if not isinstance(connection, TagLink):

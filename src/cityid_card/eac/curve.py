@@ -37,20 +37,32 @@ class PointArithmetic(Protocol):
         """``left + right``."""
         ...
 
+    def multiply_add(self, point: Point, scalar: int, addend: Point) -> Point | None:
+        """``scalar * point + addend``; the scalar may be secret."""
+        ...
+
 
 class _Pycryptodome:
     """pycryptodome's C arithmetic for one of its named curves (secret scalars blinded)."""
 
     def __init__(self, name: str) -> None:
         self._name = name
+        # Compared in C; kept so that an identity check builds no new point.
+        self._identity = EccPoint(0, 0, name)
+
+    def _affine(self, point: EccPoint) -> Point | None:
+        return None if point == self._identity else point.xy
 
     def multiply(self, point: Point, scalar: int) -> Point | None:
-        result = EccPoint(point[0], point[1], self._name) * scalar
-        return None if result.is_point_at_infinity() else result.xy
+        return self._affine(EccPoint(point[0], point[1], self._name) * scalar)
 
     def add(self, left: Point, right: Point) -> Point | None:
-        result = EccPoint(left[0], left[1], self._name) + EccPoint(right[0], right[1], self._name)
-        return None if result.is_point_at_infinity() else result.xy
+        sum_ = EccPoint(left[0], left[1], self._name) + EccPoint(right[0], right[1], self._name)
+        return self._affine(sum_)
+
+    def multiply_add(self, point: Point, scalar: int, addend: Point) -> Point | None:
+        product = EccPoint(point[0], point[1], self._name) * scalar
+        return self._affine(product + EccPoint(addend[0], addend[1], self._name))
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,13 @@ class Curve:
     def add(self, left: Point, right: Point) -> Point:
         """``left + right``; raises :class:`InvalidPoint` when the result is the identity."""
         result = self.arithmetic.add(left, right)
+        if result is None:
+            raise InvalidPoint("point arithmetic gave the identity")
+        return result
+
+    def multiply_add(self, point: Point, scalar: int, addend: Point) -> Point:
+        """``scalar * point + addend``; :class:`InvalidPoint` when it is the identity."""
+        result = self.arithmetic.multiply_add(point, scalar % self.n, addend)
         if result is None:
             raise InvalidPoint("point arithmetic gave the identity")
         return result

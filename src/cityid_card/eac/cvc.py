@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import IntEnum, IntFlag
+from types import MappingProxyType
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -44,6 +45,7 @@ __all__ = [
     "ID_AT",
     "ID_SECTOR",
     "ID_TA_ECDSA_SHA_256",
+    "SERVICE_RIGHTS",
     "Certificate",
     "CertificateBody",
     "Chat",
@@ -51,6 +53,7 @@ __all__ = [
     "Role",
     "TrustPoint",
     "VerifiedTerminal",
+    "check_reference",
     "import_link_certificate",
     "parse_certificate",
     "sector_allowed",
@@ -95,6 +98,21 @@ class Rights(IntFlag):
     READ_GENDER = 1 << (8 + 10)  # read DG11
     VALIDITY = 1 << 29
 
+
+SERVICE_RIGHTS: Mapping[str, Rights] = MappingProxyType(
+    {
+        "library": Rights.READ_NAME | Rights.READ_EXPIRY | Rights.RESTRICTED_IDENTIFICATION,
+        "transit": Rights.VALIDITY | Rights.RESTRICTED_IDENTIFICATION,
+        "museum": Rights.VALIDITY | Rights.RESTRICTED_IDENTIFICATION,
+        "age-check": Rights.AGE_VERIFICATION,
+        "benefits": Rights.READ_NAME
+        | Rights.READ_DATE_OF_BIRTH
+        | Rights.READ_GENDER
+        | Rights.READ_EXPIRY,
+    }
+)
+"""The rights of each kind of service of issue 11 (specs/eac.md 6.2), for DV and terminal
+certificates; the age and the sector are not rights but auxiliary data and a sector key."""
 
 _ROLE_SHIFT = 8 * _RIGHTS_LENGTH - 2
 _RIGHTS_MASK = (1 << _ROLE_SHIFT) - 1
@@ -149,8 +167,8 @@ def _decode_date(data: bytes) -> date:
         raise EacEncodingError("certificate date is not a calendar date") from None
 
 
-def _check_reference(reference: str) -> bytes:
-    """A CAR or CHR: 1 to 16 printable ASCII characters (TR-03110-3 A.6.1)."""
+def check_reference(reference: str) -> bytes:
+    """A CAR or CHR as bytes: 1 to 16 printable ASCII characters (TR-03110-3 A.6.1)."""
     if not (1 <= len(reference) <= 16 and reference.isascii() and reference.isprintable()):
         raise EacEncodingError("certificate reference is not 1 to 16 printable characters")
     return reference.encode("ascii")
@@ -161,7 +179,7 @@ def _decode_reference(data: bytes) -> str:
         text = data.decode("ascii")
     except UnicodeDecodeError:
         raise EacEncodingError("certificate reference is not printable ASCII") from None
-    _check_reference(text)
+    check_reference(text)
     return text
 
 
@@ -235,9 +253,9 @@ class CertificateBody:
             raise EacEncodingError("certificate expires before it becomes effective")
         parts = [
             tlv.encode(0x5F29, _PROFILE_IDENTIFIER),
-            tlv.encode(0x42, _check_reference(self.car)),
+            tlv.encode(0x42, check_reference(self.car)),
             _encode_public_key(self.public_key, self.domain_parameters),
-            tlv.encode(0x5F20, _check_reference(self.chr)),
+            tlv.encode(0x5F20, check_reference(self.chr)),
             self.chat.encode(),
             tlv.encode(0x5F25, _encode_date(self.effective)),
             tlv.encode(0x5F24, _encode_date(self.expires)),
@@ -275,13 +293,18 @@ def _plain_signature(der: bytes) -> bytes:
 
 
 def sign_certificate(body: CertificateBody, issuer_key: ec.EllipticCurvePrivateKey) -> bytes:
-    """Encode and sign ``body`` with the issuer's P-256 key; returns the ``7F21`` bytes."""
+    """Encode and sign ``body`` with the issuer's P-256 key; returns the ``7F21`` bytes.
+
+    The signature is deterministic (RFC 6979), so the same body and key give the same bytes.
+    """
     if not isinstance(issuer_key.curve, ec.SECP256R1):
         raise EacEncodingError("the issuer key is not a P-256 key")
     if body.chat.role is Role.CVCA and not body.domain_parameters:
         raise EacEncodingError("a CVCA certificate carries the domain parameters")
     body_bytes = body.encode()
-    signature = _plain_signature(issuer_key.sign(body_bytes, ec.ECDSA(hashes.SHA256())))
+    # Deterministic ECDSA (RFC 6979): no signing-time randomness to fail, reproducible vectors.
+    algorithm = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+    signature = _plain_signature(issuer_key.sign(body_bytes, algorithm))
     return tlv.encode(0x7F21, body_bytes + tlv.encode(0x5F37, signature))
 
 

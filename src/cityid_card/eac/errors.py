@@ -30,7 +30,8 @@ class EacEncodingError(EacError):
 
 
 class InvalidPoint(EacEncodingError):
-    """A public key is not an uncompressed point of the curve, or is the identity."""
+    """A key is unusable: a public key is not an uncompressed point of the curve, a
+    private key lies outside [1, n-1], or a product of the protocol is the identity."""
 
 
 class AuthenticationFailed(EacError):

@@ -51,7 +51,7 @@ ID_PACE_ECDH_GM_AES_CBC_CMAC_128 = "0.4.0.127.0.7.2.2.4.2.2"
 """bsi-de protocols(2) smartcard(2) pace(4) ecdh-GM(2) aes-cbc-cmac-128(2)."""
 
 PASSWORD_CAN = 0x02
-"""Password reference of the CAN in MSE:Set AT (TR-03110-3 Table B.? / ICAO 9303-11 4.4.4.1)."""
+"""Password reference of the CAN in MSE:Set AT (ICAO 9303-11: 01 MRZ, 02 CAN, 03 PIN, 04 PUK)."""
 PASSWORD_PIN = 0x03
 
 NONCE_LENGTH = BLOCK
@@ -90,9 +90,15 @@ def map_generator(curve: Curve, nonce: bytes, own_private: int, peer_public: byt
     """
     if len(nonce) != NONCE_LENGTH:
         raise EacEncodingError("the PACE nonce is one AES block")
-    h = curve.multiply(curve.decode_point(peer_public), curve.check_scalar(own_private))
+    peer = curve.decode_point(peer_public)
     s = int.from_bytes(nonce, "big")
-    return curve.encode_point(curve.add(curve.multiply(curve.generator, s), h))
+    if s == 0:  # s*G would be the identity (probability 2^-128)
+        raise InvalidPoint("the PACE nonce is zero")
+    # s < 2^128 < n; s*G on the standard generator is pyca/cryptography's fixed-base product.
+    # H = SK_map * PK_map(peer) is never the identity: the peer key is a point of the
+    # prime-order group (cofactor 1) and SK_map is in [1, n-1]. G' = H + s*G is checked.
+    s_g = curve.decode_point(curve.public_key(s))
+    return curve.encode_point(curve.multiply_add(peer, curve.check_scalar(own_private), s_g))
 
 
 def public_key_on(curve: Curve, generator: bytes, private: int) -> bytes:

@@ -24,6 +24,7 @@ from cityid_card.eac.pace import dynamic_authentication_data, parse_dynamic_auth
 __all__ = [
     "ID_RI_ECDH_SHA_256",
     "command_data",
+    "mse_set_at",
     "parse_command_data",
     "parse_response_data",
     "response_data",
@@ -61,6 +62,13 @@ def parse_command_data(curve: Curve, data: bytes) -> bytes:
         raise EacEncodingError("RI command names another algorithm")
     curve.decode_point(parts[0x86])
     return parts[0x86]
+
+
+def mse_set_at(key_reference: int = 1) -> bytes:
+    """Data of MSE:Set AT for RI (``00 22 41 A4``): ``80 OID, 84 key reference of SK_ID``."""
+    return tlv.encode(0x80, tlv.encode_oid(ID_RI_ECDH_SHA_256)) + tlv.encode(
+        0x84, tlv.encode_unsigned(key_reference)
+    )
 
 
 def response_data(identifier: bytes) -> bytes:

@@ -11,6 +11,9 @@ DO'8E' 00``: ``DO'87' = 87 L 01 || AES-CBC(K_Enc, IV, pad(data))`` (``85`` witho
 CMAC(K_MAC, SSC || pad(pad(header) || DO'87' || DO'97'))`` truncated to 8 bytes. A
 response becomes ``DO'87' DO'99' DO'8E' SW1 SW2`` with ``DO'99' = 99 02 SW1 SW2`` and
 the MAC over ``SSC || pad(DO'87' || DO'99')``. Padding is ISO/IEC 9797-1 method 2.
+
+:class:`TerminalChannel` and :class:`CardChannel` keep the counter for each side and
+close (forget the keys) on the first failure, as the session must end then.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ __all__ = [
     "SW_SM_DATA_OBJECTS_INCORRECT",
     "SW_SM_DATA_OBJECTS_MISSING",
     "Apdu",
+    "CardChannel",
+    "TerminalChannel",
     "decode_apdu",
     "encode_apdu",
     "unwrap_command",
@@ -210,15 +215,16 @@ def unwrap_command(keys: SessionKeys, ssc: int, protected: bytes) -> bytes:
     elif 0x85 in values:
         data = _decrypt(keys, ssc, values[0x85])
     ne = None
-    if 0x97 in values:
-        le = values[0x97]
-        if len(le) == 1:
-            ne = le[0] or 256
-        elif len(le) == 2:
-            ne = int.from_bytes(le, "big") or 65536
-        else:
-            raise _incorrect("malformed expected length object")
-    plain = Apdu(command.cla & ~0x0C & 0xFF, command.ins, command.p1, command.p2, data, ne)
+    le = values.get(0x97, b"")
+    if len(le) == 1:
+        ne = le[0] or 256
+    elif len(le) == 2:
+        ne = int.from_bytes(le, "big") or 65536
+    elif 0x97 in values:
+        raise _incorrect("malformed expected length object")
+    plain = Apdu(
+        command.cla & ~0x0C & 0xFF, command.ins, command.p1, command.p2, data, ne, len(le) == 2
+    )
     return encode_apdu(plain)
 
 
@@ -265,3 +271,72 @@ def unwrap_response(keys: SessionKeys, ssc: int, response: bytes) -> tuple[bytes
     elif 0x85 in values:
         data = _decrypt(keys, ssc, values[0x85])
     return data, int.from_bytes(status, "big")
+
+
+class _Channel:
+    def __init__(self, keys: SessionKeys) -> None:
+        self._keys: SessionKeys | None = keys
+        self._ssc = 0
+
+    @property
+    def ssc(self) -> int:
+        """The send sequence counter's last value (0 before the first message)."""
+        return self._ssc
+
+    @property
+    def open(self) -> bool:
+        """False once a message failed: the keys are gone and the session is over."""
+        return self._keys is not None
+
+    def _next(self) -> tuple[SessionKeys, int]:
+        if self._keys is None:
+            raise SecureMessagingError("the secure channel is closed", SW_SM_DATA_OBJECTS_MISSING)
+        self._ssc += 1
+        return self._keys, self._ssc
+
+    def close(self) -> None:
+        """Forget the keys (after an error, or at the end of the session)."""
+        self._keys = None
+
+
+class TerminalChannel(_Channel):
+    """The terminal's side of secure messaging: keeps the SSC; any failure closes it.
+
+    After PACE, and again (a new channel) after Chip Authentication with its keys.
+    """
+
+    def protect(self, apdu: bytes) -> bytes:
+        """The protected form of a plain command APDU."""
+        keys, ssc = self._next()
+        try:
+            return wrap_command(keys, ssc, apdu)
+        except EacEncodingError:
+            self._ssc -= 1  # nothing was sent: the counters stay in step
+            raise
+
+    def unprotect(self, response: bytes) -> tuple[bytes, int]:
+        """Data and status word of the card's protected answer to the last command."""
+        keys, ssc = self._next()
+        try:
+            return unwrap_response(keys, ssc, response)
+        except SecureMessagingError:
+            self.close()
+            raise
+
+
+class CardChannel(_Channel):
+    """The card's side of secure messaging: keeps the SSC; any failure closes it."""
+
+    def unprotect(self, protected: bytes) -> bytes:
+        """The plain command; a :class:`SecureMessagingError` carries the status word to send."""
+        keys, ssc = self._next()
+        try:
+            return unwrap_command(keys, ssc, protected)
+        except SecureMessagingError:
+            self.close()
+            raise
+
+    def protect(self, data: bytes, sw: int) -> bytes:
+        """The protected answer to the command just unprotected."""
+        keys, ssc = self._next()
+        return wrap_response(keys, ssc, data, sw)

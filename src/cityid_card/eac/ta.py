@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from cityid_card.eac import tlv
 from cityid_card.eac.curve import P256, Curve
-from cityid_card.eac.cvc import ID_TA_ECDSA_SHA_256
+from cityid_card.eac.cvc import ID_TA_ECDSA_SHA_256, check_reference
 from cityid_card.eac.errors import AuthenticationFailed, EacEncodingError
 
 __all__ = [
@@ -73,10 +73,11 @@ def signature_input(
 
 
 def sign(private_key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
-    """Terminal: ECDSA-SHA-256 over ``message``, plain ``r || s`` (64 bytes)."""
+    """Terminal: ECDSA-SHA-256 over ``message``, plain ``r || s`` (64 bytes), RFC 6979."""
     if not isinstance(private_key.curve, ec.SECP256R1):
         raise EacEncodingError("the terminal key is not a P-256 key")
-    r, s = decode_dss_signature(private_key.sign(message, ec.ECDSA(hashes.SHA256())))
+    algorithm = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)  # RFC 6979
+    r, s = decode_dss_signature(private_key.sign(message, algorithm))
     return r.to_bytes(P256.size, "big") + s.to_bytes(P256.size, "big")
 
 
@@ -145,7 +146,7 @@ def mse_set_at(terminal_chr: str, compressed_ephemeral: bytes, aux_data: bytes =
         parse_auxiliary_data(aux_data)
     return (
         tlv.encode(0x80, tlv.encode_oid(ID_TA_ECDSA_SHA_256))
-        + tlv.encode(0x83, terminal_chr.encode("ascii"))
+        + tlv.encode(0x83, check_reference(terminal_chr))
         + tlv.encode(0x91, compressed_ephemeral)
         + aux_data
     )
@@ -164,6 +165,7 @@ def parse_mse_set_at(data: bytes) -> tuple[str, bytes, bytes]:
         chr_ = parts[0x83].decode("ascii")
     except UnicodeDecodeError:
         raise EacEncodingError("certificate reference is not ASCII") from None
+    check_reference(chr_)
     aux = tlv.encode(0x67, parts[0x67]) if 0x67 in parts else b""
     if aux:
         parse_auxiliary_data(aux)

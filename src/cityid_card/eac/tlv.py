@@ -19,7 +19,6 @@ __all__ = [
     "decode_all",
     "decode_oid",
     "decode_one",
-    "decode_unsigned",
     "encode",
     "encode_oid",
     "encode_unsigned",
@@ -185,10 +184,3 @@ def encode_unsigned(value: int, length: int | None = None) -> bytes:
         return value.to_bytes(size, "big")
     except OverflowError:
         raise EacEncodingError("value too large for its field") from None
-
-
-def decode_unsigned(content: bytes) -> int:
-    """A big-endian unsigned integer (any length, at least one byte)."""
-    if not content:
-        raise EacEncodingError("empty integer")
-    return int.from_bytes(content, "big")

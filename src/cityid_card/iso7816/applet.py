@@ -23,8 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from cityid_card import _json
 from cityid_card._files import write_atomically
-from cityid_card.errors import CardError, CardProtocolError
+from cityid_card.errors import CardError, CardProtocolError, JSONInputError
 
 from .apdu import (
     AID,
@@ -99,9 +100,9 @@ class CardState:
         except FileNotFoundError:
             return cls()
         try:
-            return cls.from_json(json.loads(text))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise CardError("not an emulated card state file") from None
+            return cls.from_json(_json.loads(text))
+        except JSONInputError as error:
+            raise CardError(f"not an emulated card state file: {error}") from None
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Replace the state file atomically; owner-only, as it holds a private key."""

@@ -12,8 +12,9 @@ library has, on a reader connection:
   read back, verified, and with ``lock`` the tag is made read-only
   (:func:`cityid_card.type2.session.personalize_tag`).
 
-Everything else in the station depends only on :class:`CardSource`, :class:`Medium` and
-:class:`Personalised`, so moving the station to another medium abstraction changes this
+Everything else in the station depends only on :class:`CardSource`, :class:`Medium`,
+:class:`Personalised` and :class:`Authenticity` (what a personalised card proves), all
+taken from here, so moving the station to another medium abstraction changes this
 module alone.
 """
 
@@ -28,12 +29,20 @@ from typing import Protocol
 
 from cityid_card.credential import Credential
 from cityid_card.drivers import DEFAULT_TIMEOUT, Connection, connect, load_driver, parse_uri
-from cityid_card.errors import BlankCard, CardLocked, CardNotBlank, TagLocked, UnsupportedTag
+from cityid_card.errors import (
+    BlankCard,
+    CardLocked,
+    CardNotBlank,
+    DriverError,
+    TagLocked,
+    UnsupportedTag,
+)
 from cityid_card.iso7816.session import Authenticity, CardSession, personalize
 from cityid_card.keys import IssuerKey
 from cityid_card.type2.session import Contents, TagLink, TagSession, personalize_tag
 
 __all__ = [
+    "Authenticity",
     "CardSource",
     "ChipCard",
     "Medium",
@@ -154,17 +163,33 @@ def medium_for(connection: Connection | TagLink) -> Medium:
     return ChipCard(connection)
 
 
+#: The driver packages of the readers a station uses, kept in the source tree (drivers/)
+#: and installed from it: what a DriverError for their scheme tells the operator.
+_DRIVER_PACKAGES = {
+    "pcsc": "pip install ./drivers/pcsc (cityid-card-pcsc: PC/SC contact and "
+    "contactless encoders; needs pcscd, libpcsclite-dev and a C compiler)",
+    "nfc": "pip install ./drivers/nfc (cityid-card-nfc: NFC readers on nfcpy; needs libusb-1.0)",
+}
+
+
 class ReaderCards:
     """The cards of a reader URI (``pcsc``, ``nfc``, ``sim:card``, ...): a :class:`CardSource`.
 
     Each :meth:`card` opens the reader's card afresh (the ``sim:`` emulators hand out a
     fresh blank card each time, like a hopper). The reader's driver is loaded when the
     source is made, so a URI that names no installed driver raises DriverError then,
-    before any card is looked for.
+    before any card is looked for; for ``pcsc`` and ``nfc`` it says what to install.
     """
 
     def __init__(self, uri: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        load_driver(parse_uri(uri)[0])
+        scheme = parse_uri(uri)[0]
+        try:
+            load_driver(scheme)
+        except DriverError as error:
+            package = _DRIVER_PACKAGES.get(scheme)
+            if package is None:
+                raise
+            raise DriverError(f"{error}: {package}") from None
         self._uri = uri
         self._timeout = timeout
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from cityid_card import _json
 from cityid_card.credential import Credential
 from cityid_card.errors import ClaimError
 
@@ -261,7 +261,7 @@ def _jsonl_rows(text: str) -> Iterator[Any]:
             continue
         row += 1
         try:
-            document = json.loads(line, object_pairs_hook=_unique_keys)
+            document = _json.loads(line, object_pairs_hook=_unique_keys)
         except _DuplicateKey as duplicate:
             # A key given twice is named only when it is one of the four fields.
             known = duplicate.key if duplicate.key in APPLICANT_FIELDS else None

@@ -24,6 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cityid_card._files import write_file
 from cityid_card.errors import FaceError
 from cityid_card.keys import IssuerKey
 from cityid_card.status import StatusRegistry, StatusValue
@@ -200,14 +201,16 @@ class RegistryFile:
 class FaceFolder:
     """A folder of card faces: ``row-0001.pdf`` (and ``.png``, ...) for each card.
 
-    Files are named by row, never by name, written owner-only (0600) straight to their
-    place (no temporary file) and never over an existing one: a folder that holds a
-    face for a row the batch is about to issue is refused before any card
-    (:meth:`check_free`). The folder is made (0700) if it is missing.
+    Files are named by row, never by name, and written owner-only (0600) and atomically
+    (an owner-only temporary file beside it, then linked into place: a face is whole or
+    absent, never half-written). Without ``replace`` an existing face is never written
+    over: a folder that holds a face for a row the batch is about to issue is refused
+    before any card (:meth:`check_free`). The folder is made (0700) if it is missing.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, replace: bool = False) -> None:
         self.path = Path(path)
+        self.replace = replace
         try:
             self.path.mkdir(mode=0o700, exist_ok=True)
         except OSError as error:
@@ -218,13 +221,19 @@ class FaceFolder:
         return self.path / f"row-{row:04d}.{fmt}"
 
     def check_free(self, rows: Sequence[int], formats: Sequence[str]) -> None:
-        """Raise FaceError if the folder holds a face for one of ``rows`` already."""
+        """Raise FaceError if the folder holds a face for one of ``rows`` already.
+
+        Nothing is refused when the folder replaces faces.
+        """
+        if self.replace:
+            return
         for row in rows:
             for fmt in formats:
                 if self.file(row, fmt).exists():
                     raise FaceError(
                         f"the faces folder already holds {self.file(row, fmt).name}: print "
-                        "and delete the faces of the last job, or give another folder"
+                        "and delete the faces of the last job, give another folder, or add "
+                        "--force to replace them"
                     )
 
     def write(self, row: int, faces: Mapping[FaceFormat, bytes]) -> list[Path]:
@@ -232,8 +241,6 @@ class FaceFolder:
         written = []
         for fmt, data in faces.items():
             target = self.file(row, fmt)
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
+            write_file(target, data, replace=self.replace, mode=0o600)
             written.append(target)
         return written

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from cityid_card.iso7816.session import Authenticity
+from ._medium import Authenticity
 
 __all__ = [
     "BatchEvent",

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+from cityid_card import _json
+
 from .errors import RecordsError
 
 __all__ = ["RECORD_FIELDS", "Record", "RecordsList", "RecordsSink", "parse_records"]
@@ -79,7 +81,7 @@ def parse_records(data: bytes) -> list[Record]:
         if not line.strip():
             continue
         try:
-            records.append(Record.from_json(json.loads(line.decode("utf-8"))))
+            records.append(Record.from_json(_json.loads(line)))
         except (ValueError, UnicodeDecodeError):
             if number == len(lines):  # no newline after it: the write was cut short
                 raise RecordsError(
