@@ -287,6 +287,29 @@ def test_the_status_list_age_is_shown(browser: WebDriver, issuer: Issuer) -> Non
         live.stop()
 
 
+def test_an_expired_status_list_is_flagged(browser: WebDriver, issuer: Issuer) -> None:
+    registry = StatusRegistry.for_key(issuer.key, 1024)
+    token = StatusListToken.from_bytes(
+        sign_status_list(
+            issuer.key,
+            registry,
+            issued_at=datetime(2027, 5, 30, tzinfo=UTC),
+            expires_at=datetime(2027, 5, 31, tzinfo=UTC),
+        ),
+        issuer.trust,
+    )
+    live = LiveServer(desk_config(issuer, status_lists=lambda: [token])).start()
+    try:
+        browser.get(f"http://{live.host}/")
+        _wait(browser, lambda d: d.find_element(By.ID, "status-age").get_attribute("data-age"))
+        element = browser.find_element(By.ID, "status-age")
+        assert element.text.startswith("Status list 2 days old (expired")
+        assert element.get_attribute("data-stale") == "true"  # shown in red, though recent
+    finally:
+        browser.get("about:blank")
+        live.stop()
+
+
 def test_without_status_lists_the_page_says_so(page: WebDriver) -> None:
     _wait(page, lambda d: "No status list" in d.find_element(By.ID, "status-age").text)
 

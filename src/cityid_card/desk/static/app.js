@@ -187,10 +187,12 @@
       const age = report.status_lists.age_days;
       const element = $("status-age");
       element.dataset.age = age === null ? "" : String(age);
-      element.dataset.stale = String(age !== null && age > 7);
+      const expired = (report.status_lists.lists || []).some((list) => list.current === false);
+      element.dataset.stale = String(age !== null && (age > 7 || expired));
       element.textContent = age === null
         ? "No status list loaded: revocation is not checked"
-        : "Status list " + age + (age === 1 ? " day" : " days") + " old";
+        : "Status list " + age + (age === 1 ? " day" : " days") + " old"
+          + (expired ? " (expired: cards it covers show as status unknown)" : "");
     } catch (error) {
       $("status-age").textContent = "Status list: the service cannot be reached";
     }
