@@ -28,8 +28,7 @@ from pathlib import Path
 
 from issue import PIN, make_token  # benchmarks/issue.py: the same throwaway token
 
-from cityid_card import IssuerKey, StatusRegistry
-from cityid_card.hsm import generate_key
+from cityid_card import IssuerKey, StatusRegistry, load_key
 from cityid_card.station import (
     Applicant,
     BatchOptions,
@@ -149,8 +148,10 @@ def main() -> None:
         make_token(folder)
         pem = folder / "issuer.pem"
         pem.write_bytes(IssuerKey.generate("ES256").to_pem())
-        file_key = IssuerKey.load(pem)
-        with generate_key("pkcs11:token=bench;object=batch", "ES256", pin=PIN) as token_key:
+        file_key = load_key(pem)  # read back, as a station reads its key file
+        with IssuerKey.generate_in_token(
+            "pkcs11:token=bench;object=batch", "ES256", pin=PIN
+        ) as token_key:
             rows = run(file_key, token_key, args.applicants, args.repeat, folder)
     print(table(rows, args.applicants))
 

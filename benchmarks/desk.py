@@ -6,7 +6,7 @@ minute, ``--quick`` for a smoke run). It measures, on this machine:
 1. **Tap through the loop**: from the moment a card enters an emulated reader's field
    to the moment :func:`cityid_card.desk.watch` yields its Arrival (the loop polls with
    no pause here, so this is open + read + verify + the loop's own work), against the
-   same tap in process (open the reader, :func:`verify_reader`, close). Goal: within 10%.
+   same tap in process (open the reader, verify through :func:`medium_for`, close). Goal: within 10%.
    A real loop adds up to its poll interval (``--interval``, default 0.1 s) on top.
 2. **Tap through the service**: the same tap from the card entering the field to its
    event arriving at a client of ``GET /api/events`` (server-sent events).
@@ -40,12 +40,13 @@ import uvicorn
 from cityid_card import Credential, IssuerKey, TrustStore, Verifier, qr
 from cityid_card.desk import event_json, get_policy, watch
 from cityid_card.desk.service import UVICORN_OPTIONS, ServiceConfig, create_app
-from cityid_card.drivers import ReaderConnection, ReaderInfo, SimConnection
-from cityid_card.errors import NoReader
+from cityid_card.drivers import Reader, ReaderInfo, ReopeningReader, SimConnection
 from cityid_card.iso7816 import CardApplication, personalize
+from cityid_card.media import Link, medium_for
+from cityid_card.media.errors import NoReader
 from cityid_card.type2 import NTAG213
 from cityid_card.type2.emulator import EmulatedNtag
-from cityid_card.type2.session import personalize_tag, verify_reader
+from cityid_card.type2.session import personalize_tag
 from cityid_card_nfc.driver import Type2Connection
 from cityid_card_nfc.sim import open_emulated
 
@@ -82,7 +83,10 @@ class Field:
     def readers(self) -> list[ReaderInfo]:
         return [ReaderInfo("bench", "benchmark field", self.present)]
 
-    def open(self, target: str, *, timeout: float) -> ReaderConnection:
+    def reader(self, target: str) -> Reader:
+        return ReopeningReader(self, target, "bench")
+
+    def open(self, target: str, *, timeout: float, kind: str | None = None) -> Link:
         if not self.present:
             raise NoReader("no card in the field")
         if isinstance(self.card, EmulatedNtag):
@@ -122,11 +126,11 @@ def tap_in_process(field: Field, verifier: Verifier, taps: int) -> list[float]:
     for _ in range(taps):
         field.put()
         started = time.perf_counter()
-        connection = field.open("", timeout=0)
+        link = field.open("", timeout=0)
         try:
-            verify_reader(connection, verifier, NOW)
+            medium_for(link).verify(verifier, NOW)
         finally:
-            connection.close()
+            link.close()
         samples.append(time.perf_counter() - started)
         field.take()
     return samples

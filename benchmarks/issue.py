@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 
 from cityid_card import Credential, IssuerKey
-from cityid_card.hsm import DEFAULT_MODULE, generate_key
+from cityid_card.hsm import DEFAULT_MODULE
 
 PIN = "benchmark-pin"
 
@@ -50,6 +50,7 @@ def _cards_per_minute(key: IssuerKey, cards: int) -> float:
                 Credential(
                     name="Ana Sofia Rivera Delgado",
                     date_of_birth=date(1990, 4, 12),
+                    issued=date(2026, 11, 21),
                     expires=date(2031, 11, 20),
                     status_index=index,
                 )
@@ -67,7 +68,9 @@ def main() -> None:
         print(f"{'key':<28} {'cards per minute':>17} {'ms per card':>12}")
         for alg in ("ES256", "EdDSA"):
             local = IssuerKey.generate(alg)
-            with generate_key(f"pkcs11:token=bench;object=bench-{alg}", alg, pin=PIN) as token:
+            with IssuerKey.generate_in_token(
+                f"pkcs11:token=bench;object=bench-{alg}", alg, pin=PIN
+            ) as token:
                 for label, key in ((f"{alg} in memory", local), (f"{alg} in SoftHSM2", token)):
                     rate = _cards_per_minute(key, args.cards)
                     print(f"{label:<28} {rate:>17,.0f} {60_000 / rate:>12.3f}")

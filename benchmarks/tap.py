@@ -22,14 +22,15 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from cityid_card import Credential, IssuerKey, TrustStore, type2
 from cityid_card.iso7816 import CardApplication, personalize, verify_card
 from cityid_card.iso7816.isodep import EmulatedIsoDep
+from cityid_card.media import TYPE2
 from cityid_card.type2.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag
-from cityid_card.type2.session import TagLink, personalize_tag, verify_tag, write_tag
-from cityid_card_nfc.driver import IsoDepConnection, NfcConnection
+from cityid_card.type2.session import personalize_tag, verify_tag, write_tag
+from cityid_card_nfc.driver import IsoDepConnection, NfcConnection, Type2Connection
 from cityid_card_nfc.sim import open_emulated
 
 BITRATE = 106_000
@@ -77,9 +78,9 @@ def _measure(medium: str, reader: str, connection: NfcConnection, check: Callabl
     )
 
 
-def _tag(connection: NfcConnection) -> TagLink:
-    assert isinstance(connection, TagLink)
-    return connection
+def _tag(connection: NfcConnection) -> Type2Connection:
+    assert connection.kind == TYPE2
+    return cast(Type2Connection, connection)
 
 
 def _ntag(
@@ -117,7 +118,7 @@ def _card(application: CardApplication) -> IsoDepConnection:
 
 def _iso_dep(key: IssuerKey, trust: TrustStore) -> Tap:
     application = CardApplication()
-    personalize(_card(application), key, CREDENTIAL, lock=True)
+    personalize(_card(application), key, CREDENTIAL, lock=True, today=TODAY)
     connection = _card(application)
 
     def check() -> str:

@@ -12,12 +12,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pkcs11
 import pytest
 
-from cityid_card import Credential, IssuerKey, TrustStore
-from cityid_card import hsm as hsm_module
-from cityid_card.hsm import DEFAULT_MODULE
+from cityid_card import Credential, IssuerKey, TrustStore, keyfiles
+
+#: SoftHSM2's PKCS#11 module (cityid_card.hsm.DEFAULT_MODULE; not imported here, so the
+#: tests that need no token run without python-pkcs11).
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 
 REPO = Path(__file__).resolve().parent.parent
 #: Public test vectors kept in the repository (tests/vectors/SOURCES names their origins).
@@ -106,8 +107,10 @@ OTHER_TOKEN = "second-token"
 @pytest.fixture(scope="session")
 def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """SOFTHSM2_CONF for the session: two initialised tokens in a temporary folder."""
+    import pkcs11
+
     util = shutil.which("softhsm2-util")
-    if util is None or not Path(DEFAULT_MODULE).is_file():
+    if util is None or not Path(SOFTHSM_MODULE).is_file():
         pytest.fail("SoftHSM2 is missing: ./scripts/test installs it (Debian package softhsm2)")
     folder = tmp_path_factory.mktemp("softhsm")
     (folder / "tokens").mkdir()
@@ -118,8 +121,8 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOFTHSM2_CONF", str(conf))
-        patch.delenv(hsm_module.PIN_ENV, raising=False)
-        patch.delenv(hsm_module.MODULE_ENV, raising=False)
+        patch.delenv(keyfiles.PIN_ENV, raising=False)
+        patch.delenv(keyfiles.MODULE_ENV, raising=False)
         for label in (TOKEN, OTHER_TOKEN):
             subprocess.run(
                 [util, "--init-token", "--free", "--label", label, "--so-pin", SO_PIN,
@@ -128,9 +131,9 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             )  # fmt: skip
         # Tokens made by softhsm2-util appear to a module loaded before them only
         # after it is initialised again.
-        pkcs11.lib(DEFAULT_MODULE).reinitialize()
+        pkcs11.lib(SOFTHSM_MODULE).reinitialize()
         yield conf
-    pkcs11.lib(DEFAULT_MODULE).reinitialize()
+    pkcs11.lib(SOFTHSM_MODULE).reinitialize()
 
 
 # ---------------------------------------------------------------------------------------

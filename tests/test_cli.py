@@ -176,7 +176,7 @@ def test_passphrase_protected_key(tmp_path: Path, capsys: pytest.CaptureFixture[
         str(tmp_path / "c"),
     ]
     status, _, err = run(capsys, *issue)
-    assert status == 2 and "(InvalidKey)" in err
+    assert status == 2 and "(PassphraseRequired)" in err
     assert run(capsys, *issue, "--passphrase-file", str(secret))[0] == 0
 
 

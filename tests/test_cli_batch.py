@@ -29,7 +29,6 @@ from pypdf import PdfReader
 
 from cityid_card import IssuerKey, StatusRegistry, StatusValue, TrustStore
 from cityid_card.cli import batch as batch_command
-from cityid_card.hsm import generate_key
 from cityid_card.station import RECORD_FIELDS, read_records
 
 from .conftest import PIN, TOKEN, run_cli
@@ -312,7 +311,7 @@ def test_100_applicants_signed_in_softhsm2_interrupted_and_resumed_with_the_prog
     names = [f"Applicant {n:03d}" for n in range(1, 101)]
     station = Station(tmp_path / "station", names)
     uri = f"pkcs11:token={TOKEN};object=batch-100-{reader[4:]}"
-    with generate_key(uri, "ES256", pin=PIN, kid="CHI-HSM-100") as token_key:
+    with IssuerKey.generate_in_token(uri, "ES256", pin=PIN, kid="CHI-HSM-100") as token_key:
         trust = TrustStore([token_key.public()])
         StatusRegistry.for_key(token_key, 4096).save(station.registry)
     pin = tmp_path / "pin"
@@ -534,7 +533,7 @@ def test_names_reach_nothing_but_the_cards_and_the_records_file(
     temp = tmp_path / "tmp"
     temp.mkdir()
     uri = f"pkcs11:token={TOKEN};object=batch-privacy"
-    with generate_key(uri, "ES256", pin=PIN) as token_key:
+    with IssuerKey.generate_in_token(uri, "ES256", pin=PIN) as token_key:
         StatusRegistry.for_key(token_key, 4096).save(station.registry)
     (station.folder / "pin").write_text(PIN)
     argv = station.argv("sim:card", "--passphrase-file", "pin", "--json")

@@ -75,7 +75,7 @@ def _usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         (["Zyxwquartz"], "error: not a command of cityid-card\n"),
         (["read", "--reader", "sim:card", "--timeout", "Zyxwquartz"],
          "argument --timeout: expected a number"),
-        (["status-list", "Zyxwquartz"], "argument ACTION: not one of the choices (build, sign)"),
+        (["status-list", "Zyxwquartz"], "argument ACTION: not one of the choices (build, sign, show, publish)"),
         (["verify", "c", "--trust", "t", "--show", "Zyxwquartz"], "expected field names from"),
         (["issue", "--key", "k", "--name", NAME, "--dob", "Zyxwquartz", "--expires", "2031-11-20",
           "--out", "x"], "expected a date as YYYY-MM-DD"),
@@ -467,9 +467,10 @@ def test_docs_nfc_shows_the_real_tag_output(
 def test_the_library_loaders_refuse_hostile_json_with_their_own_error(
     tmp_path: Path, document: str
 ) -> None:
-    """TrustStore.load, StatusRegistry.load and CardState.load used json.loads as it is."""
-    from cityid_card.errors import CardError, StatusListError, TrustStoreError
-    from cityid_card.iso7816 import CardState
+    """TrustStore.load, StatusRegistry.load and the card state loader used json.loads as it is."""
+    from cityid_card.errors import StatusListError, TrustStoreError
+    from cityid_card.media.errors import MediumError
+    from cityid_card.sim_io import load_card_state
     from cityid_card.status import StatusRegistry
     from cityid_card.trust import TrustStore
 
@@ -479,8 +480,8 @@ def test_the_library_loaders_refuse_hostile_json_with_their_own_error(
         TrustStore.load(hostile)
     with pytest.raises(StatusListError, match="not a status registry file"):
         StatusRegistry.load(hostile)
-    with pytest.raises(CardError, match="not an emulated card state file"):
-        CardState.load(hostile)
+    with pytest.raises(MediumError, match="not an emulated card state file"):
+        load_card_state(hostile)
 
 
 def test_qr_stream_survives_bytes_that_are_not_text_and_endless_lines(
@@ -540,7 +541,7 @@ def test_bash_completion_completes_commands_and_options(
         "complete_words cityid-card keygen --alg E\n"
     )
     done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines() == ["verify", "sign", "--trust", "ES256 EdDSA"]
+    assert done.stdout.splitlines() == ["verify", "sign show", "--trust", "ES256 EdDSA"]
 
 
 @pytest.mark.parametrize("line", ["[" * 100_000, '{"name": ' + "9" * 5000 + "}"])

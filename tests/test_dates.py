@@ -70,6 +70,58 @@ def test_a_card_issued_and_expiring_today_verifies_today_in_any_zone(
         )
 
 
+def _zone_where_the_clock_reads(hour: int, minute: int, *, west: bool) -> str:
+    """A POSIX TZ (no zone file) in which the clock now reads hour:minute, west or east
+    of UTC (offsets up to 24 hours, which glibc takes)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    east = (now.replace(hour=hour, minute=minute, second=0) - now) % timedelta(days=1)
+    if west:
+        east -= timedelta(days=1)
+    seconds = int(east.total_seconds())
+    hours, rest = divmod(abs(seconds), 3600)
+    # POSIX counts west of UTC as positive: "LCL6" is UTC-6.
+    return f"LCL{'' if seconds < 0 else '-'}{hours}:{rest // 60:02}:{rest % 60:02}"
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute", "west", "edge"),
+    [(23, 30, True, "last day"), (0, 30, False, "first day")],
+)
+def test_the_default_clock_at_the_ends_of_the_local_day(
+    engine_impl: str,
+    issuer_key: IssuerKey,
+    trust: TrustStore,
+    zone: Any,
+    hour: int,
+    minute: int,
+    west: bool,
+    edge: str,
+) -> None:
+    """The issue's desks, on the real clock: 23:30 on a card's last day west of UTC (a
+    US desk in the evening, the UTC date already tomorrow), and 00:30 on its first day
+    east of UTC (the UTC date still yesterday). Both valid, on the local date."""
+    zone(_zone_where_the_clock_reads(hour, minute, west=west))
+    local = time.localtime()
+    assert (local.tm_hour, local.tm_min) in {(hour, minute), (hour, minute + 1)}
+    today = _local_today()
+    if edge == "last day":
+        blob = issuer_key.issue(sample_credential(issued=today - timedelta(days=9), expires=today))
+    else:
+        blob = issuer_key.issue(sample_credential(issued=today, expires=today + timedelta(days=9)))
+    # Judged by the UTC date, the card is Expired (west) or NotYetValid (east); that date
+    # differs from the local one at every hour but the half hour around UTC midnight.
+    utc = datetime.now(UTC).date()
+    if utc != today:
+        wrong = Expired if west else NotYetValid
+        with pytest.raises(wrong):
+            verify(blob, trust, now=utc)
+    verifier = Verifier(trust, implementation=engine_impl)
+    assert verifier.verify(blob).credential.issued is not None
+    assert verifier.verify(blob).kid == issuer_key.kid  # the cache hit, dates rechecked
+    [result] = verifier.verify_many([blob])
+    assert not isinstance(result, Exception)
+
+
 def test_the_c_engine_notices_a_change_of_zone(
     issuer_key: IssuerKey, trust: TrustStore, zone: Any
 ) -> None:

@@ -23,9 +23,9 @@ import zxingcpp
 from PIL import Image
 from pypdf import PdfReader
 
-from cityid_card import FaceError, IssuerKey, TrustStore, qr, verify
+from cityid_card import IssuerKey, TrustStore, qr, verify
 from cityid_card.cli import main
-from cityid_card.face import CARD_HEIGHT_MM, CARD_WIDTH_MM, FORMATS, CardFace
+from cityid_card.face import CARD_HEIGHT_MM, CARD_WIDTH_MM, FORMATS, CardFace, FaceError
 
 from .conftest import NOW, sample_credential
 

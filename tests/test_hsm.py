@@ -26,22 +26,31 @@ from pkcs11.util.ec import encode_named_curve_parameters
 from cityid_card import (
     InvalidKey,
     IssuerKey,
+    KeyOutsideValidity,
+    MissingExtra,
     PublicKey,
     StatusListToken,
     StatusRegistry,
     StatusValue,
-    TokenError,
-    TokenNotFound,
-    TokenPinError,
-    TokenUnsupported,
     TrustStore,
     cose,
+    keyfiles,
     sign_status_list,
     verify,
 )
 from cityid_card import hsm as hsm_module
 from cityid_card.cli import main
-from cityid_card.hsm import DEFAULT_MODULE, KeyUri, Pkcs11Signer, generate_key, list_tokens
+from cityid_card.hsm import (
+    DEFAULT_MODULE,
+    KeyUri,
+    Pkcs11Signer,
+    TokenError,
+    TokenNotFound,
+    TokenPinError,
+    TokenPinRequired,
+    TokenUnsupported,
+    list_tokens,
+)
 from cityid_card.signer import LocalSigner
 
 from .conftest import NOW, OTHER_TOKEN, PIN, TOKEN, sample_credential
@@ -51,7 +60,8 @@ from .conftest import NOW, OTHER_TOKEN, PIN, TOKEN, sample_credential
 def token_key(softhsm: Path, alg: str, request: pytest.FixtureRequest) -> Iterator[IssuerKey]:
     """A fresh key made inside the token, open, with a unique label."""
     label = f"{request.node.name}-{alg}"
-    with generate_key(f"pkcs11:token={TOKEN};object={label}", alg, pin=PIN, kid=label) as key:  # type: ignore[arg-type]
+    uri = f"pkcs11:token={TOKEN};object={label}"
+    with IssuerKey.generate_in_token(uri, alg, pin=PIN, kid=label) as key:  # type: ignore[arg-type]
         yield key
 
 
@@ -134,7 +144,9 @@ def test_the_private_key_never_leaves_the_token(token_key: IssuerKey) -> None:
 def test_es256_token_signatures_are_randomised_and_valid(softhsm: Path) -> None:
     # Tokens do not sign deterministically (RFC 6979 is a SHOULD): two signatures of
     # the same claims differ, and both verify.
-    with generate_key(f"pkcs11:token={TOKEN};object=randomised", "ES256", pin=PIN) as key:
+    with IssuerKey.generate_in_token(
+        f"pkcs11:token={TOKEN};object=randomised", "ES256", pin=PIN
+    ) as key:
         first, second = key.issue(sample_credential()), key.issue(sample_credential())
         trust = TrustStore([key.public()])
     assert first != second and first[:-64] == second[:-64]
@@ -142,8 +154,8 @@ def test_es256_token_signatures_are_randomised_and_valid(softhsm: Path) -> None:
 
 
 def test_two_keys_on_one_token_share_the_login(softhsm: Path) -> None:
-    one = generate_key(f"pkcs11:token={TOKEN};object=shared-1", "ES256", pin=PIN)
-    two = generate_key(f"pkcs11:token={TOKEN};object=shared-2", "EdDSA", pin=PIN)
+    one = IssuerKey.generate_in_token(f"pkcs11:token={TOKEN};object=shared-1", "ES256", pin=PIN)
+    two = IssuerKey.generate_in_token(f"pkcs11:token={TOKEN};object=shared-2", "EdDSA", pin=PIN)
     one.close()  # logging this one out must not log the other out
     blob = two.issue(sample_credential())
     two.close()
@@ -155,7 +167,7 @@ def test_two_keys_on_one_token_share_the_login(softhsm: Path) -> None:
 def test_keygen_refuses_to_replace_a_key(token_key: IssuerKey) -> None:
     label = KeyUri.parse(_uri(token_key)).object
     with pytest.raises(TokenError, match="already holds an object with this label"):
-        generate_key(f"pkcs11:token={TOKEN};object={label}", "ES256", pin=PIN)
+        IssuerKey.generate_in_token(f"pkcs11:token={TOKEN};object={label}", "ES256", pin=PIN)
 
 
 def test_a_mismatched_public_object_never_signs_a_card(softhsm: Path) -> None:
@@ -193,7 +205,7 @@ def test_wrong_pin(token_key: IssuerKey) -> None:
 
 
 def test_no_pin(softhsm: Path) -> None:
-    with pytest.raises(TokenPinError, match="needs a PIN"):
+    with pytest.raises(TokenPinRequired, match="needs a PIN"):
         IssuerKey.from_uri(f"pkcs11:token={TOKEN};object=anything")
 
 
@@ -264,83 +276,47 @@ def test_softhsm_signs_both_algorithms(softhsm: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Key URIs
-
-
-def test_uri_parsing() -> None:
-    uri = KeyUri.parse(
-        "pkcs11:token=City%20Hall;object=CHI-2026-1;id=%01%ff;type=private;serial=abc;"
-        "slot-id=7?module-path=/opt/hsm/p11.so&pin-source=file:/run/pin"
-    )
-    assert (uri.token, uri.object, uri.id, uri.type, uri.serial, uri.slot_id) == (
-        "City Hall", "CHI-2026-1", b"\x01\xff", "private", "abc", 7,
-    )  # fmt: skip
-    assert (uri.module_path, uri.pin_source, uri.pin_value) == (
-        "/opt/hsm/p11.so", "file:/run/pin", None,
-    )  # fmt: skip
-    assert KeyUri.parse(str(uri)) == uri
-    assert KeyUri.parse("PKCS11:object=k").object == "k"
-
-
-def test_uri_never_shows_the_pin() -> None:
-    uri = KeyUri.parse("pkcs11:token=t;object=k?pin-value=s3cret-pin")
-    assert uri.read_pin() == "s3cret-pin"
-    assert "s3cret" not in str(uri) and "s3cret" not in repr(uri)
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("file:/key.pem", "must start with pkcs11:"),
-        ("pkcs11:token=t", "object= or id="),
-        ("pkcs11:objct=k", "path attribute 'objct' is not supported"),
-        ("pkcs11:object=k?pin=1", "query attribute 'pin' is not supported"),
-        ("pkcs11:object=k;object=j", "gives 'object' twice"),
-        ("pkcs11:object", "'object' has no value"),
-        ("pkcs11:object=k;type=public", "private key"),
-        ("pkcs11:object=k;slot-id=x", "slot-id must be a decimal"),
-        ("pkcs11:object=%ff", "not UTF-8"),
-    ],
-)
-def test_bad_uris(text: str, message: str) -> None:
-    with pytest.raises(TokenError, match=message):
-        KeyUri.parse(text)
-
-
-def test_pin_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pin_file = tmp_path / "pin"
-    pin_file.write_text("1234-5678\nignored second line\n")
-    assert KeyUri.parse(f"pkcs11:object=k?pin-source=file:{pin_file}").read_pin() == "1234-5678"
-    assert KeyUri.parse(f"pkcs11:object=k?pin-source=file://{pin_file}").read_pin() == "1234-5678"
-    assert KeyUri.parse(f"pkcs11:object=k?pin-source={pin_file}").read_pin() == "1234-5678"
-    monkeypatch.setenv(hsm_module.PIN_ENV, "from-env")
-    assert KeyUri.parse("pkcs11:object=k").read_pin() == "from-env"
-    assert KeyUri.parse("pkcs11:object=k?pin-value=in-uri").read_pin() == "in-uri"
-    assert KeyUri.parse("pkcs11:object=k?pin-value=in-uri").read_pin("given") == "given"
-    with pytest.raises(TokenPinError, match="cannot read the pin-source file"):
-        KeyUri.parse(f"pkcs11:object=k?pin-source=file:{tmp_path / 'none'}").read_pin()
-    with pytest.raises(TokenError, match="file: URI or a file path"):
-        KeyUri.parse("pkcs11:object=k?pin-source=https://example.invalid/pin").read_pin()
-
-
-def test_module_path_sources(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(hsm_module.MODULE_ENV, raising=False)
-    assert KeyUri.parse("pkcs11:object=k").module() == DEFAULT_MODULE
-    monkeypatch.setenv(hsm_module.MODULE_ENV, "/opt/env/p11.so")
-    assert KeyUri.parse("pkcs11:object=k").module() == "/opt/env/p11.so"
-    assert KeyUri.parse("pkcs11:object=k?module-path=/opt/uri.so").module() == "/opt/uri.so"
+# Loading from where keys are kept (cityid_card.keyfiles, the edge)
 
 
 def test_load_takes_a_file_or_a_uri(tmp_path: Path, softhsm: Path) -> None:
     local = IssuerKey.generate("EdDSA")
-    local.save_pem(tmp_path / "key.pem", password="pw")
-    assert IssuerKey.load(tmp_path / "key.pem", b"pw").public() == local.public()
+    keyfiles.save_key(local, tmp_path / "key.pem", "pw")
+    assert keyfiles.load_key(tmp_path / "key.pem", b"pw").public() == local.public()
     assert not local.in_token and local.uri is None
     with (
-        generate_key(f"pkcs11:token={TOKEN};object=loaded", "ES256", pin=PIN) as made,
-        IssuerKey.load(_uri(made), PIN.encode()) as loaded,
+        IssuerKey.generate_in_token(
+            f"pkcs11:token={TOKEN};object=loaded", "ES256", pin=PIN
+        ) as made,
+        keyfiles.load_key(_uri(made), PIN.encode()) as loaded,
     ):
         assert loaded.in_token and loaded.public().key == made.public().key
+    # The PIN from a pin-source file, then from the environment; the module from it too.
+    pin_file = tmp_path / "pin"
+    pin_file.write_text(PIN + "\n")
+    with keyfiles.load_key(f"{_uri(made)}?pin-source=file:{pin_file}") as loaded:
+        assert loaded.public().key == made.public().key
+    env = {keyfiles.PIN_ENV: PIN, keyfiles.MODULE_ENV: DEFAULT_MODULE}
+    with keyfiles.load_key(_uri(made), environ=env) as loaded:
+        assert loaded.public().key == made.public().key
+    with pytest.raises(TokenError, match="no PKCS#11 module at /nowhere"):
+        keyfiles.load_key(_uri(made), environ={**env, keyfiles.MODULE_ENV: "/nowhere/p11.so"})
+
+
+def test_the_core_reads_no_pin_file_and_no_environment(
+    softhsm: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # IssuerKey.from_uri and hsm are sans-I/O for PINs: a pin-source is the edge's to
+    # read (keyfiles.load_key), and $CITYID_CARD_PKCS11_PIN is never looked at.
+    monkeypatch.setenv(keyfiles.PIN_ENV, PIN)
+    with IssuerKey.generate_in_token(f"pkcs11:token={TOKEN};object=no-env", pin=PIN) as made:
+        uri = _uri(made)
+    made.close()
+    with pytest.raises(TokenPinRequired, match="needs a PIN"):
+        IssuerKey.from_uri(uri)
+    (tmp_path / "pin").write_text(PIN)
+    with pytest.raises(TokenPinRequired, match="pin-source"):
+        IssuerKey.from_uri(f"{uri}?pin-source=file:{tmp_path / 'pin'}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -377,7 +353,9 @@ def test_sign1_refuses_a_signature_that_is_not_64_bytes() -> None:
 
 
 def test_issuer_key_over_any_signer(softhsm: Path) -> None:
-    with generate_key(f"pkcs11:token={TOKEN};object=signer-only", "EdDSA", pin=PIN) as made:
+    with IssuerKey.generate_in_token(
+        f"pkcs11:token={TOKEN};object=signer-only", "EdDSA", pin=PIN
+    ) as made:
         uri = _uri(made)
     signer = Pkcs11Signer.open(uri, pin=PIN)
     with IssuerKey(signer, kid="K", valid_until=date(2030, 1, 1)) as key:
@@ -419,18 +397,18 @@ def test_cli_keygen_issue_verify_through_the_token(
                             "--dob", "1990-04-12", "--expires", "2031-11-20", "--issued", "2026-11-21",
                             "--status-index", "7", "--out", str(card))  # fmt: skip
     assert (status, err) == (0, "")
-    assert out == f"wrote {card}: 116 bytes, {cli_alg}\n"  # 120 with a 5-byte status index
+    assert out == f"wrote {card}: 116 bytes, {cli_alg}, status index 7\n"  # 120 with a 5-byte index
     status, out, _ = _run(capsys, "verify", str(card), "--trust", str(trust), "--at", "2027-01-01")
     assert status == 0 and out.startswith(f"VALID  {cli_alg}, issuer key CHI-CLI-{cli_alg}")
 
     # A pin in the environment, and the status list commands, take the same URI.
     registry, signed = tmp_path / "registry.json", tmp_path / "status.cwt"
-    os.environ[hsm_module.PIN_ENV] = PIN
+    os.environ[keyfiles.PIN_ENV] = PIN
     try:
         assert _run(capsys, "status-list", "build", "--key", uri, "--size", "64", "--out", str(registry))[0] == 0  # fmt: skip
         assert _run(capsys, "status-list", "sign", "--key", uri, "--registry", str(registry), "--out", str(signed))[0] == 0  # fmt: skip
     finally:
-        del os.environ[hsm_module.PIN_ENV]
+        del os.environ[keyfiles.PIN_ENV]
     status, out, _ = _run(capsys, "verify", str(card), "--trust", str(trust), "--status-list", str(signed))  # fmt: skip
     assert status == 0 and "status valid" in out
 
@@ -469,11 +447,11 @@ def test_cli_keygen_refuses_a_kid_already_trusted(
 
 
 def test_cli_hsm_list(softhsm: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    with generate_key(f"pkcs11:token={OTHER_TOKEN};object=listed", "EdDSA", pin=PIN):
+    with IssuerKey.generate_in_token(f"pkcs11:token={OTHER_TOKEN};object=listed", "EdDSA", pin=PIN):
         pass
     status, out, _ = _run(capsys, "hsm", "list", "--token", OTHER_TOKEN)
     assert status == 0 and f"token '{OTHER_TOKEN}'" in out and "signs ES256, EdDSA" in out
-    assert "give --pin-file" in out
+    assert "give --passphrase-file" in out
     pin_file = tmp_path / "pin"
     pin_file.write_text(PIN)
     status, out, _ = _run(capsys, "hsm", "list", "--token", OTHER_TOKEN, "--pin-file", str(pin_file), "--json")  # fmt: skip
@@ -508,7 +486,82 @@ def test_without_python_pkcs11_the_error_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setitem(sys.modules, "cityid_card.hsm", None)  # as if pkcs11 were missing
-    with pytest.raises(TokenError, match=r"cityid-card\[hsm\]"):
+    with pytest.raises(MissingExtra, match=r"cityid-card\[hsm\]"):
         IssuerKey.from_uri("pkcs11:token=t;object=k")
+    with pytest.raises(MissingExtra, match=r"cityid-card\[hsm\]"):
+        IssuerKey.generate_in_token("pkcs11:token=t;object=k")
     status, _, err = _run(capsys, "hsm", "list")
     assert status == 2 and "pip install 'cityid-card[hsm]'" in err
+
+
+# ---------------------------------------------------------------------------------------
+# The issuing window on the token key, and PINs
+
+
+def test_the_window_is_stored_on_the_token_key(softhsm: Path) -> None:
+    uri = f"pkcs11:token={TOKEN};object=windowed"
+    with IssuerKey.generate_in_token(
+        uri, "ES256", pin=PIN, valid_from=date(2020, 1, 1), valid_until=date(2020, 12, 31)
+    ) as made:
+        located = _uri(made)
+    with _raw_session() as session:  # the standard PKCS#11 attributes
+        # (on both halves; SoftHSM 2.6 cannot read them back from a private key object)
+        stored = session.get_key(ObjectClass.PUBLIC_KEY, label="windowed")
+        assert stored[Attribute.START_DATE] == date(2020, 1, 1)
+        assert stored[Attribute.END_DATE] == date(2020, 12, 31)
+    with IssuerKey.from_uri(located, pin=PIN) as key:
+        assert key.kid == "windowed"  # the label, as a key file carries its kid
+        assert (key.public().valid_from, key.public().valid_until) == (
+            date(2020, 1, 1), date(2020, 12, 31),
+        )  # fmt: skip
+        with pytest.raises(KeyOutsideValidity, match="until 2020-12-31"):
+            key.issue(sample_credential())
+        assert key.issue(sample_credential(issued=date(2020, 6, 1)))
+    with pytest.raises(TokenError, match="after"):
+        IssuerKey.generate_in_token(
+            f"pkcs11:token={TOKEN};object=backwards", pin=PIN,
+            valid_from=date(2021, 1, 1), valid_until=date(2020, 1, 1),
+        )  # fmt: skip
+
+
+def test_a_key_without_dates_has_an_open_window(token_key: IssuerKey) -> None:
+    assert (token_key.public().valid_from, token_key.public().valid_until) == (None, None)
+
+
+def test_cli_hsm_keygen_window_stops_issue(
+    softhsm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trust, card = tmp_path / "trust.json", tmp_path / "card.cbor"
+    uri = f"pkcs11:token={TOKEN};object=CHI-RETIRED?pin-value={PIN}"
+    status, _, err = _run(capsys, "hsm", "keygen", "--key", uri, "--trust", str(trust),
+                          "--valid-until", "2020-12-31")  # fmt: skip
+    assert (status, err) == (0, "")
+    status, out, err = _run(capsys, "issue", "--key", uri, "--name", "Ana Sofia Rivera Delgado",
+                            "--dob", "1990-04-12", "--expires", "2031-11-20", "--status-index", "7",
+                            "--out", str(card))  # fmt: skip
+    assert (status, out) == (2, "") and err.endswith("(KeyOutsideValidity)\n")
+    assert err.count("\n") == 1 and not card.exists()
+
+
+def test_cli_token_pin_missing_or_typed(
+    softhsm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    trust = tmp_path / "trust.json"
+    uri = f"pkcs11:token={TOKEN};object=CHI-TYPED"
+    status, _, err = _run(capsys, "hsm", "keygen", "--key", uri, "--trust", str(trust))
+    assert status == 2
+    assert err == (
+        f"error: token '{TOKEN}' needs a PIN: give --passphrase-file, pin-source= in the key "
+        f"URI or ${keyfiles.PIN_ENV}, or type the PIN (TokenPinRequired)\n"
+    )
+    prompts: list[str] = []
+
+    def typed(prompt: str) -> str:
+        prompts.append(prompt)
+        return PIN
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("getpass.getpass", typed)
+    assert _run(capsys, "hsm", "keygen", "--key", uri, "--trust", str(trust))[0] == 0
+    assert prompts == [f"PIN for token '{TOKEN}': "]

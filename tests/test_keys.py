@@ -5,52 +5,103 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import stat
 from datetime import date
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from cityid_card import InvalidKey, IssuerKey, PublicKey, TrustStore, verify
+from cityid_card import (
+    CredentialError,
+    InvalidClaim,
+    InvalidKey,
+    IssuerKey,
+    KeyNotValid,
+    KeyOutsideValidity,
+    PassphraseRequired,
+    PublicKey,
+    TrustStore,
+    WrongPassphrase,
+    verify,
+)
 
 from .conftest import NOW, sample_credential
 
 
-def test_pem_round_trip_keeps_the_key(issuer_key: IssuerKey, tmp_path: Path) -> None:
-    path = tmp_path / "issuer.pem"
-    issuer_key.save_pem(path)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    loaded = IssuerKey.load_pem(path, kid=issuer_key.kid)
-    assert loaded.alg == issuer_key.alg
+def test_pem_round_trip_keeps_the_key_its_kid_and_window(issuer_key: IssuerKey) -> None:
+    key = IssuerKey(issuer_key._key, kid="CHI-2026-1", valid_until=date(2031, 1, 1))
+    pem = key.to_pem()
+    assert pem.startswith(b"cityid-card kid: CHI-2026-1\ncityid-card valid-until: 2031-01-01\n")
+    loaded = IssuerKey.from_pem(pem)
+    assert loaded.public() == key.public()
+    assert IssuerKey.from_pem(pem, kid="other").kid == "other"
     blob = loaded.issue(sample_credential())
-    assert verify(blob, TrustStore([issuer_key.public()]), now=NOW).kid == issuer_key.kid
+    assert verify(blob, TrustStore([key.public()]), now=NOW).kid == "CHI-2026-1"
+    # The notes are RFC 7468 explanatory text: pyca/cryptography (and OpenSSL) skip them.
+    private = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(private, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey))
 
 
-def test_encrypted_pem_needs_the_right_passphrase(issuer_key: IssuerKey, tmp_path: Path) -> None:
-    path = tmp_path / "issuer.pem"
-    issuer_key.save_pem(path, password="correct horse")
-    assert b"ENCRYPTED PRIVATE KEY" in path.read_bytes()
-    assert (
-        IssuerKey.load_pem(path, "correct horse").public().wire_kid == issuer_key.public().wire_kid
+def test_a_plain_pem_without_notes_still_loads(issuer_key: IssuerKey) -> None:
+    plain = issuer_key._key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    with pytest.raises(InvalidKey):
-        IssuerKey.load_pem(path, "wrong")
-    with pytest.raises(InvalidKey):
-        IssuerKey.load_pem(path)
-    plain = tmp_path / "plain.pem"
-    issuer_key.save_pem(plain)
-    with pytest.raises(InvalidKey):
-        IssuerKey.load_pem(plain, "unexpected")
+    loaded = IssuerKey.from_pem(b"some other explanatory text\n" + plain)
+    assert loaded.public().key == issuer_key.public().key
+    assert (loaded.public().valid_from, loaded.public().valid_until) == (None, None)
 
 
-def test_save_pem_never_overwrites(issuer_key: IssuerKey, tmp_path: Path) -> None:
-    path = tmp_path / "issuer.pem"
-    path.write_text("precious")
-    with pytest.raises(FileExistsError):
-        issuer_key.save_pem(path)
-    assert path.read_text() == "precious"
+def test_encrypted_pem_needs_the_right_passphrase(issuer_key: IssuerKey) -> None:
+    pem = issuer_key.to_pem(password="correct horse")
+    assert b"ENCRYPTED PRIVATE KEY" in pem
+    assert IssuerKey.from_pem(pem, "correct horse").public() == issuer_key.public()
+    with pytest.raises(WrongPassphrase, match="wrong passphrase") as wrong:
+        IssuerKey.from_pem(pem, "wrong")
+    with pytest.raises(PassphraseRequired, match="encrypted") as missing:
+        IssuerKey.from_pem(pem)
+    for caught in (wrong, missing):  # messages for people, not pyca's exception names
+        assert "InvalidKey" not in str(caught.value) and "TypeError" not in str(caught.value)
+    with pytest.raises(InvalidKey, match="not encrypted"):
+        IssuerKey.from_pem(issuer_key.to_pem(), "unexpected")
+
+
+def test_a_legacy_openssl_encrypted_key_says_the_same() -> None:
+    # "BEGIN EC PRIVATE KEY" with Proc-Type: 4,ENCRYPTED, as older OpenSSL writes.
+    private = ec.generate_private_key(ec.SECP256R1())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.BestAvailableEncryption(b"pw"),
+    )
+    with pytest.raises(PassphraseRequired):
+        IssuerKey.from_pem(pem)
+    with pytest.raises(WrongPassphrase):
+        IssuerKey.from_pem(pem, "not it")
+    assert IssuerKey.from_pem(pem, "pw").alg == "ES256"
+
+
+@pytest.mark.parametrize(
+    ("notes", "complaint"),
+    [
+        (b"cityid-card valid-until: 31/12/2027\n", "valid-until must be a date"),
+        (b"cityid-card valid-from: 2028-01-01\ncityid-card valid-until: 2027-01-01\n", "after"),
+        (b"cityid-card kid: A\ncityid-card kid: B\n", "kid twice"),
+        (b"cityid-card valid-untill: 2027-12-31\n", "unknown cityid-card field"),
+    ],
+)
+def test_unusable_key_file_notes_are_refused(
+    issuer_key: IssuerKey, notes: bytes, complaint: str
+) -> None:
+    plain = issuer_key._key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    with pytest.raises(InvalidKey, match=complaint):
+        IssuerKey.from_pem(notes + plain)
+
+
+def test_a_kid_saved_with_the_key_is_one_line() -> None:
+    with pytest.raises(InvalidKey, match="one line"):
+        IssuerKey.generate("ES256", "CHI\ncityid-card valid-until: 2099-01-01").to_pem()
 
 
 @pytest.mark.parametrize(
@@ -140,3 +191,51 @@ def test_public_key_checks_its_algorithm() -> None:
     key = IssuerKey.generate("EdDSA", "K").public()
     with pytest.raises(InvalidKey):
         PublicKey("K", "ES256", key.key)
+
+
+# ---------------------------------------------------------------------------------------
+# The issuing window: spec section 9, an issuer MUST NOT sign outside it.
+
+
+def test_issuing_refuses_dates_outside_the_window() -> None:
+    key = IssuerKey.generate(
+        "ES256", "CHI-2026-1", valid_from=date(2026, 1, 1), valid_until=date(2026, 12, 31)
+    )
+    for issued in (date(2026, 1, 1), date(2026, 12, 31)):  # both ends are inside
+        assert key.issue(sample_credential(issued=issued))
+    for issued in (date(2025, 12, 31), date(2027, 1, 1)):
+        with pytest.raises(KeyOutsideValidity) as caught:
+            key.issue(sample_credential(issued=issued))
+        assert str(caught.value) == (
+            "the issuer key 'CHI-2026-1' may only sign credentials issued from 2026-01-01 "
+            "until 2026-12-31: the issue date is outside that window"
+        )
+    # A key error (the issuer's), not a rejected credential (a verifier's KeyNotValid).
+    assert issubclass(KeyOutsideValidity, InvalidKey)
+    assert not issubclass(KeyOutsideValidity, (CredentialError, KeyNotValid))
+
+
+def test_a_retired_key_loaded_from_its_file_refuses_to_sign() -> None:
+    # The defect of issue 10: the window lived only in the trust store, so a key file
+    # loaded later signed on any date and the card was born KeyNotValid.
+    retired = IssuerKey.generate("EdDSA", "CHI-2020", valid_until=date(2020, 12, 31))
+    loaded = IssuerKey.from_pem(retired.to_pem("pw"), "pw")
+    with pytest.raises(KeyOutsideValidity, match="until 2020-12-31"):
+        loaded.issue(sample_credential())
+    with pytest.raises(KeyOutsideValidity):
+        loaded.issue(sample_credential(issued=None), today=date(2026, 11, 21))
+
+
+def test_issuing_needs_an_explicit_date(issuer_key: IssuerKey) -> None:
+    # The core reads no clock: the issue date is the credential's, else ``today``.
+    with pytest.raises(InvalidClaim, match="no issue date"):
+        issuer_key.issue(sample_credential(issued=None))
+    blob = issuer_key.issue(sample_credential(issued=None), today=date(2026, 11, 21))
+    assert verify(blob, TrustStore([issuer_key.public()]), now=NOW).credential.issued == date(
+        2026, 11, 21
+    )
+    # An issue date in the credential wins over ``today``.
+    blob = issuer_key.issue(sample_credential(), today=date(2026, 1, 1))
+    assert verify(blob, TrustStore([issuer_key.public()]), now=NOW).credential.issued == date(
+        2026, 11, 21
+    )

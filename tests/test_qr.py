@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from cityid_card import IssuerKey, MalformedCredential, QRCodeError, TrustStore, qr, verify
+from cityid_card import IssuerKey, MalformedCredential, TrustStore, qr, verify
+from cityid_card.qr import QRCodeError
 
 from .conftest import NOW, REPO, VECTORS, sample_credential
 

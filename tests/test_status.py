@@ -266,6 +266,7 @@ def test_times_beyond_the_datetime_range_are_a_status_list_error(
 @pytest.fixture
 def revocation(issuer_key: IssuerKey, trust: TrustStore) -> tuple[bytes, StatusRegistry]:
     registry = StatusRegistry.for_key(issuer_key, 2**12, bits=2)
+    registry.taken[0] = 0xFF  # indexes 0-7 taken: the card's index lies beyond an 8-entry list
     blob = issuer_key.issue(sample_credential(status_index=registry.allocate()))
     return blob, registry
 

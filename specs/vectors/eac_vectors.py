@@ -328,7 +328,12 @@ def transcript(certs: dict[str, Any]) -> dict[str, Any]:
         "sector_public": x(sector_public),
         "sector_identifier": x(identifier),
     }
+    sent = sum(len(bytes.fromhex(s.get("protected_command", s["command"]))) for s in channel.steps)
+    received = sum(
+        len(bytes.fromhex(s.get("protected_response", s["response"]))) for s in channel.steps
+    )
     return {
+        "totals": {"apdus": len(channel.steps), "bytes_sent": sent, "bytes_received": received},
         "pace": pace_vector,
         "terminal_authentication": ta_vector,
         "chip_authentication": ca_vector,

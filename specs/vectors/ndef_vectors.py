@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cityid_card import type2
 from cityid_card.type2 import Product, ndef
@@ -52,8 +52,7 @@ def _written(product: Product, uid: bytes, blob: bytes) -> tuple[EmulatedNtag, l
     connection = open_emulated(tag)
     try:
         recorder = _Recorder(connection)
-        assert isinstance(recorder, TagLink)
-        write_tag(recorder, blob)
+        write_tag(cast(TagLink, recorder), blob)
     finally:
         connection.close()
     return tag, recorder.writes
@@ -63,7 +62,7 @@ def _read_frames(tag: EmulatedNtag) -> list[str]:
     connection = open_emulated(tag)
     try:
         recorder = _Recorder(connection)
-        TagSession(recorder).read_credential()
+        TagSession(cast(TagLink, recorder)).read_credential()
     finally:
         connection.close()
     return recorder.frames_sent

@@ -20,15 +20,20 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
-import os
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, overload, runtime_checkable
 
-from .errors import CardError, CardRemoved, DriverError, NoReader
+from cityid_card.iso7816.errors import CardRemoved
+from cityid_card.media.errors import DriverError, MediumError, NoReader, UnsupportedMedium
+
 from .iso7816.apdu import split_response
-from .iso7816.applet import CardApplication, CardState
+from .iso7816.applet import CardApplication
+from .media import ISO7816, TYPE2, Link
+
+if TYPE_CHECKING:
+    from .type2.medium import TagInReader
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -36,14 +41,19 @@ __all__ = [
     "SIM_ENTRY_POINT_GROUP",
     "Connection",
     "Driver",
+    "Reader",
     "ReaderConnection",
     "ReaderInfo",
+    "ReopeningReader",
     "SimConnection",
     "SimDriver",
     "connect",
+    "describe_kind",
     "driver_names",
     "list_readers",
     "load_driver",
+    "open_connection",
+    "open_reader",
     "parse_uri",
 ]
 
@@ -66,12 +76,22 @@ class Connection(Protocol):
 
 
 class ReaderConnection(Connection, Protocol):
-    """A connection a driver opened to the card in one reader; close it when done."""
+    """An ISO 7816 link a driver opened to the card in one reader; close it when done.
+
+    It is a :class:`~cityid_card.media.Link` of kind ``iso7816``: a chip card, over
+    contacts (``uid`` None) or ISO-DEP (``uid`` the card's anticollision UID).
+    """
+
+    @property
+    def kind(self) -> str: ...
 
     @property
     def reader(self) -> str:
         """The reader's name, as its driver lists it."""
         ...
+
+    @property
+    def uid(self) -> bytes | None: ...
 
     def close(self) -> None: ...
 
@@ -85,6 +105,19 @@ class ReaderInfo:
     card_present: bool
 
 
+class Reader(Protocol):
+    """A reader kept open between taps: one link per card or tag presented to it."""
+
+    @property
+    def name(self) -> str: ...
+
+    def open_connection(self, *, kind: str | None = None, timeout: float = ...) -> Link:
+        """Wait up to ``timeout`` seconds for the next card or tag; a link of ``kind``."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class Driver(Protocol):
     """What a driver package registers in the ``cityid_card.drivers`` entry-point group."""
 
@@ -92,10 +125,15 @@ class Driver(Protocol):
         """The readers this driver sees; raise DriverError if it cannot look."""
         ...
 
-    def open(self, target: str, *, timeout: float) -> ReaderConnection:
+    def reader(self, target: str) -> Reader:
+        """The reader ``target`` names, kept open between taps (see :class:`Reader`)."""
+        ...
+
+    def open(self, target: str, *, timeout: float, kind: str | None = None) -> Link:
         """Connect to the card in the reader ``target`` names (the URI after ``scheme:``).
 
-        Wait up to ``timeout`` seconds for a card; raise NoReader if there is none.
+        Wait up to ``timeout`` seconds for a card; raise NoReader if there is none. With
+        ``kind``, open a link of that kind only, or raise UnsupportedMedium.
         """
         ...
 
@@ -144,24 +182,105 @@ def _load(entry_point: importlib.metadata.EntryPoint, what: str) -> Driver:
         raise DriverError(f"{what} cannot be loaded: {type(error).__name__}: {error}") from None
 
 
-@contextlib.contextmanager
-def connect(uri: str, *, timeout: float = DEFAULT_TIMEOUT) -> Iterator[ReaderConnection]:
-    """Open the card that reader URI ``uri`` names, for the duration of a ``with`` block."""
+class ReopeningReader:
+    """A :class:`Reader` for a driver with nothing to keep open: each tap opens afresh.
+
+    For drivers whose open is cheap (a PC/SC context); a driver with a costly device to
+    open (nfcpy's USB frontend) returns its own reader that keeps it.
+    """
+
+    def __init__(self, driver: Driver, target: str, name: str) -> None:
+        self._driver = driver
+        self._target = target
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def open_connection(self, *, kind: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Link:
+        return self._driver.open(self._target, timeout=timeout, kind=kind)
+
+    def close(self) -> None:
+        return None
+
+
+def open_reader(uri: str) -> Reader:
+    """The reader ``uri`` names, kept open between taps until closed.
+
+    ``reader.open_connection(kind=...)`` then waits for each card or tag in turn;
+    yubikit's ``open_connection(kind)`` on a device that stays open.
+    """
     scheme, target = parse_uri(uri)
-    connection = load_driver(scheme).open(target, timeout=timeout)
+    return load_driver(scheme).reader(target)
+
+
+_DESCRIPTIONS = {ISO7816: "a chip card (ISO 7816)", TYPE2: "an NFC Type 2 tag"}
+
+
+def describe_kind(kind: str) -> str:
+    """How a message names a link kind: "a chip card (ISO 7816)", "an NFC Type 2 tag"."""
+    return _DESCRIPTIONS.get(kind, f"a {kind} medium")
+
+
+def open_connection(uri: str, *, kind: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Link:
+    """Open the card or tag reader URI ``uri`` names, as a link of ``kind`` if given.
+
+    The driver is asked for that kind (a driver that can choose, such as nfc's, opens
+    only such a target); whatever a driver returns is checked, and a link of another
+    kind is closed and refused with UnsupportedMedium. Close the link when done.
+    """
+    scheme, target = parse_uri(uri)
+    link = load_driver(scheme).open(target, timeout=timeout, kind=kind)
+    if kind is not None and link.kind != kind:
+        found = link.kind
+        link.close()
+        raise UnsupportedMedium(
+            f"the reader holds {describe_kind(found)}, not {describe_kind(kind)}"
+        )
+    return link
+
+
+@contextlib.contextmanager
+def _connect(uri: str, kind: str | None, timeout: float) -> Iterator[Any]:
+    link = open_connection(uri, kind=kind, timeout=timeout)
     try:
-        yield connection
+        yield link
     finally:
-        connection.close()
+        link.close()
 
 
-def list_readers() -> dict[str, list[ReaderInfo] | CardError]:
+@overload
+def connect(
+    uri: str, *, kind: Literal["iso7816"], timeout: float = ...
+) -> AbstractContextManager[ReaderConnection]: ...
+@overload
+def connect(
+    uri: str, *, kind: Literal["type2"], timeout: float = ...
+) -> AbstractContextManager[TagInReader]: ...
+@overload
+def connect(
+    uri: str, *, kind: None = None, timeout: float = ...
+) -> AbstractContextManager[Link]: ...
+def connect(
+    uri: str, *, kind: str | None = None, timeout: float = DEFAULT_TIMEOUT
+) -> AbstractContextManager[Any]:
+    """:func:`open_connection` for the duration of a ``with`` block.
+
+    With ``kind`` (``media.ISO7816``, ``media.TYPE2``) the link is typed for that
+    kind's sessions; without, it is a :class:`~cityid_card.media.Link` for
+    :func:`~cityid_card.media.medium_for`.
+    """
+    return _connect(uri, kind, timeout)
+
+
+def list_readers() -> dict[str, list[ReaderInfo] | MediumError]:
     """What every driver sees: its readers, or the error that kept it from looking."""
-    seen: dict[str, list[ReaderInfo] | CardError] = {}
+    seen: dict[str, list[ReaderInfo] | MediumError] = {}
     for scheme in driver_names():
         try:
             seen[scheme] = load_driver(scheme).readers()
-        except CardError as error:
+        except MediumError as error:
             seen[scheme] = error
     return seen
 
@@ -179,6 +298,9 @@ class SimConnection:
     the first sent after scheduling); from then on :meth:`transmit` raises
     CardRemoved until :meth:`insert` puts the card back (powered up afresh).
     """
+
+    kind = ISO7816
+    uid = None
 
     def __init__(self, application: CardApplication, *, reader: str = "sim:card") -> None:
         self.application = application
@@ -240,11 +362,13 @@ class SimDriver:
             seen.add(entry_point.value)
             try:
                 found += _load(entry_point, f"the sim:{name} emulator").readers()
-            except CardError:
+            except MediumError:
                 continue  # an emulator that cannot load is no reader; open() says why
         return found
 
-    def open(self, target: str, *, timeout: float = DEFAULT_TIMEOUT) -> ReaderConnection:
+    def open(
+        self, target: str, *, timeout: float = DEFAULT_TIMEOUT, kind: str | None = None
+    ) -> Link:
         name, _, state_file = target.partition(":")
         if name == "card":
             return self.card(state_file)
@@ -253,12 +377,49 @@ class SimDriver:
         if entry_point is None:
             known = ", ".join(f"sim:{n}" for n in ["card", *sorted(simulators)])
             raise NoReader(f"the sim driver has no reader {name!r} (it has {known})")
-        return _load(entry_point, f"the sim:{name} emulator").open(target, timeout=timeout)
+        return _load(entry_point, f"the sim:{name} emulator").open(
+            target, timeout=timeout, kind=kind
+        )
+
+    def reader(self, target: str) -> Reader:
+        """``sim:card``: the same emulated card at every tap; other names: their emulator's."""
+        name, _, _ = target.partition(":")
+        if name == "card":
+            return _SimCardReader(self.open(target))
+        simulators = self._simulators()
+        entry_point = simulators.get(name)
+        if entry_point is None:
+            raise NoReader(f"the sim driver has no reader {name!r}")
+        return _load(entry_point, f"the sim:{name} emulator").reader(target)
 
     def card(self, state_file: str = "") -> SimConnection:
         """The emulated contact card (``sim:card[:STATEFILE]``)."""
         if not state_file:
             return SimConnection(CardApplication())
-        path = Path(state_file)
-        application = CardApplication(CardState.load(path), on_commit=lambda s: s.save(path))
-        return SimConnection(application, reader=f"sim:card:{os.fspath(path)}")
+        from .sim_io import card_in_file  # the one module that touches the state file
+
+        return SimConnection(card_in_file(state_file), reader=f"sim:card:{state_file}")
+
+
+class _SimCardReader:
+    """The emulated card's reader kept open: the card is taken out and put back each tap."""
+
+    def __init__(self, link: Link) -> None:
+        self._card = cast(SimConnection, link)
+
+    @property
+    def name(self) -> str:
+        return self._card.reader
+
+    def open_connection(
+        self, *, kind: str | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> SimConnection:
+        if kind is not None and kind != ISO7816:
+            raise UnsupportedMedium(
+                f"sim:card is {describe_kind(ISO7816)}, not {describe_kind(kind)}"
+            )
+        self._card.insert()
+        return self._card
+
+    def close(self) -> None:
+        self._card.close()

@@ -1,71 +1,50 @@
-"""The exception family of cityid-card.
+"""The errors of cityid-card's core, and the rule every other error follows.
 
-Every failure the library reports is a subclass of :class:`CityIDError`. A credential
-that cannot be accepted raises a subclass of :class:`CredentialError`, one per reason,
-so callers can branch on the type. Messages describe what was wrong with the *encoding*
-or the *policy*; they never contain the holder's name, date of birth or other claim
-values, so they are safe to log.
+Every failure the library reports is a subclass of :class:`CityIDError`. What lives here:
+
+- :class:`CredentialError` and its family, one subclass per reason a credential is
+  rejected, so callers branch on the type. Messages describe what was wrong with the
+  *encoding* or the *policy*; they never contain the holder's name, date of birth or
+  other claim values, so they are safe to log.
+- The core's own failures: :class:`InvalidKey` (and :class:`KeyOutsideValidity`,
+  :class:`PassphraseRequired`, :class:`WrongPassphrase`), :class:`InputError` (and
+  :class:`JSONInputError`), :class:`TrustStoreError`, :class:`StatusListError`, and
+  :class:`MissingExtra` for an optional part used without its extra installed.
+
+**The rule for the rest: a medium's errors live with the medium.** A package or module
+that talks to a medium (a token, a card, a tag, a card face, a batch) defines its
+errors in itself, and nowhere else:
+
+1. One module per medium holds them: ``cityid_card.media.errors`` (the failure kinds
+   every medium shares: ``MediumError``, ``NoReader``, ``Removed``, ``Blank``,
+   ``NotAuthentic`` ...), ``cityid_card.iso7816.errors`` (cards),
+   ``cityid_card.type2.errors`` (tags), ``cityid_card.pkcs11_uri`` (tokens: the part of
+   the token code importable without python-pkcs11), ``cityid_card.qr``
+   (``QRCodeError``), ``cityid_card.station.errors`` (batches). The medium's
+   public modules re-export them (``hsm`` re-exports the token errors). Where code
+   that never loads the medium's optional dependency must still catch its errors (a
+   ``--key`` may be a token URI on a station without python-pkcs11), they are defined
+   in a module that imports without it: the token errors live in ``pkcs11_uri``, not
+   in ``hsm``; :class:`FaceError` stays in this module until face.py loads its extra
+   lazily (the station catches it without the ``face`` extra; ``cityid_card.face``
+   re-exports it). Using a medium whose extra is missing raises :class:`MissingExtra`.
+2. Single inheritance: each error has exactly one base in the ``CityIDError`` family
+   (the medium's base, or a core error when it is one: a token error is an
+   ``InvalidKey``); a builtin beside it is allowed (``JSONInputError`` is also a
+   ``ValueError``). No diamonds; the one exception is rule 3's ``NotAuthentic``. When
+   one failure happens on several media (a card or a tag removed mid-write), it is one
+   class whose instances say which: a ``medium`` attribute (``"card"``, ``"tag"``), not
+   one subclass per medium with two bases.
+3. A failure that means "reject this credential" (a clone failing chip
+   authentication) is a :class:`CredentialError` subclass carrying the medium, so
+   ``except CredentialError`` keeps rejecting it.
+4. The top level (``cityid_card/__init__.py``) exports only the credential API and the
+   core errors listed above; media errors are imported from their package.
+5. A test (``tests/test_package.py``) checks rules 2 and 4 for every module, and that
+   no module imports another that imports it back (deferred imports count too).
 """
 
 from __future__ import annotations
-
-__all__ = [
-    "ApduError",
-    "ApplicationNotFound",
-    "BadSignature",
-    "BlankCard",
-    "BlankTag",
-    "CapabilityContainerError",
-    "CardAuthenticationError",
-    "CardError",
-    "CardLocked",
-    "CardNotBlank",
-    "CardProtocolError",
-    "CardRemoved",
-    "CityIDError",
-    "ClaimError",
-    "CredentialError",
-    "DriverError",
-    "Expired",
-    "FaceError",
-    "InputError",
-    "InvalidClaim",
-    "InvalidKey",
-    "JSONInputError",
-    "KeyNotValid",
-    "MalformedCredential",
-    "NdefFormatError",
-    "NdefLengthError",
-    "NoReader",
-    "NotOurTag",
-    "NotYetValid",
-    "PersonalizationError",
-    "QRCodeError",
-    "Revoked",
-    "StatusListError",
-    "StatusUnknown",
-    "Suspended",
-    "TagCapacityError",
-    "TagError",
-    "TagLocked",
-    "TagProtocolError",
-    "TagRemoved",
-    "TagUidMismatch",
-    "TagWriteError",
-    "TlvError",
-    "TokenError",
-    "TokenNotFound",
-    "TokenPinError",
-    "TokenUnsupported",
-    "TransportError",
-    "TransportTimeout",
-    "TrustStoreError",
-    "UnknownClaim",
-    "UnknownIssuer",
-    "UnsupportedAlgorithm",
-    "UnsupportedTag",
-    "UnsupportedVersion",
-]
 
 
 class CityIDError(Exception):
@@ -136,6 +115,22 @@ class InvalidKey(CityIDError):
     """A key file or key description cannot be used (format, curve, password)."""
 
 
+class KeyOutsideValidity(InvalidKey):
+    """The issuer key may not sign on this issue date: it is outside the key's window.
+
+    Raised when issuing (spec section 9: an issuer MUST NOT sign outside the window),
+    before anything is signed; a verifier reports such a credential as KeyNotValid.
+    """
+
+
+class PassphraseRequired(InvalidKey):
+    """The key file is encrypted and no passphrase was given."""
+
+
+class WrongPassphrase(InvalidKey):
+    """The passphrase given does not open the encrypted key file."""
+
+
 class InputError(CityIDError):
     """A file or text given to cityid-card cannot be used as it is.
 
@@ -162,178 +157,22 @@ class StatusListError(CityIDError):
     """A status list or status registry cannot be read, verified or changed as asked."""
 
 
-# Card errors: what can go wrong between the host and a contact card. Their messages
-# name the command and the ISO 7816-4 status word, never the bytes that were exchanged
-# (a credential holds the holder's name).
-
-
-class CardError(CityIDError):
-    """Reading, authenticating or personalising a card failed; the subclass says where."""
-
-
-class DriverError(CardError):
-    """A reader URI names no installed driver, or the driver cannot work (no PC/SC service)."""
-
-
-class NoReader(CardError):
-    """No reader matches the reader URI, or no card is in it."""
-
-
-class TransportError(CardError):
-    """The link to the card broke: the reader went away or the card stopped answering."""
-
-
-class CardRemoved(TransportError):
-    """The card was removed, or lost power, during the exchange."""
-
-
-class TransportTimeout(TransportError):
-    """The card or the reader did not answer in time."""
-
-
-class CardProtocolError(CardError):
-    """Bytes that break ISO 7816-4 or the card application: truncated, garbage, wrong size."""
-
-
-class ApduError(CardError):
-    """The card refused a command with an error status word.
-
-    ``sw`` is the status word (e.g. ``0x6A82``) and ``command`` the command's name; the
-    message names both with the ISO 7816-4 meaning of the status word.
-    """
-
-    def __init__(self, message: str, *, sw: int, command: str) -> None:
-        super().__init__(message)
-        self.sw = sw
-        self.command = command
-
-
-class ApplicationNotFound(ApduError):
-    """The card has no cityid-card application (SELECT answered 6A82)."""
-
-
-class BlankCard(CardError):
-    """The card application holds no credential: never personalised, or torn before writing."""
-
-
-class CardAuthenticationError(CardError, CredentialError):
-    """Active authentication failed: the chip did not prove it holds the credential's card key.
-
-    It is a CredentialError too: the card must be rejected (it may be a clone), so code
-    that rejects on ``except CredentialError`` rejects it as well.
-    """
-
-
-class PersonalizationError(CardError):
-    """Personalisation did not complete: the card must not be handed out as it is."""
-
-
-class CardLocked(PersonalizationError):
-    """The card is locked (personalised for good): no new key and no write are possible."""
-
-
-# Token errors: an issuer key in a hardware token (PKCS#11) that cannot be used. They are
-# InvalidKey errors too, so code that handles a bad key file handles these the same way.
-# Messages name the token, the object and what was wrong; never the PIN.
-
-
-class TokenError(InvalidKey):
-    """A key in a PKCS#11 token cannot be used: the URI, the module or the token failed."""
-
-
-class TokenNotFound(TokenError):
-    """No token, or no private key object in it, matches the key URI."""
-
-
-class TokenPinError(TokenError):
-    """The token PIN is missing, incorrect or locked."""
-
-
-class TokenUnsupported(TokenError):
-    """The token key is not P-256 or Ed25519, or the token cannot sign with its algorithm."""
-
-
-# Card faces and QR codes: printing a card and reading one back from a picture.
-
-
 class FaceError(CityIDError):
     """A card face cannot be rendered as asked: a character the font cannot show, a bad photo.
 
-    Messages name the field (``name``, ``gender``), never its value.
+    Messages name the field (``name``, ``gender``), never its value. Defined here, not in
+    :mod:`cityid_card.face` (which re-exports it), because face.py needs the ``face``
+    extra to import, and the station catches FaceError without it (rule 1 below).
     """
 
 
-class QRCodeError(CityIDError):
-    """An image cannot be read, or holds no cityid-card QR code (or more than one)."""
+class MissingExtra(CityIDError):
+    """An optional part of cityid-card is used, but its extra is not installed.
 
-
-# NFC tag errors: a Type 2 tag (NTAG21x) whose memory or answers break the NDEF mapping
-# (specs/ndef-mapping.md), or that cannot take or give a credential. Like the card errors,
-# their messages name the structure and the offset that is wrong, never the tag's bytes.
-
-
-class TagError(CardError):
-    """An NFC tag cannot be read or written as the NDEF mapping says; the subclass says why."""
-
-
-class UnsupportedTag(TagError):
-    """The tag is of a kind the NDEF mapping does not cover (not Type 2, not ISO-DEP)."""
-
-
-class CapabilityContainerError(TagError):
-    """The capability container (page 3) is missing, of another version, or lies about the size."""
-
-
-class TlvError(TagError):
-    """The TLV blocks of the data area are broken: one runs past the memory, or lies."""
-
-
-class NdefLengthError(TlvError):
-    """The NDEF message TLV claims more bytes than the tag's data area holds."""
-
-
-class NdefFormatError(TagError):
-    """The NDEF message breaks the NDEF rules: lengths that disagree, chunks, trailing bytes."""
-
-
-class NotOurTag(TagError):
-    """The tag holds data that is not a cityid-card credential record (another record type)."""
-
-
-class BlankTag(BlankCard, TagError):
-    """The tag holds no NDEF message: it is blank, or a write was torn before it finished."""
-
-
-class TagRemoved(CardRemoved, TagError):
-    """The tag stopped answering: it left the reader's field, or it is broken."""
-
-
-class TagProtocolError(CardProtocolError, TagError):
-    """The tag refused a read command (NAK) or answered with the wrong number of bytes."""
-
-
-class TagCapacityError(TagError):
-    """The credential does not fit in the tag's data area."""
-
-
-class TagWriteError(PersonalizationError, TagError):
-    """Writing did not complete: the tag refused a page, or reads back other bytes."""
-
-
-class TagLocked(CardLocked, TagError):
-    """The tag is read-only (lock bits, or its capability container says so)."""
-
-
-class TagUidMismatch(CardAuthenticationError, TagError):
-    """The credential binds another tag's UID: it was copied to this tag.
-
-    A CredentialError too, like a failed chip authentication: the tag must be rejected.
+    ``extra`` is the name to install (``pip install 'cityid-card[EXTRA]'``); the message
+    says which part needs it.
     """
 
-
-# The issuance station: a card it is handed that already holds data. The station's own
-# errors (its applicants file, its records) are in cityid_card.station.errors.
-
-
-class CardNotBlank(PersonalizationError):
-    """The card or tag a batch was handed already holds data: it is refused, not overwritten."""
+    def __init__(self, extra: str, what: str) -> None:
+        super().__init__(f"{what}: pip install 'cityid-card[{extra}]'")
+        self.extra = extra

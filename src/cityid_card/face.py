@@ -16,7 +16,7 @@ extra (segno, ReportLab, Pillow)::
 
 Text is drawn glyph by glyph, without a shaping engine: names in scripts that need one
 (right to left, or with combining marks left after NFC) and characters the font lacks
-are refused with :class:`~cityid_card.errors.FaceError` rather than printed wrong.
+are refused with :class:`FaceError` rather than printed wrong.
 The default font is DejaVu Sans (Debian package fonts-dejavu-core), else the Bitstream
 Vera that ReportLab ships; pass ``font`` and ``bold_font`` for another (a CJK font for
 CJK names).
@@ -56,6 +56,7 @@ __all__ = [
     "FORMATS",
     "QR_ERROR_LEVEL",
     "CardFace",
+    "FaceError",
     "FaceFormat",
 ]
 

@@ -1,24 +1,28 @@
 """Issuer keys in a hardware security module, through PKCS#11 (python-pkcs11).
 
 A city never keeps its issuing key in a file: the key is made inside a token (an HSM,
-a smart card, SoftHSM2 for tests) and signs there. A key URI (RFC 7512) names it
-wherever a key file path is accepted::
+a smart card, SoftHSM2 for tests) and signs there. A key URI (RFC 7512, parsed by
+:mod:`cityid_card.pkcs11_uri`) names it wherever a key file path is accepted::
 
     pkcs11:token=CITY-ISSUING;object=CHI-2026-1?pin-source=file:/run/cityid/pin
 
-Path attributes (``;``-separated) choose the token and the key: ``token`` (label),
-``manufacturer``, ``model``, ``serial``, ``slot-id``, then ``object`` (the key's label),
-``id`` (its CKA_ID, percent-encoded bytes) and ``type`` (``private`` if given). Query
-attributes (``&``-separated): ``module-path``, ``pin-value``, ``pin-source``. Values are
-percent-decoded. An attribute this module does not know is refused, so a typing
-mistake cannot select another key.
-
-The PIN comes from the first of: the ``pin`` argument, ``pin-value``, ``pin-source``
-(``file:`` URI or path of a file whose first line is the PIN), the environment variable
-``CITYID_CARD_PKCS11_PIN``. A token with a PIN pad needs none. The PKCS#11 module is
-``module-path``, else ``CITYID_CARD_PKCS11_MODULE``, else SoftHSM2's
-(``/usr/lib/softhsm/libsofthsm2.so``). Errors are :class:`~cityid_card.errors.TokenError`
+This is the only module that imports python-pkcs11 (the ``hsm`` extra). It reads no
+file and no environment variable: the PIN is the ``pin`` argument, else the URI's
+``pin-value`` (a token with a PIN pad needs none); the PKCS#11 module is the ``module``
+argument, else the URI's ``module-path``, else SoftHSM2's
+(``/usr/lib/softhsm/libsofthsm2.so``). :func:`cityid_card.keyfiles.load_key` is the edge
+that also reads ``pin-source`` files and ``$CITYID_CARD_PKCS11_PIN`` /
+``$CITYID_CARD_PKCS11_MODULE``. Errors are :class:`~cityid_card.pkcs11_uri.TokenError`
 subclasses; no message and no ``repr`` ever shows a PIN.
+
+**Issuing window.** A key made by :func:`generate_key` with ``valid_from`` /
+``valid_until`` carries them as the standard PKCS#11 key attributes CKA_START_DATE and
+CKA_END_DATE, on both halves; :attr:`Pkcs11Signer.valid_from` and
+:attr:`Pkcs11Signer.valid_until` read them back from the public key object (SoftHSM 2.6
+fails with CKR_GENERAL_ERROR on a private key's dates), and
+:meth:`cityid_card.keys.IssuerKey.from_uri` refuses to sign outside them. Tokens do not
+enforce these dates themselves (PKCS#11 leaves that to the application); this library
+does.
 
 ES256 signs with CKM_ECDSA_SHA256, or with CKM_ECDSA over a SHA-256 digest made here;
 EdDSA with CKM_EDDSA (Ed25519). Token ECDSA uses the token's random nonces, not
@@ -34,10 +38,9 @@ import hashlib
 import os
 import secrets
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
-from urllib.parse import unquote, unquote_to_bytes
 
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass, TokenFlag
@@ -45,37 +48,34 @@ from pkcs11 import exceptions as p11
 
 from . import _algorithms
 from ._algorithms import Algorithm, PublicKeyObject
-from .errors import (
-    BadSignature,
+from .errors import BadSignature
+from .pkcs11_uri import (
+    KeyUri,
     TokenError,
     TokenNotFound,
     TokenPinError,
+    TokenPinRequired,
     TokenUnsupported,
 )
-from .keys import KEY_URI_SCHEME, IssuerKey, is_key_uri
 
 __all__ = [
     "DEFAULT_MODULE",
-    "MODULE_ENV",
-    "PIN_ENV",
     "KeyUri",
     "Pkcs11Signer",
+    "TokenError",
     "TokenInfo",
     "TokenKeyInfo",
+    "TokenNotFound",
+    "TokenPinError",
+    "TokenPinRequired",
+    "TokenUnsupported",
     "generate_key",
     "list_tokens",
-    "pkcs11_module",
 ]
 
 #: SoftHSM2's PKCS#11 module on Debian and Ubuntu (package softhsm2).
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-#: Environment variable naming the PKCS#11 module when the URI has no module-path.
-MODULE_ENV = "CITYID_CARD_PKCS11_MODULE"
-#: Environment variable holding the token PIN when the URI names none.
-PIN_ENV = "CITYID_CARD_PKCS11_PIN"
 
-_PATH_ATTRIBUTES = ("token", "manufacturer", "model", "serial", "slot-id", "object", "id", "type")
-_QUERY_ATTRIBUTES = ("module-path", "pin-value", "pin-source")
 _TOKEN_ATTRIBUTES = ("token", "manufacturer", "model", "serial")
 
 # DER of the curve parameters (CKA_EC_PARAMS): the P-256 OID; Ed25519 as OID 1.3.101.112
@@ -83,165 +83,25 @@ _TOKEN_ATTRIBUTES = ("token", "manufacturer", "model", "serial")
 _P256_PARAMS = bytes.fromhex("06082a8648ce3d030107")
 _ED25519_PARAMS = (bytes.fromhex("06032b6570"), b"\x13\x0cedwards25519")
 _POINT_SIZE: dict[Algorithm, int] = {"ES256": 65, "EdDSA": 32}
-_MAX_PIN_FILE = 4096
 
 
-@dataclass(frozen=True)
-class KeyUri:
-    """A parsed ``pkcs11:`` key URI (RFC 7512). ``str()`` gives it back without the PIN."""
+def _module(uri: KeyUri, module: str | None) -> str:
+    """The PKCS#11 module to load: ``module``, else the URI's module-path, else SoftHSM2's."""
+    return module or uri.module_path or DEFAULT_MODULE
 
-    token: str | None = None
-    manufacturer: str | None = None
-    model: str | None = None
-    serial: str | None = None
-    slot_id: int | None = None
-    object: str | None = None
-    id: bytes | None = None
-    type: str | None = None
-    module_path: str | None = None
-    pin_value: str | None = field(default=None, repr=False)
-    pin_source: str | None = None
 
-    @classmethod
-    def parse(cls, uri: str) -> KeyUri:
-        """Parse ``uri``; raise TokenError naming what is wrong with it."""
-        if not isinstance(uri, str) or not is_key_uri(uri):
-            raise TokenError(f"a key URI must start with {KEY_URI_SCHEME}")
-        path, _, query = uri[len(KEY_URI_SCHEME) :].partition("?")
-        values: dict[str, str | bytes] = {}
-        for part, separator, known in (
-            (path, ";", _PATH_ATTRIBUTES),
-            (query, "&", _QUERY_ATTRIBUTES),
-        ):
-            for item in part.split(separator) if part else ():
-                name, equals, raw = item.partition("=")
-                if not equals:
-                    raise TokenError(f"key URI attribute {name!r} has no value")
-                if name not in known:
-                    where = "path" if known is _PATH_ATTRIBUTES else "query"
-                    raise TokenError(f"the key URI {where} attribute {name!r} is not supported")
-                if name in values:
-                    raise TokenError(f"the key URI gives {name!r} twice")
-                try:
-                    values[name] = (
-                        unquote_to_bytes(raw) if name == "id" else unquote(raw, errors="strict")
-                    )
-                except UnicodeDecodeError:
-                    raise TokenError(f"key URI attribute {name!r} is not UTF-8") from None
-        if "object" not in values and "id" not in values:
-            raise TokenError("the key URI must name the key with object= or id=")
-        if values.get("type", "private") != "private":
-            raise TokenError("the key URI must name a private key (type=private)")
-        slot_id = values.get("slot-id")
-        if slot_id is not None and not (isinstance(slot_id, str) and slot_id.isdigit()):
-            raise TokenError("key URI slot-id must be a decimal number")
-
-        def text(name: str) -> str | None:
-            value = values.get(name)
-            assert value is None or isinstance(value, str)
-            return value
-
-        identifier = values.get("id")
-        assert identifier is None or isinstance(identifier, bytes)
-        return cls(
-            token=text("token"),
-            manufacturer=text("manufacturer"),
-            model=text("model"),
-            serial=text("serial"),
-            slot_id=int(slot_id) if slot_id is not None else None,
-            object=text("object"),
-            id=identifier,
-            type=text("type"),
-            module_path=text("module-path"),
-            pin_value=text("pin-value"),
-            pin_source=text("pin-source"),
+def _pin(uri: KeyUri, pin: str | None) -> str | None:
+    """``pin``, else the URI's pin-value; a pin-source is for the edge to read."""
+    if pin is not None:
+        return pin
+    if uri.pin_value is not None:
+        return uri.pin_value
+    if uri.pin_source is not None:
+        raise TokenPinRequired(
+            "the key URI names a pin-source file: open it with cityid_card.keyfiles.load_key, "
+            "which reads it, or pass the PIN"
         )
-
-    def __str__(self) -> str:
-        path = [
-            f"{name}={_quote(value)}"
-            for name, value in (
-                ("token", self.token),
-                ("manufacturer", self.manufacturer),
-                ("model", self.model),
-                ("serial", self.serial),
-                ("slot-id", None if self.slot_id is None else str(self.slot_id)),
-                ("object", self.object),
-                ("id", self.id),
-                ("type", self.type),
-            )
-            if value is not None
-        ]
-        query = [
-            f"{name}={_quote(value)}"
-            for name, value in (("module-path", self.module_path), ("pin-source", self.pin_source))
-            if value is not None
-        ]
-        return KEY_URI_SCHEME + ";".join(path) + ("?" + "&".join(query) if query else "")
-
-    def module(self) -> str:
-        """The PKCS#11 module to load: module-path, else as :func:`pkcs11_module` says."""
-        return pkcs11_module(self.module_path)
-
-    def read_pin(self, pin: str | None = None) -> str | None:
-        """The PIN: ``pin``, else pin-value, else pin-source, else $CITYID_CARD_PKCS11_PIN."""
-        if pin is not None:
-            return pin
-        if self.pin_value is not None:
-            return self.pin_value
-        if self.pin_source is not None:
-            return _read_pin_file(self.pin_source)
-        return os.environ.get(PIN_ENV)
-
-    def describe(self) -> str:
-        """The key the URI names, for messages: ``object 'X' (id 01) in token 'Y'``."""
-        parts = []
-        if self.object is not None:
-            parts.append(f"object {self.object!r}")
-        if self.id is not None:
-            parts.append(f"id {self.id.hex()}")
-        where = f" in token {self.token!r}" if self.token is not None else ""
-        return " ".join(parts) + where
-
-
-def pkcs11_module(path: str | None = None) -> str:
-    """The PKCS#11 module to load: ``path``, else $CITYID_CARD_PKCS11_MODULE, else SoftHSM2's."""
-    return path or os.environ.get(MODULE_ENV) or DEFAULT_MODULE
-
-
-def _quote(value: str | bytes) -> str:
-    if isinstance(value, bytes):
-        return "".join(f"%{byte:02x}" for byte in value)
-    # RFC 7512 pchar plus "/" and ":" stay as they are; everything else is escaped.
-    safe = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:[]@!$'()*+,=/|")
-    return "".join(
-        char if char in safe else "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
-        for char in value
-    )
-
-
-def _read_pin_file(source: str) -> str:
-    """The first line of the file a pin-source names (a file: URI or a path)."""
-    if source.startswith("file://"):
-        path = source[len("file://") :]
-        if not path.startswith("/"):
-            raise TokenError("pin-source file: URIs must name a local absolute path")
-    elif source.startswith("file:"):
-        path = source[len("file:") :]
-    elif ":" in source.split("/", 1)[0]:
-        raise TokenError("pin-source must be a file: URI or a file path")
-    else:
-        path = source
-    try:
-        with open(path, "rb") as file:
-            data = file.read(_MAX_PIN_FILE)
-    except OSError as error:
-        raise TokenPinError(f"cannot read the pin-source file: {error.strerror}") from None
-    lines = data.splitlines()
-    try:
-        return lines[0].decode("utf-8") if lines else ""
-    except UnicodeDecodeError:
-        raise TokenPinError("the pin-source file does not hold a UTF-8 PIN") from None
+    return None
 
 
 class _Login:
@@ -267,12 +127,27 @@ def _load_module(path: str) -> Any:
     if not os.path.isfile(path):
         raise TokenError(
             f"no PKCS#11 module at {path}: install it (softhsm2 for tests), or give "
-            f"module-path= in the key URI or set {MODULE_ENV}"
+            "module-path= in the key URI or set CITYID_CARD_PKCS11_MODULE"
         )
     try:
         return pkcs11.lib(path)
     except p11.PKCS11Error:
         raise TokenError(f"{path} cannot be loaded as a PKCS#11 module") from None
+
+
+def _date_attribute(obj: Any, attribute: Attribute) -> date | None:
+    """A CKA_START_DATE or CKA_END_DATE; None when it is empty (no date set)."""
+    try:
+        value = obj[attribute]
+    except ValueError:
+        return None  # python-pkcs11 cannot parse an empty CK_DATE: no date was set
+    except (p11.AttributeTypeInvalid, p11.AttributeSensitive):
+        return None
+    except p11.PKCS11Error as error:
+        raise _failed(f"read {attribute.name}", error) from None
+    if not isinstance(value, date):
+        raise TokenUnsupported(f"the token key's {attribute.name} is not a date")
+    return value
 
 
 def _failed(what: str, error: p11.PKCS11Error) -> TokenError:
@@ -353,10 +228,7 @@ def _open_session(token: pkcs11.Token, pin: str | None, *, rw: bool) -> pkcs11.S
     user_pin: Any = pin
     if pin is None:
         if not token.flags & TokenFlag.PROTECTED_AUTHENTICATION_PATH:
-            raise TokenPinError(
-                f"token {token.label!r} needs a PIN: give pin-source= in the key URI, "
-                f"or set {PIN_ENV}"
-            )
+            raise TokenPinRequired(f"token {token.label!r} needs a PIN")
         user_pin = pkcs11.PROTECTED_AUTH
     try:
         try:
@@ -404,8 +276,15 @@ def _algorithm(private: Any) -> Algorithm:
     )
 
 
-def _public_key(session: pkcs11.Session, private: Any, alg: Algorithm) -> PublicKeyObject:
-    """The public half: the public key object with the private key's id (else label)."""
+#: An issuing window: first and last day (None: open at that end).
+_Window = tuple[date | None, date | None]
+
+
+def _public_key(
+    session: pkcs11.Session, private: Any, alg: Algorithm
+) -> tuple[PublicKeyObject, _Window]:
+    """The public half, the public key object with the private key's id (else label),
+    and the issuing window stored on it."""
     ident = bytes(_attribute(private, Attribute.ID))
     query: dict[Attribute, Any] = {Attribute.CLASS: ObjectClass.PUBLIC_KEY}
     if ident:
@@ -418,8 +297,13 @@ def _public_key(session: pkcs11.Session, private: Any, alg: Algorithm) -> Public
             "the token holds no single public key object with the private key's id: "
             "its public half is needed for the key id and the trust store"
         )
-    point = bytes(_attribute(candidates[0], Attribute.EC_POINT))
-    return _algorithms.public_key_from_raw(alg, _unwrap_point(point, alg))
+    public = candidates[0]
+    point = bytes(_attribute(public, Attribute.EC_POINT))
+    window = (
+        _date_attribute(public, Attribute.START_DATE),
+        _date_attribute(public, Attribute.END_DATE),
+    )
+    return _algorithms.public_key_from_raw(alg, _unwrap_point(point, alg)), window
 
 
 def _unwrap_point(point: bytes, alg: Algorithm) -> bytes:
@@ -486,6 +370,7 @@ class Pkcs11Signer:
         mechanism: Mechanism,
         prehash: bool,
         uri: KeyUri,
+        window: _Window = (None, None),
     ) -> None:
         self._login: _Login | None = login
         self._private = private
@@ -496,25 +381,35 @@ class Pkcs11Signer:
         self._prehash = prehash
         #: The key URI without any PIN, safe to show.
         self.uri = str(uri)
+        #: The key's issuing window, from CKA_START_DATE and CKA_END_DATE (None: open).
+        self.valid_from, self.valid_until = window
+        #: The private key's CKA_LABEL (None if empty): its kid unless told otherwise.
+        self.label: str | None = str(_attribute(private, Attribute.LABEL)) or None
 
     @classmethod
-    def open(cls, uri: str | KeyUri, *, pin: str | None = None) -> Pkcs11Signer:
-        """Log in to the token the URI names and find its private key there."""
+    def open(
+        cls, uri: str | KeyUri, *, pin: str | None = None, module: str | None = None
+    ) -> Pkcs11Signer:
+        """Log in to the token the URI names and find its private key there.
+
+        ``pin`` defaults to the URI's pin-value and ``module`` to its module-path, then
+        SoftHSM2's. Raises TokenPinRequired when the token needs a PIN and none is given.
+        """
         parsed = uri if isinstance(uri, KeyUri) else KeyUri.parse(uri)
-        module = parsed.module()
+        module = _module(parsed, module)
         lib = _load_module(module)
         token = _find_token(lib, parsed)
         mechanisms = _mechanisms(token)
-        login = _open_login(lib, token, module, parsed.read_pin(pin))
+        login = _open_login(lib, token, module, _pin(parsed, pin))
         try:
             private = _find_private_key(login.session, parsed, token.label)
             alg = _algorithm(private)
             mechanism, prehash = _mechanism(alg, mechanisms)
-            public = _public_key(login.session, private, alg)
+            public, window = _public_key(login.session, private, alg)
         except BaseException:
             _release(login)
             raise
-        return cls(login, private, alg, public, mechanism, prehash, parsed)
+        return cls(login, private, alg, public, mechanism, prehash, parsed, window)
 
     @property
     def alg(self) -> Algorithm:
@@ -558,22 +453,26 @@ def generate_key(
     alg: Algorithm = "ES256",
     *,
     pin: str | None = None,
-    kid: str | None = None,
+    module: str | None = None,
     valid_from: date | None = None,
     valid_until: date | None = None,
-) -> IssuerKey:
-    """Make an issuer key pair inside the token the URI names; return it, open.
+) -> Pkcs11Signer:
+    """Make an issuer key pair inside the token the URI names; return its signer, open.
 
     The URI's ``object`` is the new key's label (required) and ``id`` its CKA_ID (8
     random bytes if absent). The private key is made sensitive and never extractable,
-    allowed to sign and nothing else. Refuses, with TokenError, when the token already
-    holds an object with that label or id: an issuing key is never replaced.
+    allowed to sign and nothing else. ``valid_from`` and ``valid_until`` (the issuing
+    window) are stored as CKA_START_DATE and CKA_END_DATE. Refuses, with TokenError,
+    when the token already holds an object with that label or id: an issuing key is
+    never replaced. Wrap the result in :class:`~cityid_card.keys.IssuerKey` to issue.
     """
     parsed = uri if isinstance(uri, KeyUri) else KeyUri.parse(uri)
     alg = _algorithms.algorithm_name(alg)
     if parsed.object is None:
         raise TokenError("give the new key a label with object= in the key URI")
-    module = parsed.module()
+    if valid_from is not None and valid_until is not None and valid_from > valid_until:
+        raise TokenError("valid_from is after valid_until")
+    module = _module(parsed, module)
     token = _find_token(_load_module(module), parsed)
     mechanisms = _mechanisms(token)
     _mechanism(alg, mechanisms)
@@ -583,7 +482,12 @@ def generate_key(
             f"the token cannot make {alg} keys: it offers no CKM_{generator.name}"
         )
     ident = parsed.id if parsed.id is not None else secrets.token_bytes(8)
-    pin = parsed.read_pin(pin)
+    pin = _pin(parsed, pin)
+    window: dict[Attribute, Any] = {}
+    if valid_from is not None:
+        window[Attribute.START_DATE] = valid_from
+    if valid_until is not None:
+        window[Attribute.END_DATE] = valid_until
     session = _open_session(token, pin, rw=True)
     try:
         for name, attribute, value in (
@@ -603,21 +507,17 @@ def generate_key(
                 id=ident,
                 capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
                 public_template={
-                    Attribute.EC_PARAMS: _P256_PARAMS if alg == "ES256" else _ED25519_PARAMS[0]
+                    Attribute.EC_PARAMS: _P256_PARAMS if alg == "ES256" else _ED25519_PARAMS[0],
+                    **window,
                 },
-                private_template={Attribute.EXTRACTABLE: False},
+                private_template={Attribute.EXTRACTABLE: False, **window},
             )
         except p11.PKCS11Error as error:
             raise _failed("make the key pair", error) from None
     finally:
         _close(session)
     located = replace(parsed, id=ident, pin_value=None)
-    return IssuerKey(
-        Pkcs11Signer.open(located, pin=pin),
-        kid=kid,
-        valid_from=valid_from,
-        valid_until=valid_until,
-    )
+    return Pkcs11Signer.open(located, pin=pin, module=module)
 
 
 @dataclass(frozen=True)
@@ -651,16 +551,14 @@ class TokenInfo:
 def list_tokens(
     module: str | None = None, *, token: str | None = None, pin: str | None = None
 ) -> list[TokenInfo]:
-    """The initialised tokens of ``module`` (default as for URIs), and with a PIN their keys.
+    """The initialised tokens of ``module`` (default SoftHSM2's), and with a PIN their keys.
 
-    Private objects are only visible after logging in: with ``pin`` (or
-    $CITYID_CARD_PKCS11_PIN) every listed token is logged in to and its private keys
-    are listed with the URI that names each; ``token`` lists only the token with that
-    label.
+    Private objects are only visible after logging in: with ``pin`` every listed token
+    is logged in to and its private keys are listed with the URI that names each;
+    ``token`` lists only the token with that label.
     """
-    module = pkcs11_module(module)
+    module = module or DEFAULT_MODULE
     lib = _load_module(module)
-    pin = pin if pin is not None else os.environ.get(PIN_ENV)
     found: list[TokenInfo] = []
     try:
         slots = list(lib.get_slots(token_present=True))

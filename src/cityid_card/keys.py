@@ -4,17 +4,31 @@ A key has a ``kid``, the label people use ("CHI-2026-1"), and an issuing window:
 days on which it may sign. On the card, the key is named by its *wire key id*, the
 first two bytes of its RFC 7638 thumbprint, which costs 4 bytes instead of the label's
 length (see ``specs/credential.md``).
+
+The private key knows its own window, so it refuses to sign outside it (spec section 9)
+wherever it is used, not only where a trust store is at hand: :meth:`IssuerKey.to_pem`
+writes the kid and the window as RFC 7468 explanatory text before the PEM block
+(``cityid-card valid-until: 2027-12-31``; OpenSSL and pyca/cryptography skip it), and
+:meth:`IssuerKey.from_pem` reads them back; a key in a PKCS#11 token carries them as
+CKA_START_DATE and CKA_END_DATE (:mod:`cityid_card.hsm`). The text is not protected:
+whoever can edit the key file can change it. It stops mistakes (a retired key left on a
+station), not an attacker, who is stopped by the verifiers' trust store windows. Only
+credentials are refused outside the window: status lists (:meth:`IssuerKey.sign`) are
+still signed, so the cards a retired key issued stay revocable.
+
+Core and sans-I/O: keys come from and go to bytes; files, passphrase prompts and the
+environment are the edge's (:mod:`cityid_card.keyfiles`, the CLI).
 """
 
 from __future__ import annotations
 
-import os
+import importlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
-from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -22,19 +36,26 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from . import _algorithms, _cbor, cose
 from ._algorithms import Algorithm, PrivateKeyObject, PublicKeyObject
 from .credential import Credential
-from .errors import InvalidClaim, InvalidKey, KeyNotValid, TokenError
+from .errors import (
+    InvalidClaim,
+    InvalidKey,
+    KeyOutsideValidity,
+    MissingExtra,
+    PassphraseRequired,
+    WrongPassphrase,
+)
 from .signer import LocalSigner, Signer, as_signer
 
-__all__ = ["KEY_URI_SCHEME", "WIRE_KID_SIZE", "IssuerKey", "PublicKey", "is_key_uri"]
+if TYPE_CHECKING:
+    from .hsm import Pkcs11Signer
+
+__all__ = ["WIRE_KID_SIZE", "IssuerKey", "PublicKey"]
 
 WIRE_KID_SIZE = 2
-#: Where a key file path is accepted, a string starting with this names a key in a token.
-KEY_URI_SCHEME = "pkcs11:"
-
-
-def is_key_uri(location: str) -> bool:
-    """True if ``location`` is a PKCS#11 URI (RFC 7512) rather than a file path."""
-    return location[: len(KEY_URI_SCHEME)].lower() == KEY_URI_SCHEME
+# The explanatory text (RFC 7468 section 5.2) before a key file's PEM block.
+_PEM_NOTE = re.compile(rb"cityid-card ([a-z-]+): ([^\r\n]*)")
+_PEM_FIELDS = ("kid", "valid-from", "valid-until")
+_PEM_BEGIN = b"-----BEGIN "
 
 
 @dataclass(frozen=True)
@@ -62,6 +83,12 @@ class PublicKey:
         if self.valid_from is not None and day < self.valid_from:
             return False
         return self.valid_until is None or day <= self.valid_until
+
+    def window(self) -> str:
+        """The issuing window for messages: ``from 2026-01-01 to 2027-12-31``."""
+        start = f"from {self.valid_from}" if self.valid_from is not None else ""
+        end = f"until {self.valid_until}" if self.valid_until is not None else ""
+        return " ".join(part for part in (start, end) if part) or "on any day"
 
     def verify_signature(self, message: bytes, signature: bytes) -> None:
         """Check a 64-byte COSE signature over ``message``; raise BadSignature."""
@@ -108,10 +135,12 @@ class PublicKey:
 class IssuerKey:
     """A private issuer key that signs credentials.
 
-    Create one with :meth:`generate` or :meth:`load_pem`, or use a key that stays in a
-    hardware token with :meth:`from_uri`; publish :meth:`public` in the verifiers'
-    trust store; sign cards with :meth:`issue`. A key from a token holds a session
-    open: :meth:`close` it, or use the key as a context manager.
+    Create one with :meth:`generate` or :meth:`from_pem` (a key file's bytes; files are
+    read by :func:`cityid_card.keyfiles.load_key`), or use a key that stays in a hardware
+    token with :meth:`from_uri`; publish :meth:`public` in the verifiers' trust store;
+    sign cards with :meth:`issue`, which refuses dates outside the key's issuing window.
+    A key from a token holds a session open: :meth:`close` it, or use the key as a
+    context manager.
     """
 
     def __init__(
@@ -149,29 +178,37 @@ class IssuerKey:
     def from_pem(
         cls, data: bytes, password: bytes | str | None = None, *, kid: str | None = None
     ) -> IssuerKey:
-        """Load a PKCS#8 PEM private key, encrypted if ``password`` is given."""
+        """Load a PKCS#8 PEM private key, encrypted if ``password`` is given.
+
+        The kid and issuing window written by :meth:`to_pem` come with it (``kid``
+        overrides the stored label). Raises PassphraseRequired for an encrypted key
+        without ``password``, WrongPassphrase when it does not open the key, InvalidKey
+        for anything else.
+        """
+        notes = _read_notes(data)
         if isinstance(password, str):
             password = password.encode("utf-8")
         try:
-            private = serialization.load_pem_private_key(data, password=password)
+            private = serialization.load_pem_private_key(data, password=password or None)
         except TypeError:
-            raise InvalidKey("the key is encrypted and needs a password, or is not") from None
+            # pyca raises TypeError both for a missing and for an unexpected password.
+            if password:
+                raise InvalidKey(
+                    "the key file is not encrypted, but a passphrase was given"
+                ) from None
+            raise PassphraseRequired("the key file is encrypted: it needs its passphrase") from None
         except ValueError:
-            raise InvalidKey("not a PEM private key, or the password is wrong") from None
+            if password and b"ENCRYPTED" in data:  # PKCS#8, or OpenSSL's legacy Proc-Type
+                raise WrongPassphrase("wrong passphrase for the key file") from None
+            raise InvalidKey("not a PEM private key (PKCS#8)") from None
         if not isinstance(private, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
             raise InvalidKey("only P-256 and Ed25519 keys are supported")
-        return cls(private, kid=kid)
-
-    @classmethod
-    def load_pem(
-        cls,
-        path: str | os.PathLike[str],
-        password: bytes | str | None = None,
-        *,
-        kid: str | None = None,
-    ) -> IssuerKey:
-        """Load a PKCS#8 PEM private key file, encrypted if ``password`` is given."""
-        return cls.from_pem(Path(path).read_bytes(), password, kid=kid)
+        return cls(
+            private,
+            kid=kid if kid is not None else notes.get("kid"),
+            valid_from=_parse_date(notes.get("valid-from"), "valid-from", "the key file's"),
+            valid_until=_parse_date(notes.get("valid-until"), "valid-until", "the key file's"),
+        )
 
     @classmethod
     def from_uri(
@@ -179,48 +216,66 @@ class IssuerKey:
         uri: str,
         *,
         pin: str | None = None,
+        module: str | None = None,
         kid: str | None = None,
         valid_from: date | None = None,
         valid_until: date | None = None,
     ) -> IssuerKey:
         """Use a private key that stays in a PKCS#11 token, named by an RFC 7512 URI.
 
-        ``pkcs11:token=CITY;object=CHI-2026-1?pin-source=file:/run/pin``: see
-        :mod:`cityid_card.hsm` for the attributes, where the PIN and the PKCS#11 module
-        come from, and the errors (subclasses of :class:`~cityid_card.errors.TokenError`).
-        Needs the ``hsm`` extra (python-pkcs11).
+        ``pkcs11:token=CITY;object=CHI-2026-1``: see :mod:`cityid_card.pkcs11_uri` for
+        the attributes and :mod:`cityid_card.hsm` for the errors (subclasses of
+        :class:`~cityid_card.pkcs11_uri.TokenError`). The PIN is ``pin``, else the URI's
+        pin-value; the module ``module``, else its module-path, else SoftHSM2's. The kid
+        is the key's label (CKA_LABEL) and the issuing window its CKA_START_DATE and
+        CKA_END_DATE, unless given here; like a key file, the key knows both.
+        To read a ``pin-source`` file or the environment, use
+        :func:`cityid_card.keyfiles.load_key`. Needs the ``hsm`` extra (python-pkcs11).
         """
+        signer = _token_signer(uri, pin, module)
         try:
-            from .hsm import Pkcs11Signer
-        except ImportError:
-            raise TokenError(
-                "keys in a token need python-pkcs11: pip install 'cityid-card[hsm]'"
-            ) from None
-        return cls(
-            Pkcs11Signer.open(uri, pin=pin),
-            kid=kid,
-            valid_from=valid_from,
-            valid_until=valid_until,
-        )
+            return cls(
+                signer,
+                kid=kid if kid is not None else signer.label,
+                valid_from=signer.valid_from if valid_from is None else valid_from,
+                valid_until=signer.valid_until if valid_until is None else valid_until,
+            )
+        except BaseException:
+            signer.close()
+            raise
 
     @classmethod
-    def load(
+    def generate_in_token(
         cls,
-        location: str | os.PathLike[str],
-        password: bytes | str | None = None,
+        uri: str,
+        alg: Algorithm = "ES256",
         *,
+        pin: str | None = None,
+        module: str | None = None,
         kid: str | None = None,
+        valid_from: date | None = None,
+        valid_until: date | None = None,
     ) -> IssuerKey:
-        """A PEM key file, or a ``pkcs11:`` URI (then ``password`` is the token PIN)."""
-        text = os.fspath(location)
-        if is_key_uri(text):
-            if isinstance(password, bytes):
-                try:
-                    password = password.decode("utf-8")
-                except UnicodeDecodeError:
-                    raise InvalidKey("the token PIN is not valid UTF-8") from None
-            return cls.from_uri(text, pin=password, kid=kid)
-        return cls.load_pem(text, password, kid=kid)
+        """Make a key pair inside the token the URI names (its ``object`` is the label).
+
+        The private key never leaves the token; the issuing window is stored on it as
+        CKA_START_DATE and CKA_END_DATE (see :func:`cityid_card.hsm.generate_key`, which
+        also says what is refused). ``kid`` defaults to the key's label. Returns the
+        key, open: close it, or use it as a context manager.
+        """
+        signer: Pkcs11Signer = _hsm().generate_key(
+            uri, alg, pin=pin, module=module, valid_from=valid_from, valid_until=valid_until
+        )
+        try:
+            return cls(
+                signer,
+                kid=kid if kid is not None else signer.label,
+                valid_from=signer.valid_from,
+                valid_until=signer.valid_until,
+            )
+        except BaseException:
+            signer.close()
+            raise
 
     @property
     def in_token(self) -> bool:
@@ -243,7 +298,11 @@ class IssuerKey:
         self.close()
 
     def to_pem(self, password: bytes | str | None = None) -> bytes:
-        """The private key as PKCS#8 PEM, encrypted with ``password`` if given."""
+        """The private key as PKCS#8 PEM, encrypted with ``password`` if given.
+
+        The kid and the issuing window go before the PEM block as explanatory text
+        (``cityid-card kid: CHI-2026-1``), which :meth:`from_pem` reads back.
+        """
         if not isinstance(self._signer, LocalSigner):
             raise InvalidKey("a key in a hardware token cannot be exported")
         if isinstance(password, str):
@@ -253,15 +312,10 @@ class IssuerKey:
             if password
             else serialization.NoEncryption()
         )
-        return self._key.private_bytes(
+        pem = self._key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
         )
-
-    def save_pem(self, path: str | os.PathLike[str], password: bytes | str | None = None) -> None:
-        """Write :meth:`to_pem` to a new file readable by its owner only."""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(self.to_pem(password))
+        return _write_notes(self._public) + pem
 
     @property
     def alg(self) -> Algorithm:
@@ -275,6 +329,14 @@ class IssuerKey:
         """The public key, with kid and issuing window, for a trust store."""
         return self._public
 
+    def check_issuing_date(self, day: date) -> None:
+        """Raise KeyOutsideValidity unless this key may sign credentials issued on ``day``."""
+        if not self._public.valid_on(day):
+            raise KeyOutsideValidity(
+                f"the issuer key {self.kid!r} may only sign credentials issued "
+                f"{self._public.window()}: the issue date is outside that window"
+            )
+
     def sign(self, payload: bytes, *, extra_protected: Mapping[Any, Any] | None = None) -> bytes:
         """Sign any ``payload`` as an untagged COSE_Sign1 under this key."""
         message = cose.sign1(
@@ -285,12 +347,15 @@ class IssuerKey:
     def issue(self, credential: Credential, *, today: date | None = None) -> bytes:
         """Sign ``credential``; return the card's bytes.
 
-        A credential without an issue date is dated ``today`` (by default the issuing
-        machine's local date). Raises KeyNotValid outside the key's issuing window.
+        A credential without an issue date is dated ``today``, which the caller gives
+        (the issuing city's local calendar date; this core never reads a clock): one of
+        the two is required. Raises KeyOutsideValidity when the issue date is outside
+        the key's issuing window (spec section 9: the issuer MUST NOT sign).
         """
-        issued = credential.issued or today or date.today()
-        if not self._public.valid_on(issued):
-            raise KeyNotValid("the issuer key may not issue credentials on this date")
+        issued = credential.issued or today
+        if issued is None:
+            raise InvalidClaim("the credential has no issue date: give issued= or today=")
+        self.check_issuing_date(issued)
         for point in (credential.card_key, credential.pseudonym_key):
             if point is not None:
                 try:
@@ -300,7 +365,53 @@ class IssuerKey:
         return self.sign(_cbor.dumps(replace(credential, issued=issued).to_claims()))
 
 
-def _parse_date(value: object, label: str) -> date | None:
+def _hsm() -> ModuleType:
+    """:mod:`cityid_card.hsm`, loaded here, only when a token is used (python-pkcs11)."""
+    try:
+        return importlib.import_module(f"{__package__}.hsm")
+    except ImportError:
+        raise MissingExtra("hsm", "keys in a token need python-pkcs11") from None
+
+
+def _token_signer(uri: str, pin: str | None, module: str | None) -> Pkcs11Signer:
+    signer: Pkcs11Signer = _hsm().Pkcs11Signer.open(uri, pin=pin, module=module)
+    return signer
+
+
+def _read_notes(data: bytes) -> dict[str, str]:
+    """The ``cityid-card NAME: VALUE`` lines before the PEM block."""
+    if not isinstance(data, bytes):
+        raise InvalidKey("a PEM key must be given as bytes")
+    head = data.split(_PEM_BEGIN, 1)[0]
+    notes: dict[str, str] = {}
+    for line in head.splitlines():
+        found = _PEM_NOTE.fullmatch(line.strip())
+        if found is None:
+            continue  # other explanatory text is allowed (RFC 7468 section 5.2)
+        name = found.group(1).decode("ascii")
+        if name not in _PEM_FIELDS:
+            raise InvalidKey(f"the key file names an unknown cityid-card field {name!r}")
+        if name in notes:
+            raise InvalidKey(f"the key file gives its {name} twice")
+        try:
+            notes[name] = found.group(2).decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise InvalidKey(f"the key file's {name} is not UTF-8") from None
+    return notes
+
+
+def _write_notes(public: PublicKey) -> bytes:
+    if not public.kid.isprintable() or public.kid != public.kid.strip():
+        raise InvalidKey("a kid saved with the key must be one line of printable text")
+    lines = [f"cityid-card kid: {public.kid}"]
+    if public.valid_from is not None:
+        lines.append(f"cityid-card valid-from: {public.valid_from.isoformat()}")
+    if public.valid_until is not None:
+        lines.append(f"cityid-card valid-until: {public.valid_until.isoformat()}")
+    return "".join(line + "\n" for line in lines).encode("utf-8")
+
+
+def _parse_date(value: object, label: str, where: str = "JWK") -> date | None:
     if value is None:
         return None
     # date.fromisoformat also takes 20260101 and 2026-W01-1: the format allows one form.
@@ -309,4 +420,4 @@ def _parse_date(value: object, label: str) -> date | None:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise InvalidKey(f"JWK {label} must be a date as YYYY-MM-DD")
+    raise InvalidKey(f"{where} {label} must be a date as YYYY-MM-DD")

@@ -16,18 +16,24 @@ from __future__ import annotations
 
 import io
 
-from .errors import MalformedCredential, QRCodeError
+from .errors import CityIDError, MalformedCredential
 
 __all__ = [
     "BASE45_ALPHABET",
     "MAX_TEXT_LENGTH",
     "QR_PREFIX",
+    "QRCodeError",
     "b45decode",
     "b45encode",
     "decode",
     "encode",
     "read_image",
 ]
+
+
+class QRCodeError(CityIDError):
+    """An image cannot be read, or holds no cityid-card QR code (or more than one)."""
+
 
 #: What every cityid-card QR text starts with: the scheme ("CID") and its version (1).
 QR_PREFIX = "CID1:"

@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,11 @@ HEADER_TYP = 16
 STATUS_LIST_TYP = "application/statuslist+cwt"
 CLAIM_SUB, CLAIM_EXP, CLAIM_IAT = 2, 4, 6
 CLAIM_STATUS_LIST, CLAIM_TTL = 65533, 65534
+#: The list number (a private-use CWT claim, RFC 8392 section 9.1): it only grows from
+#: one list of a key to the next, so a verifier can refuse to go back to an older list.
+CLAIM_LIST_NUMBER = -65537
+#: Subject prefix; the signing key's kid label follows it.
+SUBJECT_PREFIX = "urn:cityid-card:status:"
 ALLOWED_BITS = (1, 2, 4, 8)
 #: The most entries a list may have: 2**24 one-bit entries decompress to 2 MiB.
 MAX_ENTRIES = 2**24
@@ -105,6 +111,30 @@ class StatusListToken:
     subject: str
     bits: int
     data: bytes
+    #: The list number (None for a list signed without one): higher is newer.
+    number: int | None = None
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """How new the list is: (list number, iat in seconds); a list without a number is 0."""
+        return (self.number or 0, int(self.issued_at.timestamp()))
+
+    @property
+    def size(self) -> int:
+        """The number of entries."""
+        return len(self.data) * 8 // self.bits
+
+    def counts(self) -> dict[str, int]:
+        """How many entries are valid, revoked, suspended or another value."""
+        found = [0] * (1 << self.bits)
+        mask, per_byte = (1 << self.bits) - 1, 8 // self.bits
+        for byte, times in Counter(self.data).items():  # by byte value: fast for 2**24 entries
+            for slot in range(per_byte):
+                found[(byte >> (slot * self.bits)) & mask] += times
+        result = {"valid": found[0], "revoked": found[1] if len(found) > 1 else 0}
+        result["suspended"] = found[2] if len(found) > 2 else 0
+        result["other"] = sum(found[3:])
+        return result
 
     def status_of(self, index: int) -> int | None:
         return status_at(self.data, self.bits, index)
@@ -142,18 +172,38 @@ class StatusListToken:
         return cls.from_bytes(read_file(path, StatusListError, "status list"), trust)
 
     @classmethod
-    def _from_claims(cls, claims: Any, signer: PublicKey) -> StatusListToken:
+    def read_unverified(cls, token: bytes) -> StatusListToken:
+        """Decode a token WITHOUT checking its signature, to show what it says.
+
+        ``kid`` is the label its subject names. Never use such a list to verify cards.
+        """
+        try:
+            message = cose.Sign1.decode(token, tagged=False)
+            header = message.protected
+            if header.get(HEADER_TYP) != STATUS_LIST_TYP or message.unprotected:
+                raise StatusListError("not a status list token")
+            claims = _cbor.loads(message.payload)
+        except CredentialError as error:
+            raise StatusListError(f"the status list token is not acceptable: {error}") from None
+        subject = claims.get(CLAIM_SUB) if isinstance(claims, dict) else None
+        if not isinstance(subject, str) or not subject.startswith(SUBJECT_PREFIX):
+            raise StatusListError("the status list token names no key in its subject")
+        return cls._from_claims(claims, subject.removeprefix(SUBJECT_PREFIX))
+
+    @classmethod
+    def _from_claims(cls, claims: Any, signer: PublicKey | str) -> StatusListToken:
         if not isinstance(claims, dict):
             raise StatusListError("the status list token payload is not a claims map")
-        unknown = set(claims) - {CLAIM_SUB, CLAIM_EXP, CLAIM_IAT, CLAIM_STATUS_LIST, CLAIM_TTL}
+        allowed = {CLAIM_SUB, CLAIM_EXP, CLAIM_IAT, CLAIM_STATUS_LIST, CLAIM_TTL, CLAIM_LIST_NUMBER}
+        unknown = set(claims) - allowed
         if unknown or not {CLAIM_SUB, CLAIM_IAT, CLAIM_STATUS_LIST} <= set(claims):
             raise StatusListError("the status list token has missing or unknown claims")
-        subject, iat, exp, ttl = (
-            claims.get(k) for k in (CLAIM_SUB, CLAIM_IAT, CLAIM_EXP, CLAIM_TTL)
+        subject, iat, exp, ttl, number = (
+            claims.get(k) for k in (CLAIM_SUB, CLAIM_IAT, CLAIM_EXP, CLAIM_TTL, CLAIM_LIST_NUMBER)
         )
         if not isinstance(subject, str) or not all(
             v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
-            for v in (iat, exp, ttl)
+            for v in (iat, exp, ttl, number)
         ):
             raise StatusListError("the status list token claims have the wrong types")
         assert isinstance(iat, int)
@@ -161,7 +211,8 @@ class StatusListToken:
             raise StatusListError("the status list token's times lie beyond the year 9999")
         bits, data = _decode_list(claims[CLAIM_STATUS_LIST])
         return cls(
-            kid=signer.kid,
+            number=number,
+            kid=signer if isinstance(signer, str) else signer.kid,
             issued_at=datetime.fromtimestamp(iat, UTC),
             expires_at=None if exp is None else datetime.fromtimestamp(exp, UTC),
             ttl=ttl,
@@ -213,11 +264,22 @@ def sign_status_list(
     issued_at: datetime,
     expires_at: datetime | None = None,
     ttl: int | None = None,
+    number: int | None = None,
 ) -> bytes:
-    """A status list token for the credentials ``key`` signed, as an untagged COSE_Sign1."""
+    """A status list token for the credentials ``key`` signed, as an untagged COSE_Sign1.
+
+    ``number`` is the list number: give each list of a key a higher one than the last
+    (the registry database does), so that verifiers can refuse to go back.
+    """
     registry.check_key(key)
+    if number is not None and (
+        isinstance(number, bool) or not isinstance(number, int) or number < 1
+    ):
+        raise StatusListError("a list number is a whole number, 1 or more")
+    if issued_at.tzinfo is None:
+        raise StatusListError("issued_at must be a timezone-aware datetime")
     claims: dict[int, Any] = {
-        CLAIM_SUB: f"urn:cityid-card:status:{key.kid}",
+        CLAIM_SUB: f"{SUBJECT_PREFIX}{key.kid}",
         CLAIM_IAT: int(issued_at.timestamp()),
         CLAIM_STATUS_LIST: {"bits": registry.bits, "lst": zlib.compress(bytes(registry.data), 9)},
     }
@@ -225,6 +287,8 @@ def sign_status_list(
         claims[CLAIM_EXP] = int(expires_at.timestamp())
     if ttl is not None:
         claims[CLAIM_TTL] = ttl
+    if number is not None:
+        claims[CLAIM_LIST_NUMBER] = number
     return key.sign(_cbor.dumps(claims), extra_protected={HEADER_TYP: STATUS_LIST_TYP})
 
 

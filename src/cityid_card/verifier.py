@@ -28,7 +28,7 @@ import threading
 import time
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -520,6 +520,10 @@ class _State(NamedTuple):
     index_of: dict[str, int]
 
 
+#: How far past the verifier's clock a status list's iat may lie (clocks differ).
+_STATUS_LIST_SKEW = 86400
+
+
 class Verifier:
     """A verifier for a gate or a kiosk: parsed keys and status lists, and a cache.
 
@@ -541,6 +545,7 @@ class Verifier:
         cache_size: int = 1024,
         status_policy: StatusPolicy = StatusPolicy.ACCEPT_UNKNOWN,
         implementation: str | None = None,
+        seen_status_lists: Mapping[str, Sequence[int]] | None = None,
     ) -> None:
         name = implementation or DEFAULT_IMPLEMENTATION
         if name not in _ENGINES:
@@ -554,6 +559,10 @@ class Verifier:
         #: Serialises the updates, so that one update never sees half of another.
         self._update_lock = threading.RLock()
         self._lists: list[StatusListToken] = []
+        # The newest (list number, iat) seen per key: a list older than it is refused.
+        self._seen: dict[str, tuple[int, int]] = {
+            kid: (int(mark[0]), int(mark[1])) for kid, mark in (seen_status_lists or {}).items()
+        }
         self._state = self._new_state(trust, [])
         self.update_status_lists(status_lists)
 
@@ -598,19 +607,50 @@ class Verifier:
                 self._lists = lists
                 self._cache.clear()
 
-    def update_status_lists(self, status_lists: Iterable[StatusListToken]) -> None:
+    def update_status_lists(
+        self, status_lists: Iterable[StatusListToken], now: datetime | None = None
+    ) -> None:
         """Replace the status lists; each covers the credentials of the key that signed it.
 
+        Of several lists of one key the newest wins: the highest list number, then the
+        latest ``iat``. A list older than one this verifier has seen for its key (see
+        :attr:`seen_status_lists`), or, given ``now``, signed more than a day after it, is
+        refused with StatusListError and nothing changes: an old list would accept
+        revoked cards again, and one dated in the future would shut out the real ones.
         Cached credentials stay cached: their status is looked up again on every hit.
         """
         lists = list(status_lists)
         with self._update_lock:
             state = self._state
-            for token in lists:
+            latest = None if now is None else now.timestamp() + _STATUS_LIST_SKEW
+            seen = dict(self._seen)
+            for token in sorted(lists, key=lambda t: t.version):
                 if token.kid not in state.index_of:
                     raise StatusListError("the status list's signing key is not in the trust store")
+                if latest is not None and token.issued_at.timestamp() > latest:
+                    raise StatusListError("the status list is signed in the future: check its iat")
+                if token.version < seen.get(token.kid, (0, 0)):
+                    raise StatusListError(
+                        f"the status list of key {token.kid} is older than one already seen"
+                    )
+                seen[token.kid] = token.version
             _load_status_lists(state.engine, state.index_of, lists)
             self._lists = lists
+            self._seen = seen
+
+    @property
+    def seen_status_lists(self) -> dict[str, tuple[int, int]]:
+        """The newest (list number, iat) seen per key: keep it across restarts.
+
+        Pass it back as ``Verifier(..., seen_status_lists=...)`` (it is JSON-ready as
+        lists) so that a restarted verifier still refuses lists older than these.
+        """
+        return dict(self._seen)
+
+    def status_list_for(self, kid: str) -> StatusListToken | None:
+        """The status list in use for the key ``kid``, if any (it may have expired)."""
+        mine = [token for token in self._lists if token.kid == kid]
+        return max(mine, key=lambda t: t.version) if mine else None
 
     def verify(self, blob: bytes | bytearray | memoryview, now: Now = None) -> VerifiedCredential:
         """Verify a card's bytes; return the result or raise a CredentialError subclass."""
@@ -685,7 +725,7 @@ def _load_status_lists(
 ) -> None:
     """Give each key of ``engine`` its newest list of ``lists`` (or none), one key at a time."""
     newest: dict[int, StatusListToken] = {}
-    for token in sorted(lists, key=lambda t: t.issued_at):
+    for token in sorted(lists, key=lambda t: t.version):  # the newest list of a key wins
         newest[index_of[token.kid]] = token
     for index in range(len(index_of)):
         current = newest.get(index)

@@ -1,7 +1,7 @@
 """The real PC/SC stack for tests and benchmarks: pcscd with vsmartcard's vpcd reader.
 
 pyscard -> pcscd -> vsmartcard-vpcd -> our emulator, served over vpcd's socket by
-:func:`cityid_card.iso7816.vpcd.serve`. :class:`PcscStack` starts ``pcscd --foreground``
+:func:`cityid_card.sim_io.serve`. :class:`PcscStack` starts ``pcscd --foreground``
 (there is no systemd) and stops it by PID, and puts cards into the vpcd reader.
 """
 
@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cityid_card.drivers import ReaderInfo, load_driver
-from cityid_card.errors import CardError
 from cityid_card.iso7816 import CardApplication
-from cityid_card.iso7816.vpcd import CardLike, serve
+from cityid_card.iso7816.vpcd import CardLike
+from cityid_card.media.errors import MediumError
+from cityid_card.sim_io import serve
 
 VPCD_READER = "Virtual PCD 00 00"
 VPCD_CONF = Path("/etc/reader.conf.d/vpcd")
@@ -69,9 +70,9 @@ class PcscStack:
             raise Unavailable("the vpcd reader is not installed (Debian package vsmartcard-vpcd)")
         try:
             load_driver("pcsc")
-        except CardError as error:
+        except MediumError as error:
             raise Unavailable(f"the pcsc driver is not installed: {error}") from None
-        with contextlib.suppress(CardError):
+        with contextlib.suppress(MediumError):
             _pcsc_readers()
             raise Unavailable("another pcscd is running; stop it to run the PC/SC tests")
         with self.log.open("ab") as log:
@@ -82,7 +83,7 @@ class PcscStack:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise Unavailable(f"pcscd exited with status {self.process.returncode}")
-            with contextlib.suppress(CardError):
+            with contextlib.suppress(MediumError):
                 if any(reader.name == VPCD_READER for reader in _pcsc_readers()):
                     return
             time.sleep(0.05)
@@ -106,7 +107,7 @@ class PcscStack:
     def wait_for_card(self, present: bool) -> None:
         deadline = time.monotonic() + STARTUP
         while time.monotonic() < deadline:
-            with contextlib.suppress(CardError):
+            with contextlib.suppress(MediumError):
                 readers = {reader.name: reader for reader in _pcsc_readers()}
                 if readers[VPCD_READER].card_present == present:
                     return

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cityid_card.errors import CardProtocolError
 from cityid_card.iso7816 import apdu
 from cityid_card.iso7816.apdu import SW, CommandApdu
+from cityid_card.iso7816.errors import CardProtocolError
 
 commands = st.builds(
     CommandApdu,

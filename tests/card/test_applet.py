@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from cityid_card.errors import CardError
 from cityid_card.iso7816 import CardApplication, CardState
 from cityid_card.iso7816 import apdu as commands
 from cityid_card.iso7816.apdu import AID, SW, Lifecycle
 from cityid_card.iso7816.applet import EF_CAPACITY
+from cityid_card.media.errors import MediumError
+from cityid_card.sim_io import load_card_state, save_card_state
 
 
 def send(card: CardApplication, command: commands.CommandApdu) -> tuple[bytes, int]:
@@ -102,11 +103,11 @@ def test_tearing_an_update_persists_at_most_half_of_it() -> None:
 
 def test_state_file_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "card.json"
-    assert CardState.load(path) == CardState()
+    assert load_card_state(path) == CardState()
     saved: list[CardState] = []
 
     def commit(state: CardState) -> None:
-        state.save(path)
+        save_card_state(state, path)
         saved.append(state)
 
     card = CardApplication(on_commit=commit)
@@ -114,7 +115,7 @@ def test_state_file_round_trip(tmp_path: Path) -> None:
     send(card, commands.activate())
     assert len(saved) == 3
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    reloaded = CardApplication(CardState.load(path))
+    reloaded = CardApplication(load_card_state(path))
     assert reloaded.state == card.state
     send(reloaded, commands.select_application())
     challenge = bytes(range(32))
@@ -137,12 +138,12 @@ def test_state_file_round_trip(tmp_path: Path) -> None:
 def test_bad_state_files_are_refused(tmp_path: Path, document: str) -> None:
     path = tmp_path / "card.json"
     path.write_text(document)
-    with pytest.raises(CardError, match="state file"):
-        CardState.load(path)
+    with pytest.raises(MediumError, match="state file"):
+        load_card_state(path)
 
 
 def test_state_json_is_what_the_file_holds(tmp_path: Path) -> None:
     state = CardState(Lifecycle.OPERATIONAL, bytes(32), b"\x01\x02")
-    state.save(tmp_path / "s.json")
+    save_card_state(state, tmp_path / "s.json")
     assert json.loads((tmp_path / "s.json").read_text()) == state.to_json()
     assert CardState.from_json(state.to_json()) == state

@@ -44,8 +44,9 @@ def test_personalize_read_verify_on_an_emulated_card(
     status, out, _ = run(capsys, *personalize_args(issuer, reader), "--lock", "--json")
     assert status == 0
     assert json.loads(out) == {
-        "reader": reader, "bytes": 154, "alg": "ES256",
-        "authenticity": "chip_authenticated", "locked": True,
+        "medium": "chip_card", "reader": reader, "bytes": 154, "alg": "ES256",
+        "authenticity": "chip_authenticated", "locked": True, "apdus": 6, "originality": None,
+        "status_index": 7,
     }  # fmt: skip
     status, out, err = run(capsys, *personalize_args(issuer, reader))
     assert (status, out) == (2, "")

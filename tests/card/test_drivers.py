@@ -19,9 +19,12 @@ from cityid_card.drivers import (
     load_driver,
     parse_uri,
 )
-from cityid_card.errors import CardRemoved, DriverError, NoReader
 from cityid_card.iso7816 import CardApplication, personalize, verify_card
-from cityid_card.iso7816.vpcd import ATR, VpcdCard, serve
+from cityid_card.iso7816.errors import CardRemoved
+from cityid_card.iso7816.vpcd import ATR, VpcdCard
+from cityid_card.media import ISO7816
+from cityid_card.media.errors import DriverError, NoReader
+from cityid_card.sim_io import serve
 from tests.conftest import NOW, sample_credential
 
 
@@ -72,13 +75,13 @@ def test_the_core_never_imports_pyscard() -> None:
 def test_sim_card_with_a_state_file_outlives_the_connection(tmp_path: Path) -> None:
     key = IssuerKey.generate("ES256", kid="K")
     state = tmp_path / "card.json"
-    with connect(f"sim:card:{state}") as card:
+    with connect(f"sim:card:{state}", kind=ISO7816) as card:
         assert card.reader == f"sim:card:{state}"
         assert isinstance(card, Connection)
-        personalize(card, key, sample_credential(), lock=True)
-    with connect(f"sim:card:{state}") as card:
+        personalize(card, key, sample_credential(), lock=True, today=NOW.date())
+    with connect(f"sim:card:{state}", kind=ISO7816) as card:
         assert verify_card(card, TrustStore([key.public()]), NOW).locked is True
-    with connect("sim:card") as blank:
+    with connect("sim:card", kind=ISO7816) as blank:
         assert blank.transmit(bytes.fromhex("00A4040008F04349545949440100")) == (
             bytes.fromhex("6F038A0103"),
             0x9000,

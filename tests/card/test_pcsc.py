@@ -9,16 +9,11 @@ import pytest
 
 from cityid_card import IssuerKey, TrustStore
 from cityid_card.drivers import connect, list_readers, load_driver
-from cityid_card.errors import (
-    CardProtocolError,
-    CardRemoved,
-    DriverError,
-    NoReader,
-    TransportError,
-    TransportTimeout,
-)
-from cityid_card.iso7816 import Authenticity, CardApplication, CardSession, personalize, verify_card
+from cityid_card.iso7816 import CardApplication, CardSession, personalize, verify_card
 from cityid_card.iso7816.apdu import Ins
+from cityid_card.iso7816.errors import CardProtocolError, CardRemoved
+from cityid_card.media import ISO7816, Authenticity
+from cityid_card.media.errors import DriverError, NoReader, TransportError, TransportTimeout
 from tests.conftest import NOW, sample_credential
 
 from .pcsc_stack import VPCD_READER, FaultyCard, PcscStack
@@ -41,11 +36,13 @@ def test_personalise_read_verify_and_authenticate(
 ) -> None:
     card = CardApplication()
     with pcsc.card(card):
-        with connect("pcsc", timeout=5) as connection:
+        with connect("pcsc", kind=ISO7816, timeout=5) as connection:
             assert connection.reader == VPCD_READER
-            blob, _ = personalize(connection, es256_key, sample_credential(), lock=True)
+            blob, _ = personalize(
+                connection, es256_key, sample_credential(), lock=True, today=NOW.date()
+            )
         for uri in ("pcsc:0", "pcsc:virtual pcd 00 00"):
-            with connect(uri, timeout=5) as connection:
+            with connect(uri, kind=ISO7816, timeout=5) as connection:
                 session = CardSession(connection)
                 result = verify_card(connection, card_trust, NOW, session=session)
             assert result.authenticity == Authenticity.CHIP_AUTHENTICATED
@@ -67,8 +64,8 @@ def test_no_card_no_reader_is_a_typed_error_within_the_timeout(pcsc: PcscStack) 
 def test_card_removed_mid_read(pcsc: PcscStack, es256_key: IssuerKey) -> None:
     card = FaultyCard()
     with pcsc.card(card):
-        with connect("pcsc:0") as connection:
-            personalize(connection, es256_key, sample_credential())
+        with connect("pcsc:0", kind=ISO7816) as connection:
+            personalize(connection, es256_key, sample_credential(), today=NOW.date())
 
         def pull_on_read(apdu: bytes) -> bytes | None:
             if apdu[1] == Ins.READ_BINARY:
@@ -76,7 +73,7 @@ def test_card_removed_mid_read(pcsc: PcscStack, es256_key: IssuerKey) -> None:
             return None
 
         card.fault = pull_on_read
-        with connect("pcsc:0") as connection:
+        with connect("pcsc:0", kind=ISO7816) as connection:
             session = CardSession(connection)
             session.select()
             with pytest.raises(CardRemoved):
@@ -88,7 +85,7 @@ def test_card_removed_mid_read(pcsc: PcscStack, es256_key: IssuerKey) -> None:
 def test_a_card_that_stops_answering_times_out(pcsc: PcscStack) -> None:
     card = FaultyCard()
     with pcsc.card(card):
-        with connect("pcsc:0", timeout=0.5) as connection:
+        with connect("pcsc:0", kind=ISO7816, timeout=0.5) as connection:
             session = CardSession(connection)
             session.select()
 
@@ -106,7 +103,7 @@ def test_a_card_that_stops_answering_times_out(pcsc: PcscStack) -> None:
         # The stuck call returned once the card answered; the reader works again.
         card.release.clear()
         pcsc.wait_for_card(present=True)
-        with connect("pcsc:0", timeout=5) as connection:
+        with connect("pcsc:0", kind=ISO7816, timeout=5) as connection:
             assert CardSession(connection).select().locked is False
 
 
@@ -114,16 +111,16 @@ def test_a_card_that_answers_garbage(pcsc: PcscStack, card_trust: TrustStore) ->
     card = FaultyCard()
     with pcsc.card(card):
         card.fault = lambda apdu: b"\x01"
-        with connect("pcsc:0") as connection, pytest.raises(CardProtocolError):
+        with connect("pcsc:0", kind=ISO7816) as connection, pytest.raises(CardProtocolError):
             verify_card(connection, card_trust, NOW)
         card.fault = lambda apdu: bytes(300) + b"\x90\x00"
-        with connect("pcsc:0") as connection, pytest.raises(CardProtocolError):
+        with connect("pcsc:0", kind=ISO7816) as connection, pytest.raises(CardProtocolError):
             verify_card(connection, card_trust, NOW)
 
 
 def test_the_reader_vanishes(pcsc: PcscStack, tmp_path: Path) -> None:
     """pcscd goes away mid-session: a typed error, then no service at all (restarted after)."""
-    with pcsc.card(CardApplication()), connect("pcsc:0") as connection:
+    with pcsc.card(CardApplication()), connect("pcsc:0", kind=ISO7816) as connection:
         session = CardSession(connection)
         session.select()
         pcsc.stop()
@@ -133,6 +130,6 @@ def test_the_reader_vanishes(pcsc: PcscStack, tmp_path: Path) -> None:
         load_driver("pcsc").readers()
     assert isinstance(list_readers()["pcsc"], DriverError)
     with pytest.raises(DriverError):
-        connect("pcsc", timeout=0.3).__enter__()
+        connect("pcsc", kind=ISO7816, timeout=0.3).__enter__()
     pcsc.start()
     assert threading.active_count() < 50

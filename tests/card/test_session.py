@@ -10,27 +10,26 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cityid_card import CredentialError, IssuerKey, TrustStore
+from cityid_card import CredentialError, IssuerKey, KeyOutsideValidity, TrustStore
 from cityid_card.drivers import SimConnection
-from cityid_card.errors import (
-    ApduError,
-    ApplicationNotFound,
-    BlankCard,
-    CardAuthenticationError,
-    CardError,
-    CardLocked,
-    CardProtocolError,
-    CardRemoved,
-    PersonalizationError,
-)
 from cityid_card.iso7816 import (
-    Authenticity,
     CardApplication,
     CardSession,
     personalize,
     read_card,
     verify_card,
 )
+from cityid_card.iso7816.errors import (
+    ApduError,
+    ApplicationNotFound,
+    BlankCard,
+    CardAuthenticationError,
+    CardLocked,
+    CardProtocolError,
+    CardRemoved,
+)
+from cityid_card.media import Authenticity
+from cityid_card.media.errors import MediumError, PersonalizationError
 from tests.conftest import NOW, sample_credential
 
 from .conftest import ScriptedConnection
@@ -47,7 +46,9 @@ def test_personalise_then_verify_with_active_authentication(
     es256_key: IssuerKey, card_trust: TrustStore
 ) -> None:
     card = fresh_card()
-    blob, personalised = personalize(card, es256_key, sample_credential(), lock=True)
+    blob, personalised = personalize(
+        card, es256_key, sample_credential(), lock=True, today=NOW.date()
+    )
     assert personalised.authenticity == Authenticity.CHIP_AUTHENTICATED
     assert card.transmitted == 6
     session = CardSession(card)
@@ -82,7 +83,7 @@ def test_authenticity_levels_are_ordered() -> None:
 def test_a_copied_credential_fails_active_authentication(
     es256_key: IssuerKey, card_trust: TrustStore
 ) -> None:
-    blob, _ = personalize(fresh_card(), es256_key, sample_credential())
+    blob, _ = personalize(fresh_card(), es256_key, sample_credential(), today=NOW.date())
     clone = fresh_card()
     session = CardSession(clone)
     session.select()
@@ -106,7 +107,7 @@ def test_a_copied_credential_fails_active_authentication(
 def test_a_chip_that_cannot_prove_its_key_is_rejected(
     es256_key: IssuerKey, answer: tuple[bytes, int], message: str
 ) -> None:
-    blob, _ = personalize(fresh_card(), es256_key, sample_credential())
+    blob, _ = personalize(fresh_card(), es256_key, sample_credential(), today=NOW.date())
     script = ScriptedConnection([FCI_INIT, (blob, 0x6282), answer])
     with pytest.raises(CardAuthenticationError, match=message):
         verify_card(script, TrustStore([es256_key.public()]), NOW)
@@ -116,7 +117,7 @@ def test_transport_errors_during_authentication_stay_transport_errors(
     es256_key: IssuerKey, card_trust: TrustStore
 ) -> None:
     card = fresh_card()
-    personalize(card, es256_key, sample_credential())
+    personalize(card, es256_key, sample_credential(), today=NOW.date())
     card.remove_at(2, "before")
     with pytest.raises(CardRemoved):
         verify_card(card, card_trust, NOW)
@@ -137,7 +138,7 @@ def test_a_credential_of_another_issuer_is_a_credential_error(
     es256_key: IssuerKey,
 ) -> None:
     card = fresh_card()
-    personalize(card, es256_key, sample_credential())
+    personalize(card, es256_key, sample_credential(), today=NOW.date())
     other = TrustStore([IssuerKey.generate("ES256", kid="OTHER").public()])
     with pytest.raises(CredentialError, match="no trusted key"):
         verify_card(card, other, NOW)
@@ -179,7 +180,7 @@ def test_t0_cards_61xx_and_6cxx_are_followed() -> None:
     ],
 )
 def test_hostile_answers_raise_typed_errors(
-    answers: list[tuple[bytes, int]], error: type[CardError], message: str, card_trust: TrustStore
+    answers: list[tuple[bytes, int]], error: type[MediumError], message: str, card_trust: TrustStore
 ) -> None:
     with pytest.raises(error, match=message):
         verify_card(ScriptedConnection(answers), card_trust, NOW)
@@ -194,7 +195,7 @@ def test_hostile_answers_raise_typed_errors(
 def test_any_answers_give_a_result_or_a_cityid_error(
     answers: list[tuple[bytes, int]], card_trust: TrustStore
 ) -> None:
-    with contextlib.suppress(CardError, CredentialError):
+    with contextlib.suppress(MediumError, CredentialError):
         verify_card(ScriptedConnection(answers), card_trust, NOW)
 
 
@@ -208,19 +209,19 @@ def test_any_answers_give_a_result_or_a_cityid_error(
     ],
 )
 def test_key_generation_answers(
-    answer: tuple[bytes, int], error: type[CardError], message: str, es256_key: IssuerKey
+    answer: tuple[bytes, int], error: type[MediumError], message: str, es256_key: IssuerKey
 ) -> None:
     script = ScriptedConnection([FCI_INIT, answer])
     with pytest.raises(error, match=message):
-        personalize(script, es256_key, sample_credential())
+        personalize(script, es256_key, sample_credential(), today=NOW.date())
 
 
 def test_personalising_a_locked_card(es256_key: IssuerKey) -> None:
     card = fresh_card()
-    personalize(card, es256_key, sample_credential(), lock=True)
+    personalize(card, es256_key, sample_credential(), lock=True, today=NOW.date())
     before = card.application.state
     with pytest.raises(CardLocked, match="personalised for good"):
-        personalize(card, es256_key, sample_credential(name="Someone Else"))
+        personalize(card, es256_key, sample_credential(name="Someone Else"), today=NOW.date())
     assert card.application.state == before
     session = CardSession(card)
     session.select()
@@ -229,7 +230,7 @@ def test_personalising_a_locked_card(es256_key: IssuerKey) -> None:
     # A card that does not report its life cycle is stopped by GENERATE's status word.
     script = ScriptedConnection([(b"", 0x9000), (b"", 0x6985)])
     with pytest.raises(CardLocked):
-        personalize(script, es256_key, sample_credential())
+        personalize(script, es256_key, sample_credential(), today=NOW.date())
 
 
 def test_a_read_back_that_differs_is_a_personalisation_error(es256_key: IssuerKey) -> None:
@@ -244,7 +245,7 @@ def test_a_read_back_that_differs_is_a_personalisation_error(es256_key: IssuerKe
 
     card.application.process = corrupt  # type: ignore[method-assign]
     with pytest.raises(PersonalizationError, match="other bytes than were written"):
-        personalize(card, es256_key, sample_credential(), lock=True)
+        personalize(card, es256_key, sample_credential(), lock=True, today=NOW.date())
     assert card.application.state.lifecycle == 0x03  # not locked
 
 
@@ -257,15 +258,15 @@ def test_a_chip_failing_authentication_is_a_personalisation_error(es256_key: Iss
 
     card.application.process = forged_signature  # type: ignore[method-assign]
     with pytest.raises(PersonalizationError, match="CardAuthenticationError"):
-        personalize(card, es256_key, sample_credential(), lock=True)
+        personalize(card, es256_key, sample_credential(), lock=True, today=NOW.date())
     assert card.application.state.lifecycle == 0x03
 
 
 def test_an_issuer_key_outside_its_window_leaves_the_card_blank() -> None:
     card = fresh_card()
     retired = IssuerKey.generate("ES256", kid="OLD", valid_until=date(2020, 1, 1))
-    with pytest.raises(CredentialError, match="may not issue"):
-        personalize(card, retired, sample_credential(), lock=True)
+    with pytest.raises(KeyOutsideValidity, match="outside that window"):
+        personalize(card, retired, sample_credential(), lock=True, today=NOW.date())
     assert card.application.state.ef == b""
     assert card.application.state.lifecycle == 0x03
 
@@ -280,15 +281,17 @@ def test_tearing_at_any_apdu_of_personalisation(
 ) -> None:
     """Pull the card at every command: it never verifies with other data than issued."""
     card = fresh_card()
-    earlier, _ = personalize(card, es256_key, sample_credential(name="Wrong Name Typo"))
+    earlier, _ = personalize(
+        card, es256_key, sample_credential(name="Wrong Name Typo"), today=NOW.date()
+    )
     card.remove_at(index, stage)  # type: ignore[arg-type]
     intended = sample_credential()
     with pytest.raises(CardRemoved):
-        personalize(card, es256_key, intended, lock=True)
+        personalize(card, es256_key, intended, lock=True, today=NOW.date())
     card.insert()
     try:
         result = verify_card(card, card_trust, NOW)
-    except (CardError, CredentialError):
+    except (MediumError, CredentialError):
         locked = card.application.state.lifecycle == 0x05
         assert not locked, "a locked card must verify"
     else:
@@ -302,14 +305,14 @@ def test_tearing_at_any_apdu_of_personalisation(
             assert result.authenticity == Authenticity.CHIP_AUTHENTICATED
     card.insert()
     if card.application.state.lifecycle == 0x03:  # else the lock itself went through
-        personalize(card, es256_key, intended, lock=True)
+        personalize(card, es256_key, intended, lock=True, today=NOW.date())
     assert verify_card(card, card_trust, NOW).credential.name == intended.name
 
 
 def test_errors_never_carry_personal_data(es256_key: IssuerKey, card_trust: TrustStore) -> None:
     name, dob = "Ana Sofia Rivera Delgado", "1990"
     card = fresh_card()
-    blob, _ = personalize(card, es256_key, sample_credential())
+    blob, _ = personalize(card, es256_key, sample_credential(), today=NOW.date())
     messages = []
     for damage in range(0, len(blob), 7):
         torn = bytearray(blob)
@@ -317,7 +320,7 @@ def test_errors_never_carry_personal_data(es256_key: IssuerKey, card_trust: Trus
         script = ScriptedConnection([FCI_INIT, (bytes(torn), 0x6282), (bytes(64), 0x9000)])
         try:
             verify_card(script, card_trust, NOW)
-        except (CardError, CredentialError) as error:
+        except (MediumError, CredentialError) as error:
             messages.append(f"{error!s} {error!r}")
     clone = ScriptedConnection([FCI_INIT, (blob, 0x6282), (bytes(64), 0x9000)])
     with pytest.raises(CardAuthenticationError) as caught:

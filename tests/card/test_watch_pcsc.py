@@ -15,7 +15,8 @@ from cityid_card import IssuerKey, TrustStore
 from cityid_card.desk import Arrival, Removal, watch
 from cityid_card.desk.loop import ReaderEvent
 from cityid_card.drivers import SimConnection
-from cityid_card.iso7816 import Authenticity, CardApplication, personalize
+from cityid_card.iso7816 import CardApplication, personalize
+from cityid_card.media import Authenticity
 from tests.conftest import NOW, sample_credential
 
 from .pcsc_stack import FaultyCard, PcscStack
@@ -32,7 +33,7 @@ def test_the_reader_loop_on_pcsc(
     pcsc: PcscStack, es256_key: IssuerKey, card_trust: TrustStore
 ) -> None:
     application = CardApplication()
-    personalize(SimConnection(application), es256_key, sample_credential())
+    personalize(SimConnection(application), es256_key, sample_credential(), today=NOW.date())
     application.reset()
     card = FaultyCard(application)
     events: list[ReaderEvent] = []

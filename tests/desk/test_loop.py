@@ -12,12 +12,17 @@ import pytest
 
 from cityid_card.desk import Arrival, Removal, event_json, get_policy, watch
 from cityid_card.desk.loop import ReaderEvent
-from cityid_card.drivers import ReaderConnection, ReaderInfo, SimConnection
-from cityid_card.errors import BlankCard, Expired, NoReader, TagRemoved
-from cityid_card.iso7816.applet import CardApplication, CardState
-from cityid_card.iso7816.session import Authenticity, personalize
+from cityid_card.drivers import Reader, ReaderInfo, ReopeningReader, SimConnection
+from cityid_card.errors import Expired
+from cityid_card.iso7816.applet import CardApplication
+from cityid_card.iso7816.errors import BlankCard
+from cityid_card.iso7816.session import personalize
+from cityid_card.media import Authenticity, Link
+from cityid_card.media.errors import NoReader
+from cityid_card.sim_io import card_in_file
 from cityid_card.type2 import NTAG213
 from cityid_card.type2.emulator import EmulatedNtag
+from cityid_card.type2.errors import TagRemoved
 from cityid_card.type2.session import personalize_tag
 from cityid_card_nfc.driver import Type2Connection
 from cityid_card_nfc.sim import open_emulated
@@ -59,7 +64,10 @@ class Field:
     def readers(self) -> list[ReaderInfo]:
         return [ReaderInfo("field", "a test's field", self.card is not None)]
 
-    def open(self, target: str, *, timeout: float) -> ReaderConnection:
+    def reader(self, target: str) -> Reader:
+        return ReopeningReader(self, target, "field")
+
+    def open(self, target: str, *, timeout: float, kind: str | None = None) -> Link:
         if self.card is None and self.stale_opens and self._stale_card is not None:
             self.stale_opens -= 1
             ghost = SimConnection(self._stale_card, reader="field")
@@ -110,7 +118,7 @@ def _run(
 
 def _personalized_card(issuer: Issuer, **changes: object) -> CardApplication:
     application = CardApplication()
-    personalize(SimConnection(application), issuer.key, sample_credential(**changes))
+    personalize(SimConnection(application), issuer.key, sample_credential(**changes), today=TODAY)
     application.reset()
     return application
 
@@ -120,7 +128,7 @@ def _written_tag(issuer: Issuer) -> EmulatedNtag:
     tag = EmulatedNtag(NTAG213)
     link = open_emulated(tag)
     assert isinstance(link, Type2Connection)
-    personalize_tag(link, issuer.key, sample_credential(name="Ana Rivera"))
+    personalize_tag(link, issuer.key, sample_credential(name="Ana Rivera"), today=TODAY)
     return tag
 
 
@@ -133,8 +141,8 @@ def _kinds(events: list[ReaderEvent]) -> list[str]:
 
 def test_a_card_left_on_the_reader_is_verified_once(issuer: Issuer, tmp_path: Path) -> None:
     state = tmp_path / "card.json"
-    application = CardApplication(CardState.load(state), on_commit=lambda s: s.save(state))
-    personalize(SimConnection(application), issuer.key, sample_credential())
+    application = card_in_file(state)
+    personalize(SimConnection(application), issuer.key, sample_credential(), today=TODAY)
     events = _run(issuer, f"sim:card:{state}", None, [lambda: None] * 20)
     assert _kinds(events) == ["valid"]
     arrival = events[0]
@@ -243,8 +251,8 @@ def test_the_watch_command_prints_json_lines(
 ) -> None:
     state, trust = tmp_path / "card.json", tmp_path / "trust.json"
     issuer.trust.save(trust)
-    application = CardApplication(CardState.load(state), on_commit=lambda s: s.save(state))
-    personalize(SimConnection(application), issuer.key, sample_credential())
+    application = card_in_file(state)
+    personalize(SimConnection(application), issuer.key, sample_credential(), today=TODAY)
     argv = ["watch", "--reader", f"sim:card:{state}", "--trust", str(trust), "--count", "1"]
     status, out, err = run_cli(capsys, *argv, "--json", "--policy", "age-check:18")
     assert status == 0 and err == ""
@@ -310,8 +318,8 @@ def test_the_service_streams_the_reader_loop(
 
 def test_an_iso_dep_card_through_the_sim_driver(issuer: Issuer, tmp_path: Path) -> None:
     state = tmp_path / "card.json"
-    application = CardApplication(CardState.load(state), on_commit=lambda s: s.save(state))
-    personalize(SimConnection(application), issuer.key, sample_credential())
+    application = card_in_file(state)
+    personalize(SimConnection(application), issuer.key, sample_credential(), today=TODAY)
     events = _run(issuer, f"sim:isodep:{state}", None, [lambda: None] * 10)
     assert _kinds(events) == ["valid"]
     arrival = events[0]

@@ -417,13 +417,14 @@ def test_a_page_opened_after_the_tap_sees_the_card_on_the_reader(server: LiveSer
 
 def test_the_serve_command_streams_its_reader(issuer: Issuer, tmp_path: Path) -> None:
     from cityid_card.drivers import SimConnection
-    from cityid_card.iso7816 import CardApplication, CardState, personalize
+    from cityid_card.iso7816 import personalize
+    from cityid_card.sim_io import card_in_file
     from tests.conftest import sample_credential
 
     state, trust = tmp_path / "card.json", tmp_path / "trust.json"
     issuer.trust.save(trust)
-    application = CardApplication(CardState.load(state), on_commit=lambda s: s.save(state))
-    personalize(SimConnection(application), issuer.key, sample_credential())
+    application = card_in_file(state)
+    personalize(SimConnection(application), issuer.key, sample_credential(), today=DESK_NOW.date())
     port = _free_port()
     command = [
         sys.executable, "-m", "cityid_card", "serve", "--trust", str(trust),

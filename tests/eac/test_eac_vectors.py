@@ -207,3 +207,10 @@ def test_the_transcript_only_uses_rights_the_terminal_holds() -> None:
             assert rights & needed
         if command[:4] == bytes.fromhex("002241a4") and b"\x05\x02\x03" in command:  # RI
             assert rights & cvc.Rights.RESTRICTED_IDENTIFICATION
+
+
+def test_the_totals_count_the_bytes_on_the_wire() -> None:
+    steps = V["apdus"]
+    sent = sum(len(b(s.get("protected_command", s["command"]))) for s in steps)
+    received = sum(len(b(s.get("protected_response", s["response"]))) for s in steps)
+    assert V["totals"] == {"apdus": len(steps), "bytes_sent": sent, "bytes_received": received}

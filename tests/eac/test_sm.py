@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cityid_card.eac import EacEncodingError, SecureMessagingError, pace, sm
@@ -116,6 +116,7 @@ def test_error_messages_carry_no_data() -> None:
     assert secret.hex() not in str(caught.value) and "Ana" not in str(caught.value)
 
 
+@settings(deadline=None)  # wall-clock deadlines flake on a loaded CI machine
 @given(
     ins=st.integers(0, 255).filter(lambda i: i & 0xF0 not in (0x60, 0x90)),
     data=st.binary(max_size=300),

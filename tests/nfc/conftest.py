@@ -13,8 +13,8 @@ import pytest
 
 from cityid_card import IssuerKey, TrustStore, type2
 from cityid_card.iso7816.isodep import EmulatedIsoDep
+from cityid_card.media import TYPE2
 from cityid_card.type2.emulator import EmulatedNtag
-from cityid_card.type2.session import TagLink
 from cityid_card_nfc.driver import IsoDepConnection, NfcConnection, Type2Connection
 from cityid_card_nfc.sim import open_emulated
 from tests.conftest import NOW, sample_credential
@@ -25,7 +25,7 @@ UID = bytes.fromhex("04a1b2c3d4e5f6")
 
 
 def tag_link(connection: NfcConnection) -> Type2Connection:
-    assert isinstance(connection, Type2Connection) and isinstance(connection, TagLink)
+    assert connection.kind == TYPE2 and isinstance(connection, Type2Connection)
     return connection
 
 

@@ -33,7 +33,7 @@ def test_write_read_verify_lock_an_emulated_ntag213(
         f"wrote the 116-byte credential to the NTAG213 in {reader} (it held: blank); "
         "35 pages, 37 frames; read back and compared",
         "verified: signature only",
-        "NOT locked: run again with --lock to make the tag read-only",
+        "NOT locked: run again with --lock to make the NTAG213 read-only",
     ]
     assert len(image.read_bytes()) == 180 and image.read_bytes()[16:18] == b"\x03\x83"
     status, out, _ = run(capsys, "read", "--reader", reader, "--out", str(issued / "r.cbor"))
@@ -41,16 +41,23 @@ def test_write_read_verify_lock_an_emulated_ntag213(
     assert (issued / "r.cbor").read_bytes() == (issued / "c.cbor").read_bytes()
     status, out, _ = run(capsys, "verify", "--reader", reader, "--trust", trust)
     assert status == 0 and "signature only" in out and "read and checked in 1 frame\n" in out
-    assert "NOT locked: anyone can rewrite this tag" in out
+    assert "NOT locked: anyone can rewrite this NTAG213" in out
     status, out, _ = run(capsys, "write", "--reader", reader, card, "--lock", "--json")
     assert status == 0
     assert json.loads(out) == {
-        "reader": reader, "tag": "NTAG213", "bytes": 116, "pages_written": 0, "frames": 10,
-        "replaced": "credential", "authenticity": None, "locked": True,
+        "medium": "nfc_tag", "reader": reader, "product": "NTAG213", "bytes": 116,
+        "writes": 0, "frames": 10, "replaced": "credential", "authenticity": None,
+        "locked": True, "originality": None,
     }  # fmt: skip
     status, out, _ = run(capsys, "verify", "--reader", reader, "--trust", trust, "--json")
     result = json.loads(out)
-    assert (status, result["locked"], result["tag"], result["frames"]) == (0, True, "NTAG213", 1)
+    assert (status, result["locked"], result["product"], result["frames"]) == (
+        0,
+        True,
+        "NTAG213",
+        1,
+    )
+    assert (result["medium"], result["status"]) == ("nfc_tag", "unknown")
     assert (result["authenticity"], result["originality"]) == ("signature_only", None)
     status, out, err = run(capsys, "write", "--reader", reader, card)
     assert (status, out) == (2, "")
@@ -103,7 +110,7 @@ def test_write_refuses_foreign_tags_and_chip_cards(
     status, out, _ = run(capsys, "write", "--reader", f"sim:ntag213:{image}", card, "--force")
     assert status == 0 and "(it held: foreign)" in out
     status, _, err = run(capsys, "write", "--reader", "sim:isodep", card)
-    assert status == 2 and "use cityid-card personalize (UnsupportedTag)" in err
+    assert status == 2 and "(cityid-card personalize) (UnsupportedMedium)" in err
     (issued / "short.bin").write_bytes(bytes(100))
     status, _, err = run(capsys, "read", "--reader", f"sim:ntag213:{issued / 'short.bin'}")
     assert status == 2 and "is not an NTAG213 image (180 bytes, page 0 first)" in err
@@ -127,7 +134,7 @@ def test_write_verifies_before_writing_and_keeps_another_holders_credential(
     issue += ["--dob", "1990-04-12", "--expires", "2031-11-20", "--status-index", "8"]
     assert run(capsys, *issue, "--out", str(other))[0] == 0
     status, _, err = run(capsys, "write", "--reader", reader, str(other))
-    assert status == 2 and "another holder's credential" in err and "(CardNotBlank)" in err
+    assert status == 2 and "another holder's credential" in err and "(TagNotBlank)" in err
     status, out, _ = run(capsys, "write", "--reader", reader, str(other), "--force")
     assert status == 0 and "(it held: credential)" in out
 
@@ -144,7 +151,9 @@ def test_an_iso_dep_card_personalised_by_contact_verifies_contactless(
     status, out, _ = run(capsys, "verify", "--reader", f"sim:isodep:{state}", "--trust", trust)
     assert status == 0 and "chip authenticated" in out and "card in sim:isodep" in out
     status, out, _ = run(capsys, "read", "--reader", f"sim:isodep:{state}", "--json")
-    assert status == 0 and json.loads(out)["locked"] is True and "tag" not in json.loads(out)
+    result = json.loads(out)
+    assert status == 0 and result["locked"] is True and result["medium"] == "chip_card"
+    assert result["apdus"] == 2 and "product" not in result
 
 
 def test_readers_lists_the_nfc_emulators(capsys: pytest.CaptureFixture[str]) -> None:
@@ -203,3 +212,21 @@ def test_demo_without_the_nfc_driver_says_so(
     assert (
         "== NFC tags: skipped (the nfc driver is not installed: pip install -e drivers/nfc)" in out
     )
+
+
+def test_personalize_takes_an_nfc_tag_too_and_binds_its_uid(
+    issued: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image, trust = issued / "tag.bin", str(issued / "trust.json")
+    reader = f"sim:ntag215:{image}"
+    personalize = ["personalize", "--reader", reader, "--key", str(issued / "issuer.pem")]
+    status, out, _ = run(capsys, *personalize, *HOLDER, "--status-index", "5", "--json")
+    result = json.loads(out)
+    assert status == 0 and (result["medium"], result["product"]) == ("nfc_tag", "NTAG215")
+    assert (result["authenticity"], result["locked"]) == ("tag_uid_bound", False)
+    verify = ["verify", "--reader", reader, "--trust", trust, "--all", "--json"]
+    status, out, _ = run(capsys, *verify)
+    uid = image.read_bytes()[0:3] + image.read_bytes()[4:8]
+    verified = json.loads(out)
+    assert status == 0 and verified["claims"]["tag_uid"] == uid.hex()
+    assert verified["authenticity"] == "tag_uid_bound" and verified["status"] == "unknown"

@@ -16,16 +16,16 @@ import nfc.tag.tt4
 import pytest
 
 from cityid_card import IssuerKey, TrustStore, type2
-from cityid_card.errors import NotOurTag
 from cityid_card.iso7816 import CardApplication, CardSession, personalize, verify_card
 from cityid_card.iso7816.isodep import EmulatedIsoDep
-from cityid_card.iso7816.session import Authenticity
+from cityid_card.media import Authenticity
 from cityid_card.type2 import ndef
 from cityid_card.type2.emulator import EmulatedNtag
+from cityid_card.type2.errors import NotOurTag
 from cityid_card.type2.session import TagSession
 from cityid_card_nfc.driver import IsoDepConnection
 from cityid_card_nfc.emulator import EmulatedReader
-from tests.conftest import sample_credential
+from tests.conftest import NOW, sample_credential
 
 from .conftest import UID, Field
 
@@ -139,12 +139,12 @@ def test_nfcpy_activates_the_iso_dep_card_and_the_core_session_runs_over_it(
     application = CardApplication()
     card = iso_dep(field, application)
     assert isinstance(card._tag, nfc.tag.tt4.Type4ATag) and len(card.uid) == 4
-    _, result = personalize(card, key, sample_credential(), lock=True)
+    _, result = personalize(card, key, sample_credential(), lock=True, today=NOW.date())
     assert result.authenticity is Authenticity.CHIP_AUTHENTICATED
     assert card._tag.is_present
     again = iso_dep(field, application)
     start = again.frames
-    verified = verify_card(again, TrustStore([key.public()]))
+    verified = verify_card(again, TrustStore([key.public()]), NOW)
     assert verified.authenticity is Authenticity.CHIP_AUTHENTICATED and verified.locked
     assert again.frames - start == 3  # SELECT, READ BINARY, INTERNAL AUTHENTICATE
     assert card._tag.ndef is None  # no NDEF application: it is a cityid-card card
@@ -153,7 +153,9 @@ def test_nfcpy_activates_the_iso_dep_card_and_the_core_session_runs_over_it(
 def test_iso_dep_chains_answers_longer_than_the_readers_frames(field: Field) -> None:
     key = IssuerKey.generate("ES256", kid="CHI-ISO")
     application = CardApplication()
-    personalize(iso_dep(field, application), key, sample_credential(gender="X" * 32))
+    personalize(
+        iso_dep(field, application), key, sample_credential(gender="X" * 32), today=NOW.date()
+    )
     # A reader that takes 128-byte frames: nfcpy asks for FSD 128, the answer is chained.
     card = iso_dep(field, application, max_recv=200)
     session = CardSession(card)

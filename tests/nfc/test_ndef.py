@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cityid_card.errors import NdefFormatError, NotOurTag
 from cityid_card.type2 import ndef
+from cityid_card.type2.errors import NdefFormatError, NotOurTag
 from cityid_card.type2.ndef import NdefRecord, Tnf
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cityid_card import TrustStore, errors, type2
-from cityid_card.type2 import ndef
+from cityid_card import TrustStore, type2
+from cityid_card.type2 import errors, ndef
 from cityid_card.type2.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag
 from cityid_card.type2.session import verify_tag
 from tests.conftest import NOW, VECTORS, load_generator

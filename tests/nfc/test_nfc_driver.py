@@ -16,7 +16,7 @@ from cityid_card.drivers import (
     list_readers,
     load_driver,
 )
-from cityid_card.errors import CardError, NoReader
+from cityid_card.media.errors import MediumError, NoReader
 from cityid_card.type2.emulator import EmulatedNtag
 from cityid_card_nfc.driver import NfcDriver, Type2Connection
 from cityid_card_nfc.sim import load_tag
@@ -52,21 +52,21 @@ def test_an_image_file_keeps_the_tag(tmp_path: Path, field: Field) -> None:
     again = load_tag(type2.NTAG213, path)
     assert again.uid == tag.uid and bytes(again.memory[80:84]) == b"\x01\x02\x03\x04"
     path.write_bytes(bytes(10))
-    with pytest.raises(CardError, match="not an NTAG213 image"):
+    with pytest.raises(MediumError, match="not an NTAG213 image"):
         load_tag(type2.NTAG213, path)
 
 
 def test_real_readers_without_hardware() -> None:
     found = list_readers()["nfc"]
-    assert found == [] or isinstance(found, CardError)
-    with pytest.raises(CardError):
+    assert found == [] or isinstance(found, MediumError)
+    with pytest.raises(MediumError):
         NfcDriver().open("usb:ffff:ffff", timeout=0)
-    with pytest.raises(CardError):
+    with pytest.raises(MediumError):
         NfcDriver().open("tty:nonexistent0:pn532", timeout=0)
 
 
 def test_a_closed_connection_refuses_to_work(field: Field) -> None:
-    from cityid_card.errors import TransportError
+    from cityid_card.media.errors import TransportError
 
     connection = field.tag(EmulatedNtag(type2.NTAG213, uid=UID))
     connection.close()
@@ -83,7 +83,7 @@ def test_the_core_never_imports_nfcpy() -> None:
 
 
 def test_a_broken_emulator_is_no_reader_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
-    from cityid_card.errors import DriverError
+    from cityid_card.media.errors import DriverError
 
     broken = importlib.metadata.EntryPoint(
         "ntag999", "no_such_module_here:Simulator", SIM_ENTRY_POINT_GROUP

@@ -9,18 +9,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cityid_card import IssuerKey, TrustStore, type2
-from cityid_card.errors import (
-    BadSignature,
+from cityid_card.errors import BadSignature, CredentialError, MalformedCredential
+from cityid_card.iso7816 import CardApplication, personalize
+from cityid_card.iso7816.errors import CardAuthenticationError
+from cityid_card.iso7816.isodep import EmulatedIsoDep
+from cityid_card.media import Authenticity, medium_for, verify_bytes
+from cityid_card.media.errors import UnsupportedMedium
+from cityid_card.status import CredentialStatus
+from cityid_card.type2 import ndef
+from cityid_card.type2.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag
+from cityid_card.type2.errors import (
     BlankTag,
     CapabilityContainerError,
-    CardNotBlank,
-    CredentialError,
-    MalformedCredential,
     NdefLengthError,
     NotOurTag,
     TagCapacityError,
     TagError,
     TagLocked,
+    TagNotBlank,
     TagProtocolError,
     TagRemoved,
     TagUidMismatch,
@@ -28,17 +34,11 @@ from cityid_card.errors import (
     TlvError,
     UnsupportedTag,
 )
-from cityid_card.iso7816 import CardApplication, personalize
-from cityid_card.iso7816.isodep import EmulatedIsoDep
-from cityid_card.iso7816.session import Authenticity
-from cityid_card.type2 import ndef
-from cityid_card.type2.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag
 from cityid_card.type2.session import (
     Contents,
     TagSession,
     personalize_tag,
     read_tag,
-    verify_reader,
     verify_tag,
     write_tag,
 )
@@ -57,8 +57,10 @@ def test_a_whole_ntag213_credential_is_read_in_one_frame(
     tag = field.tag(ntag213)
     activation = tag.frames
     result = verify_tag(tag, es256_trust, TODAY)
-    assert (result.frames, tag.frames - activation, activation) == (1, 1, 2)
-    assert (result.product, result.locked, result.originality) == ("NTAG213", False, None)
+    assert (result.facts.exchanges, tag.frames - activation, activation) == (1, 1, 2)
+    facts = result.facts
+    assert (facts.product, facts.locked, facts.originality) == ("NTAG213", False, None)
+    assert result.status is CredentialStatus.UNKNOWN  # the result has .status, as any
     assert result.authenticity is Authenticity.SIGNATURE_ONLY
     assert read_tag(field.tag(ntag213)) == (reference, False, 1)
 
@@ -103,7 +105,7 @@ def test_tags_other_than_ntag21x_are_read_through_nfcpys_generic_path(
     # No GET_VERSION: nfcpy takes it for an NTAG203, and FAST_READ is not used.
     tag.fault = lambda frame: b"\x00" if frame[:1] in (b"\x60", b"\x3a") else None
     connection = field.tag(tag)
-    assert connection.product is None and connection.kind == "NXP NTAG203"
+    assert connection.product is None and connection.nfcpy_product == "NXP NTAG203"
     blob, locked, frames = read_tag(connection)
     assert (blob, locked, frames) == (reference, False, 10)  # READ, 16 bytes a frame
     with pytest.raises(UnsupportedTag, match="writing needs an NTAG213"):
@@ -115,11 +117,11 @@ def test_uid_binding_and_originality(
 ) -> None:
     tag = EmulatedNtag(type2.NTAG215, uid=UID)
     blob, written = personalize_tag(field.tag(tag), es256, sample_credential(), today=TODAY)
-    assert written.verification is not None and written.pages_written > 30
+    assert written.verification is not None and written.writes > 30
     assert written.verification.authenticity is Authenticity.TAG_UID_BOUND
-    assert written.verification.originality is False  # the emulator is no NXP chip
+    assert written.verification.facts.originality is False  # the emulator is no NXP chip
     result = verify_tag(field.tag(tag), es256_trust, TODAY, originality_keys=[TEST_ORIGINALITY_KEY])
-    assert (result.authenticity, result.originality, result.frames) == (
+    assert (result.authenticity, result.facts.originality, result.facts.exchanges) == (
         Authenticity.ORIGINALITY_CHECKED,
         True,
         2,
@@ -127,7 +129,7 @@ def test_uid_binding_and_originality(
     # A clone with the same UID that cannot answer READ_SIG: still UID bound.
     tag.fault = lambda frame: b"\x00" if frame[:1] == b"\x3c" else None
     result = verify_tag(field.tag(tag), es256_trust, TODAY, originality_keys=[TEST_ORIGINALITY_KEY])
-    assert (result.authenticity, result.originality) == (Authenticity.TAG_UID_BOUND, None)
+    assert (result.authenticity, result.facts.originality) == (Authenticity.TAG_UID_BOUND, None)
     # The same bytes on another tag: rejected, never a lower level.
     other = EmulatedNtag(type2.NTAG215)
     TagSession(field.tag(other)).write_message(ndef.encode_message(blob))
@@ -165,8 +167,8 @@ def test_only_a_blank_or_own_tag_is_written_unless_forced(
     assert b"example" not in ntag213.memory  # nothing of the URL is left
     renewed = es256.issue(sample_credential(expires=TODAY.replace(year=2032)))
     again = write_tag(field.tag(ntag213), renewed)
-    assert again.replaced is Contents.CREDENTIAL and again.pages_written < forced.pages_written
-    assert write_tag(field.tag(ntag213), renewed).pages_written == 0
+    assert again.replaced is Contents.CREDENTIAL and again.writes < forced.writes
+    assert write_tag(field.tag(ntag213), renewed).writes == 0
     assert read_tag(field.tag(ntag213))[0] == renewed
 
 
@@ -175,10 +177,10 @@ def test_another_holders_credential_is_overwritten_only_when_forced(
 ) -> None:
     write_tag(field.tag(ntag213), reference)
     other = es256.issue(sample_credential(name="Bea Quinta Plimsoll Ruiz"))
-    with pytest.raises(CardNotBlank, match="another holder's credential: overwriting"):
+    with pytest.raises(TagNotBlank, match="another holder's credential: overwriting"):
         write_tag(field.tag(ntag213), other)
     born = es256.issue(sample_credential(date_of_birth=TODAY.replace(year=1991)))
-    with pytest.raises(CardNotBlank):
+    with pytest.raises(TagNotBlank):
         write_tag(field.tag(ntag213), born)
     assert read_tag(field.tag(ntag213))[0] == reference
     assert write_tag(field.tag(ntag213), other, force=True).replaced is Contents.CREDENTIAL
@@ -298,39 +300,56 @@ def test_a_tag_that_stops_answering_or_babbles(
 
 
 def test_no_tag_in_the_field_is_no_reader(field: Field, ntag213: EmulatedNtag) -> None:
-    from cityid_card.errors import NoReader
+    from cityid_card.media.errors import NoReader
 
     ntag213.in_field = False
     with pytest.raises(NoReader, match="no tag or card answered"):
         field.tag(ntag213)
 
 
-def test_verify_reader_takes_tags_and_iso_dep_cards(
+def test_the_medium_of_a_link_comes_from_its_kind_tags_and_iso_dep_cards_alike(
     field: Field, ntag213: EmulatedNtag, es256: IssuerKey, es256_trust: TrustStore
 ) -> None:
     blob = es256.issue(sample_credential(name="Ana Rivera", tag_uid=UID))
     write_tag(field.tag(ntag213), blob)
-    result = verify_reader(field.tag(ntag213), es256_trust, TODAY)
+    tag = medium_for(field.tag(ntag213))
+    assert tag.kind == "nfc_tag"
+    result = tag.verify(es256_trust, TODAY)
     assert result.authenticity is Authenticity.TAG_UID_BOUND
-    application = CardApplication()
-    card = field.card(EmulatedIsoDep(application))
-    personalize(card, es256, sample_credential())
-    assert (
-        verify_reader(field.card(EmulatedIsoDep(application)), es256_trust, TODAY).authenticity
-        is Authenticity.CHIP_AUTHENTICATED
+    assert (result.facts.kind, result.facts.reader, result.facts.product) == (
+        "nfc_tag",
+        "sim",
+        "NTAG213",
     )
+    application = CardApplication()
+    medium_for(field.card(EmulatedIsoDep(application))).personalise(
+        es256, sample_credential(), lock=False, today=TODAY
+    )
+    card = medium_for(field.card(EmulatedIsoDep(application)))
+    assert card.kind == "chip_card"
+    verified = card.verify(es256_trust, TODAY)
+    assert verified.authenticity is Authenticity.CHIP_AUTHENTICATED
+    # One result type for every medium, bytes included: the same five attributes.
+    from_bytes = verify_bytes(blob, es256_trust, TODAY)
+    for each in (result, verified, from_bytes):
+        assert each.status is CredentialStatus.UNKNOWN and each.kid == "CHI-NFC-1"
+        assert each.alg == "ES256" and each.credential.date_of_birth.year == 1990
+    assert from_bytes.authenticity is Authenticity.SIGNATURE_ONLY
     # A credential that binds a UID is checked on a card too: never claimed unchecked.
     bound_card = CardApplication()
     uid = bytes.fromhex("08aabbcc")
     personalize(
-        field.card(EmulatedIsoDep(bound_card)), es256, replace(sample_credential(), tag_uid=uid)
+        field.card(EmulatedIsoDep(bound_card)),
+        es256,
+        replace(sample_credential(), tag_uid=uid),
+        today=TODAY,
     )
-    same = verify_reader(field.card(EmulatedIsoDep(bound_card, uid=uid)), es256_trust, TODAY)
+    same = medium_for(field.card(EmulatedIsoDep(bound_card, uid=uid))).verify(es256_trust, TODAY)
     assert same.authenticity is Authenticity.CHIP_AUTHENTICATED
-    with pytest.raises(TagUidMismatch, match="another card's UID"):
-        verify_reader(field.card(EmulatedIsoDep(bound_card)), es256_trust, TODAY)
-    with pytest.raises(UnsupportedTag, match="not a chip card"):
-        field.tag(ntag213).transmit(b"\x00\xa4\x04\x00")
+    with pytest.raises(CardAuthenticationError, match="another card's UID"):
+        medium_for(field.card(EmulatedIsoDep(bound_card))).verify(es256_trust, TODAY)
+    with pytest.raises(UnsupportedMedium, match="personalised"):
+        card.write(blob)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -346,7 +365,7 @@ def test_any_memory_gives_a_credential_or_a_typed_error_never_a_hang(
     memory = memory[:12] + cc + (prefix + area)[:144] + memory[160:]
     field = Field()
     try:
-        with pytest.raises((TagError, CredentialError)):
+        with pytest.raises((TagError, BlankTag, TagProtocolError, CredentialError)):
             verify_tag(field.tag(EmulatedNtag(type2.NTAG213, memory)), TrustStore([]), TODAY)
     finally:
         field.close()

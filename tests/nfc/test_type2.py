@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cityid_card import type2
-from cityid_card.errors import (
+from cityid_card.type2 import NTAG213, NTAG215, NTAG216, CapabilityContainer, _secp128r1, ndef
+from cityid_card.type2.errors import (
     BlankTag,
     CapabilityContainerError,
     NdefLengthError,
@@ -23,7 +24,6 @@ from cityid_card.errors import (
     TagError,
     TlvError,
 )
-from cityid_card.type2 import NTAG213, NTAG215, NTAG216, CapabilityContainer, _secp128r1, ndef
 
 
 def walk(area: bytes) -> type2.NdefArea:
@@ -120,7 +120,7 @@ def test_lying_tlvs_raise_typed_errors(area: bytes, error: type[Exception], reas
 def test_any_data_area_ends_in_a_message_or_a_tag_error(area: bytes) -> None:
     try:
         found = walk(area)
-    except TagError:
+    except (TagError, BlankTag):
         return
     assert all(16 <= position < 16 + len(area) for position in found.positions)
 

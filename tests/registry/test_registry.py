@@ -324,3 +324,55 @@ def test_errors_never_quote_personal_data(registry: Registry, key: IssuerKey) ->
     with pytest.raises(RegistryError) as caught:
         _issue(registry, key, expires=date(2000, 1, 1))
     assert NAME not in str(caught.value) and "1988" not in str(caught.value)
+
+
+def test_a_purged_name_is_gone_from_the_sqlite_file(tmp_path: Path, key: IssuerKey) -> None:
+    """Deleted rows are overwritten (secure_delete), not left in free pages or the WAL."""
+    path = tmp_path / "city.db"
+    with Registry.create(path) as registry:
+        registry.add_key(key.kid, key_thumbprint(key), SIZE, 2)
+        _issue(
+            registry,
+            key,
+            name="Zenobia Purgeable",
+            issued=date(2010, 1, 1),
+            expires=date(2015, 1, 1),
+        )
+        for i in range(20):
+            _issue(registry, key, name=f"Kept Holder {i}")
+        assert registry.purge(date(2024, 1, 1)) == 1
+        raw = registry._engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+    data = b"".join(p.read_bytes() for p in tmp_path.glob("city.db*"))
+    assert b"Kept Holder 3" in data
+    assert b"Zenobia" not in data
+
+
+def test_an_unreachable_postgresql_is_a_registry_error_without_the_url(tmp_path: Path) -> None:
+    url = f"postgresql://clerk:s3cret-pw@/cityid?host={tmp_path}&port=5999"
+    with pytest.raises(RegistryError, match="unreachable") as caught:
+        Registry.open(url)
+    assert "s3cret" not in str(caught.value) and "clerk" not in str(caught.value)
+
+
+def test_several_keys_need_a_kid(registry: Registry, key: IssuerKey) -> None:
+    old_index = _issue(registry, key).status_index
+    new_key = IssuerKey.generate("ES256", kid="CHI-2027-1")
+    registry.add_key(new_key.kid, key_thumbprint(new_key), SIZE, 2)
+    new_index = _issue(registry, new_key).status_index
+    change: dict[str, Any] = {
+        "kind": EventKind.REVOKED,
+        "reason": Reason.LOST,
+        "operator": "c",
+        "now": NOW,
+    }
+    with pytest.raises(RegistryError, match="several keys"):
+        registry.set_state(index=old_index, **change)
+    card, _ = registry.set_state(index=old_index, kid=key.kid, **change)
+    assert card.kid == key.kid and card.state is CardState.REVOKED
+    assert registry.card(new_index, kid="CHI-2027-1").state is CardState.VALID
+    with pytest.raises(RegistryError, match="already tracks"):
+        registry.add_key(new_key.kid, key_thumbprint(new_key), SIZE, 2)

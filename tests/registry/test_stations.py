@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -175,3 +176,62 @@ def test_a_station_file_is_not_a_city(registry: Registry, key: IssuerKey, tmp_pa
         station.lease(station="x", count=1, thumbprint=key_thumbprint(key), now=NOW)
     with Registry.open(path) as station, pytest.raises(StationError):
         station.sync(registry)
+
+
+def test_an_unsynced_station_card_is_not_revoked_blindly(
+    registry: Registry, key: IssuerKey, tmp_path: Path
+) -> None:
+    """The city cannot tell a station's unused index from one it issued offline: sync first."""
+    from cityid_card.registry import NotIssued
+
+    path = tmp_path / "ward.db"
+    lease(registry, path, station="ward-1", count=3, thumbprint=key_thumbprint(key), now=NOW)
+    (index,) = _issue_offline(path, key, ["Not Yet Synced"])
+    change: dict[str, Any] = {"index": index, "kind": EventKind.REVOKED, "reason": Reason.STOLEN}
+    with pytest.raises(NotIssued, match="sync the station first"):
+        registry.set_state(**change, operator="clerk", now=NOW)
+    with Registry.open(path) as station:
+        registry.sync(station)
+    card, changed = registry.set_state(**change, operator="clerk", now=NOW + timedelta(hours=1))
+    assert changed and card.state is CardState.REVOKED
+
+
+def test_a_second_file_for_a_station_with_a_pool_is_refused(
+    registry: Registry, key: IssuerKey, tmp_path: Path
+) -> None:
+    """Its first file may have issued offline from the pool: two files never hold one index."""
+    thumbprint = key_thumbprint(key)
+    lease(
+        registry,
+        tmp_path / "laptop-1.db",
+        station="ward-5",
+        count=4,
+        thumbprint=thumbprint,
+        now=NOW,
+    )
+    with pytest.raises(StationError, match="another file"):
+        lease(
+            registry,
+            tmp_path / "laptop-2.db",
+            station="ward-5",
+            count=4,
+            thumbprint=thumbprint,
+            now=NOW,
+        )
+    assert not (tmp_path / "laptop-2.db").exists()
+    assert registry.counts()["leased"] == 4  # nothing leased by the refused call
+    # Once the first file is synced and its pool used up, a new file is fine.
+    _issue_offline(tmp_path / "laptop-1.db", key, [f"H{i}" for i in range(4)])
+    with Registry.open(tmp_path / "laptop-1.db") as station:
+        registry.sync(station)
+    assert (
+        lease(
+            registry,
+            tmp_path / "laptop-2.db",
+            station="ward-5",
+            count=4,
+            thumbprint=thumbprint,
+            now=NOW,
+        )
+        == 4
+    )

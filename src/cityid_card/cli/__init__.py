@@ -26,6 +26,7 @@ from . import (
     personalize,
     read,
     readers,
+    registry,
     serve,
     sim,
     status_list,
@@ -53,6 +54,7 @@ _COMMANDS = (
     hsm,
     face,
     completion,
+    registry,
     serve,
     watch,
 )
@@ -64,6 +66,7 @@ COMMAND_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("verifying", ("verify", "inspect")),
     ("cards and tags", ("readers", "personalize", "write", "read", "sim")),
     ("revocation", ("status-list", "revoke")),
+    ("registry", ("registry",)),
     ("station", ("batch", "face")),
     ("desk", ("serve", "watch")),
     ("keys", ("keygen", "hsm")),
@@ -103,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
         lines = [f"  {name:<{width}}{summaries[name]}" for name in names]
         sections.append(f"{title}:\n" + "\n".join(lines))
     parser.epilog = "\n\n".join([*sections, _EXAMPLES])
+    # The completion command describes the whole parser; it gets it here rather than
+    # importing this package back (no import cycle: tests/test_package.py).
+    parser.set_defaults(whole_parser=parser)
     return parser
 
 

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from cityid_card.credential import Credential
 from cityid_card.drivers import DEFAULT_TIMEOUT
-from cityid_card.errors import InputError
+from cityid_card.errors import InputError, PassphraseRequired
+from cityid_card.keyfiles import PIN_ENV, load_key, read_secret_file
 from cityid_card.keys import IssuerKey
-from cityid_card.status import StatusRegistry
+from cityid_card.media import Facts
+from cityid_card.pkcs11_uri import KeyUri, TokenError, TokenPinRequired, is_key_uri
 from cityid_card.trust import TrustStore
 
-from ._io import describe_os_error, load_registry, load_trust
+from ._io import describe_os_error, load_trust
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -87,12 +91,18 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def add_passphrase_flag(parser: argparse.ArgumentParser) -> None:
+    """--passphrase-file: the key file's passphrase, or the PIN of a key in a token.
+
+    ``--pin-file``, its old name in ``hsm``, still works (hidden from the help).
+    """
     parser.add_argument(
         "--passphrase-file",
         type=Path,
         metavar="FILE",
-        help="file whose first line is the private key's passphrase (the PIN for a pkcs11: key)",
+        help="file whose first line is the key file's passphrase, or the PIN of a pkcs11: "
+        "key (without it, a terminal asks)",
     )
+    parser.add_argument("--pin-file", type=Path, dest="passphrase_file", help=argparse.SUPPRESS)
 
 
 def add_key_flag(parser: argparse.ArgumentParser) -> None:
@@ -121,9 +131,61 @@ def trust_store_or_new(path: Path) -> TrustStore:
 
 
 def read_passphrase(path: Path | None) -> bytes | None:
-    if path is None:
-        return None
-    return path.read_bytes().splitlines()[0] if path.stat().st_size else b""
+    """The first line of a --passphrase-file, or None without one."""
+    return None if path is None else read_secret_file(path)
+
+
+def new_passphrase(path: Path | None) -> bytes | None:
+    """The passphrase for a new key file: --passphrase-file's, else typed twice on a terminal.
+
+    Empty (or no terminal and no file) means an unencrypted key file.
+    """
+    if path is not None or sys.stdin is None or not sys.stdin.isatty():
+        return read_passphrase(path)
+    first = getpass.getpass("Passphrase for the new key file (empty: none): ")
+    if first and getpass.getpass("The same passphrase again: ") != first:
+        raise InputError("the two passphrases differ: nothing was written")
+    return first.encode("utf-8") or None
+
+
+_T = TypeVar("_T")
+
+
+def with_secret(action: Callable[[bytes | None], _T], secret: bytes | None, prompt: str) -> _T:
+    """``action(secret)``; if it needs a passphrase or PIN that was not given, ask for it.
+
+    A terminal on standard input is asked (without echo) and ``action`` runs again;
+    otherwise, and with a secret that was given, the error says what to give.
+    """
+    try:
+        return action(secret)
+    except (PassphraseRequired, TokenPinRequired) as error:
+        if secret is not None or sys.stdin is None or not sys.stdin.isatty():
+            raise _needs_secret(error) from None
+    return action(getpass.getpass(prompt).encode("utf-8"))
+
+
+def _needs_secret(error: PassphraseRequired | TokenPinRequired) -> Exception:
+    if isinstance(error, PassphraseRequired):
+        return PassphraseRequired(
+            "the key file is encrypted: give --passphrase-file or type the passphrase"
+        )
+    return TokenPinRequired(
+        f"{error}: give --passphrase-file, pin-source= in the key URI or ${PIN_ENV}, "
+        "or type the PIN"
+    )
+
+
+def secret_prompt(location: str | os.PathLike[str]) -> str:
+    """What a terminal is asked for the key at ``location``: its passphrase, or a PIN."""
+    text = os.fspath(location)
+    if is_key_uri(text):
+        try:
+            named = KeyUri.parse(text)
+        except TokenError:
+            return "PIN: "
+        return f"PIN for token {named.token!r}: " if named.token else "token PIN: "
+    return f"Passphrase for {text}: "
 
 
 def load_issuer_key(
@@ -131,9 +193,15 @@ def load_issuer_key(
 ) -> IssuerKey:
     """The issuer key a --key names: a PEM file path or a pkcs11: URI.
 
-    A key in a token holds a session open: use the result as a context manager.
+    The passphrase or PIN comes from ``passphrase_file``, else (for a URI) the URI or
+    the environment, else a terminal asks for it. A key in a token holds a session
+    open: use the result as a context manager.
     """
-    return IssuerKey.load(location, read_passphrase(passphrase_file), kid=kid)
+    return with_secret(
+        lambda secret: load_key(location, secret, kid=kid),
+        read_passphrase(passphrase_file),
+        secret_prompt(location),
+    )
 
 
 #: The claims in the order people read them (dates in life order, the identifiers last).
@@ -181,6 +249,12 @@ def print_claims(credential: Credential, show: frozenset[str] = ALL_CLAIMS) -> N
         value = claims.get(label)
         if value is not None:
             print(f"  {label.replace('_', ' '):<14} {value}")
+
+
+def exchanges(facts: Facts) -> str:
+    """``1 frame``, ``2 APDUs``: what an operation on a medium cost, for messages."""
+    count = facts.exchanges or 0
+    return f"{count} {facts.unit}{'' if count == 1 else 's'}"
 
 
 def print_json(obj: dict[str, Any]) -> None:
@@ -276,10 +350,15 @@ def add_holder_flags(parser: argparse.ArgumentParser) -> None:
     )
     where.add_argument(
         "--registry",
-        type=Path,
-        metavar="FILE",
-        help="status registry to take a free random index from (recommended); "
-        "one of --registry and --status-index is required",
+        metavar="DB|JSON",
+        help="the registry to take a free random index from and record the card in (an "
+        "SQLite file or postgresql:// URL; a registry.json only takes the index); one of "
+        "--registry and --status-index is required",
+    )
+    parser.add_argument(
+        "--operator",
+        metavar="ID",
+        help="operator id the registry records (default: $CITYID_OPERATOR or the login name)",
     )
     add_passphrase_flag(parser)
 
@@ -295,30 +374,3 @@ def require_status_choice(args: argparse.Namespace) -> None:
             "no status index: give --registry FILE (recommended) or --status-index N and "
             "record N; without one the card could never be revoked"
         )
-
-
-def holder_credential(
-    args: argparse.Namespace, key: IssuerKey
-) -> tuple[Credential, StatusRegistry | None]:
-    """The credential the holder flags describe, and the registry its index came from.
-
-    Save the registry before the credential leaves the station: an index taken but
-    unused is harmless, one used twice is not.
-    """
-    require_status_choice(args)
-    registry = load_registry(args.registry) if args.registry else None
-    if registry is not None:
-        registry.check_key(key)
-        status_index = registry.allocate()
-    else:
-        status_index = args.status_index
-    credential = Credential(
-        name=args.name,
-        date_of_birth=args.dob,
-        expires=args.expires,
-        issued=args.issued,
-        gender=args.gender,
-        status_index=status_index,
-        tag_uid=args.tag_uid,
-    )
-    return credential, registry

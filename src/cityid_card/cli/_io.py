@@ -95,7 +95,8 @@ def read_json(path: Path, *, what: str) -> Any:
 
 
 def _looks_like_pem(data: bytes) -> bool:
-    return data.lstrip().startswith(b"-----BEGIN ")
+    # A key file made by keygen starts with its notes (kid, window), then the PEM block.
+    return data.lstrip().startswith((b"-----BEGIN ", b"cityid-card "))
 
 
 def load_trust(path: Path) -> TrustStore:

@@ -76,6 +76,7 @@ from ._common import (
     load_issuer_key,
     print_json,
 )
+from .registry import batch_registry, is_database
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -146,7 +147,7 @@ def register(commands: Any) -> None:
         "--kid",
         metavar="LABEL",
         help="the key's label for the records and events, as in the trust store "
-        "(default: the key's RFC 7638 thumbprint)",
+        "(default: the kid the key carries: its key file's, or its label in the token)",
     )
     add_passphrase_flag(parser)
     add_reader_flags(parser)
@@ -172,10 +173,12 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--registry",
-        type=Path,
-        help="status registry to take free random indexes from (recommended: a failed "
-        "card's index is revoked in it)",
+        metavar="DB|JSON",
+        help="the registry to take free random indexes from (recommended: a failed card's "
+        "index is revoked in it): an SQLite file or postgresql:// URL records every card "
+        "with its holder; a registry.json only takes the indexes",
     )
+    parser.add_argument("--operator", metavar="ID", help="operator id the registry records")
     parser.add_argument(
         "--stop-on-error", action="store_true", help="stop at the first card that fails"
     )
@@ -294,8 +297,10 @@ def _batch(args: argparse.Namespace, machine: Machine, signals: _Signals) -> Bat
         check_batch(applicants, key, today)
         cards = machine.cards(args.reader, args.timeout)
         faces = _card_faces(args, key) if args.faces is not None else None
-        indexes = RegistryFile(args.registry, key) if args.registry is not None else None
+        indexes = RegistryFile(args.registry, key) if _registry_file(args) else None
         records = None if args.records is None else stack.enter_context(RecordsFile(args.records))
+        if args.registry is not None and indexes is None:  # the city's registry (a database)
+            indexes = records = stack.enter_context(batch_registry(args, key, records))
         report = _changes_only(stack.enter_context(_reporter(args.json)))
         if faces is not None:
             folder = FaceFolder(args.faces, replace=args.force)
@@ -314,6 +319,11 @@ def _batch(args: argparse.Namespace, machine: Machine, signals: _Signals) -> Bat
             hold=signals.hold,
             on_event=report,
         )
+
+
+def _registry_file(args: argparse.Namespace) -> bool:
+    """--registry names a registry.json (not the city's registry database)."""
+    return args.registry is not None and not is_database(args.registry)
 
 
 def _rows_to_issue(applicants: list[Applicant], records: RecordsFile | None) -> list[int]:

@@ -34,9 +34,7 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import shtab  # only this command needs it
 
-    from . import build_parser
-
-    parser = build_parser()
+    parser: argparse.ArgumentParser = args.whole_parser  # set by cli.build_parser
     _mark_files(parser, shtab.FILE)
     sys.stdout.write(shtab.complete(parser, shell=args.shell))
     return EXIT_OK

@@ -15,18 +15,21 @@ import argparse
 import contextlib
 from collections.abc import Iterator
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 from cityid_card._algorithms import Algorithm
 from cityid_card.credential import Credential
 from cityid_card.drivers import SimDriver, connect
-from cityid_card.errors import CardError, CredentialError, NoReader
-from cityid_card.iso7816 import CardSession, personalize, verify_card
+from cityid_card.errors import CredentialError
+from cityid_card.iso7816 import CardSession
 from cityid_card.keys import IssuerKey
+from cityid_card.media import TYPE2, medium_for
+from cityid_card.media.errors import MediumError, NoReader
 from cityid_card.trust import TrustStore
 from cityid_card.type2 import NTAG213
+from cityid_card.type2.medium import TagInReader
 from cityid_card.type2.ndef import encode_message
-from cityid_card.type2.session import TagLink, TagSession, personalize_tag, verify_tag, write_tag
+from cityid_card.type2.session import TagSession
 from cityid_card.verifier import verify
 
 from ._common import EXIT_OK, add_json_flag, claims_json, print_claims, print_json
@@ -138,48 +141,48 @@ def _contact_card(today: date) -> dict[str, Any]:
     trust = TrustStore([key.public()])
     credential = _holder(today, 4712)
     card = SimDriver().card()
-    blob, _ = personalize(card, key, credential, lock=True)
+    done = medium_for(card).personalise(key, credential, lock=True, today=today)
     personalized = card.transmitted
-    session = CardSession(card)
-    result = verify_card(card, trust, session=session)
+    result = medium_for(card).verify(trust, today)
     other = SimDriver().card()
     copier = CardSession(other)
     copier.select()
     copier.generate_key()
-    copier.write_credential(blob)
+    copier.write_credential(done.blob)
     try:
-        verify_card(other, trust)
+        medium_for(other).verify(trust, today)
         copy = "nothing: the copy passed"
     except CredentialError as error:
         copy = type(error).__name__
     return {
         "reader": card.reader,
-        "bytes": len(blob),
+        "bytes": len(done.blob),
         "alg": result.alg,
         "kid": result.kid,
         "authenticity": result.authenticity.name.lower(),
         "locked": result.locked,
         "apdus_personalize": personalized,
-        "apdus_verify": session.apdus,
+        "apdus_verify": result.facts.exchanges,
         "copy": copy,
     }
 
 
 @contextlib.contextmanager
-def _tag(name: str) -> Iterator[TagLink]:
+def _tag(name: str) -> Iterator[TagInReader]:
     """An emulated tag in this process, as the nfc driver presents it."""
-    with connect(f"sim:{name}", timeout=0) as connection:
-        if not isinstance(connection, TagLink):
-            raise CardError(f"sim:{name} is not an NFC tag")
-        yield connection
+    with connect(f"sim:{name}", timeout=0) as link:
+        if link.kind != TYPE2:
+            raise MediumError(f"sim:{name} is not an NFC tag")
+        yield cast(TagInReader, link)
 
 
-def _copy_fails(blob: bytes, trust: TrustStore) -> str:
+def _copy_fails(blob: bytes, trust: TrustStore, today: date) -> str:
     """What becomes of the credential's bytes copied as they are to another NTAG215."""
     with _tag("ntag215") as copy:
         TagSession(copy).write_message(encode_message(blob))
         try:
-            return f"verifies too: {verify_tag(copy, trust).authenticity.name.lower()}"
+            level = medium_for(copy).verify(trust, today).authenticity
+            return f"verifies too: {level.name.lower()}"
         except CredentialError as error:
             return f"rejected: {type(error).__name__}"
 
@@ -192,25 +195,26 @@ def _nfc_tags(today: date) -> dict[str, Any]:
     blob = key.issue(credential)
     try:
         with _tag("ntag213") as tag:
-            written = write_tag(tag, blob, trust=trust)
-            result = verify_tag(tag, trust)
+            medium = medium_for(tag)
+            written = medium.write(blob, verifier=trust, now=today)
+            result = medium.verify(trust, today)
             generic_start = tag.frames
             tag.read_generic(0, 16 + 2 + len(encode_message(blob)))
             generic = tag.frames - generic_start
     except NoReader:
         return {"skipped": "the nfc driver is not installed: pip install -e drivers/nfc"}
     with _tag("ntag215") as tag:
-        bound, _ = personalize_tag(tag, key, credential, today=today)
-        bound_result = verify_tag(tag, trust)
+        bound = medium_for(tag).personalise(key, credential, lock=False, today=today)
+        bound_result = medium_for(tag).verify(trust, today)
     return {
         "reader": "sim:ntag213",
         "bytes": len(blob),
-        "pages_written": written.pages_written,
+        "pages_written": written.writes,  # the JSON key of earlier releases
         "authenticity": result.authenticity.name.lower(),
-        "frames_read": result.frames,
+        "frames_read": result.facts.exchanges,
         "frames_generic": generic,
-        "copy": _copy_fails(blob, trust),
-        "bound_bytes": len(bound),
+        "copy": _copy_fails(blob, trust, today),
+        "bound_bytes": len(bound.blob),
         "bound_authenticity": bound_result.authenticity.name.lower(),
-        "bound_copy": _copy_fails(bound, trust),
+        "bound_copy": _copy_fails(bound.blob, trust, today),
     }

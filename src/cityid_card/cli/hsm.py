@@ -4,34 +4,41 @@
 public key to a trust store like ``keygen`` does; every command that takes --key then
 accepts the key's pkcs11: URI. ``hsm list`` shows the tokens a PKCS#11 module offers,
 which of the format's algorithms each can sign with, and (with a PIN) their keys with
-the URI naming each. PINs come from a file or the environment, never the command line,
-and are never printed.
+the URI naming each. PINs come from --passphrase-file (the same flag as for key files;
+--pin-file is its old name), the URI or the environment, or a terminal asks for it;
+never from the command line, and they are never printed. --valid-from and --valid-until
+are stored on the key (CKA_START_DATE, CKA_END_DATE): signing outside them is refused.
+``hsm keygen`` overwrites nothing, so it has no --force: a key in the token and a kid in
+the trust store are never replaced.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import os
 from typing import TYPE_CHECKING, Any
 
-from cityid_card.errors import TokenError, TokenPinError, TrustStoreError
+from cityid_card.errors import MissingExtra, TrustStoreError
+from cityid_card.keyfiles import MODULE_ENV, PIN_ENV, token_module, token_pin
+from cityid_card.keys import IssuerKey
+from cityid_card.pkcs11_uri import KeyUri, TokenPinError
 
 from ._common import (
     EXIT_OK,
     add_json_flag,
     add_new_key_flags,
+    add_passphrase_flag,
     print_json,
     read_passphrase,
+    secret_prompt,
     trust_store_or_new,
+    with_secret,
 )
 
 if TYPE_CHECKING:
     from cityid_card.hsm import TokenInfo
 
-# The same as cityid_card.hsm's, which is imported only when a command runs: it needs
-# python-pkcs11, an optional extra.
-_MODULE_ENV, _PIN_ENV = "CITYID_CARD_PKCS11_MODULE", "CITYID_CARD_PKCS11_PIN"
-_NEEDS_PKCS11 = "keys in a token need python-pkcs11: pip install 'cityid-card[hsm]'"
+_NEEDS_PKCS11 = "keys in a token need python-pkcs11"
 
 
 def register(commands: Any) -> None:
@@ -54,7 +61,7 @@ def register(commands: Any) -> None:
     )
     keygen.add_argument("--kid", help="the key's label in the trust store (default: object=)")
     add_new_key_flags(keygen)
-    _add_pin_flag(keygen)
+    add_passphrase_flag(keygen)
     add_json_flag(keygen)
     keygen.set_defaults(run=run_keygen)
 
@@ -62,25 +69,15 @@ def register(commands: Any) -> None:
     listing.add_argument(
         "--module",
         metavar="PATH",
-        help=f"PKCS#11 module (default: ${_MODULE_ENV}, else SoftHSM2's)",
+        help=f"PKCS#11 module (default: ${MODULE_ENV}, else SoftHSM2's)",
     )
     listing.add_argument("--token", metavar="LABEL", help="only the token with this label")
-    _add_pin_flag(listing)
+    add_passphrase_flag(listing)
     add_json_flag(listing)
     listing.set_defaults(run=run_list)
 
 
-def _add_pin_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--pin-file",
-        type=Path,
-        metavar="FILE",
-        help=f"file whose first line is the token PIN (else pin-source= in the URI, or ${_PIN_ENV})",
-    )
-
-
-def _pin(args: argparse.Namespace) -> str | None:
-    secret = read_passphrase(args.pin_file)
+def _pin(secret: bytes | None) -> str | None:
     try:
         return None if secret is None else secret.decode("utf-8")
     except UnicodeDecodeError:
@@ -88,24 +85,26 @@ def _pin(args: argparse.Namespace) -> str | None:
 
 
 def run_keygen(args: argparse.Namespace) -> int:
-    try:
-        from cityid_card.hsm import KeyUri, generate_key
-    except ImportError:
-        raise TokenError(_NEEDS_PKCS11) from None
-
     uri = KeyUri.parse(args.key)
     kid = args.kid or uri.object
     store = trust_store_or_new(args.trust)
     if any(key.kid == kid for key in store):
         # Checked before the token is touched, so no orphan key is left in it.
         raise TrustStoreError(f"the trust store already has a key {kid!r}")
-    with generate_key(
-        uri,
-        args.alg,
-        pin=_pin(args),
-        kid=kid,
-        valid_from=args.valid_from,
-        valid_until=args.valid_until,
+
+    def generate(secret: bytes | None) -> IssuerKey:
+        return IssuerKey.generate_in_token(
+            args.key,
+            args.alg,
+            pin=token_pin(uri, _pin(secret)),
+            module=token_module(uri.module_path),
+            kid=kid,
+            valid_from=args.valid_from,
+            valid_until=args.valid_until,
+        )
+
+    with with_secret(
+        generate, read_passphrase(args.passphrase_file), secret_prompt(args.key)
     ) as key:
         public = key.public()
         located = key.uri or str(uri)
@@ -128,15 +127,19 @@ def run_keygen(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     try:
-        from cityid_card.hsm import list_tokens, pkcs11_module
+        from cityid_card.hsm import DEFAULT_MODULE, list_tokens
     except ImportError:
-        raise TokenError(_NEEDS_PKCS11) from None
+        raise MissingExtra("hsm", _NEEDS_PKCS11) from None
 
-    tokens = list_tokens(args.module, token=args.token, pin=_pin(args))
+    module = token_module(args.module) or DEFAULT_MODULE
+    pin = _pin(read_passphrase(args.passphrase_file))
+    if pin is None:
+        pin = os.environ.get(PIN_ENV)
+    tokens = list_tokens(module, token=args.token, pin=pin)
     if args.json:
         print_json(
             {
-                "module": pkcs11_module(args.module),
+                "module": module,
                 "tokens": [_token_json(token) for token in tokens],
             }
         )
@@ -150,7 +153,7 @@ def run_list(args: argparse.Namespace) -> int:
             f"serial {token.serial}): signs {algorithms}"
         )
         if token.keys is None:
-            print(f"  keys: give --pin-file or set {_PIN_ENV} to list them")
+            print(f"  keys: give --passphrase-file or set {PIN_ENV} to list them")
             continue
         if not token.keys:
             print("  no private keys")

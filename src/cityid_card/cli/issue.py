@@ -10,6 +10,7 @@ owner-only (0600), and an existing file is replaced only with --force.
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,11 @@ from ._common import (
     add_force_flag,
     add_holder_flags,
     add_json_flag,
-    holder_credential,
     load_issuer_key,
     print_json,
     require_status_choice,
 )
+from ._holder import holder_credential
 from ._io import PRIVATE, check_output, write_output
 
 _EXAMPLES = """\
@@ -57,12 +58,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _issue(args: argparse.Namespace, key: IssuerKey) -> int:
     credential, registry = holder_credential(args, key)
-    blob = key.issue(credential)
+    # The issuing city's local calendar date; refused outside the key's issuing window.
+    blob = key.issue(credential, today=date.today())
     if registry is not None:
         registry.save(args.registry)
     write_output(args.out, blob, force=args.force, mode=PRIVATE)
+    index = credential.status_index  # the registry's record of the card holds it too
     if args.json:
-        print_json({"out": str(args.out), "bytes": len(blob), "alg": key.alg, "kid": key.kid})
+        print_json({"out": str(args.out), "bytes": len(blob), "alg": key.alg, "kid": key.kid,
+                    "status_index": index})  # fmt: skip
     else:
-        print(f"wrote {args.out}: {len(blob)} bytes, {key.alg}")
+        print(f"wrote {args.out}: {len(blob)} bytes, {key.alg}, status index {index}")
     return EXIT_OK

@@ -2,7 +2,11 @@
 
 The private key is written owner-only (0600); an existing key file is replaced only
 with --force (the key it held is then lost for good). The trust store is created if it
-does not exist, and a kid already in it is refused.
+does not exist, and a kid already in it is refused. The key file carries the kid and
+the issuing window (--valid-from, --valid-until) with the key, so every command that
+signs with it refuses a credential dated outside the window. On a terminal, without
+--passphrase-file, the passphrase that encrypts the key file is asked for (twice;
+empty for none).
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from ._common import (
     add_json_flag,
     add_new_key_flags,
     add_passphrase_flag,
+    new_passphrase,
     print_json,
-    read_passphrase,
     trust_store_or_new,
 )
 from ._io import PRIVATE, check_output, write_output
@@ -56,11 +60,12 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     check_output(args.out, force=args.force)
     store = trust_store_or_new(args.trust)
+    passphrase = new_passphrase(args.passphrase_file)  # asked on a terminal
     key = IssuerKey.generate(
         args.alg, args.kid, valid_from=args.valid_from, valid_until=args.valid_until
     )
     store = store.with_key(key.public())  # refuses a kid already in the store
-    pem = key.to_pem(read_passphrase(args.passphrase_file))
+    pem = key.to_pem(passphrase)
     write_output(args.out, pem, force=args.force, mode=PRIVATE)
     store.save(args.trust)
     if args.json:

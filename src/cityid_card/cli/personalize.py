@@ -1,19 +1,21 @@
-"""``cityid-card personalize``: make a contact card for one holder.
+"""``cityid-card personalize``: make a card (or an NFC tag) for one holder.
 
-The card generates its key pair; the credential is issued with the card's public key
-in it, written to the card, read back, verified and the chip authenticated; with
---lock the card is then locked for good. Anything that fails leaves the card unlocked.
+A chip card generates its key pair; the credential is issued with the card's public
+key in it, written to the card, read back, verified and the chip authenticated. On an
+NFC tag the credential binds the tag's UID instead. With --lock the card or tag is then
+locked for good. Anything that fails leaves it unlocked.
 """
 
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from cityid_card.drivers import connect
-from cityid_card.iso7816 import personalize
 from cityid_card.keys import IssuerKey
+from cityid_card.media import medium_for
 
 from ._common import (
     EXIT_OK,
@@ -21,16 +23,17 @@ from ._common import (
     add_holder_flags,
     add_json_flag,
     add_reader_flags,
-    holder_credential,
     load_issuer_key,
     print_json,
 )
+from ._holder import holder_credential
 from ._io import PRIVATE, check_output, write_output
+from .registry import revoke_failed_card
 
 
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
-        "personalize", help="personalise a contact card", description=__doc__
+        "personalize", help="personalise a card or an NFC tag", description=__doc__
     )
     add_reader_flags(parser)
     add_holder_flags(parser)
@@ -51,35 +54,43 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
+    today = date.today()  # the issuing city's local date
     if args.out is not None:
         check_output(args.out, force=args.force)  # before the card is written
     credential, registry = holder_credential(args, key)
+    key.check_issuing_date(credential.issued or today)  # before the card is touched
     if registry is not None:
         registry.save(args.registry)
-    with connect(args.reader, timeout=args.timeout) as connection:
-        blob, result = personalize(connection, key, credential, lock=args.lock)
-        reader = connection.reader
+    try:
+        with connect(args.reader, timeout=args.timeout) as link:
+            done = medium_for(link).personalise(key, credential, lock=args.lock, today=today)
+    except BaseException:
+        revoke_failed_card(args, credential.status_index)  # the city's registry: card failed
+        raise
+    blob, facts = done.blob, done.verification.facts
     if args.out is not None:
         write_output(args.out, blob, force=args.force, mode=PRIVATE)
-    level = result.authenticity.name.lower()
+    level = done.authenticity.name.lower()
     if args.json:
         print_json(
             {
-                "reader": reader,
+                **facts.as_json(),
                 "bytes": len(blob),
                 "alg": key.alg,
                 "authenticity": level,
-                "locked": args.lock,
+                "locked": done.locked,
+                "status_index": credential.status_index,  # to revoke the card if it is lost
             }
         )
     else:
         print(
-            f"personalised the card in {reader}: {len(blob)} bytes, {key.alg}; "
-            f"read back, verified, {level.replace('_', ' ')}"
+            f"personalised the {facts.what} in {facts.reader}: {len(blob)} bytes, {key.alg}, "
+            f"status index {credential.status_index}; read back, verified, "
+            f"{level.replace('_', ' ')}"
         )
         print(
-            "locked: the card is read-only for good"
-            if args.lock
-            else "NOT locked: run again with --lock to finish the card"
+            f"locked: the {facts.what} is read-only for good"
+            if done.locked
+            else "NOT locked: run again with --lock to finish it"
         )
     return EXIT_OK

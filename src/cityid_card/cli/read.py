@@ -6,12 +6,18 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cityid_card.drivers import ReaderConnection, connect
-from cityid_card.errors import UnsupportedTag
-from cityid_card.iso7816 import CardSession
-from cityid_card.type2.session import TagLink, read_tag
+from cityid_card.drivers import connect
+from cityid_card.media import medium_for
+from cityid_card.media.errors import UnsupportedMedium
 
-from ._common import EXIT_OK, add_force_flag, add_json_flag, add_reader_flags, print_json
+from ._common import (
+    EXIT_OK,
+    add_force_flag,
+    add_json_flag,
+    add_reader_flags,
+    exchanges,
+    print_json,
+)
 from ._io import PRIVATE, check_output, write_output
 
 
@@ -36,58 +42,33 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_output(args.out, force=args.force)
-    tag: dict[str, Any] = {}
-    with connect(args.reader, timeout=args.timeout) as connection:
-        reader = connection.reader
+    with connect(args.reader, timeout=args.timeout) as link:
         if args.uid:
-            return _print_uid(args, connection)
-        if isinstance(connection, TagLink):
-            blob, locked, frames = read_tag(connection)
-            product = connection.product
-            tag = {
-                "tag": "Type 2 tag" if product is None else product.name,
-                "frames": frames,
-                "uid": connection.uid.hex(),
-            }
-        else:
-            session = CardSession(connection)
-            locked = session.select().locked
-            blob = session.read_credential()
+            return _print_uid(args, link.reader, link.uid)
+        reading = medium_for(link).read()
+    blob, facts = reading.blob, reading.facts
     if args.out is not None:
         write_output(args.out, blob, force=args.force, mode=PRIVATE)
     if args.json:
-        print_json(
-            {
-                "verified": False,
-                "reader": reader,
-                "bytes": len(blob),
-                "locked": locked,
-                "out": None if args.out is None else str(args.out),
-                **tag,
-            }
-        )
+        out = None if args.out is None else str(args.out)
+        print_json({"verified": False, "bytes": len(blob), "out": out, **facts.as_json()})
     else:
-        state = {True: "locked", False: "NOT locked", None: "lock state unknown"}[locked]
+        state = {True: "locked", False: "NOT locked", None: "lock state unknown"}[facts.locked]
         where = f"; wrote {args.out}" if args.out is not None else ""
-        if tag:
-            unit = "frame" if tag["frames"] == 1 else "frames"
-            print(
-                f"read {len(blob)} bytes from the {tag['tag']} in {reader} ({state}) "
-                f"in {tag['frames']} {unit}{where}"
-            )
-        else:
-            print(f"read {len(blob)} bytes from the card in {reader} ({state}){where}")
+        print(
+            f"read {len(blob)} bytes from the {facts.what} in {facts.reader} ({state}) "
+            f"in {exchanges(facts)}{where}"
+        )
         print("UNVERIFIED: use cityid-card verify --reader to check it")
     return EXIT_OK
 
 
-def _print_uid(args: argparse.Namespace, connection: ReaderConnection) -> int:
+def _print_uid(args: argparse.Namespace, reader: str, uid: bytes | None) -> int:
     # NFC tags and ISO-DEP cards have a UID; contact cards have none.
-    uid = getattr(connection, "uid", None)
-    if not isinstance(uid, bytes):
-        raise UnsupportedTag("the card in this reader reports no UID (it is a contact card)")
+    if uid is None:
+        raise UnsupportedMedium("the card in this reader reports no UID (it is a contact card)")
     if args.json:
-        print_json({"reader": connection.reader, "uid": uid.hex()})
+        print_json({"reader": reader, "uid": uid.hex()})
     else:
         print(uid.hex())
     return EXIT_OK

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from cityid_card.drivers import SimDriver
-from cityid_card.iso7816.vpcd import VPCD_PORT, serve
+from cityid_card.iso7816.vpcd import VPCD_PORT
+from cityid_card.sim_io import serve
 
 from ._common import EXIT_OK
 

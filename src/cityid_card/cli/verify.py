@@ -12,16 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from cityid_card import qr
 from cityid_card.drivers import connect
 from cityid_card.errors import CredentialError, InputError
-from cityid_card.iso7816 import CardVerification
-from cityid_card.type2.session import TagVerification, verify_reader
-from cityid_card.verifier import StatusPolicy, VerifiedCredential, Verifier
+from cityid_card.media import Verification, medium_for, verify_bytes
+from cityid_card.verifier import StatusPolicy, Verifier
 
 from ._common import (
     ALL_CLAIMS,
@@ -33,12 +32,14 @@ from ._common import (
     add_json_flag,
     add_reader_flags,
     claims_json,
+    exchanges,
     iso_moment,
     paint,
     print_claims,
     print_json,
 )
 from ._io import load_status_list, load_trust, read_credential, read_input
+from .status_list import status_note
 
 #: A photo of a card face from a phone is a few megabytes.
 _MAX_IMAGE = 64 * 1024 * 1024
@@ -159,7 +160,9 @@ def build_verifier(args: argparse.Namespace) -> Verifier:
     trust = load_trust(args.trust)
     lists = [load_status_list(path, trust) for path in args.status_list]
     policy = StatusPolicy.REJECT_UNKNOWN if args.require_status else StatusPolicy.ACCEPT_UNKNOWN
-    return Verifier(trust, lists, cache_size=0, status_policy=policy)
+    verifier = Verifier(trust, cache_size=0, status_policy=policy)
+    verifier.update_status_lists(lists, now=datetime.now(UTC))  # refuses a list dated ahead
+    return verifier
 
 
 def verification_time(args: argparse.Namespace) -> datetime | date:
@@ -172,66 +175,52 @@ def _valid() -> str:
     return paint("VALID", "green", sys.stdout)
 
 
-def result_json(result: VerifiedCredential, show: frozenset[str]) -> dict[str, Any]:
-    """A successful verification as JSON: claims holds name, expires and what --show adds."""
-    return {
+def result_json(result: Verification, show: frozenset[str]) -> dict[str, Any]:
+    """A successful verification as JSON: claims holds name, expires and what --show adds.
+
+    Read from a reader, it also has the authenticity level reached and the medium's facts
+    (``medium``, ``reader``, ``locked``, ``product``, ``frames`` or ``apdus``, ...).
+    """
+    body: dict[str, Any] = {
         "valid": True,
         "kid": result.kid,
         "alg": result.alg,
         "status": result.status.value,
         "claims": claims_json(result.credential, show),
     }
+    if result.facts.reader is not None:
+        body.update(result.facts.as_json(), authenticity=result.authenticity.name.lower())
+    return body
 
 
-def report(args: argparse.Namespace, result: VerifiedCredential) -> None:
-    """Print a successful verification, as text or (--json) one JSON object."""
+def report(args: argparse.Namespace, result: Verification, note: str | None = None) -> None:
+    """Print a successful verification, from any medium, as text or (--json) one JSON object.
+
+    Read from a reader, it also says the authenticity level reached and what the medium
+    reported (its product, what the read cost, originality, lock state). ``note`` says
+    why the status is unknown although a list was given (it expired, say).
+    """
     show = shown_claims(args)
     if args.json:
-        print_json(result_json(result, show))
-    else:
-        print(f"{_valid()}  {result.alg}, issuer key {result.kid}, status {result.status.value}")
-        print_claims(result.credential, show)
-
-
-def report_card(args: argparse.Namespace, result: CardVerification, reader: str) -> None:
-    """Print a successful card verification, with the authenticity level reached."""
-    verified = result.verified
-    level = result.authenticity.name.lower()
-    tag: dict[str, Any] = {}
-    if isinstance(result, TagVerification):
-        tag = {"tag": result.product, "frames": result.frames, "originality": result.originality}
-    if args.json:
-        print_json(
-            {
-                "valid": True,
-                "kid": verified.kid,
-                "alg": verified.alg,
-                "status": verified.status.value,
-                "reader": reader,
-                "authenticity": level,
-                "locked": result.locked,
-                "claims": claims_json(verified.credential, shown_claims(args)),
-                **tag,
-            }
-        )
-    else:
-        medium = "card" if not tag else tag["tag"]
-        print(
-            f"{_valid()}  {verified.alg}, issuer key {verified.kid}, status {verified.status.value}, "
-            f"{medium} in {reader}"
-        )
+        print_json({**result_json(result, show), **({} if note is None else {"status_note": note})})
+        return
+    facts = result.facts
+    from_reader = facts.reader is not None
+    where = f", {facts.what} in {facts.reader}" if from_reader else ""
+    said = "" if note is None else f" ({note})"
+    print(
+        f"{_valid()}  {result.alg}, issuer key {result.kid}, "
+        f"status {result.status.value}{said}{where}"
+    )
+    if from_reader:
+        level = result.authenticity.name.lower()
         print(f"  {'authenticity':<14} {_LEVELS.get(level, level)}")
-        if tag:
-            unit = "frame" if tag["frames"] == 1 else "frames"
-            print(f"  {'tag':<14} {tag['tag']}, read and checked in {tag['frames']} {unit}")
-        if tag.get("originality") is False:
+        print(f"  {'medium':<14} {facts.what}, read and checked in {exchanges(facts)}")
+        if facts.originality is False:
             print(f"  {'originality':<14} the NXP signature does NOT verify: not an original chip")
-        if result.locked is False:
-            what = "NOT locked: its personalisation was not finished"
-            if tag:
-                what = "NOT locked: anyone can rewrite this tag"
-            print(f"  {medium if not tag else 'tag':<14} {what}")
-        print_claims(verified.credential, shown_claims(args))
+        if facts.locked is False:
+            print(f"  {'locked':<14} NOT locked: anyone can rewrite this {facts.what}")
+    print_claims(result.credential, show)
 
 
 def credential_bytes(args: argparse.Namespace) -> bytes:
@@ -306,7 +295,7 @@ def _verify_stream(args: argparse.Namespace, verifier: Verifier) -> int:
     for number, line in _qr_lines(args.qr):
         seen = True
         try:
-            result = verifier.verify(qr.decode(line), verification_time(args))
+            result = verify_bytes(qr.decode(line), verifier, verification_time(args), kind="qr")
         except CredentialError as error:
             worst = max(worst, EXIT_REJECTED)
             _stream_failure(args, number, error)
@@ -344,10 +333,11 @@ def run(args: argparse.Namespace) -> int:
     if args.qr is not None and not _is_qr_text(args.qr):
         return _verify_stream(args, verifier)
     if args.reader is None:
-        report(args, verifier.verify(credential_bytes(args), verification_time(args)))
-        return EXIT_OK
-    with connect(args.reader, timeout=args.timeout) as connection:
-        result = verify_reader(connection, verifier, verification_time(args))
-        reader = connection.reader
-    report_card(args, result, reader)
+        kind = "bytes" if args.credential is not None else "qr"
+        blob = credential_bytes(args)
+        result = verify_bytes(blob, verifier, verification_time(args), kind=kind)
+    else:
+        with connect(args.reader, timeout=args.timeout) as link:
+            result = medium_for(link).verify(verifier, verification_time(args))
+    report(args, result, status_note(verifier, result.kid, result.status, args.at))
     return EXIT_OK

@@ -12,14 +12,14 @@ read-only for good. A credential bound to a tag UID is refused on any other tag.
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from cityid_card.drivers import connect
-from cityid_card.errors import UnsupportedTag
-from cityid_card.type2.session import TagLink, write_tag
+from cityid_card.media import medium_for
 
-from ._common import EXIT_OK, add_json_flag, add_reader_flags, print_json
+from ._common import EXIT_OK, add_json_flag, add_reader_flags, exchanges, print_json
 from ._io import load_trust, read_credential
 
 
@@ -48,38 +48,34 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     blob = read_credential(args.credential)
     trust = load_trust(args.trust) if args.trust is not None else None
-    with connect(args.reader, timeout=args.timeout) as connection:
-        reader = connection.reader
-        if not isinstance(connection, TagLink):
-            raise UnsupportedTag(
-                f"{reader} holds a chip card, not an NFC tag: use cityid-card personalize"
-            )
-        result = write_tag(connection, blob, force=args.force, lock=args.lock, trust=trust)
+    with connect(args.reader, timeout=args.timeout) as link:
+        result = medium_for(link).write(
+            blob, force=args.force, lock=args.lock, verifier=trust, now=date.today()
+        )
+    facts = result.facts
     level = None if result.verification is None else result.verification.authenticity.name
     if args.json:
         print_json(
             {
-                "reader": reader,
-                "tag": result.product,
+                **facts.as_json(),
                 "bytes": result.size,
-                "pages_written": result.pages_written,
-                "frames": result.frames,
-                "replaced": result.replaced.value,
+                "writes": result.writes,
+                "replaced": str(result.replaced),
                 "authenticity": None if level is None else level.lower(),
                 "locked": result.locked,
             }
         )
         return EXIT_OK
     print(
-        f"wrote the {result.size}-byte credential to the {result.product} in {reader} "
-        f"(it held: {result.replaced.value}); {result.pages_written} pages, "
-        f"{result.frames} frames; read back and compared"
+        f"wrote the {result.size}-byte credential to the {facts.what} in {facts.reader} "
+        f"(it held: {result.replaced}); {result.writes} pages, "
+        f"{exchanges(facts)}; read back and compared"
     )
     if level is not None:
         print(f"verified: {level.lower().replace('_', ' ')}")
     print(
-        "locked: the tag is read-only for good"
+        f"locked: the {facts.what} is read-only for good"
         if result.locked
-        else "NOT locked: run again with --lock to make the tag read-only"
+        else f"NOT locked: run again with --lock to make the {facts.what} read-only"
     )
     return EXIT_OK

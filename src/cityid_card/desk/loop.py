@@ -7,9 +7,12 @@ whether the card is still present (a SELECT for a card, a READ of page 0 for a t
 a card left on the reader is verified once, not again at every poll.
 
 It runs on the drivers of :mod:`cityid_card.drivers` (contact cards over PC/SC, NFC tags
-and ISO-DEP cards over nfcpy, and their ``sim:`` emulators), polling for a card with an
-injectable clock and sleep. :func:`event_json` turns events into what a display policy
-allows, for JSON Lines (``cityid-card watch --json``) and the service's event stream.
+and ISO-DEP cards over nfcpy, and their ``sim:`` emulators) through the medium seam
+(:func:`cityid_card.media.medium_for`): the reader is opened once and kept open, and
+every medium is verified and asked whether it is still there in the same way. It polls
+for a card with an injectable clock and sleep. :func:`event_json` turns events into what
+a display policy allows, for JSON Lines (``cityid-card watch --json``) and the service's
+event stream.
 """
 
 from __future__ import annotations
@@ -21,12 +24,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
-from cityid_card import type2
-from cityid_card.drivers import Driver, ReaderConnection, load_driver, parse_uri
-from cityid_card.errors import ApduError, CityIDError, NoReader, TransportError
-from cityid_card.iso7816.session import CardSession, CardVerification
+from cityid_card.drivers import Driver, load_driver, parse_uri
+from cityid_card.errors import CityIDError
+from cityid_card.media import Verification, medium_for
+from cityid_card.media.errors import NoReader, TransportError
 from cityid_card.trust import TrustStore
-from cityid_card.type2.session import TagLink, verify_reader
 from cityid_card.verifier import Verifier
 
 from .policy import Policy
@@ -49,7 +51,7 @@ class Arrival:
     """A card came into the reader: its verification, or the error that stopped it."""
 
     reader: str
-    result: CardVerification | None
+    result: Verification | None
     error: CityIDError | None
     #: Seconds from finding the card to the result (the clock given to :func:`watch`).
     elapsed: float
@@ -71,22 +73,6 @@ ReaderEvent = Arrival | Removal
 
 def _local_now() -> datetime:
     return datetime.now().astimezone()
-
-
-def _present(connection: ReaderConnection) -> bool:
-    """Whether the card behind an open connection still answers (nothing is changed)."""
-    try:
-        if isinstance(connection, TagLink):
-            connection.command(type2.read(0))
-        else:
-            CardSession(connection).select()
-    except ApduError:
-        return True  # it answered, with an error: it is there (a blank or foreign card)
-    except TransportError:
-        return False
-    except CityIDError:
-        return True  # a tag's odd answer is still an answer
-    return True
 
 
 def watch(
@@ -111,45 +97,49 @@ def watch(
     that does not answer (pcscd's state lags a pulled card) is not a new tap.
     """
     scheme, target = parse_uri(reader)
-    source = driver if driver is not None else load_driver(scheme)
+    source = (driver if driver is not None else load_driver(scheme)).reader(target)
     stopped = stop.is_set if stop is not None else (lambda: False)
     # After a removal, a reader may still report the card for a moment (pcscd does):
     # until the field was seen empty, a card that does not answer is no new tap.
     seen_empty = True
-    while not stopped():
-        looked = clock()
-        try:
-            # A driver that can wait for a card (PC/SC) waits up to one interval for it.
-            connection = source.open(target, timeout=interval)
-        except (NoReader, TransportError):  # nothing in the field (or the reader is gone)
-            seen_empty = True
-            rest = interval - (clock() - looked)
-            if rest > 0:
-                sleep(rest)
-            continue
-        try:
-            if not seen_empty and not _present(connection):
-                sleep(interval)
-                continue
-            seen_empty = False
-            started = clock()
+    try:
+        while not stopped():
+            looked = clock()
             try:
-                result = verify_reader(connection, verifier, now())
-            except CityIDError as error:
-                yield Arrival(reader, None, error, clock() - started)
-                if isinstance(error, TransportError):  # pulled away mid-read: it is gone
-                    yield Removal(reader)
+                # A reader that can wait for a card (PC/SC) waits up to one interval for it.
+                link = source.open_connection(timeout=interval)
+            except (NoReader, TransportError):  # nothing in the field (or the reader is gone)
+                seen_empty = True
+                rest = interval - (clock() - looked)
+                if rest > 0:
+                    sleep(rest)
+                continue
+            try:
+                medium = medium_for(link)
+                if not seen_empty and not medium.present():
                     sleep(interval)
                     continue
-            else:
-                yield Arrival(reader, result, None, clock() - started)
-            while not stopped():
-                sleep(interval)
-                if not _present(connection):
-                    yield Removal(reader)
-                    break
-        finally:
-            connection.close()
+                seen_empty = False
+                started = clock()
+                try:
+                    result = medium.verify(verifier, now())
+                except CityIDError as error:
+                    yield Arrival(reader, None, error, clock() - started)
+                    if isinstance(error, TransportError):  # pulled away mid-read: it is gone
+                        yield Removal(reader)
+                        sleep(interval)
+                        continue
+                else:
+                    yield Arrival(reader, result, None, clock() - started)
+                while not stopped():
+                    sleep(interval)
+                    if not medium.present():
+                        yield Removal(reader)
+                        break
+            finally:
+                link.close()
+    finally:
+        source.close()
 
 
 def event_json(

@@ -59,10 +59,10 @@ class StatusSourceError(CityIDError):
 def list_order(token: StatusListToken) -> tuple[int, ...]:
     """The key that orders two lists of one issuer key: the larger is the newer.
 
-    The issue time (``iat``) for now; when signed lists carry a list number, return
-    ``(token.number,)`` here and nothing else changes.
+    The list's version: its list number (0 for a list signed without one), then its
+    issue time (``iat``), as the verifier orders them.
     """
-    return (int(token.issued_at.timestamp()),)
+    return token.version
 
 
 class StatusListSource(Protocol):

@@ -13,22 +13,18 @@ from __future__ import annotations
 
 from .applet import CardApplication, CardState
 from .session import (
-    Authenticity,
     CardInfo,
     CardSession,
-    CardVerification,
     personalize,
     read_card,
     verify_card,
 )
 
 __all__ = [
-    "Authenticity",
     "CardApplication",
     "CardInfo",
     "CardSession",
     "CardState",
-    "CardVerification",
     "personalize",
     "read_card",
     "verify_card",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from cityid_card.errors import CardProtocolError
+from cityid_card.iso7816.errors import CardProtocolError
 
 __all__ = [
     "AID",

@@ -4,7 +4,9 @@ It implements ``specs/card-application.md`` and nothing more, so that tests, dem
 drivers can talk to a card without hardware, and so that a Java Card implementation has
 something to be compared with APDU by APDU (``specs/vectors/card_apdus.json``).
 
-The persistent state (what a card keeps in EEPROM) is a :class:`CardState`; every
+Pure: APDUs in, responses out, no file or clock (:mod:`cityid_card.sim_io` keeps a
+state in a file). The persistent state (what a card keeps in EEPROM) is a
+:class:`CardState`; every
 command that changes it commits a whole new state at once, as a Java Card transaction
 would. :meth:`CardApplication.tear` simulates the worst a card without atomic writes
 can do when it loses power in the middle of UPDATE BINARY.
@@ -12,20 +14,16 @@ can do when it loses power in the middle of UPDATE BINARY.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, ClassVar
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from cityid_card import _json
-from cityid_card._files import write_atomically
-from cityid_card.errors import CardError, CardProtocolError, JSONInputError
+from cityid_card.iso7816.errors import CardProtocolError
+from cityid_card.media.errors import MediumError
 
 from .apdu import (
     AID,
@@ -74,7 +72,7 @@ class CardState:
 
     @classmethod
     def from_json(cls, document: Any) -> CardState:
-        """Load a state written by :meth:`to_json`; raise CardError if it is not one."""
+        """Load a state written by :meth:`to_json`; raise MediumError if it is not one."""
         try:
             if document["format"] != _STATE_FORMAT:
                 raise ValueError
@@ -85,28 +83,12 @@ class CardState:
                 ef=bytes.fromhex(document["ef"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise CardError("not an emulated card state file") from None
+            raise MediumError("not an emulated card state file") from None
         if (state.card_key is not None and len(state.card_key) != _SCALAR_SIZE) or len(
             state.ef
         ) > EF_CAPACITY:
-            raise CardError("the emulated card state file holds a field of the wrong size")
+            raise MediumError("the emulated card state file holds a field of the wrong size")
         return state
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> CardState:
-        """Read a state file; a file that does not exist is a blank card."""
-        try:
-            text = Path(path).read_bytes()
-        except FileNotFoundError:
-            return cls()
-        try:
-            return cls.from_json(_json.loads(text))
-        except JSONInputError as error:
-            raise CardError(f"not an emulated card state file: {error}") from None
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Replace the state file atomically; owner-only, as it holds a private key."""
-        write_atomically(Path(path), json.dumps(self.to_json(), indent=2) + "\n", mode=0o600)
 
 
 class _Refusal(Exception):

@@ -9,8 +9,8 @@ status word, never the bytes exchanged.
 
 from __future__ import annotations
 
-import enum
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -20,34 +20,34 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from cityid_card._algorithms import Algorithm
 from cityid_card.credential import Credential
-from cityid_card.errors import (
+from cityid_card.errors import CredentialError
+from cityid_card.iso7816.errors import (
+    CHIP_CARD,
     ApduError,
     ApplicationNotFound,
     BlankCard,
     CardAuthenticationError,
     CardLocked,
     CardProtocolError,
-    CredentialError,
-    PersonalizationError,
 )
 from cityid_card.keys import IssuerKey
+from cityid_card.media import Authenticity, Facts, Verification, check
+from cityid_card.media.errors import PersonalizationError
 from cityid_card.trust import TrustStore
-from cityid_card.verifier import VerifiedCredential, Verifier, verify
+from cityid_card.verifier import Verifier, verify
 
 from . import apdu
 from .apdu import SW, CommandApdu, Lifecycle
+from .processors import ApduProcessor, ChainedResponseProcessor, ConnectionProcessor
 
 if TYPE_CHECKING:
     from cityid_card.drivers import Connection
 
 __all__ = [
     "MAX_CREDENTIAL_BYTES",
-    "Authenticity",
     "CardInfo",
     "CardSession",
-    "CardVerification",
     "personalize",
     "read_card",
     "verify_card",
@@ -55,53 +55,7 @@ __all__ = [
 
 #: The most bytes a host reads from the credential EF before calling the card broken.
 MAX_CREDENTIAL_BYTES = 1024
-#: GET RESPONSE rounds a host follows (61XX) before calling the card broken.
-_MAX_GET_RESPONSE = 8
 _UPDATE_CHUNK = apdu.MAX_LC
-
-
-class Authenticity(enum.IntEnum):
-    """How strongly a card verification ties the credential to the physical card.
-
-    Ordered: a higher level implies everything a lower one checks. The two NFC tag
-    levels sit between signature-only and chip authentication: both can be copied by
-    someone with the right blank tag, only a chip key cannot (see ``docs/nfc.md``).
-    """
-
-    #: The issuer's signature verifies, but the bytes could have been copied to any card.
-    SIGNATURE_ONLY = 10
-    #: The credential binds the tag's UID and the tag answered with that UID: a copy
-    #: needs a tag whose UID can be set (sold as "magic" tags) or a tag emulator.
-    TAG_UID_BOUND = 20
-    #: As TAG_UID_BOUND, and the tag's NXP originality signature over that UID verifies.
-    #: The signature is readable by anyone and can be replayed by an emulator or a tag
-    #: whose signature is writable, so this excludes only the cheapest clones.
-    ORIGINALITY_CHECKED = 30
-    #: The chip also proved, by signing a fresh challenge, that it holds the private key
-    #: whose public half the issuer signed into the credential: the card is not a copy.
-    CHIP_AUTHENTICATED = 40
-
-
-@dataclass(frozen=True)
-class CardVerification:
-    """A card's verified credential and the authenticity level the check reached."""
-
-    verified: VerifiedCredential
-    authenticity: Authenticity
-    #: True if the card is locked (personalisation finished); None if it did not say.
-    locked: bool | None
-
-    @property
-    def credential(self) -> Credential:
-        return self.verified.credential
-
-    @property
-    def kid(self) -> str:
-        return self.verified.kid
-
-    @property
-    def alg(self) -> Algorithm:
-        return self.verified.alg
 
 
 @dataclass(frozen=True)
@@ -118,39 +72,34 @@ class CardInfo:
 class CardSession:
     """One conversation with the card application over ``connection``.
 
-    ``apdus`` counts the command APDUs sent, including GET RESPONSE and repeats.
+    Commands go through a chain of APDU processors (:mod:`.processors`): response
+    chaining over the connection, and whatever :meth:`add_processor` wraps around it (a
+    secure channel). ``apdus`` counts the command APDUs sent, GET RESPONSE and repeats
+    included.
     """
 
     def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-        self.apdus = 0
+        self._link = ConnectionProcessor(connection)
+        self._processor: ApduProcessor = ChainedResponseProcessor(
+            self._link, max_bytes=MAX_CREDENTIAL_BYTES
+        )
 
-    def _transmit(self, command: CommandApdu) -> tuple[bytes, int]:
-        self.apdus += 1
-        data, sw = self._connection.transmit(command.encode())
-        if not isinstance(data, bytes) or not isinstance(sw, int) or not 0 <= sw <= 0xFFFF:
-            raise CardProtocolError("the connection returned something other than data and SW")
-        return data, sw
+    @property
+    def apdus(self) -> int:
+        return self._link.apdus
+
+    def add_processor(self, wrap: Callable[[ApduProcessor], ApduProcessor]) -> None:
+        """Wrap the chain in another layer (``wrap(chain)``), e.g. secure messaging."""
+        self._processor = wrap(self._processor)
 
     def exchange(self, name: str, command: CommandApdu) -> tuple[bytes, int]:
-        """Send ``command``; follow 6CXX (repeat with the right Le) and 61XX (GET RESPONSE).
+        """Send ``command`` through the processors; check the answer's length against Ne.
 
         Returns the data and the final status word, whatever it is; raises
-        CardProtocolError if the card sends more than Ne bytes or chains forever.
+        CardProtocolError if the card sends more than Ne bytes, or data to a command
+        that expects none.
         """
-        data, sw = self._transmit(command)
-        if sw >> 8 == 0x6C and command.le is not None:
-            command = CommandApdu(
-                command.cla, command.ins, command.p1, command.p2, command.data, sw & 0xFF or 256
-            )
-            data, sw = self._transmit(command)
-        rounds = 0
-        while sw >> 8 == 0x61:
-            rounds += 1
-            if rounds > _MAX_GET_RESPONSE or len(data) > MAX_CREDENTIAL_BYTES:
-                raise CardProtocolError(f"the card's answer to {name} never ends (61XX)")
-            more, sw = self._transmit(apdu.get_response(sw & 0xFF or 256))
-            data += more
+        data, sw = self._processor.send(command)
         if command.le is None and data:
             raise CardProtocolError(f"the card answered {name} with data it should not send")
         if command.le is not None and len(data) > command.le:
@@ -295,11 +244,8 @@ def _apdu_error(name: str, sw: int) -> ApduError:
     return ApduError(f"the card answered {name} with {apdu.describe_sw(sw)}", sw=sw, command=name)
 
 
-def _verify(
-    blob: bytes, trust: TrustStore | Verifier, now: datetime | date | None
-) -> VerifiedCredential:
-    """Verify ``blob`` with a Verifier as it is, or against a trust store."""
-    return trust.verify(blob, now) if isinstance(trust, Verifier) else verify(blob, trust, now)
+def _facts(session: CardSession, locked: bool | None) -> Facts:
+    return Facts("chip_card", locked=locked, exchanges=session.apdus, unit="APDU")
 
 
 def read_card(connection: Connection) -> bytes:
@@ -312,10 +258,10 @@ def read_card(connection: Connection) -> bytes:
 def verify_card(
     connection: Connection,
     trust: TrustStore | Verifier,
-    now: datetime | date | None = None,
+    now: datetime | date,
     *,
     session: CardSession | None = None,
-) -> CardVerification:
+) -> Verification:
     """Read the card, verify its credential, and authenticate the chip if it can.
 
     A credential with a card key must be proven by the chip (CHIP_AUTHENTICATED), or
@@ -326,12 +272,12 @@ def verify_card(
     session = session or CardSession(connection)
     info = session.select()
     blob = session.read_credential()
-    verified = _verify(blob, trust, now)
+    verified = check(blob, trust, now)
     card_key = verified.credential.card_key
     if card_key is None:
-        return CardVerification(verified, Authenticity.SIGNATURE_ONLY, info.locked)
+        return Verification(verified, Authenticity.SIGNATURE_ONLY, _facts(session, info.locked))
     session.authenticate(card_key)
-    return CardVerification(verified, Authenticity.CHIP_AUTHENTICATED, info.locked)
+    return Verification(verified, Authenticity.CHIP_AUTHENTICATED, _facts(session, info.locked))
 
 
 def personalize(
@@ -340,8 +286,8 @@ def personalize(
     credential: Credential,
     *,
     lock: bool = False,
-    today: date | None = None,
-) -> tuple[bytes, CardVerification]:
+    today: date,
+) -> tuple[bytes, Verification]:
     """Personalise a card: key, credential, read back, verify, authenticate, lock.
 
     The card makes its key pair; ``credential`` is issued with its public key as
@@ -349,6 +295,7 @@ def personalize(
     issuer key and the chip authenticated (``card_key`` in ``credential`` is replaced
     by the card's). Only then, with ``lock``, is the card locked. Returns the
     credential bytes and the verification of the card; 5 APDUs, 6 with the lock.
+    ``today`` is the issue date when ``credential`` names none (the caller's clock).
 
     Any failure raises before the lock, so an unfinished card stays unlocked and never
     holds a credential that verifies with other data than issued: the key pair
@@ -360,18 +307,21 @@ def personalize(
     if session.select().locked:
         raise CardLocked("the card is locked: it was personalised for good already")
     card_key = session.generate_key()
-    issued = credential.issued or today or date.today()
+    issued = credential.issued or today
     blob = issuer.issue(replace(credential, issued=issued, card_key=card_key))
     session.write_credential(blob)
     if session.read_credential() != blob:
-        raise PersonalizationError("the card holds other bytes than were written to it")
+        raise PersonalizationError(
+            "the card holds other bytes than were written to it", medium=CHIP_CARD
+        )
     try:
         verified = verify(blob, TrustStore([issuer.public()]), issued)
         session.authenticate(card_key)
     except CredentialError as error:
         raise PersonalizationError(
-            f"the credential read back from the card does not check out ({type(error).__name__})"
+            f"the credential read back from the card does not check out ({type(error).__name__})",
+            medium=CHIP_CARD,
         ) from None
     if lock:
         session.lock()
-    return blob, CardVerification(verified, Authenticity.CHIP_AUTHENTICATED, lock)
+    return blob, Verification(verified, Authenticity.CHIP_AUTHENTICATED, _facts(session, lock))

@@ -7,25 +7,20 @@ the card in that reader. Every message is a 2-byte big-endian length and a body;
 which vpcd also polls every ~400 ms to see whether the card is still there); any other
 body is a command APDU, answered with the response APDU.
 
-This lives in the core, not in ``drivers/pcsc``: it needs no pyscard (sockets and the
-emulator only), ``cityid-card sim serve`` must work for any PC/SC client (pcsc-tools,
-OpenSC, a verifier written in another language) whether or not our driver is installed,
-and it is the card's side of a wire protocol, as ``applet.py`` is of the APDU protocol.
-:class:`VpcdCard` is the protocol without I/O; :func:`serve` is the one socket loop.
+This is the card's side of a wire protocol, as ``applet.py`` is of the APDU protocol,
+and like it is pure: :class:`VpcdCard` takes the bytes vpcd sent and returns the bytes
+to send back. The socket loop that feeds it is :func:`cityid_card.sim_io.serve`, at the
+edge; ``cityid-card sim serve`` runs it for any PC/SC client (pcsc-tools, OpenSC, a
+verifier written in another language) whether or not our pcsc driver is installed.
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import operator
-import socket
-import threading
 from typing import Protocol
 
-from cityid_card.errors import CardRemoved, DriverError, TransportError
-
-__all__ = ["ATR", "VPCD_PORT", "CardLike", "VpcdCard", "serve"]
+__all__ = ["ATR", "VPCD_PORT", "CardLike", "VpcdCard"]
 
 VPCD_PORT = 35963
 
@@ -87,63 +82,3 @@ class VpcdCard:
         if not body:
             return None
         return self._card.process(body)
-
-
-def _check_loopback(host: str, port: int) -> None:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror:
-        raise DriverError(f"cannot resolve the vpcd host {host!r}") from None
-    for info in infos:
-        if not ipaddress.ip_address(info[4][0]).is_loopback:
-            # The link is plaintext and unauthenticated, and the card it carries has
-            # no transport key: it must not leave the machine.
-            raise DriverError("the emulated card connects to a vpcd on this machine only")
-
-
-def serve(
-    card: CardLike,
-    host: str = "127.0.0.1",
-    port: int = VPCD_PORT,
-    *,
-    stop: threading.Event | None = None,
-    connect_timeout: float = 5.0,
-) -> None:
-    """Put ``card`` into the vpcd reader at ``host:port`` until vpcd hangs up or ``stop`` is set.
-
-    The card is "removed" (the socket closed) when the loop ends, also when the card
-    raises CardRemoved. ``host`` must be a loopback address.
-    """
-    _check_loopback(host, port)
-    try:
-        sock = socket.create_connection((host, port), timeout=connect_timeout)
-    except OSError as error:
-        raise TransportError(
-            f"no vpcd listens on {host}:{port} ({error.strerror or type(error).__name__}); "
-            "is pcscd running with vsmartcard-vpcd installed?"
-        ) from None
-    protocol = VpcdCard(card)
-    quickack = getattr(socket, "TCP_QUICKACK", None)
-    with sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(0.1)
-        try:
-            while stop is None or not stop.is_set():
-                try:
-                    chunk = sock.recv(4096)
-                except TimeoutError:
-                    continue
-                if not chunk:
-                    break
-                if quickack is not None:
-                    # vpcd writes the length and the body in two sends; without an
-                    # immediate ACK, Nagle on its side and delayed ACK on ours cost
-                    # ~40 ms per APDU. Linux clears the flag again, so set it each time.
-                    sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
-                reply = protocol.receive(chunk)
-                if reply:
-                    sock.sendall(reply)
-        except (CardRemoved, ConnectionError, TimeoutError):
-            pass  # the card was pulled out, or vpcd went away: either way it is over
-        finally:
-            card.reset()

@@ -14,7 +14,9 @@ Needs the ``registry`` extra: ``pip install 'cityid-card[registry]'``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from typing import Any
 
 from cityid_card.keys import IssuerKey
 from cityid_card.status import _thumbprint
@@ -35,6 +37,7 @@ from ._store import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "BatchRegistry",
     "Card",
     "CardState",
     "EventKind",
@@ -74,16 +77,22 @@ def lease(
 
     The station's file (SQLite) is made on the first lease and topped up later. Safe to
     run again after a crash: the file receives the station's whole unused pool, and
-    takes what it lacks. Returns how many unused indexes the file now holds.
+    takes what it lacks. A new file for a station that still holds unused indexes is
+    refused (reclaim a station whose file is lost). Returns how many unused indexes the
+    file now holds.
     """
     check_station_name(station)
-    pool = city.lease(station=station, count=count, thumbprint=thumbprint, now=now)
+    exists = is_database(station_file) and os.path.exists(station_file)
+    if exists:
+        with Registry.open(station_file) as found:
+            if found.role is not Role.STATION or found.station != station:
+                raise StationError("that file is not this station's file")
+    pool = city.lease(
+        station=station, count=count, thumbprint=thumbprint, now=now, fresh=not exists
+    )
     key = city.key(thumbprint=thumbprint)
-    if is_database(station_file) and os.path.exists(station_file):
+    if exists:
         target = Registry.open(station_file)
-        if target.role is not Role.STATION or target.station != station:
-            target.close()
-            raise StationError("that file is not this station's file")
     else:
         target = Registry.create(station_file, role=Role.STATION, station=station)
     with target:
@@ -136,3 +145,69 @@ def _issue(
         operator=operator,
         now=now,
     )
+
+
+class BatchRegistry:
+    """The city's registry for a batch: its status indexes and its records, in one.
+
+    Give it to ``cityid_card.station.run_batch`` as both ``indexes`` and ``records``.
+    ``take`` records a card at a random free index before it is written (the holder
+    is not known yet: the station's loop asks for an index first); ``append`` adds the
+    holder and dates to that card once it is done, and keeps the record in the batch's
+    own records sink too, if it has one (the records file, which says who is done when
+    the batch is resumed); ``revoke`` revokes a failed card's index (reason ERROR).
+    ``clock`` gives each event's time: the registry reads no clock itself.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        key: IssuerKey,
+        *,
+        records: Any = None,
+        operator: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._registry = registry
+        self._thumbprint = key_thumbprint(key)
+        self._kid = registry.key(thumbprint=self._thumbprint).kid  # refuses another key
+        self._records = records
+        self._operator = operator
+        self._clock = clock
+
+    @property
+    def records(self) -> Sequence[Any]:
+        """The batch's records sink's records (who is done already), or none."""
+        return () if self._records is None else tuple(self._records.records)
+
+    def take(self) -> int:
+        """A random free index, recorded as a card before it is used."""
+        card = self._registry.reserve(
+            thumbprint=self._thumbprint, operator=self._operator, now=self._clock()
+        )
+        return card.status_index
+
+    def append(self, record: Any) -> None:
+        """The card at ``record.status_index`` is done: record its holder and dates."""
+        self._registry.attach_holder(
+            index=record.status_index,
+            kid=self._kid,
+            name=record.name,
+            date_of_birth=record.date_of_birth,
+            issued=record.issued,
+            expires=record.expires,
+        )
+        if self._records is not None:
+            self._records.append(record)
+
+    def revoke(self, index: int) -> bool:
+        """Revoke the index of a card that failed (reason ERROR)."""
+        self._registry.set_state(
+            index=index,
+            kind=EventKind.REVOKED,
+            reason=Reason.ERROR,
+            operator=self._operator,
+            now=self._clock(),
+            kid=self._kid,
+        )
+        return True

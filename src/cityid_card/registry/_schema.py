@@ -163,6 +163,8 @@ cards = Table(
 )
 Index("cards_by_holder", cards.c.holder_id)
 Index("cards_by_station_state", cards.c.station_id, cards.c.state)
+# The status list is built from the revoked and suspended cards of a key.
+Index("cards_by_key_state", cards.c.key_id, cards.c.state)
 
 #: What happened to each card, when and by whom. ``uid`` makes station syncs idempotent.
 events = Table(

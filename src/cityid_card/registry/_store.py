@@ -238,6 +238,9 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = FULL")  # a committed revocation survives power loss
+        # A purged holder, or a name a station forgot after a sync, is overwritten on
+        # disk, not left readable in a free page of the file.
+        cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -417,6 +420,49 @@ class Registry:
             card_id, index = self._take_index(conn, key, values)
             _add_event(conn, card_id, EventKind.ISSUED, None, operator, now)
         return Card(key.kid, index, CardState.VALID, issued, expires, Medium(medium), self.station)
+
+    def reserve(self, *, thumbprint: str, operator: str, now: datetime) -> Card:
+        """Record a card at a random free index whose holder comes later (:meth:`attach_holder`).
+
+        For a loop that needs the index before it hands over the holder (a station's
+        batch). The card is issued from the start: an index on a half-written card is
+        never handed out again, and a failed card is revoked like any other.
+        """
+        _check_operator(operator)
+        now = _check_now(now)
+        with self._transaction("cannot record the card") as conn:
+            key = _key_row(conn, None, thumbprint)
+            card_id, index = self._take_index(conn, key, {"state": CardState.VALID})
+            _add_event(conn, card_id, EventKind.ISSUED, None, operator, now)
+        return Card(key.kid, index, CardState.VALID, None, None, None, self.station)
+
+    def attach_holder(
+        self,
+        *,
+        index: int,
+        name: str,
+        date_of_birth: date,
+        issued: date,
+        expires: date,
+        medium: Medium | None = None,
+        kid: str | None = None,
+    ) -> Card:
+        r"""Give a :meth:`reserve`\ d card its holder and dates; refused if it has another."""
+        _check_holder(name, date_of_birth)
+        if expires < issued:
+            raise RegistryError("a card cannot expire before it is issued")
+        with self._transaction("cannot record the holder") as conn:
+            key = _key_row(conn, kid, None)
+            row = _card_row(conn, key.id, index)
+            holder_id = _holder_id(conn, name, date_of_birth)
+            if row.holder_id is not None and row.holder_id != holder_id:
+                raise RegistryError("that card already has another holder")
+            conn.execute(
+                update(cards)
+                .where(cards.c.id == row.id)
+                .values(holder_id=holder_id, issued=issued, expires=expires, medium=medium)
+            )
+            return _card(conn, key.kid, _card_row(conn, key.id, index))
 
     def _take_index(self, conn: Connection, key: Any, values: dict[str, Any]) -> tuple[int, int]:
         if self.role is Role.STATION:
@@ -658,11 +704,15 @@ class Registry:
 
     # -- offline stations ----------------------------------------------------------
 
-    def lease(self, *, station: str, count: int, thumbprint: str, now: datetime) -> list[int]:
+    def lease(
+        self, *, station: str, count: int, thumbprint: str, now: datetime, fresh: bool = False
+    ) -> list[int]:
         """Give ``station`` ``count`` more random free indexes; return its whole unused pool.
 
         The whole pool, so that a lease run again after a crash hands the station's
-        file what it missed.
+        file what it missed. ``fresh``: the pool goes to a new file, refused while the
+        station still holds unused indexes (its old file may have issued from them
+        offline: two files must never hold one index).
         """
         self._city_only()
         check_station_name(station)
@@ -672,6 +722,16 @@ class Registry:
         with self._transaction("cannot lease") as conn:
             key = _key_row(conn, None, thumbprint)
             station_id = _station_id(conn, station, create=True)
+            held = conn.execute(
+                select(func.count())
+                .select_from(cards)
+                .where(cards.c.station_id == station_id, cards.c.state == CardState.LEASED)
+            ).scalar_one()
+            if fresh and held:
+                raise StationError(
+                    "this station holds unused indexes in another file: lease into that file "
+                    "(or sync it), or reclaim the station if its file is lost"
+                )
             for _ in range(count):
                 _insert_random(conn, key, {"state": CardState.LEASED, "station_id": station_id})
             pool = conn.execute(
@@ -922,7 +982,13 @@ class Registry:
                     select(cards.c.status_index).where(cards.c.key_id == key.id)
                 ).all()
             }
-            taken = {i for i in range(status.size) if status.is_taken(i)} | set(by_index)
+            taken = {  # the set bits of the taken bitmap, skipping its empty bytes
+                number * 8 + bit
+                for number, byte in enumerate(status.taken)
+                if byte
+                for bit in range(8)
+                if byte >> bit & 1
+            } | set(by_index)
             for index in sorted(taken):
                 if index >= status.size:
                     raise RegistryError("an issuance record's index lies outside the status list")
@@ -1122,8 +1188,13 @@ def _card_row(conn: Connection, key_id: int, index: int) -> Any:
         .where(cards.c.key_id == key_id, cards.c.status_index == index)
         .with_for_update()
     ).first()
-    if row is None or row.state is CardState.LEASED:
+    if row is None:
         raise NotIssued("no card was issued with that status index")
+    if row.state is CardState.LEASED:
+        raise NotIssued(
+            "that index is in an offline station's pool and no card of it has reached this "
+            "registry: sync the station first (or reclaim a lost station's pool)"
+        )
     return row
 
 

@@ -1,9 +1,9 @@
 """What the station needs of a card: the one place it meets chip cards and NFC tags.
 
 The batch sees a card through two small interfaces: a :class:`CardSource` hands out the
-card in the reader now (or says why there is none), and that card is a :class:`Medium`
-(check it is blank, personalise it). This module implements them for the two media the
-library has, on a reader connection:
+card in the reader now (or says why there is none), and that card is a
+:class:`~cityid_card.media.Medium` (check it is blank, personalise it), found by the kind
+of link the reader opened (:func:`cityid_card.media.medium_for`). The library's two media:
 
 - :class:`ChipCard`, an ISO 7816 card, contact or ISO-DEP: the chip makes its key pair,
   the credential binds it, is written, read back, verified, the chip authenticated, and
@@ -23,23 +23,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from datetime import date
 from typing import Protocol
 
-from cityid_card.credential import Credential
-from cityid_card.drivers import DEFAULT_TIMEOUT, Connection, connect, load_driver, parse_uri
-from cityid_card.errors import (
-    BlankCard,
-    CardLocked,
-    CardNotBlank,
-    DriverError,
-    TagLocked,
-    UnsupportedTag,
-)
-from cityid_card.iso7816.session import Authenticity, CardSession, personalize
-from cityid_card.keys import IssuerKey
-from cityid_card.type2.session import Contents, TagLink, TagSession, personalize_tag
+from cityid_card.drivers import DEFAULT_TIMEOUT, connect, load_driver, parse_uri
+from cityid_card.iso7816.medium import ChipCard
+from cityid_card.media import Authenticity, Medium, Personalised, medium_for
+from cityid_card.media.errors import DriverError
+from cityid_card.type2.medium import NfcTag
 
 __all__ = [
     "Authenticity",
@@ -51,36 +41,6 @@ __all__ = [
     "ReaderCards",
     "medium_for",
 ]
-
-
-@dataclass(frozen=True)
-class Personalised:
-    """What a medium reports for a card it personalised."""
-
-    blob: bytes = field(repr=False)
-    authenticity: Authenticity
-    locked: bool
-    #: The chip's product name, if the medium knows it (NTAG215, ...).
-    product: str | None = None
-
-
-class Medium(Protocol):
-    """One card (or tag) on an open connection: check it is blank, personalise it."""
-
-    @property
-    def kind(self) -> str:
-        """``chip_card`` or ``nfc_tag``, as events report it."""
-        ...
-
-    def check_blank(self) -> None:
-        """Raise a CardError (CardNotBlank, CardLocked, ...) unless the card may be used."""
-        ...
-
-    def personalise(
-        self, issuer: IssuerKey, credential: Credential, *, lock: bool, today: date
-    ) -> Personalised:
-        """Issue ``credential`` for this card, write it, read it back and verify it; lock."""
-        ...
 
 
 class CardSource(Protocol):
@@ -99,68 +59,6 @@ class CardSource(Protocol):
         when the reader itself cannot work: then no card will ever come.
         """
         ...
-
-
-class ChipCard:
-    """An ISO 7816 card with the cityid-card application, contact or contactless (ISO-DEP)."""
-
-    kind = "chip_card"
-
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-
-    def check_blank(self) -> None:
-        session = CardSession(self._connection)
-        if session.select().locked:
-            raise CardLocked("the card is locked: it was personalised for good already")
-        try:
-            session.read_credential()
-        except BlankCard:
-            return
-        raise CardNotBlank("the card already holds a credential: it is refused, not overwritten")
-
-    def personalise(
-        self, issuer: IssuerKey, credential: Credential, *, lock: bool, today: date
-    ) -> Personalised:
-        blob, result = personalize(self._connection, issuer, credential, lock=lock, today=today)
-        return Personalised(blob, result.authenticity, lock)
-
-
-class NfcTag:
-    """An NFC Type 2 tag (NTAG213/215/216); its credential binds the tag's UID."""
-
-    kind = "nfc_tag"
-
-    def __init__(self, link: TagLink) -> None:
-        self._link = link
-
-    def check_blank(self) -> None:
-        if self._link.product is None:
-            raise UnsupportedTag("the tag is not an NTAG213, NTAG215 or NTAG216")
-        session = TagSession(self._link)
-        contents = session.contents()
-        if contents is Contents.CREDENTIAL:
-            raise CardNotBlank("the tag already holds a credential: it is refused, not overwritten")
-        if contents is Contents.FOREIGN:
-            raise CardNotBlank("the tag holds other data: it is refused, not overwritten")
-        session.read_lock_bytes()
-        state = session.lock_state()
-        if state is not None and (state.capability_container_read_only or state.locked_pages):
-            raise TagLocked("the tag is read-only: its lock bits or capability container say so")
-
-    def personalise(
-        self, issuer: IssuerKey, credential: Credential, *, lock: bool, today: date
-    ) -> Personalised:
-        blob, write = personalize_tag(self._link, issuer, credential, lock=lock, today=today)
-        assert write.verification is not None  # personalize_tag always verifies
-        return Personalised(blob, write.verification.authenticity, write.locked, write.product)
-
-
-def medium_for(connection: Connection | TagLink) -> Medium:
-    """The medium for what a reader connection holds: an NFC tag, else a chip card."""
-    if isinstance(connection, TagLink):
-        return NfcTag(connection)
-    return ChipCard(connection)
 
 
 #: The driver packages of the readers a station uses, kept in the source tree (drivers/)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from ._medium import Authenticity
+from cityid_card.media import Authenticity
 
 __all__ = [
     "BatchEvent",

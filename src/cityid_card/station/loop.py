@@ -29,15 +29,9 @@ from datetime import date
 from typing import Protocol
 
 from cityid_card.credential import Credential
-from cityid_card.errors import (
-    CardError,
-    CityIDError,
-    DriverError,
-    FaceError,
-    InvalidKey,
-    KeyNotValid,
-)
+from cityid_card.errors import CityIDError, FaceError, InvalidKey
 from cityid_card.keys import IssuerKey
+from cityid_card.media.errors import DriverError, MediumError
 from cityid_card.status import DEFAULT_ENTRIES
 
 from ._medium import CardSource, Medium
@@ -148,7 +142,7 @@ def check_batch(applicants: Sequence[Applicant], issuer: IssuerKey, today: date)
     """Raise what keeps a batch from starting ``today``, before anything is touched.
 
     ApplicantError for a row given twice, InvalidApplicantField for dates that do not
-    fit ``today``, KeyNotValid for a key that may not issue today.
+    fit ``today``, KeyOutsideValidity for a key that may not issue today.
     """
     rows: set[int] = set()
     for applicant in applicants:
@@ -156,8 +150,7 @@ def check_batch(applicants: Sequence[Applicant], issuer: IssuerKey, today: date)
             raise ApplicantError(f"row {applicant.row} appears twice", row=applicant.row)
         rows.add(applicant.row)
         applicant.check_issuable(today)
-    if not issuer.public().valid_on(today):
-        raise KeyNotValid("the issuer key may not issue credentials today")
+    issuer.check_issuing_date(today)  # KeyOutsideValidity, before any card is touched
 
 
 def _failure_message(error: BaseException) -> str:
@@ -249,7 +242,7 @@ class _Batch:
             blob=done.blob,
         )
 
-    def look(self, applicant: Applicant) -> CardDone | CardFailed | CardError:
+    def look(self, applicant: Applicant) -> CardDone | CardFailed | MediumError:
         """One look at the reader: the outcome of a usable card, or why there is none.
 
         From the moment a usable card is found until its outcome is reported, the card
@@ -262,7 +255,7 @@ class _Batch:
                     medium.check_blank()
                 except DriverError:
                     raise  # the reader cannot work: no card will come
-                except CardError as error:
+                except MediumError as error:
                     return error
                 held.enter_context(self.hold())
                 self.waiting_for = None
@@ -276,7 +269,7 @@ class _Batch:
         self.waiting_for = applicant
         while True:
             outcome = self.look(applicant)
-            if not isinstance(outcome, CardError):
+            if not isinstance(outcome, MediumError):
                 break
             self.emit(Waiting(applicant.row, type(outcome).__name__, str(outcome)))
             left = deadline - self.clock.monotonic()
@@ -391,7 +384,7 @@ def run_batch(
     looked for: the place to print the card face, eject the card, feed the next one.
     A failed card raises nothing: it is a :class:`CardFailed` event, and the batch goes
     on (or, with ``options.stop_on_error``, stops). Raised before any card is touched:
-    ApplicantError (duplicate rows, dates that do not fit today), KeyNotValid.
+    ApplicantError (duplicate rows, dates that do not fit today), KeyOutsideValidity.
 
     ``hold()`` is entered once a usable card is found and left once its outcome is
     reported: where the caller holds Ctrl-C back so that no card is cut off half-way

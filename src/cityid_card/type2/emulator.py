@@ -23,15 +23,18 @@ import secrets
 from collections.abc import Callable
 from typing import Literal
 
+from cityid_card.media import TYPE2
 from cityid_card.media.field import InField
+from cityid_card.type2.errors import TagRemoved, TagWriteError
 
 from . import _secp128r1
 from . import memory as type2
-from .memory import PAGE_SIZE, Command, Product
+from .memory import CC_PAGE, PAGE_SIZE, Command, Product
 
 __all__ = [
     "TEST_ORIGINALITY_KEY",
     "EmulatedNtag",
+    "EmulatedTagLink",
     "Stage",
     "random_uid",
 ]
@@ -218,3 +221,74 @@ class EmulatedNtag(InField):
             if self.on_commit is not None:
                 self.on_commit(bytes(self.memory))
         return None if stage else _ACK
+
+
+class EmulatedTagLink:
+    """A :class:`~cityid_card.type2.session.TagLink` straight to an emulated tag, no reader.
+
+    The core's tag session, media and write order run against :class:`EmulatedNtag`
+    without nfcpy: activation is a power-up and a GET_VERSION (counted as frames, as a
+    reader's identification would be), the generic path is READ, and :meth:`protect`
+    writes :func:`~cityid_card.type2.memory.lock_plan`. A link of kind ``type2``.
+    """
+
+    kind = TYPE2
+
+    def __init__(
+        self, tag: EmulatedNtag, *, reader: str = "emulated", max_response: int = 262
+    ) -> None:
+        self.tag = tag
+        self._reader = reader
+        self._max_response = max_response
+        self._frames = 0
+        tag.power_up()
+        self._product = type2.product_for_version(self.command(bytes((Command.GET_VERSION,))))
+
+    @property
+    def reader(self) -> str:
+        return self._reader
+
+    @property
+    def uid(self) -> bytes:
+        return self.tag.uid
+
+    @property
+    def product(self) -> Product | None:
+        return self._product
+
+    @property
+    def max_response(self) -> int:
+        return self._max_response
+
+    @property
+    def frames(self) -> int:
+        return self._frames
+
+    def command(self, frame: bytes) -> bytes:
+        self._frames += 1
+        answer = self.tag.process(frame)
+        if answer is None:
+            raise TagRemoved("the tag stopped answering: it left the field")
+        if len(answer) == 1 and answer[0] != type2.ACK:
+            self.tag.power_up()  # a NAK sends the tag to idle: wake and select it again
+        return answer
+
+    def read_generic(self, start: int, stop: int) -> bytes:
+        data = b""
+        for page in range(start // PAGE_SIZE, (stop + PAGE_SIZE - 1) // PAGE_SIZE, 4):
+            data += self.command(type2.read(page))
+        offset = start - start // PAGE_SIZE * PAGE_SIZE
+        return data[offset : offset + stop - start]
+
+    def protect(self) -> None:
+        product = self._product
+        if product is None:
+            raise TagWriteError("only an NTAG21x is locked by this link")
+        page3 = self.command(type2.read(CC_PAGE))[:PAGE_SIZE]
+        access = self.command(type2.read(product.config_page + 1))[:PAGE_SIZE]
+        for page, data in type2.lock_plan(product, page3, access):
+            if not type2.is_ack(self.command(type2.write(page, data))):
+                raise TagWriteError("the tag refused to be locked")
+
+    def close(self) -> None:
+        self.tag.power_down()

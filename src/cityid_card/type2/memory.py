@@ -16,7 +16,7 @@ import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from cityid_card.errors import (
+from cityid_card.type2.errors import (
     BlankTag,
     CapabilityContainerError,
     NdefLengthError,
@@ -46,6 +46,7 @@ __all__ = [
     "fast_read",
     "find_ndef",
     "is_ack",
+    "lock_plan",
     "lock_state",
     "originality_valid",
     "product_for_version",
@@ -240,10 +241,10 @@ def _control_range(kind: int, value: bytes) -> range:
     return range(start, start + size)
 
 
-def find_ndef(read_bytes: Callable[[int, int], bytes], size: int) -> NdefArea:
+def find_ndef(fetch: Callable[[int, int], bytes], size: int) -> NdefArea:
     """Walk the TLVs of a data area of ``size`` bytes; return the first NDEF message TLV.
 
-    ``read_bytes(start, stop)`` returns memory bytes by offset (fetching them as needed).
+    ``fetch(start, stop)`` returns memory bytes by offset (fetching them as needed).
     Raises BlankTag if a Terminator TLV or the end of the data area comes first, or the
     NDEF TLV is empty; NdefLengthError if its length runs past the data area; TlvError
     for a TLV that runs past it or a control TLV of the wrong size.
@@ -264,7 +265,7 @@ def find_ndef(read_bytes: Callable[[int, int], bytes], size: int) -> NdefArea:
         return found, offset
 
     def byte_at(offset: int) -> int:
-        return read_bytes(offset, offset + 1)[0]
+        return fetch(offset, offset + 1)[0]
 
     offset = DATA_AREA_START
     while offset < end:
@@ -402,6 +403,26 @@ def lock_state(product: Product, page2: bytes, page3: bytes, dynamic: bytes | No
         locked_pages(product, page2[2:4], dynamic),
         dynamic is not None,
     )
+
+
+def lock_plan(product: Product, page3: bytes, access: bytes) -> list[tuple[int, bytes]]:
+    """The page writes that make an NTAG21x read-only for good (the data sheet's order).
+
+    ``page3`` is the capability container and ``access`` the ACCESS page (CFG1) as read.
+    1. the CC's write access to ``F`` (read-only), if it is an NDEF CC;
+    2. every static lock bit (page 2, bytes 2 and 3);
+    3. every dynamic lock bit (the page after the data area);
+    4. CFGLCK in ACCESS, so the configuration pages are frozen too.
+    The same writes nfcpy's ``protect()`` makes, so both lock a tag alike.
+    """
+    plan: list[tuple[int, bytes]] = []
+    if page3[0] == _CC_MAGIC and page3[1] >> 4 == 1:
+        plan.append((CC_PAGE, page3[:3] + b"\x0f"))
+    plan.append((2, b"\x00\x00\xff\xff"))
+    plan.append((product.dynamic_lock_page, b"\xff\xff\xff\x00"))
+    if not access[0] & 0x40:
+        plan.append((product.config_page + 1, bytes((access[0] | 0x40,)) + access[1:4]))
+    return plan
 
 
 # Originality signatures.

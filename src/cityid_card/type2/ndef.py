@@ -17,7 +17,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cityid_card.errors import NdefFormatError, NotOurTag
+from cityid_card.type2.errors import NdefFormatError, NotOurTag
 
 __all__ = [
     "MAX_PAYLOAD",

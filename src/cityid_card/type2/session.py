@@ -10,7 +10,7 @@ NTAG213 is one frame (pages 2 to 40, lock bytes included). Other Type 2 tags are
 through the driver's generic path (READ, 16 bytes a frame).
 
 What a verification proves depends on what the credential binds (see
-:class:`~cityid_card.iso7816.session.Authenticity`): its ``tag_uid`` must be the tag's UID
+:class:`~cityid_card.media.Authenticity`): its ``tag_uid`` must be the tag's UID
 (a mismatch raises TagUidMismatch, never a lower level), and only then is the NXP
 originality signature worth reading.
 """
@@ -19,48 +19,43 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol
 
 from cityid_card.credential import Credential
-from cityid_card.errors import (
+from cityid_card.errors import CredentialError
+from cityid_card.keys import IssuerKey
+from cityid_card.media import Authenticity, Facts, Verification, Written, check
+from cityid_card.media.errors import Blank
+from cityid_card.trust import TrustStore
+from cityid_card.type2.errors import (
     BlankTag,
     CapabilityContainerError,
-    CardNotBlank,
-    CredentialError,
     NdefFormatError,
     NotOurTag,
     TagError,
     TagLocked,
+    TagNotBlank,
     TagProtocolError,
     TagUidMismatch,
     TagWriteError,
     TlvError,
     UnsupportedTag,
 )
-from cityid_card.iso7816.session import Authenticity, CardVerification, _verify, verify_card
-from cityid_card.keys import IssuerKey
-from cityid_card.trust import TrustStore
 from cityid_card.verifier import VerifiedCredential, Verifier, decode_unverified
 
 from . import memory as type2
 from . import ndef
 from .memory import PAGE_SIZE, CapabilityContainer, Product
 
-if TYPE_CHECKING:
-    from cityid_card.drivers import Connection
-
 __all__ = [
     "FIRST_READ_BYTES",
     "Contents",
     "TagLink",
     "TagSession",
-    "TagVerification",
-    "TagWrite",
     "personalize_tag",
     "read_tag",
-    "verify_reader",
     "verify_tag",
     "write_tag",
 ]
@@ -70,7 +65,6 @@ __all__ = [
 FIRST_READ_BYTES = 160
 
 
-@runtime_checkable
 class TagLink(Protocol):
     """A Type 2 tag in a reader's field, as a driver hands it to the host session."""
 
@@ -111,46 +105,12 @@ class TagLink(Protocol):
         ...
 
 
-@runtime_checkable
-class _HasUid(Protocol):
-    @property
-    def uid(self) -> bytes: ...
-
-
-class Contents(enum.Enum):
+class Contents(enum.StrEnum):
     """What a tag held before a write."""
 
     BLANK = "blank"
     CREDENTIAL = "credential"
     FOREIGN = "foreign"
-
-
-@dataclass(frozen=True)
-class TagVerification(CardVerification):
-    """A tag's verified credential, the authenticity level reached and how it was read."""
-
-    #: "NTAG213", "NTAG215", "NTAG216" or "Type 2 tag".
-    product: str
-    #: Frames exchanged for the read and the checks, after activation.
-    frames: int
-    #: Whether the NXP originality signature verified; None if it was not checked.
-    originality: bool | None
-
-
-@dataclass(frozen=True)
-class TagWrite:
-    """The outcome of writing a credential to a tag."""
-
-    product: str
-    #: Size of the credential written, in bytes.
-    size: int
-    #: Pages written (the write order is specs/ndef-mapping.md, section 6).
-    pages_written: int
-    frames: int
-    replaced: Contents
-    locked: bool
-    #: The verification of the tag after writing, if a trust store was given.
-    verification: TagVerification | None
 
 
 class TagSession:
@@ -169,6 +129,18 @@ class TagSession:
     def product_name(self) -> str:
         product = self.link.product
         return "Type 2 tag" if product is None else product.name
+
+    def facts(self, originality: bool | None) -> Facts:
+        """What the tag reported in this session: product, UID, lock state, frames."""
+        return Facts(
+            "nfc_tag",
+            product=self.product_name,
+            uid=self.link.uid,
+            locked=self.locked(),
+            exchanges=self.frames,
+            unit="frame",
+            originality=originality,
+        )
 
     @property
     def _pages_per_frame(self) -> int:
@@ -378,10 +350,10 @@ def _check_tag(
 def verify_tag(
     link: TagLink,
     trust: TrustStore | Verifier,
-    now: datetime | date | None = None,
+    now: datetime | date,
     *,
     originality_keys: Iterable[bytes] = type2.NXP_ORIGINALITY_KEYS,
-) -> TagVerification:
+) -> Verification:
     """Read the tag, verify its credential, and check what binds it to this tag.
 
     A credential with a tag_uid must match the tag's UID (TagUidMismatch otherwise);
@@ -390,34 +362,9 @@ def verify_tag(
     the level at TAG_UID_BOUND: the issuer did not sign which chip to expect.
     """
     session = TagSession(link)
-    verified = _verify(session.read_credential(), trust, now)
+    verified = check(session.read_credential(), trust, now)
     level, originality = _check_tag(session, verified, originality_keys)
-    return TagVerification(
-        verified, level, session.locked(), session.product_name, session.frames, originality
-    )
-
-
-def verify_reader(
-    connection: Connection | TagLink,
-    trust: TrustStore | Verifier,
-    now: datetime | date | None = None,
-    *,
-    originality_keys: Iterable[bytes] = type2.NXP_ORIGINALITY_KEYS,
-) -> CardVerification:
-    """Verify what a reader holds: a Type 2 tag, or a card (contact or ISO-DEP).
-
-    For a card, a credential's tag_uid is also checked against the UID the connection
-    reports, if it reports one (an ISO-DEP card): never claimed without that check.
-    """
-    if isinstance(connection, TagLink):
-        return verify_tag(connection, trust, now, originality_keys=originality_keys)
-    result = verify_card(connection, trust, now)
-    tag_uid = result.credential.tag_uid
-    if tag_uid is None or not isinstance(connection, _HasUid):
-        return result
-    if tag_uid != connection.uid:
-        raise TagUidMismatch("the credential is bound to another card's UID: it was copied")
-    return replace(result, authenticity=max(result.authenticity, Authenticity.TAG_UID_BOUND))
+    return Verification(verified, level, session.facts(originality))
 
 
 def write_tag(
@@ -429,7 +376,7 @@ def write_tag(
     trust: TrustStore | Verifier | None = None,
     now: datetime | date | None = None,
     originality_keys: Iterable[bytes] = type2.NXP_ORIGINALITY_KEYS,
-) -> TagWrite:
+) -> Written:
     """Write a credential to a blank tag or one with the same holder's; read back; lock.
 
     The credential must be well-formed, and if it binds a tag UID that must be this
@@ -437,7 +384,7 @@ def write_tag(
     credential that does not verify raises its CredentialError and is never written).
     Unless ``force``, a tag holding anything but nothing or a credential of the same
     holder (the same name and date of birth: a renewal) is refused: NotOurTag for other
-    data, CardNotBlank for another holder's credential. After the write the tag is read
+    data, TagNotBlank for another holder's credential. After the write the tag is read
     back and compared byte for byte, and with ``trust`` verified again (TagWriteError if
     either fails); only then, with ``lock``, is it made read-only for good and the lock
     bits read back.
@@ -448,7 +395,7 @@ def write_tag(
             "the credential is bound to another tag's UID: on this tag it would never verify"
         )
     if trust is not None:
-        _verify(blob, trust, now)
+        check(blob, trust, now)
     _writable_product(link)  # before reading anything of the tag
     session = TagSession(link)
     replaced = session.contents()
@@ -459,10 +406,10 @@ def write_tag(
     if replaced is Contents.CREDENTIAL and not force:
         _check_same_holder(session.read_credential(), credential)
     pages = session.write_message(ndef.encode_message(blob))
-    check = TagSession(link)
+    back = TagSession(link)
     try:
-        written = check.read_credential()
-    except TagError as error:
+        written = back.read_credential()
+    except (TagError, Blank) as error:
         raise TagWriteError(
             f"the tag does not read back as written ({type(error).__name__})"
         ) from None
@@ -471,34 +418,25 @@ def write_tag(
     verification = None
     if trust is not None:
         try:
-            verified = _verify(written, trust, now)
-            level, originality = _check_tag(check, verified, originality_keys)
+            verified = check(written, trust, now)
+            level, originality = _check_tag(back, verified, originality_keys)
         except CredentialError as error:
             raise TagWriteError(
                 f"the credential read back from the tag does not check out ({type(error).__name__})"
             ) from None
-        verification = TagVerification(
-            verified, level, check.locked(), check.product_name, check.frames, originality
-        )
+        verification = Verification(verified, level, back.facts(originality))
     if lock:
         link.protect()
         final = TagSession(link)
         final.read_lock_bytes()
         if final.locked() is not True:
             raise TagWriteError("the tag did not lock: its lock bits read back unset")
-    return TagWrite(
-        session.product_name,
-        len(blob),
-        pages,
-        session.frames,
-        replaced,
-        lock,
-        verification,
-    )
+    facts = replace(session.facts(None), locked=lock, exchanges=session.frames)
+    return Written(len(blob), replaced, pages, lock, facts, verification)
 
 
 def _check_same_holder(current: bytes, credential: Credential) -> None:
-    """Raise CardNotBlank unless ``current`` is a credential of ``credential``'s holder."""
+    """Raise TagNotBlank unless ``current`` is a credential of ``credential``'s holder."""
     try:
         held = decode_unverified(current).credential
     except CredentialError:
@@ -507,7 +445,7 @@ def _check_same_holder(current: bytes, credential: Credential) -> None:
         credential.name,
         credential.date_of_birth,
     ):
-        raise CardNotBlank("the tag holds another holder's credential: overwriting it needs force")
+        raise TagNotBlank("the tag holds another holder's credential: overwriting it needs force")
 
 
 def personalize_tag(
@@ -518,15 +456,16 @@ def personalize_tag(
     bind_uid: bool = True,
     lock: bool = False,
     force: bool = False,
-    today: date | None = None,
-) -> tuple[bytes, TagWrite]:
+    today: date,
+) -> tuple[bytes, Written]:
     """Issue ``credential`` for the tag in the field and write it: the NFC ``personalize``.
 
     With ``bind_uid`` the credential's tag_uid is the tag's UID, so a copy on another
     tag is rejected (TAG_UID_BOUND or better). The tag is read back and verified with
-    the issuer's key before ``lock``. Returns the credential bytes and the write.
+    the issuer's key before ``lock``. ``today`` is the issue date when ``credential``
+    names none. Returns the credential bytes and the write.
     """
-    issued = credential.issued or today or date.today()
+    issued = credential.issued or today
     bound = replace(credential, issued=issued, tag_uid=link.uid if bind_uid else None)
     blob = issuer.issue(bound)
     result = write_tag(

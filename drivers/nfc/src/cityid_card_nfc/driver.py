@@ -31,27 +31,26 @@ import nfc.tag.tt4
 
 import nfc
 from cityid_card import type2
-from cityid_card.drivers import DEFAULT_TIMEOUT, ReaderInfo
-from cityid_card.errors import (
-    CardProtocolError,
-    CardRemoved,
+from cityid_card.drivers import DEFAULT_TIMEOUT, ReaderInfo, describe_kind
+from cityid_card.iso7816.apdu import split_response
+from cityid_card.iso7816.errors import CardProtocolError, CardRemoved
+from cityid_card.media import ISO7816, TYPE2
+from cityid_card.media.errors import (
     DriverError,
     NoReader,
-    TagProtocolError,
-    TagRemoved,
-    TagWriteError,
     TransportError,
     TransportTimeout,
-    UnsupportedTag,
+    UnsupportedMedium,
 )
-from cityid_card.iso7816.apdu import split_response
 from cityid_card.type2 import Product
+from cityid_card.type2.errors import TagProtocolError, TagRemoved, TagWriteError, UnsupportedTag
 
 __all__ = [
     "CountingFrontend",
     "IsoDepConnection",
     "NfcConnection",
     "NfcDriver",
+    "NfcReader",
     "Type2Connection",
     "connect_tag",
     "quiet_nfcpy_logging",
@@ -130,12 +129,22 @@ def _activate(clf: CountingFrontend, timeout: float) -> Any:
 
 
 class NfcConnection:
-    """What both kinds of NFC connection share: the reader, the UID, the frame count."""
+    """What both kinds of NFC connection share: the reader, the UID, the frame count.
 
-    def __init__(self, clf: CountingFrontend, tag: Any, reader: str) -> None:
+    Closing it ends this tap; the frontend is closed too only if the connection owns it
+    (opened by :meth:`NfcDriver.open`), not if an :class:`NfcReader` kept open lent it.
+    """
+
+    #: The link kind (``type2`` or ``iso7816``), set by each subclass.
+    kind: str
+
+    def __init__(
+        self, clf: CountingFrontend, tag: Any, reader: str, *, owns_frontend: bool = True
+    ) -> None:
         self._clf = clf
         self._tag = tag
         self._reader = reader
+        self._owns_frontend = owns_frontend
         self._closed = False
 
     @property
@@ -160,14 +169,19 @@ class NfcConnection:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._clf.close()
+            if self._owns_frontend:
+                self._clf.close()
 
 
 class Type2Connection(NfcConnection):
     """An NFC Forum Type 2 tag in the field: the TagLink the core's tag session uses."""
 
-    def __init__(self, clf: CountingFrontend, tag: Any, reader: str) -> None:
-        super().__init__(clf, tag, reader)
+    kind = TYPE2
+
+    def __init__(
+        self, clf: CountingFrontend, tag: Any, reader: str, *, owns_frontend: bool = True
+    ) -> None:
+        super().__init__(clf, tag, reader, owns_frontend=owns_frontend)
         self._product = _PRODUCTS.get(type(tag))
         self._memory = nfc.tag.tt2.Type2TagMemoryReader(tag)
         self._max_response = int(clf.max_recv_data_size)
@@ -177,7 +191,7 @@ class Type2Connection(NfcConnection):
         return self._product
 
     @property
-    def kind(self) -> str:
+    def nfcpy_product(self) -> str:
         """nfcpy's name for the tag (e.g. "NXP NTAG213", "Mifare Ultralight (MF01CU1)")."""
         return str(self._tag.product)
 
@@ -231,15 +245,11 @@ class Type2Connection(NfcConnection):
         if self._call("locking the tag", lambda: self._tag.protect()) is not True:
             raise TagWriteError("the tag refused to be locked")
 
-    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
-        raise UnsupportedTag(
-            f"the tag in {self.reader} is an NFC Type 2 tag ({self.kind}), not a chip card: "
-            "it takes no APDUs (use write, read and verify)"
-        )
-
 
 class IsoDepConnection(NfcConnection):
     """An ISO-DEP card or phone in the field: APDUs over nfcpy's ISO/IEC 14443-4."""
+
+    kind = ISO7816
 
     def transmit(self, apdu: bytes) -> tuple[bytes, int]:
         if self._closed:
@@ -263,21 +273,90 @@ class IsoDepConnection(NfcConnection):
         return split_response(bytes(response))
 
 
-def connect_tag(clf: CountingFrontend, reader: str, *, timeout: float) -> NfcConnection:
-    """Activate the tag in ``clf``'s field and wrap it; close ``clf`` if that fails."""
-    quiet_nfcpy_logging()
-    try:
-        tag = _activate(clf, timeout)
-        if isinstance(tag, nfc.tag.tt2.Type2Tag):
-            return Type2Connection(clf, tag, reader)
-        if isinstance(tag, nfc.tag.tt4.Type4Tag):
-            return IsoDepConnection(clf, tag, reader)
+_KINDS = {nfc.tag.tt2.Type2Tag: TYPE2, nfc.tag.tt4.Type4Tag: ISO7816}
+
+
+def _link_kind(tag: Any) -> str | None:
+    """The link kind of an activated nfcpy tag: type2, iso7816, or None (another type)."""
+    return next((kind for cls, kind in _KINDS.items() if isinstance(tag, cls)), None)
+
+
+def _wrap(
+    clf: CountingFrontend, tag: Any, reader: str, kind: str | None, *, owns_frontend: bool
+) -> NfcConnection:
+    found = _link_kind(tag)
+    if found is None:
         raise UnsupportedTag(
             f"the tag in {reader} is an {tag.type}: only Type 2 tags and ISO-DEP cards are read"
         )
+    if kind is not None and found != kind:
+        raise UnsupportedMedium(
+            f"the reader holds {describe_kind(found)}, not {describe_kind(kind)}"
+        )
+    if found == TYPE2:
+        return Type2Connection(clf, tag, reader, owns_frontend=owns_frontend)
+    return IsoDepConnection(clf, tag, reader, owns_frontend=owns_frontend)
+
+
+def connect_tag(
+    clf: CountingFrontend, reader: str, *, timeout: float, kind: str | None = None
+) -> NfcConnection:
+    """Activate the tag in ``clf``'s field and wrap it, owning ``clf``; close it on failure."""
+    quiet_nfcpy_logging()
+    try:
+        return _wrap(clf, _activate(clf, timeout), reader, kind, owns_frontend=True)
     except BaseException:
         clf.close()
         raise
+
+
+class NfcReader:
+    """An NFC reader kept open between taps: one nfcpy frontend, one connection per tap.
+
+    :meth:`open_connection` waits for the next tag or card in the field; closing that
+    connection ends the tap and leaves the frontend open for the next. Close the reader
+    when done. A gate or a desk keeps one, instead of opening the USB device per tap.
+    """
+
+    def __init__(self, clf: CountingFrontend, name: str) -> None:
+        self._clf = clf
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def frontend(self) -> CountingFrontend:
+        """The nfcpy frontend, the same for every tap (its counters run on)."""
+        return self._clf
+
+    def open_connection(
+        self, *, kind: str | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> NfcConnection:
+        """The tag or card in the field, as a link of ``kind`` if given."""
+        quiet_nfcpy_logging()
+        return _wrap(
+            self._clf, _activate(self._clf, timeout), self._name, kind, owns_frontend=False
+        )
+
+    def close(self) -> None:
+        self._clf.close()
+
+
+def _open_frontend(path: str) -> CountingFrontend:
+    clf = CountingFrontend()
+    try:
+        opened = clf.open(path)
+    except OSError as error:
+        raise DriverError(
+            f"nfcpy cannot open the reader at {path!r} ({error.strerror or error})"
+        ) from None
+    except Exception as error:  # nfcpy raises plain exceptions for bad paths
+        raise NoReader(f"nfcpy cannot open {path!r} ({type(error).__name__})") from None
+    if not opened:
+        raise NoReader(f"nfcpy found no NFC reader at {path!r}")
+    return clf
 
 
 class NfcDriver:
@@ -304,17 +383,13 @@ class NfcDriver:
                 readers.append(ReaderInfo(f"nfc:{path}", _USB_NAMES.get(module, module), False))
         return readers
 
-    def open(self, target: str, *, timeout: float = DEFAULT_TIMEOUT) -> NfcConnection:
+    def reader(self, target: str) -> NfcReader:
+        """The reader at nfcpy path ``target``, kept open between taps."""
         path = target or "usb"
-        clf = CountingFrontend()
-        try:
-            opened = clf.open(path)
-        except OSError as error:
-            raise DriverError(
-                f"nfcpy cannot open the reader at {path!r} ({error.strerror or error})"
-            ) from None
-        except Exception as error:  # nfcpy raises plain exceptions for bad paths
-            raise NoReader(f"nfcpy cannot open {path!r} ({type(error).__name__})") from None
-        if not opened:
-            raise NoReader(f"nfcpy found no NFC reader at {path!r}")
-        return connect_tag(clf, f"nfc:{path}", timeout=timeout)
+        return NfcReader(_open_frontend(path), f"nfc:{path}")
+
+    def open(
+        self, target: str, *, timeout: float = DEFAULT_TIMEOUT, kind: str | None = None
+    ) -> NfcConnection:
+        path = target or "usb"
+        return connect_tag(_open_frontend(path), f"nfc:{path}", timeout=timeout, kind=kind)

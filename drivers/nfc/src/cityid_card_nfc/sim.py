@@ -19,16 +19,17 @@ from pathlib import Path
 from cityid_card import type2
 from cityid_card._files import write_atomically
 from cityid_card.drivers import DEFAULT_TIMEOUT, ReaderInfo
-from cityid_card.errors import CardError, NoReader
-from cityid_card.iso7816.applet import CardApplication, CardState
+from cityid_card.iso7816.applet import CardApplication
 from cityid_card.iso7816.isodep import EmulatedIsoDep
+from cityid_card.media.errors import MediumError, NoReader
 from cityid_card.media.field import TagEmulator
+from cityid_card.sim_io import card_in_file
 from cityid_card.type2.emulator import EmulatedNtag
 
-from .driver import CountingFrontend, NfcConnection, connect_tag
+from .driver import CountingFrontend, NfcConnection, NfcReader, connect_tag
 from .emulator import EmulatedReader
 
-__all__ = ["NfcSimDriver", "load_tag", "open_emulated"]
+__all__ = ["NfcSimDriver", "emulated_reader", "load_tag", "open_emulated"]
 
 _TAGS = {product.name.lower(): product for product in type2.PRODUCTS}
 
@@ -46,7 +47,7 @@ def load_tag(product: type2.Product, path: Path) -> EmulatedNtag:
         save(bytes(tag.memory))
         return tag
     if len(memory) != product.pages * type2.PAGE_SIZE:
-        raise CardError(
+        raise MediumError(
             f"{os.fspath(path)} is not an {product.name} image "
             f"({product.pages * type2.PAGE_SIZE} bytes, page 0 first)"
         )
@@ -54,12 +55,31 @@ def load_tag(product: type2.Product, path: Path) -> EmulatedNtag:
 
 
 def open_emulated(
-    tag: TagEmulator, *, reader: str = "sim", timeout: float = 0.0, max_recv: int = 262
+    tag: TagEmulator | None,
+    *,
+    reader: str = "sim",
+    timeout: float = 0.0,
+    max_recv: int = 262,
+    kind: str | None = None,
 ) -> NfcConnection:
     """Put ``tag`` in a fresh emulated reader under nfcpy and activate it."""
+    return connect_tag(_frontend(tag, reader, max_recv), reader, timeout=timeout, kind=kind)
+
+
+def emulated_reader(
+    tag: TagEmulator | None, *, name: str = "sim", max_recv: int = 262
+) -> NfcReader:
+    """An emulated reader kept open between taps, with ``tag`` in its field.
+
+    Put another tag in the field with ``reader.frontend.device.tag = other``.
+    """
+    return NfcReader(_frontend(tag, name, max_recv), name)
+
+
+def _frontend(tag: TagEmulator | None, name: str, max_recv: int) -> CountingFrontend:
     clf = CountingFrontend()
-    clf.device = EmulatedReader(tag, path=reader, max_recv=max_recv)
-    return connect_tag(clf, reader, timeout=timeout)
+    clf.device = EmulatedReader(tag, path=name, max_recv=max_recv)
+    return clf
 
 
 class NfcSimDriver:
@@ -73,19 +93,24 @@ class NfcSimDriver:
         card = ReaderInfo("sim:isodep", "emulated ISO-DEP cityid-card under nfcpy", True)
         return [*tags, card]
 
-    def open(self, target: str, *, timeout: float = DEFAULT_TIMEOUT) -> NfcConnection:
+    def _emulator(self, target: str) -> TagEmulator:
         name, _, file = target.partition(":")
-        reader = f"sim:{target}"
         if name in _TAGS:
             product = _TAGS[name]
-            tag = EmulatedNtag(product) if not file else load_tag(product, Path(file))
-            return open_emulated(tag, reader=reader, timeout=timeout)
+            return EmulatedNtag(product) if not file else load_tag(product, Path(file))
         if name == "isodep":
             if not file:
-                return open_emulated(
-                    EmulatedIsoDep(CardApplication()), reader=reader, timeout=timeout
-                )
-            path = Path(file)
-            application = CardApplication(CardState.load(path), on_commit=lambda s: s.save(path))
-            return open_emulated(EmulatedIsoDep(application), reader=reader, timeout=timeout)
+                return EmulatedIsoDep(CardApplication())
+            return EmulatedIsoDep(card_in_file(file))
         raise NoReader(f"the nfc emulators are sim:{', sim:'.join([*_TAGS, 'isodep'])}")
+
+    def reader(self, target: str) -> NfcReader:
+        """The emulated reader ``target`` names, kept open between taps (the same tag)."""
+        return emulated_reader(self._emulator(target), name=f"sim:{target}")
+
+    def open(
+        self, target: str, *, timeout: float = DEFAULT_TIMEOUT, kind: str | None = None
+    ) -> NfcConnection:
+        return open_emulated(
+            self._emulator(target), reader=f"sim:{target}", timeout=timeout, kind=kind
+        )

@@ -22,16 +22,18 @@ from typing import Any, TypeVar
 
 from smartcard import scard
 
-from cityid_card.drivers import DEFAULT_TIMEOUT, ReaderInfo
-from cityid_card.errors import (
-    CardError,
-    CardRemoved,
+from cityid_card.drivers import DEFAULT_TIMEOUT, ReaderInfo, ReopeningReader, describe_kind
+from cityid_card.iso7816.apdu import split_response
+from cityid_card.iso7816.errors import CardRemoved
+from cityid_card.media import ISO7816
+from cityid_card.media.errors import (
     DriverError,
+    MediumError,
     NoReader,
     TransportError,
     TransportTimeout,
+    UnsupportedMedium,
 )
-from cityid_card.iso7816.apdu import split_response
 
 __all__ = ["PcscConnection", "PcscDriver"]
 
@@ -57,7 +59,7 @@ _READER_GONE = {
 _GRACE = 1.0
 
 
-def _error(result: int, doing: str) -> CardError:
+def _error(result: int, doing: str) -> MediumError:
     """The typed error for a PC/SC result code (pcsc-lite's text says no personal data)."""
     text = scard.SCardGetErrorMessage(result).rstrip(". ")
     if result in _CARD_GONE:
@@ -199,7 +201,15 @@ class PcscDriver:
             for index, name in enumerate(names)
         ]
 
-    def open(self, target: str, *, timeout: float = DEFAULT_TIMEOUT) -> PcscConnection:
+    def reader(self, target: str) -> ReopeningReader:
+        """The reader ``target`` names, for tap after tap (a PC/SC context per card)."""
+        return ReopeningReader(self, target, f"pcsc:{target}" if target else "pcsc")
+
+    def open(
+        self, target: str, *, timeout: float = DEFAULT_TIMEOUT, kind: str | None = None
+    ) -> PcscConnection:
+        if kind is not None and kind != ISO7816:
+            raise UnsupportedMedium(f"a PC/SC reader gives {describe_kind(ISO7816)} only")
         context = _Context(timeout)
         try:
             reader = _wait_for_card(context, target, time.monotonic() + timeout)
@@ -241,7 +251,13 @@ def _wait_for_card(context: _Context, target: str, deadline: float) -> str:
 
 
 class PcscConnection:
-    """A connection to the card in one PC/SC reader, inside a PC/SC transaction."""
+    """A connection to the card in one PC/SC reader, inside a PC/SC transaction.
+
+    An ISO 7816 link (``kind``) without a UID: a contact card answers no anticollision.
+    """
+
+    kind = ISO7816
+    uid = None
 
     def __init__(self, context: _Context, reader: str) -> None:
         self._context = context
