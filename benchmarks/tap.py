@@ -27,7 +27,7 @@ from typing import Any, cast
 from cityid_card import Credential, IssuerKey, TrustStore, type2
 from cityid_card.iso7816 import CardApplication, personalize, verify_card
 from cityid_card.iso7816.isodep import EmulatedIsoDep
-from cityid_card.media import TYPE2
+from cityid_card.media import ISO7816, TYPE2
 from cityid_card.type2.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag
 from cityid_card.type2.session import personalize_tag, verify_tag, write_tag
 from cityid_card_nfc.driver import IsoDepConnection, NfcConnection, Type2Connection
@@ -111,9 +111,8 @@ def _ntag(
 
 
 def _card(application: CardApplication) -> IsoDepConnection:
-    connection = open_emulated(EmulatedIsoDep(application))
-    assert isinstance(connection, IsoDepConnection)
-    return connection
+    connection = open_emulated(EmulatedIsoDep(application), kind=ISO7816)  # the driver checks
+    return cast(IsoDepConnection, connection)
 
 
 def _iso_dep(key: IssuerKey, trust: TrustStore) -> Tap:

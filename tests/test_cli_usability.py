@@ -411,7 +411,7 @@ def test_docs_verifying_python_reading_example_runs(
         == 0
     )
     state = tmp_path / "card.json"
-    assert run(capsys, "personalize", "--reader", f"sim:card:{state}", "--key", "issuer.pem",
+    assert run(capsys, "personalize", "--generation", "1", "--reader", f"sim:card:{state}", "--key", "issuer.pem",
                "--name", "Ana Sofia Rivera Delgado", "--dob", "1990-04-12",
                "--expires", "2031-11-20", "--status-index", "7")[0] == 0  # fmt: skip
     namespace: dict[str, object] = {}

@@ -473,7 +473,7 @@ def test_cli_personalize_signs_in_the_token(
     uri = f"pkcs11:token={TOKEN};object=CHI-CARD?pin-value={PIN}"
     assert _run(capsys, "hsm", "keygen", "--key", uri, "--trust", str(trust))[0] == 0
     reader = f"sim:card:{tmp_path / 'card.json'}"
-    status, out, err = _run(capsys, "personalize", "--reader", reader, "--key", uri,
+    status, out, err = _run(capsys, "personalize", "--generation", "1", "--reader", reader, "--key", uri,
                             "--name", "Ana Sofia Rivera Delgado", "--dob", "1990-04-12",
                             "--expires", "2031-11-20", "--status-index", "7", "--lock", "--json")  # fmt: skip
     assert (status, err) == (0, "")

@@ -30,6 +30,7 @@ from cityid_card.media.errors import DriverError, MediumError, NoReader, Unsuppo
 
 from .iso7816.apdu import split_response
 from .iso7816.applet import CardApplication
+from .iso7816.gen2.chip import EmulatedCard
 from .media import ISO7816, TYPE2, Link
 
 if TYPE_CHECKING:
@@ -395,7 +396,7 @@ class SimDriver:
     def card(self, state_file: str = "") -> SimConnection:
         """The emulated contact card (``sim:card[:STATEFILE]``)."""
         if not state_file:
-            return SimConnection(CardApplication())
+            return SimConnection(EmulatedCard())
         from .sim_io import card_in_file  # the one module that touches the state file
 
         return SimConnection(card_in_file(state_file), reader=f"sim:card:{state_file}")

@@ -18,12 +18,13 @@ from pathlib import Path
 from cityid_card import _json
 from cityid_card._files import write_atomically
 from cityid_card.errors import JSONInputError
-from cityid_card.iso7816.applet import CardApplication, CardState
+from cityid_card.iso7816.applet import CardState
 from cityid_card.iso7816.errors import CardRemoved
+from cityid_card.iso7816.gen2.chip import ChipState, EmulatedCard, chip_state_from_json
 from cityid_card.iso7816.vpcd import VPCD_PORT, CardLike, VpcdCard
 from cityid_card.media.errors import DriverError, MediumError, TransportError
 
-__all__ = ["card_in_file", "load_card_state", "save_card_state", "serve"]
+__all__ = ["card_in_file", "load_card_state", "load_chip_state", "save_card_state", "serve"]
 
 
 def load_card_state(path: str | os.PathLike[str]) -> CardState:
@@ -38,14 +39,29 @@ def load_card_state(path: str | os.PathLike[str]) -> CardState:
         raise MediumError(f"not an emulated card state file: {error}") from None
 
 
-def save_card_state(state: CardState, path: str | os.PathLike[str]) -> None:
+def load_chip_state(path: str | os.PathLike[str]) -> ChipState:
+    """Read an emulated card's state file, version 1 or generation 2; none is a blank card."""
+    try:
+        text = Path(path).read_bytes()
+    except FileNotFoundError:
+        return CardState()
+    try:
+        return chip_state_from_json(_json.loads(text))
+    except JSONInputError as error:
+        raise MediumError(f"not an emulated card state file: {error}") from None
+
+
+def save_card_state(state: ChipState, path: str | os.PathLike[str]) -> None:
     """Replace the state file atomically; owner-only, as it holds a private key."""
     write_atomically(Path(path), json.dumps(state.to_json(), indent=2) + "\n", mode=0o600)
 
 
-def card_in_file(path: str | os.PathLike[str]) -> CardApplication:
-    """The emulated card kept in the state file ``path``: loaded now, saved at every change."""
-    return CardApplication(load_card_state(path), on_commit=lambda s: save_card_state(s, path))
+def card_in_file(path: str | os.PathLike[str]) -> EmulatedCard:
+    """The emulated card kept in the state file ``path``: loaded now, saved at every change.
+
+    A blank card becomes a version 1 or a generation-2 card when it is personalised.
+    """
+    return EmulatedCard(load_chip_state(path), on_commit=lambda s: save_card_state(s, path))
 
 
 def _check_loopback(host: str, port: int) -> None:

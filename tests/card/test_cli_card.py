@@ -29,7 +29,7 @@ def issuer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
 
 def personalize_args(folder: Path, reader: str) -> list[str]:
     return [
-        "personalize", "--reader", reader, "--key", str(folder / "issuer.pem"), *HOLDER,
+        "personalize", "--generation", "1", "--reader", reader, "--key", str(folder / "issuer.pem"), *HOLDER,
         "--expires", "2031-11-20", "--issued", "2026-11-21", "--status-index", "7",
     ]  # fmt: skip
 
@@ -186,7 +186,7 @@ def test_personalize_takes_unique_random_indexes_from_a_registry(
     for number in range(2):
         card = issuer / f"card{number}.cbor"
         args = [
-            "personalize", "--reader", "sim:card", "--key", key, *HOLDER, "--expires", "2031-11-20",
+            "personalize", "--generation", "1", "--reader", "sim:card", "--key", key, *HOLDER, "--expires", "2031-11-20",
             "--registry", str(registry), "--out", str(card),
         ]  # fmt: skip
         assert run(capsys, *args)[0] == 0

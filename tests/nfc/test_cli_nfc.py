@@ -144,7 +144,7 @@ def test_an_iso_dep_card_personalised_by_contact_verifies_contactless(
 ) -> None:
     state, trust = issued / "card.json", str(issued / "trust.json")
     personalize = [
-        "personalize", "--reader", f"sim:card:{state}", "--key", str(issued / "issuer.pem"),
+        "personalize", "--generation", "1", "--reader", f"sim:card:{state}", "--key", str(issued / "issuer.pem"),
         *HOLDER, "--issued", "2026-11-21", "--status-index", "9", "--lock",
     ]  # fmt: skip
     assert run(capsys, *personalize)[0] == 0

@@ -250,7 +250,7 @@ def test_registry_errors_hold_no_personal_data(office: Office) -> None:
 
 
 def test_personalize_records_the_card_and_revokes_one_that_failed(office: Office) -> None:
-    args = ["personalize", "--key", office.key, *HOLDER, "--expires", EXPIRES,
+    args = ["personalize", "--generation", "1", "--key", office.key, *HOLDER, "--expires", EXPIRES,
             "--registry", office.db, "--operator", "clerk-5"]  # fmt: skip
     assert office.run(*args, "--reader", "sim:card")[0] == 0
     broken = f"sim:card:{office.folder / 'no-such-folder' / 'card.json'}"

@@ -24,6 +24,7 @@ from . import (
     issue,
     keygen,
     personalize,
+    pki,
     read,
     readers,
     registry,
@@ -47,6 +48,7 @@ _COMMANDS = (
     demo,
     readers,
     personalize,
+    pki,
     write,
     batch,
     read,
@@ -69,7 +71,7 @@ COMMAND_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("registry", ("registry",)),
     ("station", ("batch", "face")),
     ("desk", ("serve", "watch")),
-    ("keys", ("keygen", "hsm")),
+    ("keys", ("keygen", "hsm", "pki")),
     ("shell", ("completion",)),
 )
 

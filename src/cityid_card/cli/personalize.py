@@ -1,21 +1,30 @@
 """``cityid-card personalize``: make a card (or an NFC tag) for one holder.
 
-A chip card generates its key pair; the credential is issued with the card's public
-key in it, written to the card, read back, verified and the chip authenticated. On an
-NFC tag the credential binds the tag's UID instead. With --lock the card or tag is then
-locked for good. Anything that fails leaves it unlocked.
+A chip card becomes a generation-2 card (specs/card-application.md v2): the holder's
+data behind PACE with the 6-digit CAN printed on the face (random unless --can gives
+it), the city root of --ca DIR (cityid-card pki init) and its batch chip key, whose
+card security object the issuer key signs; the card is then closed for good and PACE
+with the CAN checked. With --generation 1 a chip card gets a version 1 signed
+credential instead: it generates its key pair, the credential is issued with the
+card's public key in it, written, read back, verified and the chip authenticated. On
+an NFC tag the credential binds the tag's UID. With --lock a version 1 card or a tag
+is then locked for good. Anything that fails leaves it unlocked.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from cityid_card.drivers import connect
+from cityid_card.credential import Credential
+from cityid_card.drivers import ReaderConnection, connect
+from cityid_card.errors import InputError
+from cityid_card.iso7816.gen2 import Batch, Holder, make_batch, new_can, personalize_gen2
 from cityid_card.keys import IssuerKey
-from cityid_card.media import medium_for
+from cityid_card.media import ISO7816, Link, medium_for
 
 from ._common import (
     EXIT_OK,
@@ -43,9 +52,36 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--out", type=Path, metavar="FILE", help="also write the credential to this file"
     )
+    parser.add_argument(
+        "--generation",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="what a chip card becomes: 2, the private generation-2 card (default), or 1, "
+        "a version 1 card with a signed credential anyone can read",
+    )
+    parser.add_argument(
+        "--can",
+        type=_can,
+        metavar="NNNNNN",
+        help="generation 2: the 6-digit card access number to print on the face "
+        "(default: a random one, reported)",
+    )
+    parser.add_argument(
+        "--ca",
+        type=Path,
+        metavar="DIR",
+        help="generation 2: the city root and batch key (from cityid-card pki init)",
+    )
     add_force_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(run=run)
+
+
+def _can(text: str) -> str:
+    if len(text) != 6 or not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError("a CAN is 6 digits")
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,6 +99,8 @@ def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
         registry.save(args.registry)
     try:
         with connect(args.reader, timeout=args.timeout) as link:
+            if link.kind == ISO7816 and args.generation == 2:
+                return _personalize_gen2(args, key, credential, link, today)
             done = medium_for(link).personalise(key, credential, lock=args.lock, today=today)
     except BaseException:
         revoke_failed_card(args, credential.status_index)  # the city's registry: card failed
@@ -94,3 +132,69 @@ def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
             else "NOT locked: run again with --lock to finish it"
         )
     return EXIT_OK
+
+
+def _personalize_gen2(
+    args: argparse.Namespace, key: IssuerKey, credential: Credential, link: Link, today: date
+) -> int:
+    """A generation-2 card: no credential leaves the station, the CAN goes on the face."""
+    from .pki import load_root
+
+    if args.ca is None:
+        raise InputError(
+            "a generation-2 card needs the city root: --ca DIR (cityid-card pki init), "
+            "or --generation 1 for a version 1 card"
+        )
+    if args.out is not None:
+        raise InputError("a generation-2 card carries no credential to write to --out")
+    root = load_root(args.ca)
+    batch = _batch(args.ca, root.cvca, root.batch_key.private_numbers().private_value, key)
+    holder = Holder(
+        credential.name, credential.date_of_birth, credential.expires, credential.gender
+    )
+    can = args.can or new_can()
+    done = personalize_gen2(cast(ReaderConnection, link), holder, batch, can=can, today=today)
+    if args.json:
+        print_json(
+            {
+                "medium": "chip_card",
+                "reader": link.reader,
+                "generation": 2,
+                "can": can,
+                "apdus": done.apdus,
+                "locked": True,
+            }
+        )
+    else:
+        print(
+            f"personalised a generation-2 card in {link.reader} in {done.apdus} APDUs; "
+            "PACE with its CAN checked; closed for good"
+        )
+        print(f"CAN {can}: print it on the card face (cityid-card face)")
+    return EXIT_OK
+
+
+def _batch(directory: Path, cvca: bytes, chip_key: int, key: IssuerKey) -> Batch:
+    """The batch, its card security object signed once per issuer key and kept in DIR.
+
+    Every card of a batch must hold the very same object, or the object would tell
+    cards apart; a key in a token may sign ECDSA with fresh randomness each time, so
+    the first signature is kept (``card-security-<hash of the kid>.cose``) and reused.
+    """
+    from cityid_card.eac import P256
+    from cityid_card.iso7816.gen2.security import parse_card_security
+    from cityid_card.trust import TrustStore
+
+    from ._io import PUBLIC, read_input
+
+    name = hashlib.sha256(key.kid.encode("utf-8")).hexdigest()[:16]
+    path = directory / f"card-security-{name}.cose"
+    if path.exists():
+        data = read_input(path, what="a card security object", max_bytes=4096)
+        security = parse_card_security(data, TrustStore([key.public()]))
+        if security.chip_key != P256.public_key(chip_key):
+            raise InputError(f"{path}: made for another batch key")
+        return Batch(cvca, chip_key, data)
+    batch = make_batch(cvca, chip_key, key)
+    write_output(path, batch.card_security, force=False, mode=PUBLIC)
+    return batch

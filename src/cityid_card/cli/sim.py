@@ -2,8 +2,10 @@
 
 With pcscd and the Debian package vsmartcard-vpcd, the card then sits in the PC/SC
 reader "Virtual PCD 00 00" for any PC/SC application (``--reader pcsc`` here). Its
-state, private key and credential included, is kept in --state FILE if given (blank
-card otherwise). Stop with Ctrl-C, which removes the card.
+state, keys and data included, is kept in --state FILE if given (blank card
+otherwise). A blank card becomes a generation-2 card (``personalize`` by default) or a
+version 1 card (``personalize --generation 1``), as ``sim:card:FILE`` does. Stop with
+Ctrl-C, which removes the card.
 """
 
 from __future__ import annotations

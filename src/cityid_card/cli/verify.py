@@ -5,6 +5,12 @@ chip is also authenticated when the credential binds a card key, a tag's UID is 
 when it binds one (and the tag's originality signature), and the result says which
 authenticity level was reached. With --qr or --image it comes from the QR code of a
 printed card face (the text, or a picture of the card).
+
+A generation-2 card (specs/card-application.md v2) is read with --can (the 6-digit
+number printed on its face) and --terminal DIR (from cityid-card pki terminal): it
+tells the terminal exactly what its role is entitled to, and nothing else. --trust
+then checks the issuer of the card's security object (default: DIR/trust.json if it
+exists; without either, the issuer is not checked and a warning says so).
 """
 
 from __future__ import annotations
@@ -14,12 +20,13 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cityid_card import qr
-from cityid_card.drivers import connect
+from cityid_card.drivers import ReaderConnection, connect
 from cityid_card.errors import CredentialError, InputError
-from cityid_card.media import Verification, medium_for, verify_bytes
+from cityid_card.iso7816.errors import ApplicationNotFound
+from cityid_card.media import ISO7816, Link, Verification, medium_for, verify_bytes
 from cityid_card.verifier import StatusPolicy, Verifier
 
 from ._common import (
@@ -86,6 +93,17 @@ def register(commands: Any) -> None:
     add_reader_flags(parser, required=False)
     add_verifier_flags(parser)
     parser.add_argument(
+        "--can",
+        metavar="NNNNNN",
+        help="generation-2 card: the card access number printed on its face",
+    )
+    parser.add_argument(
+        "--terminal",
+        type=Path,
+        metavar="DIR",
+        help="generation-2 card: this terminal's certificates and key (cityid-card pki terminal)",
+    )
+    parser.add_argument(
         "--at",
         type=iso_moment,
         metavar="DATE",
@@ -113,7 +131,8 @@ examples:
   cityid-card verify card.cbor --trust trust.json --show dob --json
   cityid-card verify --reader nfc --trust trust.json
   scanner-tool | cityid-card verify --qr - --trust trust.json --json   # one line per scan
-  cityid-card verify --image face.png --trust trust.json"""
+  cityid-card verify --image face.png --trust trust.json
+  cityid-card verify --reader pcsc --can 123456 --terminal desk-1 --trust trust.json --json"""
 
 
 def show_list(text: str) -> frozenset[str]:
@@ -137,7 +156,6 @@ def add_verifier_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trust",
         type=Path,
-        required=True,
         metavar="FILE",
         help="trust store: the JWK Set of the issuer keys (trust.json, from keygen --trust)",
     )
@@ -329,6 +347,12 @@ def _stream_failure(args: argparse.Namespace, number: int, error: CredentialErro
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.can is not None or args.terminal is not None:
+        from .verify_gen2 import run_gen2
+
+        return run_gen2(args, _verify_version_1)
+    if args.trust is None:
+        raise InputError("the following arguments are required: --trust")
     verifier = build_verifier(args)
     if args.qr is not None and not _is_qr_text(args.qr):
         return _verify_stream(args, verifier)
@@ -338,6 +362,30 @@ def run(args: argparse.Namespace) -> int:
         result = verify_bytes(blob, verifier, verification_time(args), kind=kind)
     else:
         with connect(args.reader, timeout=args.timeout) as link:
-            result = medium_for(link).verify(verifier, verification_time(args))
+            try:
+                result = medium_for(link).verify(verifier, verification_time(args))
+            except ApplicationNotFound:
+                _refuse_generation_2(link)
+                raise
     report(args, result, status_note(verifier, result.kid, result.status, args.at))
     return EXIT_OK
+
+
+def _verify_version_1(args: argparse.Namespace, link: Link) -> int:
+    """A version 1 card found by ``verify --can --terminal``: verified as one."""
+    result = medium_for(link).verify(build_verifier(args), verification_time(args))
+    report(args, result)
+    return EXIT_OK
+
+
+def _refuse_generation_2(link: Link) -> None:
+    """Say so when the card without the version 1 application is a generation-2 card."""
+    from cityid_card.iso7816.gen2.terminal import is_generation_2
+
+    if link.kind == ISO7816 and is_generation_2(cast(ReaderConnection, link)):
+        raise ApplicationNotFound(
+            "the card is a generation-2 card: read it with --can (the number printed on "
+            "its face) and --terminal DIR (cityid-card pki terminal)",
+            sw=0x6A82,
+            command="SELECT",
+        )

@@ -11,15 +11,17 @@ change takes ``now`` from its caller.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -88,6 +90,42 @@ class NotIssued(RegistryError):
 
 class StationError(RegistryError):
     """A lease or a sync cannot be done (unknown or reclaimed station, foreign file)."""
+
+
+class _Conflict(RegistryError):
+    """The database broke off a transaction for another one (a deadlock, a serialisation
+    failure): it left nothing behind, and running it again is the remedy."""
+
+
+#: SQLSTATEs after which PostgreSQL has rolled the transaction back for another's sake.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+#: How often a transaction that lost a conflict is run again before the error is raised.
+_CONFLICT_ATTEMPTS = 8
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _retry_on_conflict(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run a registry operation again when the database chose it as a conflict's loser.
+
+    Every operation so decorated is one transaction (or idempotent, as sync is), so the
+    rolled-back attempt left nothing and the next one starts afresh; a short random
+    pause lets the winner finish first.
+    """
+
+    @functools.wraps(method)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            try:
+                return method(*args, **kwargs)
+            except _Conflict:
+                if attempt == _CONFLICT_ATTEMPTS - 1:
+                    raise
+                time.sleep(secrets.randbelow(10 * 2**attempt) / 1000)
+        raise AssertionError("unreachable")
+
+    return run
 
 
 def is_database(location: str | os.PathLike[str]) -> bool:
@@ -353,6 +391,7 @@ class Registry:
 
     # -- keys ----------------------------------------------------------------------
 
+    @_retry_on_conflict
     def add_key(self, kid: str, thumbprint: str, size: int, bits: int) -> KeyInfo:
         """Track a new issuer key with a status list of ``size`` entries of ``bits`` bits."""
         StatusRegistry(thumbprint, size, bits)  # the same rules as the list files
@@ -385,6 +424,7 @@ class Registry:
 
     # -- issuing -------------------------------------------------------------------
 
+    @_retry_on_conflict
     def issue(
         self,
         *,
@@ -421,6 +461,7 @@ class Registry:
             _add_event(conn, card_id, EventKind.ISSUED, None, operator, now)
         return Card(key.kid, index, CardState.VALID, issued, expires, Medium(medium), self.station)
 
+    @_retry_on_conflict
     def reserve(self, *, thumbprint: str, operator: str, now: datetime) -> Card:
         """Record a card at a random free index whose holder comes later (:meth:`attach_holder`).
 
@@ -436,6 +477,7 @@ class Registry:
             _add_event(conn, card_id, EventKind.ISSUED, None, operator, now)
         return Card(key.kid, index, CardState.VALID, None, None, None, self.station)
 
+    @_retry_on_conflict
     def attach_holder(
         self,
         *,
@@ -471,6 +513,7 @@ class Registry:
 
     # -- revoking ------------------------------------------------------------------
 
+    @_retry_on_conflict
     def set_state(
         self,
         *,
@@ -501,6 +544,7 @@ class Registry:
             card = _card(conn, key.kid, _card_row(conn, key.id, index))
         return card, changed
 
+    @_retry_on_conflict
     def revoke_holder(
         self, *, name: str, date_of_birth: date, reason: Reason, operator: str, now: datetime
     ) -> list[Card]:
@@ -522,6 +566,7 @@ class Registry:
                 done.append(_card(conn, row.kid, _card_row(conn, row.key_id, row.status_index)))
         return done
 
+    @_retry_on_conflict
     def replace(
         self,
         *,
@@ -632,6 +677,7 @@ class Registry:
             "cards": exported,
         }
 
+    @_retry_on_conflict
     def purge(self, expired_before: date) -> int:
         """Delete the holders all of whose cards expired before ``expired_before``; how many.
 
@@ -669,6 +715,7 @@ class Registry:
 
     # -- status lists --------------------------------------------------------------
 
+    @_retry_on_conflict
     def status_list(self, *, thumbprint: str, now: datetime) -> tuple[StatusRegistry, int]:
         """The key's current list and its new list number, taken in one transaction.
 
@@ -704,6 +751,7 @@ class Registry:
 
     # -- offline stations ----------------------------------------------------------
 
+    @_retry_on_conflict
     def lease(
         self, *, station: str, count: int, thumbprint: str, now: datetime, fresh: bool = False
     ) -> list[int]:
@@ -743,6 +791,7 @@ class Registry:
             ).all()
         return [int(row[0]) for row in pool]
 
+    @_retry_on_conflict
     def receive_pool(self, key: KeyInfo, indexes: Sequence[int]) -> int:
         """A station's file: add the leased indexes it does not hold yet; how many were new."""
         if self.role is not Role.STATION:
@@ -778,6 +827,7 @@ class Registry:
                 )
         return len(new)
 
+    @_retry_on_conflict
     def reclaim(self, *, station: str, free: bool, operator: str, now: datetime) -> int:
         """Close a lost station's lease and take back its unused pool; how many indexes.
 
@@ -813,6 +863,7 @@ class Registry:
         if self.role is not Role.CITY:
             raise StationError("leases are given by the city's registry, not a station's file")
 
+    @_retry_on_conflict
     def sync(self, station_file: Registry) -> SyncResult:
         """Bring a station's cards and events into the city, and the city's events back.
 
@@ -949,6 +1000,7 @@ class Registry:
 
     # -- migration from the files of before ----------------------------------------
 
+    @_retry_on_conflict
     def import_files(
         self,
         status: StatusRegistry,
@@ -1039,10 +1091,16 @@ def _db_errors(what: str) -> Iterator[None]:
     """
     try:
         yield
-    except sa_exc.OperationalError as error:
-        raise RegistryError(
-            f"{what}: the database is unreachable or busy ({_kind(error)})"
-        ) from None
+    except sa_exc.DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+            raise _Conflict(
+                f"{what}: another transaction won a conflict ({_kind(error)})"
+            ) from None
+        if isinstance(error, sa_exc.OperationalError):
+            raise RegistryError(
+                f"{what}: the database is unreachable or busy ({_kind(error)})"
+            ) from None
+        raise RegistryError(f"{what}: the database refused it ({_kind(error)})") from None
     except sa_exc.SQLAlchemyError as error:
         raise RegistryError(f"{what}: the database refused it ({_kind(error)})") from None
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from cityid_card import type2
 from cityid_card._files import write_atomically
 from cityid_card.drivers import DEFAULT_TIMEOUT, ReaderInfo
-from cityid_card.iso7816.applet import CardApplication
+from cityid_card.iso7816.gen2.chip import EmulatedCard
 from cityid_card.iso7816.isodep import EmulatedIsoDep
 from cityid_card.media.errors import MediumError, NoReader
 from cityid_card.media.field import TagEmulator
@@ -100,7 +100,7 @@ class NfcSimDriver:
             return EmulatedNtag(product) if not file else load_tag(product, Path(file))
         if name == "isodep":
             if not file:
-                return EmulatedIsoDep(CardApplication())
+                return EmulatedIsoDep(EmulatedCard())
             return EmulatedIsoDep(card_in_file(file))
         raise NoReader(f"the nfc emulators are sim:{', sim:'.join([*_TAGS, 'isodep'])}")
 

@@ -1,0 +1,185 @@
+"""The city's terminal PKI for generation-2 cards: CVCA, document verifiers, terminals.
+
+Pure: keys and dates come in, certificates (TR-03110-3 encoding, :mod:`cityid_card.eac.cvc`)
+come out; ``cityid-card pki`` keeps them in files. One document verifier per kind of
+service (role), one sector key pair per service that gets pseudonyms, so that the
+pseudonyms of two services never match. The roles and their rights are those of
+issue 11 (:data:`ROLES`); age-check terminals carry the age they check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from cityid_card.eac import P256, cvc, ri
+from cityid_card.eac.cvc import Chat, Rights, Role
+from cityid_card.eac.errors import EacEncodingError
+
+__all__ = [
+    "ALL_RIGHTS",
+    "CVCA_DAYS",
+    "DV_DAYS",
+    "ROLES",
+    "SECTOR_ROLES",
+    "TERMINAL_DAYS",
+    "TerminalChain",
+    "link_certificate",
+    "make_cvca",
+    "make_terminal",
+    "public_point",
+    "references",
+    "role_rights",
+]
+
+#: The rights of each role (specs/eac.md 6.2, issue 11).
+ROLES: Mapping[str, Rights] = cvc.SERVICE_RIGHTS
+#: The roles that learn a pseudonym, each in its own sector.
+SECTOR_ROLES = tuple(
+    role for role, rights in ROLES.items() if rights & Rights.RESTRICTED_IDENTIFICATION
+)
+ALL_RIGHTS = Rights(0)
+for _rights in ROLES.values():
+    ALL_RIGHTS |= _rights
+ALL_RIGHTS |= Rights.VALIDITY
+
+#: How long each certificate is valid: the CVCA three years, a DV one year, a terminal
+#: 30 days (a stolen terminal stops working within a month; an age-check terminal can
+#: ask about the days of its window only, specs/card-application.md v2 section 7).
+CVCA_DAYS = 3 * 365
+DV_DAYS = 365
+TERMINAL_DAYS = 30
+
+_MNEMONICS = {
+    "library": "LIB",
+    "transit": "TRN",
+    "museum": "MUS",
+    "age-check": "AGE",
+    "benefits": "BEN",
+}
+
+
+def role_rights(role: str) -> Rights:
+    """The rights of ``role``; EacEncodingError for an unknown role."""
+    try:
+        return ROLES[role]
+    except KeyError:
+        raise EacEncodingError("unknown role: " + ", ".join(ROLES) + " are known") from None
+
+
+def public_point(key: ec.EllipticCurvePrivateKey) -> bytes:
+    """The uncompressed P-256 public key of ``key``."""
+    return P256.public_key(key.private_numbers().private_value)
+
+
+def references(holder: str, role: str, sequence: int) -> tuple[str, str]:
+    """The CHRs of the DV and the terminal of ``role``: ``holder`` + mnemonic + number."""
+    mnemonic = _MNEMONICS[role]
+    number = f"{sequence:05d}"
+    return f"{holder}DV{mnemonic}{number}"[:16], f"{holder}{mnemonic}T{number}"[:16]
+
+
+def make_cvca(
+    key: ec.EllipticCurvePrivateKey, chr_: str, today: date, days: int = CVCA_DAYS
+) -> bytes:
+    """The self-signed CVCA certificate of the city root (all rights of the profile)."""
+    body = cvc.CertificateBody(
+        chr_,
+        public_point(key),
+        chr_,
+        Chat(Role.CVCA, int(ALL_RIGHTS)),
+        today,
+        today + timedelta(days=days),
+        domain_parameters=True,
+    )
+    return cvc.sign_certificate(body, key)
+
+
+def link_certificate(
+    old_key: ec.EllipticCurvePrivateKey,
+    old_chr: str,
+    new_key: ec.EllipticCurvePrivateKey,
+    new_chr: str,
+    today: date,
+    days: int = CVCA_DAYS,
+) -> tuple[bytes, bytes]:
+    """A CVCA rollover: (the link certificate signed by the old key, the new self-signed one)."""
+    body = cvc.CertificateBody(
+        old_chr,
+        public_point(new_key),
+        new_chr,
+        Chat(Role.CVCA, int(ALL_RIGHTS)),
+        today,
+        today + timedelta(days=days),
+        domain_parameters=True,
+    )
+    return cvc.sign_certificate(body, old_key), make_cvca(new_key, new_chr, today, days)
+
+
+@dataclass(frozen=True)
+class TerminalChain:
+    """A DV and a terminal certificate for one role, with the terminal's private key."""
+
+    role: str
+    dv_certificate: bytes = field(repr=False)
+    terminal_certificate: bytes = field(repr=False)
+    terminal_key: ec.EllipticCurvePrivateKey = field(repr=False)
+    dv_key: ec.EllipticCurvePrivateKey = field(repr=False)
+
+
+def make_terminal(
+    cvca_key: ec.EllipticCurvePrivateKey,
+    cvca_chr: str,
+    role: str,
+    today: date,
+    *,
+    holder: str,
+    sequence: int = 1,
+    sector_public_key: bytes | None = None,
+    dv_key: ec.EllipticCurvePrivateKey | None = None,
+    terminal_key: ec.EllipticCurvePrivateKey | None = None,
+    terminal_days: int = TERMINAL_DAYS,
+) -> TerminalChain:
+    """A DV certificate for ``role`` under the CVCA and a terminal certificate under it.
+
+    A role with restricted identification needs its sector's public key, named in the
+    terminal certificate (the card answers no other sector).
+    """
+    rights = role_rights(role)
+    if bool(rights & Rights.RESTRICTED_IDENTIFICATION) != (sector_public_key is not None):
+        raise EacEncodingError("a sector key is given exactly for the roles with pseudonyms")
+    dv_key = dv_key or ec.generate_private_key(ec.SECP256R1())
+    terminal_key = terminal_key or ec.generate_private_key(ec.SECP256R1())
+    dv_chr, terminal_chr = references(holder, role, sequence)
+    dv_body = cvc.CertificateBody(
+        cvca_chr,
+        public_point(dv_key),
+        dv_chr,
+        Chat(Role.DV_DOMESTIC, int(rights)),
+        today,
+        today + timedelta(days=DV_DAYS),
+    )
+    extensions = (
+        (cvc.sector_extension(ri.sector_public_key_object(sector_public_key)),)
+        if sector_public_key is not None
+        else ()
+    )
+    terminal_body = cvc.CertificateBody(
+        dv_chr,
+        public_point(terminal_key),
+        terminal_chr,
+        Chat(Role.TERMINAL, int(rights)),
+        today,
+        today + timedelta(days=terminal_days),
+        extensions=extensions,
+    )
+    return TerminalChain(
+        role,
+        cvc.sign_certificate(dv_body, cvca_key),
+        cvc.sign_certificate(terminal_body, dv_key),
+        terminal_key,
+        dv_key,
+    )
