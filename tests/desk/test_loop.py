@@ -41,6 +41,10 @@ class Field:
         self.opened = 0
         #: Pull the tag away right after it was activated (before it is read).
         self.pull_after_activation = False
+        #: Opens after a removal that still succeed, to a card that no longer answers
+        #: (pcscd reports a pulled card for a moment).
+        self.stale_opens = 0
+        self._stale_card: CardApplication | None = None
         self._connection: SimConnection | None = None
 
     def put(self, card: CardApplication | EmulatedNtag) -> None:
@@ -49,6 +53,8 @@ class Field:
         self.card = card
 
     def take(self) -> None:
+        if isinstance(self.card, CardApplication):
+            self._stale_card = self.card
         if isinstance(self.card, EmulatedNtag):
             self.card.in_field = False
         elif self._connection is not None:
@@ -62,6 +68,11 @@ class Field:
         return ReopeningReader(self, target, "field")
 
     def open(self, target: str, *, timeout: float, kind: str | None = None) -> Link:
+        if self.card is None and self.stale_opens and self._stale_card is not None:
+            self.stale_opens -= 1
+            ghost = SimConnection(self._stale_card, reader="field")
+            ghost.remove_at(0, "before")
+            return ghost
         if self.card is None:
             raise NoReader("no card in the field")
         self.opened += 1
@@ -353,3 +364,19 @@ def test_watch_problems_exit_2(
         capsys, "watch", "--reader", "sim:card", "--trust", str(tmp_path / "none.json")
     )
     assert status == 2 and "(TrustStoreError)" in err
+
+
+def test_a_reader_that_still_reports_a_pulled_card_makes_no_ghost_taps(issuer: Issuer) -> None:
+    field = Field()
+    field.stale_opens = 5
+    card = _personalized_card(issuer)
+    steps: list[Callable[[], None]] = [
+        lambda: field.put(card),
+        field.take,  # removal seen by the presence check; then 5 opens to a ghost
+        *[lambda: None] * 8,
+        lambda: field.put(card),  # a real new tap
+        field.take,
+    ]
+    events = _run(issuer, "field", field, steps)
+    assert _kinds(events) == ["valid", "removal", "valid", "removal"]
+    assert field.stale_opens == 0  # the loop did look, and kept quiet

@@ -387,3 +387,70 @@ def test_no_request_body_gets_a_500(server: LiveServer, body: bytes, content_typ
         assert document["valid"] is False and set(document) == {"valid", "error"}
     else:
         assert set(document) == {"error"}
+
+
+def _first_event(server: LiveServer, seconds: float = 3.0) -> bytes | None:
+    """The first data line the event stream sends within ``seconds``, or None."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=seconds)
+    try:
+        connection.request("GET", "/api/events")
+        response = connection.getresponse()
+        response.readline()  # the opening comment
+        while True:
+            line = response.readline()
+            if line.startswith(b"data:"):
+                return line
+    except TimeoutError:
+        return None
+    finally:
+        connection.close()
+
+
+def test_a_page_opened_after_the_tap_sees_the_card_on_the_reader(server: LiveServer) -> None:
+    hub = server.config.hub
+    hub.publish({"event": "arrival", "valid": True, "name": HOLDER})  # nobody listening yet
+    first = _first_event(server)
+    assert first is not None and json.loads(first.removeprefix(b"data: "))["name"] == HOLDER
+    hub.publish({"event": "removal"})  # the card is gone: nothing is kept
+    assert _first_event(server, 0.5) is None
+
+
+def test_the_serve_command_streams_its_reader(issuer: Issuer, tmp_path: Path) -> None:
+    from cityid_card.drivers import SimConnection
+    from cityid_card.iso7816 import personalize
+    from cityid_card.sim_io import card_in_file
+    from tests.conftest import sample_credential
+
+    state, trust = tmp_path / "card.json", tmp_path / "trust.json"
+    issuer.trust.save(trust)
+    application = card_in_file(state)
+    personalize(SimConnection(application), issuer.key, sample_credential(), today=DESK_NOW.date())
+    port = _free_port()
+    command = [
+        sys.executable, "-m", "cityid_card", "serve", "--trust", str(trust),
+        "--port", str(port), "--reader", f"sim:card:{state}", "--policy", "transit",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                connection.request("GET", "/api/events")
+                response = connection.getresponse()
+                break
+            except ConnectionRefusedError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        line = b""
+        while not line.startswith(b"data:"):
+            line = response.readline()
+        connection.close()
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=10)
+    event = json.loads(line.removeprefix(b"data: "))
+    assert event["event"] == "arrival" and event["valid"] is True
+    assert event["authenticity"] == "chip_authenticated"
+    assert set(event) == {"event", "reader", "valid", "authenticity", "status_list_age_days"}
+    assert HOLDER.encode() not in out + err

@@ -53,3 +53,11 @@ def test_colours_meet_wcag_aa() -> None:
     assert _contrast(colours["invalid"], colours["paper"]) >= 4.5  # a stale status list
     # The focus ring, drawn just outside an element on the page, must stand out (3:1).
     assert _contrast(colours["focus"], colours["paper"]) >= 3.0
+
+
+def test_the_vendored_accessibility_engine_is_the_published_one() -> None:
+    from pathlib import Path
+
+    vendor = Path(__file__).parent / "vendor"
+    digest = hashlib.sha256((vendor / "axe.min.js").read_bytes()).hexdigest()
+    assert f"{digest}  axe.min.js" in (vendor / "SOURCES").read_text(encoding="utf-8")

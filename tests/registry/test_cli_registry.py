@@ -264,49 +264,115 @@ def test_personalize_records_the_card_and_revokes_one_that_failed(office: Office
     assert reasons == {None, "error"}
 
 
-def test_batch_records_every_card_and_revokes_a_failed_one(
-    office: Office, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _batch_office(
+    office: Office, monkeypatch: pytest.MonkeyPatch, faults: dict[int, Any], count: int = 3
+) -> tuple[list[str], Path]:
+    """A hopper with ``faults`` as the batch's reader; the batch's arguments and records."""
     from cityid_card.cli import batch as batch_command
     from tests.test_batch import Hopper
 
     hopper = Hopper()
-    hopper.faults = {1: lambda card: card.remove_at(4, "during")}
+    hopper.faults = faults
     monkeypatch.setattr(batch_command, "MACHINE", batch_command.Machine(cards=hopper.source))
     applicants = office.folder / "applicants.csv"
     applicants.write_text(
-        "name,date_of_birth\n" + "".join(f"Batch Holder {i},1990-04-12\n" for i in range(3))
+        "name,date_of_birth\n" + "".join(f"Batch Holder {i},1990-04-12\n" for i in range(count))
     )
     records = office.folder / "issued.jsonl"
-    argv = ["batch", str(applicants), "--key", office.key, "--reader", "sim:card",
-            "--valid-years", "5", "--registry", office.db, "--operator", "station-3",
+    argv = ["batch", str(applicants), "--key", office.key, "--valid-years", "5",
+            "--registry", office.db, "--operator", "station-3",
             "--records", str(records)]  # fmt: skip
-    code, out, err = office.run(*argv)
+    return argv, records
+
+
+def _found(office: Office, i: int) -> list[dict[str, Any]]:
+    found = office.json(
+        "registry", "find", office.db, "--name", f"Batch Holder {i}", "--dob", "1990-04-12"
+    )
+    return sorted(found["cards"], key=lambda card: card["state"])
+
+
+def test_batch_records_every_card_and_revokes_a_failed_one(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv, records = _batch_office(
+        office, monkeypatch, {1: lambda card: card.remove_at(4, "during")}
+    )
+    code, out, err = office.run(*argv, "--reader", "sim:card")
     assert code == 1, err
     assert "Batch Holder" not in out + err
-    states = {}
-    for i in range(3):
-        found = office.json(
-            "registry", "find", office.db, "--name", f"Batch Holder {i}", "--dob", "1990-04-12"
-        )
-        states[i] = [card["state"] for card in found["cards"]]
-    assert states == {0: ["valid"], 1: [], 2: ["valid"]}  # the failed card has no holder
+    states = {i: [card["state"] for card in _found(office, i)] for i in range(3)}
+    # The failed card is revoked and keeps its holder: a clerk finds it by name and date.
+    assert states == {0: ["valid"], 1: ["revoked"], 2: ["valid"]}
     shown = office.json("registry", "show", office.db)
-    assert shown["counts"] == {"holders": 2, "valid": 2, "revoked": 1, "events": 4}
+    assert shown["counts"] == {"holders": 3, "valid": 2, "revoked": 1, "events": 4}
     export = office.json(
         "registry", "export", office.db, "--name", "Batch Holder 0", "--dob", "1990-04-12"
     )
     assert [(e["event"], e["operator"]) for e in export["cards"][0]["events"]] == [
         ("issued", "station-3")
     ]
-    # Resumed with the same records: only the failed applicant gets a card now.
-    code, out, err = office.run(*argv)
-    assert code == 0, err
-    found = office.json(
-        "registry", "find", office.db, "--name", "Batch Holder 1", "--dob", "1990-04-12"
+    failed = office.json(
+        "registry", "export", office.db, "--name", "Batch Holder 1", "--dob", "1990-04-12"
     )
-    assert [card["state"] for card in found["cards"]] == ["valid"]
+    assert [(e["event"], e["reason"]) for e in failed["cards"][0]["events"]] == [
+        ("issued", None),
+        ("revoked", "error"),
+    ]
+    # The name is kept in the registry alone: not in the records file, nor the output.
+    assert "Batch Holder 1" not in records.read_text()
+    # Resumed with the same records: only the failed applicant gets a card now.
+    code, out, err = office.run(*argv, "--reader", "sim:card")
+    assert code == 0, err
+    assert [card["state"] for card in _found(office, 1)] == ["revoked", "valid"]
     assert office.json("registry", "show", office.db)["counts"]["valid"] == 3
+
+
+@pytest.mark.parametrize(("reader", "medium"), [("sim:card", "card"), ("sim:ntag215", "tag")])
+def test_batch_records_the_medium_of_every_card(
+    office: Office, monkeypatch: pytest.MonkeyPatch, reader: str, medium: str
+) -> None:
+    argv, _ = _batch_office(office, monkeypatch, {1: lambda card: card.remove_at(4, "during")}
+                            if reader == "sim:card" else {}, count=2)  # fmt: skip
+    code, _, err = office.run(*argv, "--reader", reader)
+    assert code == (1 if reader == "sim:card" else 0), err
+    cards = [card for i in range(2) for card in _found(office, i)]
+    assert len(cards) == 2
+    assert {card["medium"] for card in cards} == {medium}  # the failed card's too
+
+
+def test_an_offline_station_batch_brings_holders_and_media_back(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    station = str(office.folder / "ward-5.db")
+    office.json(
+        "registry", "lease", office.db, "--station", "ward-5", "--count", "10", "--out", station
+    )
+    argv, _ = _batch_office(office, monkeypatch, {1: lambda card: card.remove_at(4, "during")})
+    argv[argv.index(office.db)] = station
+    code, _, err = office.run(*argv, "--reader", "sim:card")
+    assert code == 1, err
+    assert office.json("registry", "sync", office.db, station)["cards_in"] == 3
+    cards = {i: _found(office, i) for i in range(3)}
+    assert {i: [(c["state"], c["medium"]) for c in found] for i, found in cards.items()} == {
+        0: [("valid", "card")],
+        1: [("revoked", "card")],
+        2: [("valid", "card")],
+    }
+    assert {c["station"] for found in cards.values() for c in found} == {"ward-5"}
+
+
+def test_a_failed_card_names_nobody_in_the_json_events(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv, _ = _batch_office(office, monkeypatch, {0: lambda card: card.remove_at(4, "during")})
+    code, out, err = office.run(*argv, "--reader", "sim:card", "--json")
+    assert code == 1, err
+    events = [json.loads(line) for line in out.splitlines()]
+    failed = [event for event in events if event["event"] == "card_failed"]
+    assert len(failed) == 1 and failed[0]["revoked"] is True
+    assert "Batch Holder" not in out + err and "1990-04-12" not in out + err
+    assert [card["status_index"] for card in _found(office, 0)] == [failed[0]["status_index"]]
 
 
 def test_a_name_can_come_from_standard_input(
@@ -318,3 +384,128 @@ def test_a_name_can_come_from_standard_input(
     monkeypatch.setattr("sys.stdin", io.StringIO("Ana Sofía Rivera\n"))
     found = office.json("registry", "find", office.db, "--name", "-", "--dob", "1990-04-12")
     assert [c["status_index"] for c in found["cards"]] == [index]
+
+
+def _two_lists(office: Office) -> tuple[str, str]:
+    """Yesterday's list (number 1, the card valid) and today's (number 2, the card revoked)."""
+    index = office.issue()
+    yesterday, today = str(office.folder / "yesterday.cwt"), str(office.folder / "today.cwt")
+    sign = ["status-list", "sign", "--key", office.key, "--registry", office.db, "--out"]
+    assert office.json(*sign, yesterday)["number"] == 1
+    office.json("revoke", "--registry", office.db, "--index", str(index), "--reason", "stolen")
+    assert office.json(*sign, today)["number"] == 2
+    return yesterday, today
+
+
+def _seen_numbers(seen: Path) -> dict[str, int]:
+    document = json.loads(seen.read_text())
+    return {kid: mark[0] for kid, mark in document["seen_status_lists"].items()}
+
+
+def test_verify_with_seen_refuses_yesterdays_list_after_todays(office: Office) -> None:
+    yesterday, today = _two_lists(office)
+    card, seen = str(office.folder / "card.cbor"), office.folder / "seen.json"
+    verify = ["verify", card, "--trust", office.trust, "--seen", str(seen), "--status-list"]
+    code, _, err = office.run(*verify, today)
+    assert code == 1 and "revoked" in err.lower()
+    assert _seen_numbers(seen) == {"CHI-2026-1": 2}
+    assert seen.stat().st_mode & 0o777 == 0o600
+    # The gate restarted with yesterday's list: refused, the card is not accepted.
+    code, out, err = office.run(*verify, yesterday)
+    assert code == 2 and "older than one already seen" in err and "VALID" not in out
+    assert _seen_numbers(seen) == {"CHI-2026-1": 2}
+    # Without --seen nothing remembers today's list: what the option is for.
+    assert office.run("verify", card, "--trust", office.trust, "--status-list", yesterday)[0] == 0
+
+
+def test_a_seen_file_that_is_not_one_is_refused(office: Office) -> None:
+    office.issue()
+    seen = office.folder / "seen.json"
+    for text in ("[]", '{"seen_status_lists": {"CHI-2026-1": [2]}}', "{"):
+        seen.write_text(text)
+        code, _, err = office.run(
+            "verify", str(office.folder / "card.cbor"), "--trust", office.trust,
+            "--seen", str(seen),
+        )  # fmt: skip
+        assert code == 2 and "seen.json" in err, err
+        assert seen.read_text() == text  # left as it was
+
+
+def test_the_desk_with_seen_refuses_yesterdays_list_after_a_restart(office: Office) -> None:
+    from cityid_card import TrustStore, Verifier
+    from cityid_card.cli.serve import build_verifier
+    from cityid_card.errors import Revoked
+    from cityid_card.status import CredentialStatus
+
+    yesterday, today = _two_lists(office)
+    blob = (office.folder / "card.cbor").read_bytes()
+    desk, seen = office.folder / "lists", office.folder / "seen.json"
+    desk.mkdir()
+    (desk / "chi.cwt").write_bytes(Path(today).read_bytes())
+    settings = {"trust": office.trust, "status_lists": str(desk), "require_status": False,
+                "seen": str(seen)}  # fmt: skip
+    verifier, refresher = build_verifier(settings)
+    assert refresher is not None and refresher.last is not None
+    assert refresher.last.updated == ("CHI-2026-1",)
+    with pytest.raises(Revoked):
+        verifier.verify(blob)
+    assert _seen_numbers(seen) == {"CHI-2026-1": 2}
+    # Restarted with yesterday's list in its folder (a stale mirror): refused.
+    (desk / "chi.cwt").write_bytes(Path(yesterday).read_bytes())
+    verifier, refresher = build_verifier(settings)
+    assert refresher is not None and refresher.last is not None
+    assert refresher.last.refused_older == ("CHI-2026-1",)
+    assert verifier.status_list_for("CHI-2026-1") is None
+    assert verifier.verify(blob).status is CredentialStatus.UNKNOWN  # not VALID
+    assert _seen_numbers(seen) == {"CHI-2026-1": 2}
+    # The Python API keeps the same memory: the file is what a Verifier is given back.
+    again = Verifier(TrustStore.load(office.trust), seen_status_lists=verifier.seen_status_lists)
+    assert again.seen_status_lists["CHI-2026-1"][0] == 2
+
+
+def test_watch_hands_seen_to_the_desk(office: Office, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cityid_card.cli import watch as watch_command
+    from cityid_card.errors import CityIDError
+
+    given: list[Any] = []
+
+    def build(settings: dict[str, Any]) -> Any:
+        given.append(settings)
+        raise CityIDError("stop here")
+
+    monkeypatch.setattr(watch_command, "build_verifier", build)
+    seen = office.folder / "seen.json"
+    code, _, err = office.run(
+        "watch", "--reader", "sim:card", "--trust", office.trust,
+        "--status-lists", str(office.folder), "--seen", str(seen),
+    )  # fmt: skip
+    assert code == 2 and "stop here" in err
+    assert [Path(settings["seen"]) for settings in given] == [seen]
+
+
+def test_the_refresher_keeps_trying_to_keep_what_it_has_seen(office: Office) -> None:
+    from cityid_card import TrustStore, Verifier
+    from cityid_card.desk.refresh import FolderSource, StatusListRefresher
+    from cityid_card.errors import InputError
+
+    _, today = _two_lists(office)
+    desk = office.folder / "lists"
+    desk.mkdir()
+    (desk / "chi.cwt").write_bytes(Path(today).read_bytes())
+    kept: list[dict[str, tuple[int, int]]] = []
+
+    def keep(seen: dict[str, tuple[int, int]]) -> None:
+        if not kept:
+            kept.append({})
+            raise InputError("seen.json: the disk is full")
+        kept.append(seen)
+
+    verifier = Verifier(TrustStore.load(office.trust), cache_size=0)
+    refresher = StatusListRefresher(verifier, FolderSource(desk), keep_seen=keep)
+    first = refresher.refresh()
+    assert first.updated == ("CHI-2026-1",) and first.errors == ("InputError",)
+    second = refresher.refresh()  # nothing new, but what was seen is not kept yet
+    assert second.updated == () and second.errors == ()
+    assert [marks["CHI-2026-1"][0] for marks in kept[1:]] == [2]
+    refresher.refresh()
+    assert len(kept) == 2  # kept once: nothing to keep until a list is taken again

@@ -376,3 +376,15 @@ def test_several_keys_need_a_kid(registry: Registry, key: IssuerKey) -> None:
     assert registry.card(new_index, kid="CHI-2027-1").state is CardState.VALID
     with pytest.raises(RegistryError, match="already tracks"):
         registry.add_key(new_key.kid, key_thumbprint(new_key), SIZE, 2)
+
+
+def test_attaching_a_holder_again_keeps_the_recorded_medium(
+    registry: Registry, key: IssuerKey
+) -> None:
+    card = _issue(registry, key, medium=Medium.TAG)
+    again = registry.attach_holder(
+        index=card.status_index, name=NAME, date_of_birth=DOB,
+        issued=date(2026, 12, 5), expires=date(2031, 12, 4), kid=key.kid,
+    )  # fmt: skip
+    assert again.medium is Medium.TAG
+    assert registry.card(card.status_index).medium is Medium.TAG

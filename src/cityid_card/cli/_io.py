@@ -10,6 +10,7 @@ that holds personal data owner-only (0600).
 from __future__ import annotations
 
 import errno
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,13 @@ __all__ = [
     "check_output",
     "describe_os_error",
     "load_registry",
+    "load_seen",
     "load_status_list",
     "load_trust",
     "read_credential",
     "read_input",
     "read_json",
+    "save_seen",
     "write_output",
 ]
 
@@ -138,6 +141,63 @@ def load_status_list(path: Path, trust: TrustStore) -> StatusListToken:
         return StatusListToken.from_bytes(data, trust)
     except StatusListError as error:
         raise StatusListError(f"{_name(path)}: {error}") from None
+
+
+#: What a ``--seen`` file holds: ``{"seen_status_lists": {kid: [list number, iat]}}``.
+_SEEN_FIELD = "seen_status_lists"
+_SEEN_WHAT = "the status lists seen"
+
+
+def _seen_from(document: Any, path: Path) -> dict[str, tuple[int, int]]:
+    wrong = InputError(
+        f"{_name(path)}: not a file of the status lists seen "
+        f'(expected {{"{_SEEN_FIELD}": {{"KID": [NUMBER, IAT]}}}})'
+    )
+    if not isinstance(document, dict) or set(document) != {_SEEN_FIELD}:
+        raise wrong
+    entries = document[_SEEN_FIELD]
+    if not isinstance(entries, dict):
+        raise wrong
+    seen: dict[str, tuple[int, int]] = {}
+    for kid, mark in entries.items():
+        if (
+            not isinstance(mark, list)
+            or len(mark) != 2
+            or not all(type(part) is int and part >= 0 for part in mark)
+        ):
+            raise wrong
+        seen[kid] = (mark[0], mark[1])
+    return seen
+
+
+def load_seen(path: Path) -> dict[str, tuple[int, int]]:
+    """The newest status list (number, iat) a verifier has seen per key, kept in ``path``.
+
+    None yet if ``path`` does not exist (the first start); InputError naming the file
+    if it cannot be read or is not such a file: a verifier must not start forgetting.
+    """
+    if not os.path.lexists(path):
+        return {}
+    return _seen_from(read_json(path, what=_SEEN_WHAT), path)
+
+
+def save_seen(path: Path, seen: dict[str, tuple[int, int]]) -> bool:
+    """Keep ``seen`` in ``path`` (atomically, owner-only); whether the file changed.
+
+    Merged with what the file holds already, the newer mark of each key winning, so
+    that processes sharing the file (the workers of ``serve``) never move it back.
+    """
+    kept = load_seen(path)
+    merged = dict(kept)
+    for kid, (number, iat) in seen.items():
+        mark = (int(number), int(iat))
+        if mark > merged.get(kid, (0, 0)):
+            merged[kid] = mark
+    if merged == kept and os.path.lexists(path):
+        return False
+    document = {_SEEN_FIELD: {kid: list(merged[kid]) for kid in sorted(merged)}}
+    write_output(path, json.dumps(document, indent=2) + "\n", force=True, mode=PRIVATE)
+    return True
 
 
 def read_credential(path: Path) -> bytes:

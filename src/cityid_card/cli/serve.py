@@ -10,6 +10,7 @@ or ``{"credential": "<base64>"}`` and answers with the fields the display policy
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -29,6 +30,8 @@ from cityid_card.trust import TrustStore
 from cityid_card.verifier import StatusPolicy, Verifier
 
 from ._common import EXIT_OK, EXIT_USAGE
+from ._io import load_seen, save_seen
+from .verify import add_seen_flag
 
 #: The variable that hands the configuration to each worker process (--workers > 1).
 _CONFIG_VARIABLE = "CITYID_CARD_SERVE_CONFIG"
@@ -97,7 +100,7 @@ def register(commands: Any) -> None:
 
 
 def add_desk_flags(parser: argparse.ArgumentParser) -> None:
-    """--trust, --status-lists, --require-status and --policy: shared by serve and watch."""
+    """--trust, --status-lists, --require-status, --seen and --policy: serve's and watch's."""
     parser.add_argument("--trust", type=Path, required=True, help="trust store (JWK Set)")
     parser.add_argument(
         "--status-lists",
@@ -110,6 +113,7 @@ def add_desk_flags(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="reject a card no current status list covers (default: accept, status unknown)",
     )
+    add_seen_flag(parser)
     parser.add_argument(
         "--policy",
         default=DEFAULT_POLICY,
@@ -124,6 +128,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "trust": os.fspath(args.trust),
         "status_lists": args.status_lists,
         "require_status": args.require_status,
+        "seen": None if args.seen is None else os.fspath(args.seen),
         "policy": args.policy,
         "host": args.host or "127.0.0.1",
         "koha": args.koha,
@@ -135,17 +140,29 @@ def build_verifier(settings: dict[str, Any]) -> tuple[Verifier, StatusListRefres
 
     With --status-lists the lists are fetched once here (a failure is logged and
     reported by /api/health, and the verifier starts without them), then refreshed by
-    the refresher's ``run`` on its schedule.
+    the refresher's ``run`` on its schedule. With --seen the newest list number seen
+    for each key is read from that file and kept in it after each update: a list
+    older than one seen before a restart is refused.
     """
     trust = TrustStore.load(settings["trust"])
     policy = (
         StatusPolicy.REJECT_UNKNOWN if settings["require_status"] else StatusPolicy.ACCEPT_UNKNOWN
     )
-    verifier = Verifier(trust, cache_size=0, status_policy=policy)
+    seen = None if not settings.get("seen") else Path(settings["seen"])
+    verifier = Verifier(
+        trust,
+        cache_size=0,
+        status_policy=policy,
+        seen_status_lists=None if seen is None else load_seen(seen),
+    )
     location = settings["status_lists"]
     if not location:
         return verifier, None
-    refresher = StatusListRefresher(verifier, source_for(location))
+    refresher = StatusListRefresher(
+        verifier,
+        source_for(location),
+        keep_seen=None if seen is None else functools.partial(save_seen, seen),
+    )
     refresher.refresh()
     return verifier, refresher
 

@@ -46,7 +46,14 @@ from ._common import (
     print_claims,
     print_json,
 )
-from ._io import load_status_list, load_trust, read_credential, read_input
+from ._io import (
+    load_seen,
+    load_status_list,
+    load_trust,
+    read_credential,
+    read_input,
+    save_seen,
+)
 from ._seal import seal_key_from_qr, verify_medium
 from .status_list import status_note
 
@@ -100,6 +107,7 @@ def register(commands: Any) -> None:
         "whose key opens the tag's record; - reads it from standard input",
     )
     add_verifier_flags(parser)
+    add_seen_flag(parser)
     parser.add_argument(
         "--can",
         metavar="NNNNNN",
@@ -136,6 +144,7 @@ _EXAMPLES = """\
 examples:
   cityid-card verify card.cbor --trust trust.json
   cityid-card verify card.cbor --trust trust.json --status-list status.cwt --require-status
+  cityid-card verify card.cbor --trust trust.json --status-list status.cwt --seen seen.json
   cityid-card verify card.cbor --trust trust.json --show dob --json
   cityid-card verify --reader nfc --trust trust.json
   scanner-tool | cityid-card verify --qr - --trust trust.json --json   # one line per scan
@@ -182,12 +191,29 @@ def add_verifier_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_seen_flag(parser: argparse.ArgumentParser) -> None:
+    """--seen FILE: the status list numbers seen, kept across runs (verify, serve, watch)."""
+    parser.add_argument(
+        "--seen",
+        type=Path,
+        metavar="FILE",
+        help="keep the newest status list number seen for each key in FILE (JSON, "
+        "owner-only; made on first use) and refuse any list older than it, also after a "
+        "restart: a gate given yesterday's list after today's does not accept a card "
+        "revoked today",
+    )
+
+
 def build_verifier(args: argparse.Namespace) -> Verifier:
     trust = load_trust(args.trust)
     lists = [load_status_list(path, trust) for path in args.status_list]
     policy = StatusPolicy.REJECT_UNKNOWN if args.require_status else StatusPolicy.ACCEPT_UNKNOWN
-    verifier = Verifier(trust, cache_size=0, status_policy=policy)
-    verifier.update_status_lists(lists, now=datetime.now(UTC))  # refuses a list dated ahead
+    seen = None if args.seen is None else load_seen(args.seen)
+    verifier = Verifier(trust, cache_size=0, status_policy=policy, seen_status_lists=seen)
+    # Refuses a list dated ahead, and one older than a list seen before (--seen).
+    verifier.update_status_lists(lists, now=datetime.now(UTC))
+    if args.seen is not None:
+        save_seen(args.seen, verifier.seen_status_lists)
     return verifier
 
 

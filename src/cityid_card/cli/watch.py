@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             "trust": args.trust,
             "status_lists": args.status_lists,
             "require_status": args.require_status,
+            "seen": args.seen,
         }
     )
     stop = threading.Event()

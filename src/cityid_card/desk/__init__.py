@@ -2,9 +2,12 @@
 
 :mod:`.policy` decides what a venue sees of a verified card; :func:`watch` (:mod:`.loop`)
 yields an event when a card comes into a reader and when it leaves; :mod:`.refresh`
-keeps status lists current; the service
-(``cityid-card serve``, :mod:`.service`) needs the ``desk`` extra
-(``pip install "cityid-card[desk]"``) and is not imported here.
+keeps status lists current; :mod:`.ils` makes a library patron record, with consent.
+The service (``cityid-card serve``, :mod:`.service` and the staff page in ``static/``)
+needs the ``desk`` extra (``pip install "cityid-card[desk]"``) and is not imported here.
+
+Unlike the core, this package is an edge: the loop polls readers, the refresher reads
+folders and fetches URLs, the service listens on a socket.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ It runs on the drivers of :mod:`cityid_card.drivers` (contact cards over PC/SC, 
 and ISO-DEP cards over nfcpy, and their ``sim:`` emulators) through the medium seam
 (:func:`cityid_card.media.medium_for`): the reader is opened once and kept open, and
 every medium is verified and asked whether it is still there in the same way. It polls
-for a card with an injectable clock and sleep. :func:`event_json` turns events into what a display policy
-allows, for JSON Lines (``cityid-card watch --json``) and the service's event stream.
+for a card with an injectable clock and sleep. :func:`event_json` turns events into what
+a display policy allows, for JSON Lines (``cityid-card watch --json``) and the service's
+event stream.
 """
 
 from __future__ import annotations
@@ -92,20 +93,33 @@ def watch(
     local calendar date); ``clock`` and ``sleep`` time the polling; ``stop`` ends the
     loop at the next poll; ``driver`` replaces the driver the URI's scheme names.
     Raises DriverError if no driver serves the URI; a reader that is missing or empty
-    is polled until a card comes.
+    is polled until a card comes. After a removal, a card the reader still reports but
+    that does not answer (pcscd's state lags a pulled card) is not a new tap.
     """
     scheme, target = parse_uri(reader)
     source = (driver if driver is not None else load_driver(scheme)).reader(target)
     stopped = stop.is_set if stop is not None else (lambda: False)
+    # After a removal, a reader may still report the card for a moment (pcscd does):
+    # until the field was seen empty, a card that does not answer is no new tap.
+    seen_empty = True
     try:
         while not stopped():
+            looked = clock()
             try:
-                link = source.open_connection(timeout=0)
+                # A reader that can wait for a card (PC/SC) waits up to one interval for it.
+                link = source.open_connection(timeout=interval)
             except (NoReader, TransportError):  # nothing in the field (or the reader is gone)
-                sleep(interval)
+                seen_empty = True
+                rest = interval - (clock() - looked)
+                if rest > 0:
+                    sleep(rest)
                 continue
             try:
                 medium = medium_for(link)
+                if not seen_empty and not medium.present():
+                    sleep(interval)
+                    continue
+                seen_empty = False
                 started = clock()
                 try:
                     result = medium.verify(verifier, now())
@@ -113,6 +127,7 @@ def watch(
                     yield Arrival(reader, None, error, clock() - started)
                     if isinstance(error, TransportError):  # pulled away mid-read: it is gone
                         yield Removal(reader)
+                        sleep(interval)
                         continue
                 else:
                     yield Arrival(reader, result, None, clock() - started)

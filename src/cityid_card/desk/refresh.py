@@ -161,7 +161,13 @@ class RefreshReport:
 
 
 class StatusListRefresher:
-    """Keeps a verifier's status lists current from a source, never rolling back."""
+    """Keeps a verifier's status lists current from a source, never rolling back.
+
+    A list older than the verifier has seen (:attr:`Verifier.seen_status_lists`, given
+    back after a restart) is refused like one older than the list in use.
+    ``keep_seen``, if given, is called with the verifier's ``seen_status_lists`` after
+    each round that took a list: where the program keeps them across restarts.
+    """
 
     def __init__(
         self,
@@ -171,8 +177,11 @@ class StatusListRefresher:
         interval: float | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] | None = None,
+        keep_seen: Callable[[dict[str, tuple[int, int]]], object] | None = None,
     ) -> None:
         self.verifier = verifier
+        self._keep_seen = keep_seen
+        self._seen_unkept = False
         self.source = source
         self.interval = interval or (
             URL_INTERVAL if isinstance(source, HttpsSource) else FOLDER_INTERVAL
@@ -215,11 +224,15 @@ class StatusListRefresher:
             if seen is None or list_order(token) > list_order(seen):
                 newest[token.kid] = token
         updated, refused = [], []
+        seen_before = self.verifier.seen_status_lists
         with self._lock:
             lists = dict(self._lists)
             for kid, token in newest.items():
                 current = lists.get(kid)
-                if current is None or list_order(token) > list_order(current):
+                if list_order(token) < seen_before.get(kid, (0, 0)):
+                    refused.append(kid)  # older than a list seen before a restart
+                    _LOGGER.warning("refused an older status list for %s than one seen", kid)
+                elif current is None or list_order(token) > list_order(current):
                     lists[kid] = token
                     updated.append(kid)
                 elif list_order(token) < list_order(current):
@@ -231,6 +244,15 @@ class StatusListRefresher:
             if updated:
                 self.verifier.update_status_lists(lists.values())
                 self._lists = lists
+        if (updated or self._seen_unkept) and self._keep_seen is not None:
+            try:
+                self._keep_seen(self.verifier.seen_status_lists)
+            except CityIDError as error:  # the lists are in use; tried again next round
+                _LOGGER.warning("the status lists seen were not kept: %s", error)
+                errors.append(type(error).__name__)
+                self._seen_unkept = True
+            else:
+                self._seen_unkept = False
         report = RefreshReport(now, tuple(updated), tuple(refused), tuple(errors))
         if updated:
             _LOGGER.info("status lists updated: %s", ", ".join(updated))

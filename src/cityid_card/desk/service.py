@@ -123,14 +123,25 @@ class ServiceConfig:
 
 
 class EventHub:
-    """Fans reader events out to every event-stream client; publish from any thread."""
+    """Fans reader events out to every event-stream client; publish from any thread.
+
+    The arrival of the card that is on the reader now is kept until its removal, and a
+    client that connects meanwhile gets it first: a page opened after the tap shows
+    the card on the reader. Nothing else is kept.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queues: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]] = set()
+        self._on_reader: dict[str, Any] | None = None
 
     def publish(self, event: dict[str, Any]) -> None:
         with self._lock:
+            kind = event.get("event")
+            if kind == "arrival":
+                self._on_reader = event
+            elif kind == "removal":
+                self._on_reader = None
             subscribers = list(self._queues)
         for loop, queue in subscribers:
             with contextlib.suppress(RuntimeError):  # its loop closed: the client is gone
@@ -143,10 +154,12 @@ class EventHub:
 
     @contextlib.contextmanager
     def subscribe(self) -> Iterator[asyncio.Queue[dict[str, Any]]]:
-        """A queue that receives the events published from now on, inside the ``with``."""
+        """A queue of the card on the reader now, if any, and the events published later."""
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(_QUEUE_SIZE)
         entry = (asyncio.get_running_loop(), queue)
         with self._lock:
+            if self._on_reader is not None:
+                queue.put_nowait(self._on_reader)
             self._queues.add(entry)
         try:
             yield queue
@@ -400,8 +413,8 @@ def create_app(config: ServiceConfig) -> Starlette:
         with resources.as_file(_STATIC / "index.html") as page:
             return FileResponse(page, headers={"Cache-Control": "no-store"})
 
-    def lifespan(app: Starlette) -> Any:
-        return _lifespan(config)
+    def lifespan(app: Starlette) -> _Lifespan:
+        return _Lifespan(config)
 
     routes = [
         Route("/", index, methods=["GET", "HEAD"]),
@@ -442,7 +455,7 @@ async def _event_stream(hub: EventHub) -> AsyncIterator[str]:
             yield f"event: {event.get('event', 'message')}\ndata: {json.dumps(event)}\n\n"
 
 
-class _lifespan:  # noqa: N801  # used as an async context manager factory
+class _Lifespan:
     """Runs the reader-event source and the tasks in threads while the service runs."""
 
     def __init__(self, config: ServiceConfig) -> None:

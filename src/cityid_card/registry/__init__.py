@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cityid_card.keys import IssuerKey
 from cityid_card.status import _thumbprint
@@ -147,16 +147,34 @@ def _issue(
     )
 
 
+#: How the registry names the media a batch's cards go on (:attr:`cityid_card.media.Medium.kind`).
+_BATCH_MEDIA = {"chip_card": Medium.CARD, "nfc_tag": Medium.TAG}
+
+
+class _Applicant(Protocol):
+    """What the registry takes of a batch's applicant: the holder and the expiry date."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def date_of_birth(self) -> date: ...
+
+    @property
+    def expires(self) -> date: ...
+
+
 class BatchRegistry:
     """The city's registry for a batch: its status indexes and its records, in one.
 
     Give it to ``cityid_card.station.run_batch`` as both ``indexes`` and ``records``.
-    ``take`` records a card at a random free index before it is written (the holder
-    is not known yet: the station's loop asks for an index first); ``append`` adds the
-    holder and dates to that card once it is done, and keeps the record in the batch's
-    own records sink too, if it has one (the records file, which says who is done when
-    the batch is resumed); ``revoke`` revokes a failed card's index (reason ERROR).
-    ``clock`` gives each event's time: the registry reads no clock itself.
+    ``take`` records the applicant's card (holder, dates and medium: ``card`` or
+    ``tag``) at a random free index, in one transaction, before anything is written to
+    the card; ``append`` keeps the record of a card that is done in the batch's own
+    records sink too, if it has one (the records file, which says who is done when the
+    batch is resumed); ``revoke`` revokes a failed card's index (reason ERROR), whose
+    holder the registry then knows, so that a clerk finds the failed card by name and
+    date of birth. ``clock`` gives each event's time: the registry reads no clock itself.
     """
 
     def __init__(
@@ -180,23 +198,28 @@ class BatchRegistry:
         """The batch's records sink's records (who is done already), or none."""
         return () if self._records is None else tuple(self._records.records)
 
-    def take(self) -> int:
-        """A random free index, recorded as a card before it is used."""
-        card = self._registry.reserve(
-            thumbprint=self._thumbprint, operator=self._operator, now=self._clock()
+    def take(self, applicant: _Applicant, *, issued: date, medium: str) -> int:
+        """A random free index, recorded with the card's holder, dates and medium first."""
+        kind = _BATCH_MEDIA.get(medium)
+        if kind is None:
+            raise RegistryError("the registry records chip cards and NFC tags only")
+        card = self._registry.issue(
+            thumbprint=self._thumbprint,
+            name=applicant.name,
+            date_of_birth=applicant.date_of_birth,
+            issued=issued,
+            expires=applicant.expires,
+            medium=kind,
+            operator=self._operator,
+            now=self._clock(),
         )
         return card.status_index
 
     def append(self, record: Any) -> None:
-        """The card at ``record.status_index`` is done: record its holder and dates."""
-        self._registry.attach_holder(
-            index=record.status_index,
-            kid=self._kid,
-            name=record.name,
-            date_of_birth=record.date_of_birth,
-            issued=record.issued,
-            expires=record.expires,
-        )
+        """The card at ``record.status_index`` is done: keep its record in the records sink.
+
+        The registry recorded the card with its holder when its index was taken.
+        """
         if self._records is not None:
             self._records.append(record)
 

@@ -465,8 +465,8 @@ class Registry:
     def reserve(self, *, thumbprint: str, operator: str, now: datetime) -> Card:
         """Record a card at a random free index whose holder comes later (:meth:`attach_holder`).
 
-        For a loop that needs the index before it hands over the holder (a station's
-        batch). The card is issued from the start: an index on a half-written card is
+        For a caller that needs the index before it knows the holder (a station's batch
+        knows both, and records them in one step: :meth:`issue`). The card is issued from the start: an index on a half-written card is
         never handed out again, and a failed card is revoked like any other.
         """
         _check_operator(operator)
@@ -502,7 +502,13 @@ class Registry:
             conn.execute(
                 update(cards)
                 .where(cards.c.id == row.id)
-                .values(holder_id=holder_id, issued=issued, expires=expires, medium=medium)
+                .values(
+                    holder_id=holder_id,
+                    issued=issued,
+                    expires=expires,
+                    # No medium given: the one recorded stays (it is never wiped).
+                    medium=row.medium if medium is None else Medium(medium),
+                )
             )
             return _card(conn, key.kid, _card_row(conn, key.id, index))
 

@@ -187,7 +187,8 @@ class RegistryFile:
         self._registry = StatusRegistry.load(self._path)
         self._registry.check_key(issuer)
 
-    def take(self) -> int:
+    def take(self, applicant: Applicant, *, issued: date, medium: str) -> int:
+        """A free index, saved as taken; a registry.json keeps no holder or medium."""
         index = self._registry.allocate()
         self._registry.save(self._path)
         return index

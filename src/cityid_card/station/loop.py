@@ -1,8 +1,9 @@
 """The batch: one card per applicant, from a card source, with records and status indexes.
 
 For each applicant in turn, :func:`run_batch` looks for a blank card in its
-:class:`~cityid_card.station.CardSource`, takes a status index (kept, e.g. saved in the
-registry, before anything is written to the card), has the card's medium personalise
+:class:`~cityid_card.station.CardSource`, takes a status index for the applicant's card
+on that medium (kept, e.g. recorded in the registry with its holder and medium, before
+anything is written to the card), has the card's medium personalise
 it, and keeps the applicant's issuance :class:`~cityid_card.station.Record` before the
 next card. A card that fails at any step, or whose record cannot be kept, is reported
 (:class:`~cityid_card.station.CardFailed`) and set aside; its status index is revoked,
@@ -82,8 +83,15 @@ class Clock(Protocol):
 class StatusIndexes(Protocol):
     """Where a batch takes its cards' status indexes, and revokes a failed card's."""
 
-    def take(self) -> int:
-        """A free index, kept as taken (in the registry, on disk) before it is returned."""
+    def take(self, applicant: Applicant, *, issued: date, medium: str) -> int:
+        """A free index for ``applicant``'s card, kept as taken before it is returned.
+
+        ``issued`` is the card's issue date and ``medium`` the kind of card it goes on,
+        as the medium names itself (``chip_card`` or ``nfc_tag``:
+        :attr:`cityid_card.media.Medium.kind`). A registry records the card with its
+        holder and medium here, before anything is written to it, so that a card that
+        then fails is revoked with its holder known.
+        """
         ...
 
     def revoke(self, index: int) -> bool:
@@ -109,7 +117,7 @@ class RandomIndexes:
         self._used = set(used)
         self._size = size
 
-    def take(self) -> int:
+    def take(self, applicant: Applicant, *, issued: date, medium: str) -> int:
         while (index := secrets.randbelow(self._size)) in self._used:
             pass
         self._used.add(index)
@@ -200,7 +208,7 @@ class _Batch:
 
     def personalise(self, applicant: Applicant, medium: Medium) -> CardDone | CardFailed:
         """Issue and write the applicant's card, keep its record; revoke it if that fails."""
-        index = self.indexes.take()
+        index = self.indexes.take(applicant, issued=self.today, medium=medium.kind)
         credential = applicant.credential(status_index=index, issued=self.today)
         try:
             done = medium.personalise(

@@ -33,6 +33,7 @@
   const detail = $("result-detail");
   const fieldList = $("result-fields");
   const scan = $("scan");
+  const readerStatus = $("reader-status");
   const ils = $("ils");
   const consent = $("ils-consent");
   const register = $("ils-register");
@@ -136,7 +137,15 @@
   });
   $("clear").addEventListener("click", () => { clearScreen(); scan.focus(); });
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") { clearScreen(); scan.value = ""; scan.focus(); }
+    if (event.key === "Escape") { clearScreen(); scan.value = ""; scan.focus(); return; }
+    // A scanner types wherever the focus is: if it is on nothing (staff clicked the page),
+    // the scan still goes into the scanner input instead of being lost.
+    const idle = document.activeElement === document.body || document.activeElement === result;
+    if (idle && !event.ctrlKey && !event.metaKey && !event.altKey && event.key.length === 1) {
+      event.preventDefault();
+      scan.focus();
+      scan.value += event.key;
+    }
   });
 
   consent.addEventListener("change", () => { register.disabled = !consent.checked; });
@@ -173,13 +182,17 @@
       const report = await response.json();
       $("policy").textContent = "Display policy: " + report.policy;
       ilsOffered = report.ils === true;
+      hasReader = report.reader === true;
+      if (!hasReader) readerStatus.textContent = "No card reader is connected to this desk: scan QR codes.";
       const age = report.status_lists.age_days;
       const element = $("status-age");
       element.dataset.age = age === null ? "" : String(age);
-      element.dataset.stale = String(age !== null && age > 7);
+      const expired = (report.status_lists.lists || []).some((list) => list.current === false);
+      element.dataset.stale = String(age !== null && (age > 7 || expired));
       element.textContent = age === null
         ? "No status list loaded: revocation is not checked"
-        : "Status list " + age + (age === 1 ? " day" : " days") + " old";
+        : "Status list " + age + (age === 1 ? " day" : " days") + " old"
+          + (expired ? " (expired: cards it covers show as status unknown)" : "");
     } catch (error) {
       $("status-age").textContent = "Status list: the service cannot be reached";
     }
@@ -188,9 +201,11 @@
   setInterval(health, 60000);
 
   // Reader taps, live.
-  const readerStatus = $("reader-status");
   const events = new EventSource("/api/events");
-  events.onopen = () => { readerStatus.textContent = "Waiting for a card on the reader."; };
+  let hasReader = null;  // from /api/health
+  events.onopen = () => {
+    if (hasReader !== false) readerStatus.textContent = "Waiting for a card on the reader.";
+  };
   events.onerror = () => { readerStatus.textContent = "Reader events are not reaching this page; retrying."; };
   events.addEventListener("arrival", (message) => {
     const answer = JSON.parse(message.data);

@@ -1,0 +1,65 @@
+"""The desk's reader loop (cityid_card.desk.watch) on the real PC/SC stack: pcscd and vpcd.
+
+Here, not in tests/desk/, because one pcscd serves the whole session (tests/card's
+``pcsc`` fixture). A card put into the vpcd reader is verified once however long it
+stays; pulling it out is a removal; putting it back is a new tap.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from cityid_card import IssuerKey, TrustStore
+from cityid_card.desk import Arrival, Removal, watch
+from cityid_card.desk.loop import ReaderEvent
+from cityid_card.drivers import SimConnection
+from cityid_card.iso7816 import CardApplication, personalize
+from cityid_card.media import Authenticity
+from tests.conftest import NOW, sample_credential
+
+from .pcsc_stack import FaultyCard, PcscStack
+
+
+def _until(condition: Callable[[], bool], seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the reader loop did not report it in time"
+        time.sleep(0.02)
+
+
+def test_the_reader_loop_on_pcsc(
+    pcsc: PcscStack, es256_key: IssuerKey, card_trust: TrustStore
+) -> None:
+    application = CardApplication()
+    personalize(SimConnection(application), es256_key, sample_credential(), today=NOW.date())
+    application.reset()
+    card = FaultyCard(application)
+    events: list[ReaderEvent] = []
+    stop = threading.Event()
+
+    def collect() -> None:
+        for event in watch("pcsc", card_trust, interval=0.05, now=lambda: NOW, stop=stop):
+            events.append(event)
+
+    thread = threading.Thread(target=collect, daemon=True)
+    thread.start()
+    try:
+        with pcsc.card(card):
+            _until(lambda: len(events) >= 1)
+            time.sleep(1.0)  # the card stays: about 20 presence checks, no new verification
+            assert len(events) == 1
+        _until(lambda: len(events) >= 2)
+        with pcsc.card(card):
+            _until(lambda: len(events) >= 3)
+        _until(lambda: len(events) >= 4)
+    finally:
+        stop.set()
+        thread.join(10)
+    first, removal, second, last = events
+    assert isinstance(first, Arrival) and first.result is not None
+    assert first.result.authenticity is Authenticity.CHIP_AUTHENTICATED
+    assert first.result.credential == sample_credential(card_key=first.result.credential.card_key)
+    assert isinstance(removal, Removal) and isinstance(last, Removal)
+    assert isinstance(second, Arrival) and second.valid
