@@ -57,6 +57,11 @@ def test_the_reader_loop_on_pcsc(
     finally:
         stop.set()
         thread.join(10)
+    assert len(events) == 4, [
+        type(e).__name__
+        + (":" + type(e.error).__name__ if isinstance(e, Arrival) and e.error else "")
+        for e in events
+    ]
     first, removal, second, last = events
     assert isinstance(first, Arrival) and first.result is not None
     assert first.result.authenticity is Authenticity.CHIP_AUTHENTICATED
