@@ -13,6 +13,7 @@ Needs the ``registry`` extra: ``pip install 'cityid-card[registry]'``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -118,33 +119,22 @@ def record_issue(
     returned card's ``status_index`` in the credential, then sign it. If the card then
     fails, revoke the index with reason ERROR (``Registry.set_state``).
     """
-    if isinstance(location, Registry):
-        return _issue(location, key, name, date_of_birth, issued, expires, medium, operator, now)
-    with Registry.open(location) as registry:
-        return _issue(registry, key, name, date_of_birth, issued, expires, medium, operator, now)
-
-
-def _issue(
-    registry: Registry,
-    key: IssuerKey,
-    name: str,
-    date_of_birth: date,
-    issued: date,
-    expires: date,
-    medium: Medium,
-    operator: str,
-    now: datetime,
-) -> Card:
-    return registry.issue(
-        thumbprint=key_thumbprint(key),
-        name=name,
-        date_of_birth=date_of_birth,
-        issued=issued,
-        expires=expires,
-        medium=medium,
-        operator=operator,
-        now=now,
+    opened = (
+        contextlib.nullcontext(location)
+        if isinstance(location, Registry)
+        else Registry.open(location)
     )
+    with opened as registry:
+        return registry.issue(
+            thumbprint=key_thumbprint(key),
+            name=name,
+            date_of_birth=date_of_birth,
+            issued=issued,
+            expires=expires,
+            medium=medium,
+            operator=operator,
+            now=now,
+        )
 
 
 #: How the registry names the media a batch's cards go on (:attr:`cityid_card.media.Medium.kind`).

@@ -622,21 +622,12 @@ class Registry:
         """The holder with this name and date of birth and their cards, or None."""
         _check_holder(name, date_of_birth)
         with self._transaction("cannot search the registry") as conn:
-            holder = conn.execute(
-                select(holders).where(
-                    holders.c.name == name, holders.c.date_of_birth == date_of_birth
-                )
-            ).first()
-            if holder is None:
+            found = _holder_with_cards(conn, name, date_of_birth, cards.c.issued, cards.c.id)
+            if found is None:
                 return None
-            rows = conn.execute(
-                select(cards, issuer_keys.c.kid)
-                .join(issuer_keys, issuer_keys.c.id == cards.c.key_id)
-                .where(cards.c.holder_id == holder.id)
-                .order_by(cards.c.issued, cards.c.id)
-            ).all()
-            found = tuple(_card(conn, row.kid, row) for row in rows)
-        return Holder(holder.name, holder.date_of_birth, found)
+            holder, rows = found
+            held = tuple(_card(conn, row.kid, row) for row in rows)
+        return Holder(holder.name, holder.date_of_birth, held)
 
     def card(self, index: int, kid: str | None = None) -> Card:
         """The card at ``index`` (NotIssued if none)."""
@@ -648,19 +639,10 @@ class Registry:
         """Everything the registry holds about one holder, as JSON-ready values; None if nothing."""
         _check_holder(name, date_of_birth)
         with self._transaction("cannot export") as conn:
-            holder = conn.execute(
-                select(holders).where(
-                    holders.c.name == name, holders.c.date_of_birth == date_of_birth
-                )
-            ).first()
-            if holder is None:
+            found = _holder_with_cards(conn, name, date_of_birth, cards.c.id)
+            if found is None:
                 return None
-            rows = conn.execute(
-                select(cards, issuer_keys.c.kid)
-                .join(issuer_keys, issuer_keys.c.id == cards.c.key_id)
-                .where(cards.c.holder_id == holder.id)
-                .order_by(cards.c.id)
-            ).all()
+            holder, rows = found
             exported = []
             for row in rows:
                 entry = _card(conn, row.kid, row).to_json()
@@ -1137,6 +1119,24 @@ def _key_row(conn: Connection, kid: str | None, thumbprint: str | None) -> Any:
     if len(rows) > 1:
         raise RegistryError("the registry tracks several keys: name one with --kid")
     return rows[0]
+
+
+def _holder_with_cards(
+    conn: Connection, name: str, date_of_birth: date, *order: Any
+) -> tuple[Any, Sequence[Any]] | None:
+    """The holder's row and their cards' rows (with each card's kid), in ``order``."""
+    holder = conn.execute(
+        select(holders).where(holders.c.name == name, holders.c.date_of_birth == date_of_birth)
+    ).first()
+    if holder is None:
+        return None
+    rows = conn.execute(
+        select(cards, issuer_keys.c.kid)
+        .join(issuer_keys, issuer_keys.c.id == cards.c.key_id)
+        .where(cards.c.holder_id == holder.id)
+        .order_by(*order)
+    ).all()
+    return holder, rows
 
 
 def _holder_id(conn: Connection, name: str, date_of_birth: date) -> int:
