@@ -165,6 +165,17 @@ examples:
 _DB = "the registry: an SQLite file or a postgresql:// URL"
 
 
+def _add_tracked_key(parser: argparse.ArgumentParser) -> None:
+    """The key a registry tracks, with its label and its status list's shape."""
+    _add_key(parser)
+    parser.add_argument("--kid", metavar="LABEL", help="the key's label (default: its thumbprint)")
+    parser.add_argument(
+        "--size", type=whole_number, default=DEFAULT_ENTRIES, help="status list entries"
+    )
+    parser.add_argument("--bits", type=int, choices=(1, 2, 4, 8), default=2,
+                        help="bits per entry (2 allows suspension)")  # fmt: skip
+
+
 def register(commands: Any) -> None:
     group: argparse.ArgumentParser = commands.add_parser(
         "registry", help="the city's registry of holders and cards", description=__doc__,
@@ -181,13 +192,7 @@ def register(commands: Any) -> None:
         epilog=_EXAMPLES,
     )
     init.add_argument("db", metavar="DB", help="the SQLite file to create, or a postgresql:// URL")
-    _add_key(init)
-    init.add_argument("--kid", metavar="LABEL", help="the key's label (default: its thumbprint)")
-    init.add_argument(
-        "--size", type=whole_number, default=DEFAULT_ENTRIES, help="status list entries"
-    )
-    init.add_argument("--bits", type=int, choices=(1, 2, 4, 8), default=2,
-                      help="bits per entry (2 allows suspension)")  # fmt: skip
+    _add_tracked_key(init)
     add_json_flag(init)
     init.set_defaults(run=run_init)
 
@@ -198,12 +203,7 @@ def register(commands: Any) -> None:
         epilog=_EXAMPLES,
     )
     add_key.add_argument("db", metavar="DB", help=_DB)
-    _add_key(add_key)
-    add_key.add_argument("--kid", metavar="LABEL", help="the key's label (default: its thumbprint)")
-    add_key.add_argument("--size", type=whole_number, default=DEFAULT_ENTRIES,
-                         help="status list entries")  # fmt: skip
-    add_key.add_argument("--bits", type=int, choices=(1, 2, 4, 8), default=2,
-                         help="bits per entry (2 allows suspension)")  # fmt: skip
+    _add_tracked_key(add_key)
     add_json_flag(add_key)
     add_key.set_defaults(run=run_add_key)
 
