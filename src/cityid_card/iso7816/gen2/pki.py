@@ -86,16 +86,7 @@ def make_cvca(
     key: ec.EllipticCurvePrivateKey, chr_: str, today: date, days: int = CVCA_DAYS
 ) -> bytes:
     """The self-signed CVCA certificate of the city root (all rights of the profile)."""
-    body = cvc.CertificateBody(
-        chr_,
-        public_point(key),
-        chr_,
-        Chat(Role.CVCA, int(ALL_RIGHTS)),
-        today,
-        today + timedelta(days=days),
-        domain_parameters=True,
-    )
-    return cvc.sign_certificate(body, key)
+    return cvc.sign_certificate(_cvca_body(chr_, key, chr_, today, days), key)
 
 
 def link_certificate(
@@ -107,16 +98,23 @@ def link_certificate(
     days: int = CVCA_DAYS,
 ) -> tuple[bytes, bytes]:
     """A CVCA rollover: (the link certificate signed by the old key, the new self-signed one)."""
-    body = cvc.CertificateBody(
-        old_chr,
-        public_point(new_key),
-        new_chr,
+    link = cvc.sign_certificate(_cvca_body(old_chr, new_key, new_chr, today, days), old_key)
+    return link, make_cvca(new_key, new_chr, today, days)
+
+
+def _cvca_body(
+    authority: str, key: ec.EllipticCurvePrivateKey, holder: str, today: date, days: int
+) -> cvc.CertificateBody:
+    """A CVCA certificate's body for ``key``, issued by the root named ``authority``."""
+    return cvc.CertificateBody(
+        authority,
+        public_point(key),
+        holder,
         Chat(Role.CVCA, int(ALL_RIGHTS)),
         today,
         today + timedelta(days=days),
         domain_parameters=True,
     )
-    return cvc.sign_certificate(body, old_key), make_cvca(new_key, new_chr, today, days)
 
 
 @dataclass(frozen=True)
