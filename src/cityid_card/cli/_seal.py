@@ -31,6 +31,17 @@ OPEN_RECORD_EXPOSES = (
 )
 
 
+def add_open_record_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """--open-record: the operator's explicit choice of a tag record any tap reads."""
+    parser.add_argument(
+        "--open-record",
+        action="store_true",
+        help="NFC tags: write the credential unsealed. It then gives away "
+        + OPEN_RECORD_EXPOSES
+        + "; the tag's UID is a fixed identifier either way",
+    )
+
+
 def add_seal_flags(parser: argparse.ArgumentParser) -> None:
     """--seal-key FILE and --open-record, for commands that write an NFC tag."""
     parser.add_argument(
@@ -41,13 +52,7 @@ def add_seal_flags(parser: argparse.ArgumentParser) -> None:
         "(owner-only) for the card face's QR code: cityid-card face --seal-key FILE. "
         "Needs an NTAG215 or NTAG216",
     )
-    parser.add_argument(
-        "--open-record",
-        action="store_true",
-        help="NFC tags: write the credential unsealed. It then gives away "
-        + OPEN_RECORD_EXPOSES
-        + "; the tag's UID is a fixed identifier either way",
-    )
+    add_open_record_flag(parser)
 
 
 def check_seal_flags(args: argparse.Namespace) -> None:

@@ -29,7 +29,16 @@ docs/printer-integration.md).
 
 from __future__ import annotations
 
-from ._medium import CardSource, ChipCard, Medium, NfcTag, Personalised, ReaderCards, medium_for
+from ._medium import (
+    CardSource,
+    ChipCard,
+    Medium,
+    NfcTag,
+    Personalised,
+    ReaderCards,
+    medium_for,
+    tag_products,
+)
 from .applicants import APPLICANT_FIELDS, Applicant, applicants_from_rows, parse_applicants
 from .edge import FaceFolder, LocalClock, RecordsFile, RegistryFile, load_applicants, read_records
 from .errors import ApplicantError, InvalidApplicantField, RecordsError, UnknownApplicantField
@@ -101,4 +110,5 @@ __all__ = [
     "plan_batch",
     "read_records",
     "run_batch",
+    "tag_products",
 ]

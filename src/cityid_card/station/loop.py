@@ -34,8 +34,13 @@ from cityid_card.errors import CityIDError, FaceError, InvalidKey
 from cityid_card.keys import IssuerKey
 from cityid_card.media.errors import DriverError, MediumError
 from cityid_card.status import DEFAULT_ENTRIES
+from cityid_card.type2 import seal
+from cityid_card.type2.errors import TagCapacityError
+from cityid_card.type2.memory import Product
+from cityid_card.type2.session import check_capacity
 
-from ._medium import CardSource, Medium
+from ._largest import largest_credential
+from ._medium import CardSource, Medium, NfcTag
 from .applicants import Applicant
 from .errors import ApplicantError, RecordsError
 from .events import (
@@ -134,23 +139,40 @@ class BatchOptions:
     ``lock`` locks each card once it verifies; ``stop_on_error`` stops at the first card
     that fails; ``wait`` is how long (seconds) to wait for a usable card for one
     applicant, ``poll`` how long between two looks at the reader.
+
+    NFC tags are sealed (``specs/ndef-mapping.md`` section 2.3): each under a fresh
+    random key, which :class:`~cityid_card.station.CardDone` hands to the program that
+    runs the batch for the card face; a tap alone then reads no personal byte, and a tag
+    too small for a sealed record (an NTAG213) is refused before it is written.
+    ``open_record`` writes the credential unsealed instead, readable by any tap.
     """
 
     lock: bool = False
     stop_on_error: bool = False
     wait: float = DEFAULT_WAIT
     poll: float = DEFAULT_POLL
+    open_record: bool = False
 
     def __post_init__(self) -> None:
         if not self.wait >= 0 or not self.poll > 0:
             raise ValueError("wait must be 0 or more seconds and poll more than 0")
 
 
-def check_batch(applicants: Sequence[Applicant], issuer: IssuerKey, today: date) -> None:
+def check_batch(
+    applicants: Sequence[Applicant],
+    issuer: IssuerKey,
+    today: date,
+    *,
+    tags: Sequence[Product] = (),
+    open_record: bool = False,
+) -> None:
     """Raise what keeps a batch from starting ``today``, before anything is touched.
 
     ApplicantError for a row given twice, InvalidApplicantField for dates that do not
-    fit ``today``, KeyOutsideValidity for a key that may not issue today.
+    fit ``today``, KeyOutsideValidity for a key that may not issue today. ``tags``, the
+    NFC tags the reader may hand out (:func:`~cityid_card.station.tag_products`):
+    TagCapacityError if an applicant's sealed record fits none of them (a sealed record
+    on an NTAG213); with ``open_record`` nothing is sealed and tags are not checked.
     """
     rows: set[int] = set()
     for applicant in applicants:
@@ -159,6 +181,16 @@ def check_batch(applicants: Sequence[Applicant], issuer: IssuerKey, today: date)
         rows.add(applicant.row)
         applicant.check_issuable(today)
     issuer.check_issuing_date(today)  # KeyOutsideValidity, before any card is touched
+    if tags and applicants and not open_record:
+        largest = max(tags, key=lambda product: product.capability_container.size)
+        public = issuer.public()
+        for applicant in applicants:
+            stand_in = applicant.credential(status_index=0, issued=today)
+            size = len(largest_credential(public, stand_in, tag=True)[1])
+            try:
+                check_capacity(largest, size, sealed=True)
+            except TagCapacityError as error:
+                raise TagCapacityError(f"row {applicant.row}: {error}") from None
 
 
 def _failure_message(error: BaseException) -> str:
@@ -188,6 +220,7 @@ class _Batch:
         today: date,
     ) -> None:
         self.issuer = issuer
+        self.public = issuer.public()
         self.cards = cards
         self.clock = clock
         self.sleep = sleep
@@ -200,6 +233,7 @@ class _Batch:
         self.issued = self.failed = 0
         #: The applicant whose card is being looked for, until a usable card is found.
         self.waiting_for: Applicant | None = None
+        self._tag_sizes: dict[int, int] = {}  # by row: the largest credential on a tag
 
     def emit(self, event: BatchEvent) -> None:
         self.issued += isinstance(event, CardDone)
@@ -210,10 +244,22 @@ class _Batch:
         """Issue and write the applicant's card, keep its record; revoke it if that fails."""
         index = self.indexes.take(applicant, issued=self.today, medium=medium.kind)
         credential = applicant.credential(status_index=index, issued=self.today)
+        sealed = seal_key = None
         try:
-            done = medium.personalise(
-                self.issuer, credential, lock=self.options.lock, today=self.today
-            )
+            if isinstance(medium, NfcTag):
+                sealed = not self.options.open_record
+                seal_key = seal.new_key() if sealed else None
+                done = medium.personalise(
+                    self.issuer,
+                    credential,
+                    lock=self.options.lock,
+                    today=self.today,
+                    seal_key=seal_key,
+                )
+            else:
+                done = medium.personalise(
+                    self.issuer, credential, lock=self.options.lock, today=self.today
+                )
             if self.records is not None:
                 self.records.append(
                     Record(
@@ -248,7 +294,25 @@ class _Batch:
             product=done.product,
             size=len(done.blob),
             blob=done.blob,
+            sealed=sealed,
+            seal_key=seal_key,
         )
+
+    def check_fits(self, applicant: Applicant, medium: Medium) -> None:
+        """Refuse a tag, before anything is written, that the applicant's sealed record does not fit.
+
+        The size is the largest credential the applicant's tag could carry, so a tag
+        that passes holds whatever the batch then writes (a sealed record: 272 bytes of
+        data area, an NTAG215 or NTAG216). Raises TagCapacityError.
+        """
+        if not isinstance(medium, NfcTag) or self.options.open_record:
+            return
+        size = self._tag_sizes.get(applicant.row)
+        if size is None:
+            stand_in = applicant.credential(status_index=0, issued=self.today)
+            size = len(largest_credential(self.public, stand_in, tag=True)[1])
+            self._tag_sizes[applicant.row] = size
+        medium.check_fits(size, sealed=True)
 
     def look(self, applicant: Applicant) -> CardDone | CardFailed | MediumError:
         """One look at the reader: the outcome of a usable card, or why there is none.
@@ -261,6 +325,7 @@ class _Batch:
                 try:
                     medium = stack.enter_context(self.cards.card())
                     medium.check_blank()
+                    self.check_fits(applicant, medium)
                 except DriverError:
                     raise  # the reader cannot work: no card will come
                 except MediumError as error:
@@ -320,6 +385,7 @@ class _Batch:
                 reader=self.cards.reader,
                 kid=self.issuer.kid,
                 lock=self.options.lock,
+                sealed_tags=not self.options.open_record,
             )
         )
         for row in sorted(reasons):

@@ -22,7 +22,15 @@ from cityid_card.type2.errors import TagLocked, TagNotBlank, UnsupportedTag
 from cityid_card.verifier import Verifier
 
 from . import memory
-from .session import Contents, TagLink, TagSession, personalize_tag, verify_tag, write_tag
+from .session import (
+    Contents,
+    TagLink,
+    TagSession,
+    check_capacity,
+    personalize_tag,
+    verify_tag,
+    write_tag,
+)
 
 __all__ = ["NfcTag", "TagInReader"]
 
@@ -107,6 +115,17 @@ class NfcTag:
         state = session.lock_state()
         if state is not None and (state.capability_container_read_only or state.locked_pages):
             raise TagLocked("the tag is read-only: its lock bits or capability container say so")
+
+    def check_fits(self, credential_size: int, *, sealed: bool) -> None:
+        """Raise TagCapacityError, before anything is written, if such a credential does not fit.
+
+        ``sealed``: as a sealed record, which needs an NTAG215 or NTAG216. UnsupportedTag
+        for a tag that is no NTAG213, NTAG215 or NTAG216.
+        """
+        product = self._link.product
+        if product is None:
+            raise UnsupportedTag("the tag is not an NTAG213, NTAG215 or NTAG216")
+        check_capacity(product, credential_size, sealed=sealed)
 
     def present(self) -> bool:
         try:

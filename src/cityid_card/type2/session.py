@@ -57,6 +57,8 @@ __all__ = [
     "Contents",
     "TagLink",
     "TagSession",
+    "check_capacity",
+    "data_area_needed",
     "personalize_tag",
     "read_tag",
     "verify_tag",
@@ -430,15 +432,8 @@ def write_tag(
     if seal_key is None:
         message = ndef.encode_message(blob)
     else:
-        if len(blob) > seal.PADDED_SIZES[-1] - 2:
-            raise TagCapacityError("the credential is too long to seal")
+        check_capacity(product, len(blob), sealed=True)
         message = ndef.encode_sealed_message(seal.seal(blob, seal_key))
-        if ndef_tlv_size(len(message)) > product.capability_container.size:
-            raise TagCapacityError(
-                f"a sealed credential needs {ndef_tlv_size(len(message))} bytes of data area; "
-                f"an {product.name} has {product.capability_container.size} (use an NTAG215 "
-                "or NTAG216, or write the open record)"
-            )
     session = TagSession(link)
     replaced = session.contents()
     if replaced is Contents.FOREIGN and not force:
@@ -480,6 +475,40 @@ def write_tag(
 def ndef_tlv_size(message_size: int) -> int:
     """Bytes of the data area an NDEF TLV of ``message_size`` bytes takes (type, length, value)."""
     return message_size + (2 if message_size < 0xFF else 4)
+
+
+def data_area_needed(credential_size: int, *, sealed: bool) -> int:
+    """Bytes of data area a credential of ``credential_size`` bytes takes, sealed or open.
+
+    Raises TagCapacityError for a credential too long to seal.
+    """
+    if not sealed:
+        return ndef_tlv_size(ndef.message_size(credential_size))
+    try:
+        payload = seal.sealed_size(credential_size)
+    except ValueError:
+        raise TagCapacityError("the credential is too long to seal") from None
+    return ndef_tlv_size(ndef.message_size(payload))
+
+
+def check_capacity(product: Product, credential_size: int, *, sealed: bool) -> None:
+    """Raise TagCapacityError if such a credential does not fit an ``product`` tag.
+
+    A sealed record takes 272 bytes (every credential up to 222 bytes), which only an
+    NTAG215 or NTAG216 holds; the message says so, and names no data.
+    """
+    needed = data_area_needed(credential_size, sealed=sealed)
+    size = product.capability_container.size
+    if needed <= size:
+        return
+    if sealed:
+        raise TagCapacityError(
+            f"a sealed credential needs {needed} bytes of data area; an {product.name} has "
+            f"{size} (use an NTAG215 or NTAG216, or write the open record)"
+        )
+    raise TagCapacityError(
+        f"the credential needs {needed} bytes of data area; an {product.name} has {size}"
+    )
 
 
 def _check_same_holder(session: TagSession, seal_key: bytes | None, credential: Credential) -> None:
