@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -311,3 +312,81 @@ def test_personalize_seals_a_tag_and_verify_opens_it_with_the_face_qr_code(
     status, _, err = run(capsys, "write", "--reader", "sim:isodep", str(issued / "c.cbor"),
                          "--open-record")  # fmt: skip
     assert status == 2 and "are for NFC tags, not this medium" in err
+
+
+def _sim_tags(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], dict[str, Any]]:
+    """Every tag the sim: readers open from now on, and the fault to break the next one."""
+    from cityid_card_nfc import sim
+
+    opened: list[Any] = []
+    next_fault: dict[str, Any] = {}
+    emulator = sim.NfcSimDriver._emulator
+
+    def breaking(self: Any, target: str) -> Any:
+        tag = emulator(self, target)
+        opened.append(tag)
+        fault = next_fault.pop("fault", None)
+        if fault is not None:
+            fault(tag)
+        return tag
+
+    monkeypatch.setattr(sim.NfcSimDriver, "_emulator", breaking)
+    return opened, next_fault
+
+
+def _remove_at_write(index: int) -> Any:
+    """A fault: the tag leaves the field at its ``index``-th WRITE (the stage by turns)."""
+    return lambda tag: tag.remove_at_write(index, ("before", "during", "after")[index % 3])
+
+
+def _refuse_write(index: int) -> Any:
+    """A fault: the tag NAKs its ``index``-th WRITE (it refuses the page)."""
+
+    def fault(tag: Any) -> None:
+        writes = iter(range(10**6))
+
+        def answer(frame: bytes) -> bytes | None:
+            return b"\x00" if frame[0] == 0xA2 and next(writes) == index else None
+
+        tag.fault = answer
+
+    return fault
+
+
+@pytest.mark.parametrize("command", ["personalize", "write"])
+def test_a_sealed_write_that_fails_at_any_step_leaves_no_key_file(
+    issued: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    opened, next_fault = _sim_tags(monkeypatch)
+    key_file = issued / "tag.key"
+    if command == "personalize":
+        argv = ["personalize", "--key", str(issued / "issuer.pem"), *HOLDER]
+        argv += ["--status-index", "9"]
+    else:
+        argv = ["write", str(issued / "c.cbor"), "--trust", str(issued / "trust.json")]
+    argv += ["--seal-key", str(key_file), "--lock"]
+    status, _, err = run(capsys, *argv, "--reader", "sim:ntag215")  # counts the writes
+    assert status == 0, err
+    writes = opened[-1].writes
+    assert writes > 60 and key_file.exists()
+    key_file.unlink()
+    faults = [_remove_at_write(index) for index in range(writes)]
+    faults += [_refuse_write(index) for index in range(0, writes, 5)]
+    for number, fault in enumerate(faults):
+        next_fault["fault"] = fault
+        status, out, err = run(capsys, *argv, "--reader", "sim:ntag215")
+        assert status != 0 and out == "", number
+        assert "TagRemoved" in err or "TagWriteError" in err, (number, err)
+        assert not key_file.exists(), number
+    # A tag too small for a sealed record: refused before it is written, no key left.
+    status, _, err = run(capsys, *argv, "--reader", "sim:ntag213")
+    assert status == 2 and "(TagCapacityError)" in err and not key_file.exists()
+    assert opened[-1].writes == 0
+    # With --force over an older key file, a failed write puts that file back.
+    key_file.write_text("older key file\n")
+    next_fault["fault"] = faults[10]
+    status, _, err = run(capsys, *argv, "--reader", "sim:ntag215", "--force")
+    assert status != 0 and key_file.read_text() == "older key file\n"

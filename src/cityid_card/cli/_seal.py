@@ -8,7 +8,9 @@ for ``cityid-card face --seal-key FILE`` to print in the card face's QR code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -83,9 +85,32 @@ def seal_key_for(args: argparse.Namespace, medium: object) -> bytes | None:
     return seal.new_key()
 
 
-def save_seal_key(args: argparse.Namespace, key: bytes) -> None:
-    """Write the key to --seal-key's file, owner-only."""
-    write_output(args.seal_key, key.hex() + "\n", force=args.force, mode=PRIVATE)
+@contextlib.contextmanager
+def kept_seal_key(args: argparse.Namespace, key: bytes | None) -> Iterator[None]:
+    """Save ``key`` to --seal-key's file (owner-only) before the tag is written in the block.
+
+    The key must exist before the tag holds a record it opens; if the write fails at
+    any step the key is worthless (no tag hands out its record), so the file is taken
+    back: removed, or, when --force replaced one, the file it replaced put back.
+    Nothing is saved for ``key`` None (an open record, a chip card).
+    """
+    if key is None:
+        yield
+        return
+    path: Path = args.seal_key
+    before = None
+    if args.force and path.is_file():
+        before = read_input(path, what="the file --seal-key replaces", max_bytes=1 << 20)
+    write_output(path, key.hex() + "\n", force=args.force, mode=PRIVATE)
+    try:
+        yield
+    except BaseException:
+        if before is None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        else:
+            write_output(path, before, force=True, mode=PRIVATE)
+        raise
 
 
 def read_seal_key(path: Path) -> bytes:
@@ -105,15 +130,14 @@ def tag_personalise(
 ) -> tuple[Personalised, bool | None]:
     """Personalise ``medium``, sealing an NFC tag as the flags say; also whether it was sealed.
 
-    The seal key is saved before the tag is written. The second value is None for a
-    medium that is not an NFC tag.
+    The seal key is saved before the tag is written, and taken back if that fails
+    (:func:`kept_seal_key`). The second value is None for a medium that is not an NFC tag.
     """
     seal_key = seal_key_for(args, medium)
     if not isinstance(medium, NfcTag):
         return medium.personalise(key, credential, lock=args.lock, today=today), None
-    if seal_key is not None:
-        save_seal_key(args, seal_key)
-    done = medium.personalise(key, credential, lock=args.lock, today=today, seal_key=seal_key)
+    with kept_seal_key(args, seal_key):
+        done = medium.personalise(key, credential, lock=args.lock, today=today, seal_key=seal_key)
     return done, seal_key is not None
 
 

@@ -30,7 +30,7 @@ from ._seal import (
     OPEN_RECORD_EXPOSES,
     add_seal_flags,
     check_seal_flags,
-    save_seal_key,
+    kept_seal_key,
     seal_key_for,
 )
 
@@ -68,11 +68,10 @@ def run(args: argparse.Namespace) -> int:
         today = date.today()
         result: Written
         if isinstance(medium, NfcTag):
-            if key is not None:
-                save_seal_key(args, key)  # before the tag: a sealed tag without its key is lost
-            result = medium.write(
-                blob, force=args.force, lock=args.lock, verifier=trust, now=today, seal_key=key
-            )
+            with kept_seal_key(args, key):  # before the tag, taken back if the write fails
+                result = medium.write(
+                    blob, force=args.force, lock=args.lock, verifier=trust, now=today, seal_key=key
+                )
         else:
             result = medium.write(blob, force=args.force, lock=args.lock, verifier=trust, now=today)
     sealed = key is not None
