@@ -279,7 +279,41 @@ def test_personalize_seals_a_tag_and_verify_opens_it_with_the_face_qr_code(
     status, out, err = run(capsys, "verify", "--reader", reader, "--trust", trust)
     assert (status, out) == (2, "") and "(SealedTag)" in err and "Ana" not in err
     status, out, err = run(capsys, "read", "--reader", reader)
-    assert status == 2 and "(SealedTag)" in err
+    assert (status, err) == (1, "")
+    assert out == (
+        f"the NTAG215 in {reader} holds a SEALED credential: a tap alone reads no personal "
+        "byte\nto read it: the card face's QR code opens it: --seal-key-from-qr TEXT (- reads "
+        "a scan from standard input), or --seal-key FILE (the key file personalize or write "
+        "saved)\n"
+    )
+    status, out, _ = run(capsys, "read", "--reader", reader, "--json")
+    assert (status, json.loads(out)) == (1, {
+        "medium": "nfc_tag", "reader": reader, "product": "NTAG215", "locked": None,
+        "originality": None, "sealed": True, "verified": False, "bytes": None,
+    })  # fmt: skip
+    # read opens it with the face's QR code (typed, or scanned into standard input) or
+    # with the key file
+    read_out = ["read", "--reader", reader, "--out", str(issued / "r.cbor"), "--force"]
+    status, out, _ = run(capsys, *read_out, "--seal-key-from-qr", qr.encode_sealed(blob, key))
+    assert status == 0 and out.startswith("read ") and "UNVERIFIED" in out
+    assert (issued / "r.cbor").read_bytes() == blob
+    monkeypatch.setattr("sys.stdin", io.StringIO(qr.encode_sealed(blob, key) + "\n"))
+    status, out, _ = run(capsys, "read", "--reader", reader, "--seal-key-from-qr", "-", "--json")
+    assert status == 0 and json.loads(out)["bytes"] == len(blob)
+    status, out, _ = run(capsys, "read", "--reader", reader, "--seal-key", str(key_file))
+    assert status == 0 and f"read {len(blob)} bytes" in out
+    status, _, err = run(capsys, "read", "--reader", reader, "--seal-key-from-qr",
+                         qr.encode_sealed(blob, bytes(16)))  # fmt: skip
+    assert status == 2 and "(SealError)" in err and "Ana" not in err
+    status, _, err = run(capsys, "read", "--reader", "sim:card", "--seal-key", str(key_file))
+    assert status == 2 and "are for NFC tags, not this medium" in err
+    with pytest.raises(SystemExit):  # one key or the other
+        run(capsys, "verify", "--reader", reader, "--trust", trust, "--seal-key",
+            str(key_file), "--seal-key-from-qr", "-")  # fmt: skip
+    assert "not allowed with argument --seal-key" in capsys.readouterr().err
+    status, out, _ = run(capsys, "verify", "--reader", reader, "--trust", trust, "--seal-key",
+                         str(key_file))  # fmt: skip
+    assert status == 0 and out.startswith("VALID")
     # with the face's QR code
     text = qr.encode_sealed(blob, key)
     verify = ["verify", "--reader", reader, "--trust", trust]

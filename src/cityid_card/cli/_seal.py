@@ -141,16 +141,53 @@ def tag_personalise(
     return done, seal_key is not None
 
 
-def seal_key_from_qr(args: argparse.Namespace) -> bytes | None:
-    """The tag key in verify's --seal-key-from-qr text (``-``: the first line of stdin)."""
+#: How to open a sealed tag, said wherever a tap alone found one.
+OPENS_A_SEALED_TAG = (
+    "the card face's QR code opens it: --seal-key-from-qr TEXT (- reads a scan from "
+    "standard input), or --seal-key FILE (the key file personalize or write saved)"
+)
+
+
+def add_seal_key_flags(parser: argparse.ArgumentParser) -> None:
+    """--seal-key-from-qr TEXT|- and --seal-key FILE: what opens a sealed NFC tag (read, verify)."""
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--seal-key-from-qr",
+        metavar="TEXT|-",
+        help="with --reader on a sealed NFC tag: the card face's QR code text (CIDS1:...), "
+        "whose key opens the tag's record; - reads it from standard input, one line, as a "
+        "keyboard-wedge scanner types it",
+    )
+    keys.add_argument(
+        "--seal-key",
+        type=Path,
+        metavar="FILE",
+        help="with --reader on a sealed NFC tag: the tag's key file (32 hex digits, as "
+        "personalize or write --seal-key saved it)",
+    )
+
+
+def seal_key_from_args(args: argparse.Namespace) -> bytes | None:
+    """The tag key --seal-key-from-qr or --seal-key gives (``-``: the first line of stdin)."""
     text: str | None = args.seal_key_from_qr
-    if text is None:
+    path: Path | None = args.seal_key
+    if text is None and path is None:
         return None
     if args.reader is None:
-        raise InputError("--seal-key-from-qr opens a sealed NFC tag: it needs --reader")
+        flag = "--seal-key-from-qr" if text is not None else "--seal-key"
+        raise InputError(f"{flag} opens a sealed NFC tag: it needs --reader")
+    if path is not None:
+        return read_seal_key(path)
+    assert text is not None
     if text == "-":
         text = sys.stdin.readline(qr.MAX_TEXT_LENGTH + 2).strip()
     return qr.seal_key(text)
+
+
+def check_seal_key_for(medium: Medium, seal_key: bytes | None) -> None:
+    """Refuse a seal key for a medium that is not an NFC tag."""
+    if seal_key is not None and not isinstance(medium, NfcTag):
+        raise InputError("--seal-key-from-qr and --seal-key are for NFC tags, not this medium")
 
 
 def verify_medium(
@@ -160,8 +197,7 @@ def verify_medium(
     seal_key: bytes | None,
 ) -> Verification:
     """Verify ``medium``; an NFC tag with ``seal_key`` (refused for any other medium)."""
+    check_seal_key_for(medium, seal_key)
     if isinstance(medium, NfcTag):
         return medium.verify(verifier, now, seal_key=seal_key)
-    if seal_key is not None:
-        raise InputError("--seal-key-from-qr is for NFC tags, not this medium")
     return medium.verify(verifier, now)
