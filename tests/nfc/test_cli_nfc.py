@@ -179,12 +179,32 @@ def test_readers_lists_the_nfc_emulators(capsys: pytest.CaptureFixture[str]) -> 
     assert "nfc" in json.loads(out)["drivers"]
 
 
-def test_demo_writes_and_reads_an_emulated_ntag213(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_seals_an_emulated_ntag215_and_opens_it_with_the_face_key(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     status, out, _ = run(capsys, "demo", "--json")
     tag = json.loads(out)["nfc_tag"]
     assert status == 0
-    assert (tag["reader"], tag["authenticity"], tag["frames_read"]) == (
+    assert (tag["reader"], tag["sealed"], tag["record_bytes"]) == ("sim:ntag215", True, 272)
+    assert (tag["tap_alone"], tag["authenticity"]) == ("SealedTag", "tag_uid_bound")
+    assert tag["copy"] == "rejected: TagUidMismatch"
+    assert tag["qr_characters"] > 200 and tag["pages_written"] == 69
+    status, out, _ = run(capsys, "demo")
+    assert "== NFC tag: an emulated NXP NTAG215 under nfcpy (sim:ntag215" in out
+    assert "a tap alone -> SealedTag: the tag's UID " in out and "no personal byte" in out
+    assert "the sealed record copied to another tag -> rejected: TagUidMismatch" in out
+    assert "OPEN record" not in out
+
+
+def test_demo_writes_and_reads_an_emulated_ntag213_with_the_open_record(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, _ = run(capsys, "demo", "--open-record", "--json")
+    tag = json.loads(out)["nfc_tag"]
+    assert status == 0
+    assert (tag["reader"], tag["sealed"], tag["authenticity"], tag["frames_read"]) == (
         "sim:ntag213",
+        False,
         "signature_only",
         1,
     )
@@ -193,8 +213,9 @@ def test_demo_writes_and_reads_an_emulated_ntag213(capsys: pytest.CaptureFixture
         "tag_uid_bound",
         "rejected: TagUidMismatch",
     )
-    status, out, _ = run(capsys, "demo")
+    status, out, _ = run(capsys, "demo", "--open-record")
     assert "== NFC tag: an emulated NXP NTAG213 under nfcpy" in out
+    assert "OPEN record (--open-record): it gives away the holder's name, date of birth" in out
     assert "read and verified in 1 frame after activation" in out
 
 
