@@ -701,3 +701,27 @@ def test_names_reach_nothing_but_the_cards_and_the_records_file(
         station.folder / "fourth.jsonl",
     }
     assert list(temp.iterdir()) == []
+
+
+def test_the_tag_example_of_batch_help_runs_as_written(
+    tmp_path: Path,
+    hopper: Hopper,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shlex
+
+    from cityid_card.cli._examples import _EXAMPLES
+
+    (example,) = [e for e in _EXAMPLES["cityid-card batch"] if "sim:ntag" in e]
+    argv = shlex.split(example.replace("\\\n", " "))[1:]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "issuer.pem").write_bytes(IssuerKey.generate("ES256", kid="CHI-EX").to_pem())
+    (tmp_path / "applicants.jsonl").write_text(
+        '{"name": "Ana Rivera", "date_of_birth": "1990-04-12"}\n', encoding="utf-8"
+    )
+    status, out, err = run_cli(capsys, *argv)
+    assert (status, err) == (0, ""), out
+    (done,) = [e for e in events(out) if e["event"] == "card_done"]
+    assert (done["medium"], done["sealed"]) == ("nfc_tag", True)
+    assert [p.name for p in (tmp_path / "faces").iterdir()] == ["row-0001.pdf"]
