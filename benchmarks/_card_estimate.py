@@ -114,9 +114,12 @@ def _per_length(lines: tuple[int, ...], values: tuple[float, ...]) -> tuple[Poin
 
 
 # Copied from the result files (operation stats: "avg op", ms; operation info: data
-# length); -1 is JCAlgTest's length for key pair generation. Cards chosen: every card of
-# the repository whose files give all nine operations on P-256 with positive figures,
-# NXP JCOP4 (SmartMX3 P71, the chip family of current eID documents) the fastest.
+# length); -1 is JCAlgTest's length for key pair generation. Cards: every card of the
+# repository whose two files (fixed and per-length, under one name) give all nine
+# operations on P-256 with positive figures, and the NXP JCOP3 J3H145, whose two files
+# spell its name two ways over one ATR. Left out: the cards without P-256 or without a
+# per-length file, and those whose figures are negative (JCAlgTest's baseline
+# subtraction failed: Infineon SECORA ID S/X, SPA1-1; Athena IDProtect's EEPROM).
 CARDS = (
     _card(
         "NXP JCOP4 J3R180 (P71)",
@@ -152,6 +155,46 @@ CARDS = (
         ),
         aes_cbc_mac=_per_length(
             (8364, 8372, 8380, 8388, 8396, 8404), (9.21, 9.88, 9.44, 9.58, 10.6, 11.4)
+        ),
+    ),
+    _card(
+        "NXP CJ2A081 (JCOP 2.4.1)",
+        "NXP_CJ2A081____PERFORMANCE_SYMMETRIC_ASYMMETRIC_DATAFIXED_1557936391694__3b_f8_18_00_ff_81_31_fe_45_4a_43_4f_50_76_32_34_31_43.csv",
+        "NXP_CJ2A081____PERFORMANCE_SYMMETRIC_ASYMMETRIC_DATADEPEND_1634969585474__3b_f8_18_00_ff_81_31_fe_45_4a_43_4f_50_76_32_34_31_43.csv",
+        keypair=((-1, 101.85, 9036),),
+        ecdh=((256, 104.3, 9146),),
+        ecdsa_verify=((256, 118.84, 3546),),
+        eeprom_write=((256, 19.56, 8728),),
+        sha1=_per_length((50, 58, 66, 74, 82, 90), (4.52, 4.6, 6.83, 8.32, 11.68, 18.36)),
+        sha256=_per_length(
+            (188, 196, 204, 212, 220, 228), (6.36, 6.28, 10.06, 13.88, 21.48, 35.36)
+        ),
+        random=_per_length((512, 520, 528, 536, 544, 552), (1.68, 2.52, 4.16, 7.36, 14.08, 27.4)),
+        aes_cbc=_per_length(
+            (2996, 3004, 3012, 3020, 3028, 3036), (6.2, 6.6, 7.4, 8.92, 63.04, 123.4)
+        ),
+        aes_cbc_mac=_per_length(
+            (7550, 7558, 7566, 7574, 7582, 7590), (6.4, 6.8, 7.52, 8.72, 11.12, 16.36)
+        ),
+    ),
+    _card(
+        "NXP J2A080 80K (JCOP 2.4.1)",
+        "NXP_J2A080_80K____PERFORMANCE_SYMMETRIC_ASYMMETRIC_DATAFIXED_1634801332136__3b_f8_18_00_00_81_31_fe_45_4a_43_4f_50_76_32_34_31_bc.csv",
+        "NXP_J2A080_80K____PERFORMANCE_SYMMETRIC_ASYMMETRIC_DATADEPEND_1634893745552__3b_f8_18_00_00_81_31_fe_45_4a_43_4f_50_76_32_34_31_bc.csv",
+        keypair=((-1, 568.9, 9323),),
+        ecdh=((256, 159.16, 9437),),
+        ecdsa_verify=((256, 211.54, 3785),),
+        eeprom_write=((256, 24.14, 9015),),
+        sha1=_per_length((50, 58, 66, 74, 82, 90), (8.48, 9.12, 13.38, 17.59, 32.04, 52.6)),
+        sha256=_per_length(
+            (188, 196, 204, 212, 220, 228), (14.84, 15.2, 25.28, 37.4, 60.04, 103.72)
+        ),
+        random=_per_length((512, 520, 528, 536, 544, 552), (1.52, 2.56, 4.39, 9.49, 18.76, 38.24)),
+        aes_cbc=_per_length(
+            (2996, 3004, 3012, 3020, 3028, 3036), (18.57, 9.24, 19.16, 25.22, 92.6, 179.68)
+        ),
+        aes_cbc_mac=_per_length(
+            (7550, 7558, 7566, 7574, 7582, 7590), (8.24, 7.4, 10.76, 12.88, 20.52, 29.28)
         ),
     ),
     _card(
