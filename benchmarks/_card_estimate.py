@@ -44,11 +44,14 @@ __all__ = [
     "APDU_OVERHEAD_MS",
     "CARDS",
     "LINKS",
+    "OPERATIONS",
+    "SHOWN",
     "Card",
     "Estimate",
     "Link",
     "Operations",
     "estimate",
+    "lines",
     "measure",
     "report",
 ]
@@ -270,7 +273,8 @@ def _contactless(kbit: int, divisor: int) -> Link:
 
 
 def _t1(name: str, fi: int, di: int) -> Link:
-    # ISO/IEC 7816-3 T=1: 10 etu per character plus the guard time (CGT 11 etu); IFSC 254.
+    # ISO/IEC 7816-3 T=1: a character every 11 etu (CGT with N = 0); IFSC 254 (the JCOP4
+    # file's APDU.getInBlockSize).
     return Link(name, _CONTACT_CLOCK * di / fi, 11, 4, 254)
 
 
@@ -542,7 +546,7 @@ def lines(city: City, roles: tuple[str, ...]) -> list[str]:
         lines.append(f"{'':<10} " + "; ".join(ranges))
     lines.append(
         f"range: fastest .. slowest of {len(CARDS)} cards ({', '.join(c.name for c in CARDS)}); "
-        f"figures from {_SOURCE} at {_COMMIT[:12]}"
+        f"figures from {_SOURCE} at {_COMMIT[:12]}, {_FOLDER}"
     )
     return lines
 
