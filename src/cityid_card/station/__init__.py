@@ -17,7 +17,10 @@ One concept per module:
 
 Privacy: events, errors and ``repr`` name applicants by their row number; no name or
 date of birth ever reaches a message, a log or a temporary file. Their data goes to
-the card and the records only.
+the card and the records only. NFC tags are sealed (unless
+``BatchOptions(open_record=True)``): a tap alone reads no personal byte, and each tag's
+key goes only to the program that runs the batch, in its ``CardDone`` event, for the
+card face.
 
 Resuming: a batch run again with the same records skips the applicants they hold
 (:func:`plan_batch`). A failed card, or one whose record cannot be kept, is revoked;

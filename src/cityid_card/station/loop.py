@@ -456,6 +456,10 @@ def run_batch(
 
     ``on_event`` gets each :class:`BatchEvent` as it happens, before the next card is
     looked for: the place to print the card face, eject the card, feed the next one.
+    An NFC tag is sealed under a fresh key (unless ``options.open_record``), which only
+    its :class:`CardDone` carries (``seal_key``): print it on the face, or the tag can
+    never be read. A tag too small for the sealed record is refused before it is
+    written, as a used card is.
     A failed card raises nothing: it is a :class:`CardFailed` event, and the batch goes
     on (or, with ``options.stop_on_error``, stops). Raised before any card is touched:
     ApplicantError (duplicate rows, dates that do not fit today), KeyOutsideValidity.
