@@ -16,7 +16,7 @@ from cityid_card.desk import Arrival, Removal, watch
 from cityid_card.desk.loop import ReaderEvent
 from cityid_card.drivers import SimConnection
 from cityid_card.iso7816 import CardApplication, personalize
-from cityid_card.media import Authenticity
+from cityid_card.media import Authenticity, Verification
 from tests.conftest import NOW, sample_credential
 
 from .pcsc_stack import FaultyCard, PcscStack
@@ -63,7 +63,7 @@ def test_the_reader_loop_on_pcsc(
         for e in events
     ]
     first, removal, second, last = events
-    assert isinstance(first, Arrival) and first.result is not None
+    assert isinstance(first, Arrival) and isinstance(first.result, Verification)
     assert first.result.authenticity is Authenticity.CHIP_AUTHENTICATED
     assert first.result.credential == sample_credential(card_key=first.result.credential.card_key)
     assert isinstance(removal, Removal) and isinstance(last, Removal)

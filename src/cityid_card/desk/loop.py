@@ -26,16 +26,16 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from cityid_card.drivers import Driver, load_driver, parse_uri
 from cityid_card.errors import CityIDError
-from cityid_card.iso7816.gen2 import TerminalAccess, disclose
+from cityid_card.iso7816.gen2 import Disclosure, TerminalAccess, disclose
 from cityid_card.iso7816.gen2.terminal import is_generation_2
-from cityid_card.media import ISO7816, Link, Medium, medium_for
+from cityid_card.media import ISO7816, Link, Medium, Verification, medium_for
 from cityid_card.media.errors import MediumError, NoReader, TransportError
 from cityid_card.trust import TrustStore
 from cityid_card.verifier import Verifier
 
 from .can import CanSource
 from .policy import Policy
-from .result import CardResult, known, rejection
+from .result import known, rejection
 
 if TYPE_CHECKING:
     from cityid_card.drivers import Connection
@@ -74,7 +74,7 @@ class Arrival:
     """
 
     reader: str
-    result: CardResult | None
+    result: Verification | Disclosure | None
     error: CityIDError | None
     #: Seconds from finding the card (or taking its CAN) to the result (the clock given
     #: to :func:`watch`).
@@ -264,7 +264,7 @@ class _Read:
             return Arrival(self.reader, None, error, self.clock() - started)
         return self._done(result, started)
 
-    def _done(self, result: CardResult, started: float) -> Arrival:
+    def _done(self, result: Verification | Disclosure, started: float) -> Arrival:
         failed = rejection(result)
         if failed is not None:
             return Arrival(self.reader, None, failed, self.clock() - started)
