@@ -42,7 +42,7 @@ def card(city: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
     return reader
 
 
-def _server(city: Path, reader: str, role: str | None, **changes: Any) -> LiveServer:
+def gen2_server(city: Path, reader: str, role: str | None, **changes: Any) -> LiveServer:
     """The service as ``serve --reader READER --terminal city/ROLE`` builds it."""
     verifier = Verifier(TrustStore.load(city / "trust.json"), cache_size=0)
     terminal = None if role is None else load_terminal(city / role)
@@ -83,7 +83,7 @@ class _Stream:
 
 @pytest.fixture
 def museum(city: Path, card: str) -> Iterator[tuple[LiveServer, _Stream]]:
-    server = _server(city, card, "museum")
+    server = gen2_server(city, card, "museum")
     stream = _Stream(server.port)
     yield server, stream
     stream.close()
@@ -151,7 +151,7 @@ def test_a_wrong_can_is_a_typed_rejection_with_nothing_personal(
 def test_the_library_hands_the_card_on_the_reader_to_koha_with_its_pseudonym(
     city: Path, card: str
 ) -> None:
-    server = _server(city, card, "library", koha=("CPL", "PT"))
+    server = gen2_server(city, card, "library", koha=("CPL", "PT"))
     stream = _Stream(server.port)
     try:
         assert stream.next()["error"] == "CanRequired"
@@ -176,7 +176,7 @@ def test_the_library_hands_the_card_on_the_reader_to_koha_with_its_pseudonym(
 
 
 def test_a_desk_without_a_terminal_says_it_reads_no_chip_cards(city: Path, card: str) -> None:
-    server = _server(city, card, None)
+    server = gen2_server(city, card, None)
     stream = _Stream(server.port)
     try:
         assert stream.next()["error"] == "TerminalRequired"
