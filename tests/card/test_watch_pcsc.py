@@ -1,4 +1,5 @@
-"""The desk's reader loop (cityid_card.desk.watch) on the real PC/SC stack: pcscd and vpcd.
+"""The desk's reader loop (cityid_card.desk.watch) on the real PC/SC stack: pcscd and vpcd,
+with a version 1 card and with a generation-2 card read with the CAN from its face.
 
 Here, not in tests/desk/, because one pcscd serves the whole session (tests/card's
 ``pcsc`` fixture). A card put into the vpcd reader is verified once however long it
@@ -11,13 +12,17 @@ import threading
 import time
 from collections.abc import Callable
 
-from cityid_card import IssuerKey, TrustStore
-from cityid_card.desk import Arrival, Removal, watch
+from cityid_card import IssuerKey, TrustStore, qr
+from cityid_card.desk import Arrival, CanBox, CanRequired, Removal, event_json, get_policy, watch
 from cityid_card.desk.loop import ReaderEvent
 from cityid_card.drivers import SimConnection
 from cityid_card.iso7816 import CardApplication, personalize
+from cityid_card.iso7816.gen2 import Disclosure, WrongCan
 from cityid_card.media import Authenticity, Verification
 from tests.conftest import NOW, sample_credential
+from tests.gen2.helpers import CAN as GEN2_CAN
+from tests.gen2.helpers import TODAY as GEN2_TODAY
+from tests.gen2.helpers import make_city
 
 from .pcsc_stack import FaultyCard, PcscStack
 
@@ -68,3 +73,57 @@ def test_the_reader_loop_on_pcsc(
     assert first.result.credential == sample_credential(card_key=first.result.credential.card_key)
     assert isinstance(removal, Removal) and isinstance(last, Removal)
     assert isinstance(second, Arrival) and second.valid
+
+
+def test_the_reader_loop_reads_a_generation_2_card_on_pcsc(pcsc: PcscStack) -> None:
+    """Tap, then scan the face: the museum pseudonym, over pyscard, pcscd and vpcd."""
+    city = make_city()
+    card = city.card(can=GEN2_CAN).application
+    cans = CanBox()
+    events: list[ReaderEvent] = []
+    stop = threading.Event()
+    terminal = city.terminal("museum")
+
+    def collect() -> None:
+        for event in watch(
+            "pcsc", city.trust, terminal=terminal, cans=cans, interval=0.05, stop=stop,
+            now=lambda: GEN2_TODAY,
+        ):  # fmt: skip
+            events.append(event)
+
+    thread = threading.Thread(target=collect, daemon=True)
+    thread.start()
+    try:
+        with pcsc.card(card):
+            _until(lambda: len(events) >= 1)  # on the reader, no CAN yet
+            cans.give("000000")  # another card's face: PACE fails
+            _until(lambda: len(events) >= 2)
+            cans.give(qr.encode_can(GEN2_CAN))
+            _until(lambda: len(events) >= 3)
+            time.sleep(0.5)  # the card stays: no new read
+            assert len(events) == 3
+        _until(lambda: len(events) >= 4)
+        cans.give(GEN2_CAN)  # scan first, then tap
+        with pcsc.card(card):
+            _until(lambda: len(events) >= 5)
+        _until(lambda: len(events) >= 6)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert len(events) == 6, [
+        type(e).__name__ + (":" + type(e.error).__name__ if isinstance(e, Arrival) and e.error else "")
+        for e in events
+    ]
+    waiting, wrong, read, removal, again, last = events
+    assert isinstance(waiting, Arrival) and isinstance(waiting.error, CanRequired)
+    assert isinstance(wrong, Arrival) and isinstance(wrong.error, WrongCan)
+    assert isinstance(read, Arrival) and isinstance(read.result, Disclosure)
+    assert isinstance(again, Arrival) and isinstance(again.result, Disclosure)
+    assert isinstance(removal, Removal) and isinstance(last, Removal)
+    shown = event_json(read, get_policy("museum"), GEN2_TODAY)
+    assert read.result.pseudonym is not None
+    assert shown["pseudonym"] == read.result.pseudonym.hex() == again.result.pseudonym.hex()
+    assert set(shown) == {
+        "event", "reader", "valid", "pseudonym", "authenticity", "status_list_age_days",
+    }  # fmt: skip
+    assert not cans.armed
