@@ -13,6 +13,13 @@ every medium is verified and asked whether it is still there in the same way. It
 for a card with an injectable clock and sleep. :func:`event_json` turns events into what
 a display policy allows, for JSON Lines (``cityid-card watch --json``) and the service's
 event stream.
+
+A generation-2 chip card is read through its terminal session
+(:func:`cityid_card.iso7816.gen2.disclose`) with a terminal's certificates and the CAN
+of the card on the reader, which the loop takes from an injected
+:class:`~cityid_card.desk.can.CanSource` (staff scan it from the card face, in a thread
+of the edge): either before the tap or while the card stays on the reader. The loop
+itself does no I/O of its own beyond the reader.
 """
 
 from __future__ import annotations
