@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
 from pathlib import Path
 
 import pytest
 
 from cityid_card import qr
+from cityid_card.cli.watch import quiet_terminal
 from tests.conftest import run_cli
 from tests.gen2.test_cli import PERSONAL, city, personalize
 
@@ -86,3 +89,40 @@ def test_the_policy_must_match_the_terminals_role(
     status, out, err = run_cli(capsys, *_watch(city, card, "museum", "--policy", "benefits"))
     assert status == 2 and out == ""
     assert "does not match the terminal's role museum" in err
+
+
+def test_a_generation_2_card_over_nfc_iso_dep(
+    city: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("cityid_card_nfc")
+    reader = f"sim:isodep:{tmp_path / 'card.json'}"
+    assert run_cli(capsys, *personalize(city, reader, "--can", CAN))[0] == 0
+    _stdin(monkeypatch, qr.encode_can(CAN) + "\n")
+    status, out, err = run_cli(capsys, *_watch(city, reader, "age-check", "--json"))
+    assert status == 0, err
+    shown = json.loads(out.splitlines()[-1])
+    assert shown["valid"] is True and shown["age_over_21"] is True
+    assert set(shown) == {
+        "event",
+        "reader",
+        "valid",
+        "age_over_21",
+        "authenticity",
+        "status_list_age_days",
+    }
+
+
+def test_a_terminal_does_not_echo_the_scanned_code_while_watch_runs() -> None:
+    termios = pytest.importorskip("termios")
+    controller, follower = pty.openpty()
+    try:
+        with os.fdopen(follower, "r", closefd=False) as stream:
+            assert termios.tcgetattr(follower)[3] & termios.ECHO
+            with quiet_terminal(stream):
+                assert not termios.tcgetattr(follower)[3] & termios.ECHO
+            assert termios.tcgetattr(follower)[3] & termios.ECHO  # given back as it was
+        with quiet_terminal(io.StringIO()):  # not a terminal: nothing to do
+            pass
+    finally:
+        os.close(controller)
+        os.close(follower)

@@ -15,9 +15,10 @@ CAN is used for one read and forgotten; it is never printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -113,6 +114,31 @@ def _feed(lines: Iterable[str], cans: CanBox, errors: TextIO) -> None:
             print(f"error: {error}: ignored", file=errors, flush=True)
 
 
+@contextlib.contextmanager
+def quiet_terminal(stream: TextIO) -> Iterator[None]:
+    """While inside, a terminal on ``stream`` does not echo what is typed (a scanned CAN).
+
+    A scanner types the card face's code into the terminal window; without this it
+    would stay on screen and in the scrollback. Nothing changes for a stream that is
+    not a terminal (a pipe, a file) or on a system without termios.
+    """
+    try:
+        import termios
+
+        descriptor = stream.fileno()
+        saved = termios.tcgetattr(descriptor)
+    except (ImportError, OSError, ValueError, AttributeError):  # not a terminal
+        yield
+        return
+    quiet = list(saved)
+    quiet[3] &= ~termios.ECHO
+    termios.tcsetattr(descriptor, termios.TCSADRAIN, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(descriptor, termios.TCSADRAIN, saved)
+
+
 def run(args: argparse.Namespace) -> int:
     terminal = None if args.terminal is None else load_terminal(args.terminal)
     policy = desk_policy(args.policy, terminal)
@@ -130,23 +156,25 @@ def run(args: argparse.Namespace) -> int:
         threading.Thread(target=refresher.run, args=(stop,), daemon=True).start()
     if cans is not None:  # a keyboard-wedge scanner types each card face's code here
         threading.Thread(target=_feed, args=(sys.stdin, cans, sys.stderr), daemon=True).start()
+    quiet = quiet_terminal(sys.stdin) if cans is not None else contextlib.nullcontext()
     arrivals = 0
     try:
-        for event in watch(
-            args.reader, verifier, terminal=terminal, cans=cans, interval=args.interval
-        ):
-            now = datetime.now().astimezone()
-            age = None if refresher is None else refresher.report(now)["age_days"]
-            shown = event_json(event, policy, now.date(), age)
-            if args.json:
-                print_json(shown)
-            else:
-                print(_line(shown))
-            sys.stdout.flush()
-            if isinstance(event, Arrival) and not isinstance(event.error, CanRequired):
-                arrivals += 1
-                if args.count is not None and arrivals >= args.count:
-                    break
+        with quiet:
+            for event in watch(
+                args.reader, verifier, terminal=terminal, cans=cans, interval=args.interval
+            ):
+                now = datetime.now().astimezone()
+                age = None if refresher is None else refresher.report(now)["age_days"]
+                shown = event_json(event, policy, now.date(), age)
+                if args.json:
+                    print_json(shown)
+                else:
+                    print(_line(shown))
+                sys.stdout.flush()
+                if isinstance(event, Arrival) and not isinstance(event.error, CanRequired):
+                    arrivals += 1
+                    if args.count is not None and arrivals >= args.count:
+                        break
     except KeyboardInterrupt:
         pass
     finally:
