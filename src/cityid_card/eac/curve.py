@@ -147,12 +147,12 @@ class _OpenSSL:
         return self._run(point, scalar, addend)
 
 
-ArithmeticFactory = Callable[[str, int], PointArithmetic]
+_ArithmeticFactory = Callable[[str, int], PointArithmetic]
 """Builds a curve's arithmetic from its name (``Curve.name``) and field prime."""
 
 
-def _load_arithmetics() -> dict[str, ArithmeticFactory]:
-    arithmetics: dict[str, ArithmeticFactory] = {"python": _Pycryptodome}
+def _load_arithmetics() -> dict[str, _ArithmeticFactory]:
+    arithmetics: dict[str, _ArithmeticFactory] = {"python": _Pycryptodome}
     # The verifier's choice: "c" only when the extension imported and CITYID_CARD_PURE=1
     # did not keep it out (the package's __init__ has run before any eac module loads).
     if verifier.DEFAULT_IMPLEMENTATION != "c":
