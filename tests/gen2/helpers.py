@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -18,7 +19,7 @@ from cityid_card.iso7816.gen2 import (
     make_batch,
     personalize_gen2,
 )
-from cityid_card.iso7816.gen2.pki import SECTOR_ROLES, make_cvca, make_terminal
+from cityid_card.iso7816.gen2.pki import SECTOR_ROLES, CityPki, make_city_pki
 from cityid_card.keys import IssuerKey
 from cityid_card.trust import TrustStore
 
@@ -40,30 +41,29 @@ def key(label: str) -> ec.EllipticCurvePrivateKey:
 @dataclass
 class City:
     issuer: IssuerKey
-    cvca_key: ec.EllipticCurvePrivateKey
-    cvca: bytes
-    sectors: dict[str, int]
+    pki: CityPki
     batch: Batch
     terminals: dict[str, TerminalAccess] = field(default_factory=dict)
+
+    @property
+    def cvca_key(self) -> ec.EllipticCurvePrivateKey:
+        return self.pki.cvca_key
+
+    @property
+    def cvca(self) -> bytes:
+        return self.pki.cvca
+
+    @property
+    def sectors(self) -> Mapping[str, int]:
+        return self.pki.sectors
 
     @property
     def trust(self) -> TrustStore:
         return TrustStore([self.issuer.public()])
 
     def terminal(self, role: str, *, age: int | None = None, today: date = TODAY) -> TerminalAccess:
-        sector = self.sectors.get(role)
-        public = None if sector is None else P256.public_key(sector)
-        chain = make_terminal(
-            self.cvca_key, "USCHICVCA00001", role, today, holder="USCHI", sector_public_key=public
-        )
-        return TerminalAccess(
-            role,
-            chain.dv_certificate,
-            chain.terminal_certificate,
-            chain.terminal_key,
-            sector_public_key=public,
-            age=(21 if age is None else age) if role == "age-check" else None,
-        )
+        age = (21 if age is None else age) if role == "age-check" else None
+        return self.pki.terminal(role, today, age=age)
 
     def card(self, holder: Holder = HOLDER, can: str = CAN) -> SimConnection:
         connection = SimConnection(EmulatedCard())
@@ -74,8 +74,7 @@ class City:
 
 def make_city() -> City:
     issuer = IssuerKey.generate("ES256", kid="CHI-2026-1")
-    cvca_key = key("cvca")
-    cvca = make_cvca(cvca_key, "USCHICVCA00001", date(2026, 11, 1))
     sectors = {role: scalar(f"sector {role}") for role in SECTOR_ROLES}
-    batch = make_batch(cvca, scalar("batch chip key"), issuer)
-    return City(issuer, cvca_key, cvca, sectors, batch)
+    pki = make_city_pki("USCHI", date(2026, 11, 1), cvca_key=key("cvca"), sectors=sectors)
+    batch = make_batch(pki.cvca, scalar("batch chip key"), issuer)
+    return City(issuer, pki, batch)

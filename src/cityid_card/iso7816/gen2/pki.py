@@ -19,6 +19,8 @@ from cityid_card.eac import P256, cvc, ri
 from cityid_card.eac.cvc import Chat, Rights, Role
 from cityid_card.eac.errors import EacEncodingError
 
+from .terminal import TerminalAccess
+
 __all__ = [
     "ALL_RIGHTS",
     "CVCA_DAYS",
@@ -26,8 +28,10 @@ __all__ = [
     "ROLES",
     "SECTOR_ROLES",
     "TERMINAL_DAYS",
+    "CityPki",
     "TerminalChain",
     "link_certificate",
+    "make_city_pki",
     "make_cvca",
     "make_terminal",
     "public_point",
@@ -181,3 +185,82 @@ def make_terminal(
         terminal_key,
         dv_key,
     )
+
+
+@dataclass(frozen=True)
+class CityPki:
+    """A city's terminal PKI in memory: the CVCA's key and certificate, the sector keys.
+
+    ``cityid-card pki`` keeps the same in a directory; the demo and the tests keep it
+    here. :meth:`terminal` certifies a terminal for a role under it.
+    """
+
+    holder: str
+    cvca_chr: str
+    cvca_key: ec.EllipticCurvePrivateKey = field(repr=False)
+    cvca: bytes = field(repr=False)
+    #: The private scalar of each role with pseudonyms (:data:`SECTOR_ROLES`).
+    sectors: Mapping[str, int] = field(repr=False)
+
+    def sector_public_key(self, role: str) -> bytes | None:
+        """The public key of ``role``'s sector; None for a role without pseudonyms."""
+        sector = self.sectors.get(role)
+        return None if sector is None else P256.public_key(sector)
+
+    def terminal(
+        self,
+        role: str,
+        today: date,
+        *,
+        age: int | None = None,
+        sequence: int = 1,
+        link_certificates: tuple[bytes, ...] = (),
+    ) -> TerminalAccess:
+        """A fresh DV and terminal for ``role`` (:func:`make_terminal`), as a terminal holds them.
+
+        ``age`` is the age an age-check terminal asks about: given exactly for the roles
+        with the age verification right (EacEncodingError otherwise).
+        """
+        checks_age = bool(role_rights(role) & Rights.AGE_VERIFICATION)
+        if checks_age != (age is not None):
+            raise EacEncodingError("an age is given exactly for the roles that check an age")
+        sector_public = self.sector_public_key(role)
+        chain = make_terminal(
+            self.cvca_key,
+            self.cvca_chr,
+            role,
+            today,
+            holder=self.holder,
+            sequence=sequence,
+            sector_public_key=sector_public,
+        )
+        return TerminalAccess(
+            role,
+            chain.dv_certificate,
+            chain.terminal_certificate,
+            chain.terminal_key,
+            sector_public_key=sector_public,
+            age=age,
+            link_certificates=link_certificates,
+        )
+
+
+def make_city_pki(
+    holder: str,
+    today: date,
+    *,
+    cvca_key: ec.EllipticCurvePrivateKey | None = None,
+    sectors: Mapping[str, int] | None = None,
+) -> CityPki:
+    """A city root ``<holder>CVCA00001`` effective ``today``, fresh keys unless given.
+
+    ``holder`` is the country code and city mnemonic of the certificate references
+    (e.g. ``USCHI``); the sector keys, if given, cover every role of :data:`SECTOR_ROLES`.
+    """
+    cvca_key = cvca_key or ec.generate_private_key(ec.SECP256R1())
+    if sectors is None:
+        sectors = {role: P256.random_scalar() for role in SECTOR_ROLES}
+    if set(sectors) != set(SECTOR_ROLES):
+        raise EacEncodingError("a sector key is given for each role with pseudonyms")
+    chr_ = f"{holder}CVCA00001"
+    return CityPki(holder, chr_, cvca_key, make_cvca(cvca_key, chr_, today), dict(sectors))
