@@ -1,16 +1,26 @@
 """``cityid-card demo``: issue and verify a credential with throwaway keys, no hardware.
 
-It also personalises an emulated contact card (``sim:card``, in this process) and
-verifies it with active authentication, then shows a copy of that credential on
-another card being rejected. With the nfc driver installed it personalises an emulated
-NTAG215 tag through nfcpy (``sim:ntag215``) as the library does by default: the
+It first shows the generation-2 chip card, the card ``personalize`` makes by default:
+a throwaway city root (CVCA) with a terminal for library, museum, transit, age-check
+and benefits, and a card personalised on the emulated chip (``sim:card``, in this
+process) with a random CAN, printed as on its face. A skimmer without the CAN sees the
+ATR and EF.CardAccess every card shows, and a wrong CAN gets the status word of a
+malformed command; each terminal, with the CAN, learns exactly its role's fields; the
+library's and the museum's pseudonyms differ, a second museum read gives the same one;
+a terminal certified by another root is refused.
+
+Then the version 1 credential: ES256 and EdDSA round trips, and a version 1 contact
+card (for cities not yet on generation 2) verified with active authentication, a copy
+of its credential on another card rejected. With the nfc driver installed it
+personalises an emulated NTAG215 tag through nfcpy (``sim:ntag215``) as the library does by default: the
 credential bound to the tag's UID and sealed under a fresh key that only the card
 face's QR code holds. It shows what a tap alone reads (that the tag is sealed, its UID:
 no personal byte), the tag opened and verified with the face's key, and a copy on
 another tag rejected. --open-record shows the open record instead, which any tap reads
 (on an NTAG213: a copy on another tag still verifies, signature only; bound to an
 NTAG215's UID, a copy is rejected). Nothing is written to disk: the keys, cards and
-tags live in memory and vanish when the demo ends.
+tags live in memory and vanish when the demo ends. --json gives the same facts
+(``generation_2``, ``credentials``, ``contact_card``, ``nfc_tag``).
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ from cityid_card.type2.session import TagSession, data_area_needed
 from cityid_card.verifier import verify
 
 from ._common import EXIT_OK, add_json_flag, claims_json, print_claims, print_json
+from ._demo_gen2 import generation_2, print_generation_2
 from ._seal import OPEN_RECORD_EXPOSES, add_open_record_flag
 
 
@@ -57,15 +68,19 @@ def run(args: argparse.Namespace) -> int:
     results = [_round_trip(alg, today) for alg in ("ES256", "EdDSA")]
     card = _contact_card(today)
     tag = _open_tags(today) if args.open_record else _sealed_tag(today)
+    gen2 = generation_2(today, _holder(today, 4714, gender="X"))
     if args.json:
         print_json(
             {
                 "credentials": [{k: v for k, v in r.items() if k != "credential"} for r in results],
                 "contact_card": card,
                 "nfc_tag": tag,
+                "generation_2": gen2,
             }
         )
         return EXIT_OK
+    print_generation_2(gen2)
+    print()
     for result in results:
         print(f"== {result['alg']}: throwaway issuer key {result['kid']} (in memory only)")
         print(
@@ -76,7 +91,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"VALID  {result['alg']}, issuer key {result['kid']}")
         print_claims(result["credential"])
         print(f"one flipped bit -> rejected: {result['tampered']}\n")
-    print(f"== contact card: an emulated chip card ({card['reader']}, in memory only)")
+    print(
+        "== version 1 contact card, for cities not yet on generation 2: an emulated chip card "
+        f"({card['reader']}, in memory only)"
+    )
     print(
         f"personalised: the card made its key pair, the {card['bytes']}-byte credential "
         f"binds its public key; written, read back, verified, locked in {card['apdus_personalize']} APDUs"
