@@ -93,7 +93,6 @@ def generation_2(today: date, credential: Credential) -> dict[str, Any]:
 class _Terminal:
     """A terminal of the demo: what it holds, and its certificate reference to show."""
 
-    role: str
     reference: str
     access: TerminalAccess = field(repr=False)
 
@@ -103,7 +102,7 @@ def _terminal(city: CityPki, role: str, today: date, *, sequence: int = 1) -> _T
     age = AGE if ROLES[role] & Rights.AGE_VERIFICATION else None
     access = city.terminal(role, today, age=age, sequence=sequence)
     reference = cvc.parse_certificate(access.terminal_certificate).body.chr
-    return _Terminal(role, reference, access)
+    return _Terminal(reference, access)
 
 
 def _read(
