@@ -23,8 +23,6 @@ from cityid_card.eac.cvc import Rights
 from cityid_card.eac.sm import Apdu, encode_apdu
 from cityid_card.errors import CityIDError
 from cityid_card.iso7816.gen2 import (
-    Disclosure,
-    EmulatedCard,
     Holder,
     TerminalAccess,
     disclose,
@@ -65,7 +63,7 @@ def generation_2(today: date, credential: Credential) -> dict[str, Any]:
     card, can = SimDriver().card(), new_can()
     done = personalize_gen2(card, holder, batch, can=can, today=today)
     card.close()  # out of the personalisation station
-    other = SimConnection(EmulatedCard())  # another holder's card of the same batch
+    other = SimDriver().card()  # another holder's card of the same batch
     personalize_gen2(other, _OTHER_HOLDER, batch, can=new_can(), today=today)
     other.close()
     skimmer = _skimmer(card, other, can, holder)
@@ -109,9 +107,7 @@ def _read(
     card: SimConnection, terminal: _Terminal, can: str, today: date, trust: TrustStore
 ) -> dict[str, Any]:
     """One terminal's session with the card (:func:`disclose`): its fields and its cost."""
-    result: Disclosure = disclose(
-        card, terminal.access, can, today=today, trust=trust, reader=card.reader
-    )
+    result = disclose(card, terminal.access, can, today=today, trust=trust, reader=card.reader)
     return {
         "role": result.role,
         "terminal": terminal.reference,
@@ -184,8 +180,8 @@ def _forged(
     """A terminal certified by another root that copies the city root's name, with the CAN."""
     forger = make_city_pki(city.holder, today)  # same CHR, another key
     try:
-        result = disclose(card, _terminal(forger, "benefits", today).access, can, today=today,
-                          trust=trust)  # fmt: skip
+        access = _terminal(forger, "benefits", today).access
+        result = disclose(card, access, can, today=today, trust=trust)
         return {"refused": False, "error": None, "fields": sorted(result.as_json())}
     except CityIDError as error:
         return {"refused": True, "error": type(error).__name__, "message": str(error)}
