@@ -295,17 +295,14 @@ class _Batch:
             if isinstance(medium, NfcTag):
                 sealed = not self.options.open_record
                 seal_key = seal.new_key() if sealed else None
-                done = medium.personalise(
-                    self.issuer,
-                    credential,
-                    lock=self.options.lock,
-                    today=self.today,
-                    seal_key=seal_key,
-                )
-            else:
-                done = medium.personalise(
-                    self.issuer, credential, lock=self.options.lock, today=self.today
-                )
+            done = medium.personalise(
+                self.issuer,
+                credential,
+                lock=self.options.lock,
+                today=self.today,
+                seal_key=seal_key,
+                open_record=self.options.open_record,
+            )
             if self.face_sink is not None and self.faces is not None:
                 faces = self.faces.render(done.blob, seal_key=seal_key)
                 self.face_sink.write(applicant.row, faces)  # whole, or none of it
