@@ -30,10 +30,16 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from cityid_card import sign_status_list
+from cityid_card import qr, sign_status_list
 from cityid_card.status import StatusListToken, StatusRegistry
+from tests.conftest import run_cli
+from tests.gen2.test_cli import city, personalize
 
 from .conftest import HOLDER, Issuer, LiveServer, desk_config
+from .test_service_gen2 import CAN as GEN2_CAN
+from .test_service_gen2 import gen2_server
+
+__all__ = ["city"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -428,6 +434,34 @@ def test_axe_finds_no_wcag_aa_violation(
             "faint.textContent = 'faint'; faint.style.color = '#aaa'; main.append(faint);"
         )
         assert {v["id"] for v in _axe_violations(browser)} >= {"label", "color-contrast"}
+    finally:
+        browser.get("about:blank")
+        live.stop()
+
+
+def test_a_generation_2_card_face_scan_shows_the_museum_pseudonym(
+    browser: WebDriver, city: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real reader loop on an emulated generation-2 card, the CAN scanned into the page."""
+    reader = f"sim:card:{tmp_path / 'card.json'}"
+    assert run_cli(capsys, *personalize(city, reader, "--can", GEN2_CAN))[0] == 0
+    live = gen2_server(city, reader, "museum")
+    try:
+        browser.get(f"http://{live.host}/")
+        # The card is on the reader before its face was scanned: the page asks for it.
+        _wait(browser, lambda d: "SCAN THE CARD FACE" in d.find_element(By.ID, "result").text)
+        _scan(browser, "CIDC1:000000")  # another card's face: the chip says no
+        _wait(browser, lambda d: _state(d) == "invalid")
+        assert "(WrongCan)" in browser.find_element(By.ID, "result").text
+        _scan(browser, qr.encode_can(GEN2_CAN))
+        _wait(browser, lambda d: _state(d) == "valid")
+        result = browser.find_element(By.ID, "result")
+        terms = [e.text for e in result.find_elements(By.CSS_SELECTOR, "dt")]
+        values = [e.text for e in result.find_elements(By.CSS_SELECTOR, "dd")]
+        assert terms == ["Pseudonym"] and len(values[0]) == 64
+        int(values[0], 16)
+        assert "Ana" not in result.text and GEN2_CAN not in result.text
+        assert _nearest(_dominant_colour(browser)) == "valid"
     finally:
         browser.get("about:blank")
         live.stop()

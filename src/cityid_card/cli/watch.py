@@ -4,21 +4,30 @@ Prints a line when a card arrives (VALID with what the display policy allows, or
 NOT ACCEPTED and why) and when it leaves; with --json one JSON object per event (JSON
 Lines). The reader stays open while a card is on it: a card left there is verified
 once. Ends with Ctrl+C, or after --count cards.
+
+With --terminal (a generation-2 terminal's directory, from cityid-card pki terminal) it
+also reads generation-2 chip cards. Such a card opens only with its CAN, the 6-digit
+number on its face: scan the face's QR code with a USB scanner (it types CIDC1:... and
+Enter into this command) or type the 6 digits and Enter, before or after the tap. The
+CAN is used for one read and forgotten; it is never printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
-from cityid_card.desk.loop import DEFAULT_INTERVAL, Arrival, event_json, watch
-from cityid_card.desk.policy import get_policy
+from cityid_card.desk.can import CanBox, NotACan
+from cityid_card.desk.loop import DEFAULT_INTERVAL, Arrival, CanRequired, event_json, watch
 
 from ._common import EXIT_OK, add_json_flag, print_json
-from .serve import add_desk_flags, build_verifier, positive_int
+from .pki import load_terminal
+from .serve import add_desk_flags, build_verifier, desk_policy, positive_int
 
 
 def _interval(text: str) -> float:
@@ -35,7 +44,8 @@ def _interval(text: str) -> float:
 _EXAMPLES = """\
 examples:
   cityid-card watch --reader nfc --trust trust.json --policy library
-  cityid-card watch --reader pcsc --trust trust.json --status-lists lists/ --json"""
+  cityid-card watch --reader pcsc --trust trust.json --status-lists lists/ --json
+  cityid-card watch --reader pcsc --trust trust.json --terminal museum-desk"""
 
 
 def register(commands: Any) -> None:
@@ -64,7 +74,8 @@ def register(commands: Any) -> None:
         "--count",
         type=positive_int,
         metavar="N",
-        help="stop after N cards (default: run until Ctrl+C)",
+        help="stop after N cards read (a generation-2 card waiting for its CAN is not "
+        "one yet; default: run until Ctrl+C)",
     )
     add_json_flag(parser)
     parser.set_defaults(run=run)
@@ -74,6 +85,11 @@ def _line(shown: dict[str, Any]) -> str:
     reader = shown["reader"]
     if shown["event"] == "removal":
         return f"card off {reader}"
+    if not shown["valid"] and shown["error"] == CanRequired.__name__:
+        return (
+            f"card on {reader}: a generation-2 card: scan the QR code on its face "
+            "(or type its 6-digit CAN and Enter)"
+        )
     if not shown["valid"]:
         return f"card on {reader}: NOT ACCEPTED ({shown['error']})"
     meta = {"event", "reader", "valid", "authenticity", "status_list_age_days"}
@@ -87,8 +103,46 @@ def _line(shown: dict[str, Any]) -> str:
     )
 
 
+def _feed(lines: Iterable[str], cans: CanBox, errors: TextIO) -> None:
+    """Give each line (a scanned face QR code, or 6 digits) to ``cans``; say so if not one."""
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            cans.give(line)
+        except NotACan as error:
+            print(f"error: {error}: ignored", file=errors, flush=True)
+
+
+@contextlib.contextmanager
+def quiet_terminal(stream: TextIO) -> Iterator[None]:
+    """While inside, a terminal on ``stream`` does not echo what is typed (a scanned CAN).
+
+    A scanner types the card face's code into the terminal window; without this it
+    would stay on screen and in the scrollback. Nothing changes for a stream that is
+    not a terminal (a pipe, a file) or on a system without termios.
+    """
+    try:
+        import termios
+
+        descriptor = stream.fileno()
+        saved = termios.tcgetattr(descriptor)
+    except (ImportError, OSError, ValueError, AttributeError):  # not a terminal
+        yield
+        return
+    quiet = list(saved)
+    quiet[3] &= ~termios.ECHO
+    termios.tcsetattr(descriptor, termios.TCSADRAIN, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(descriptor, termios.TCSADRAIN, saved)
+
+
 def run(args: argparse.Namespace) -> int:
-    policy = get_policy(args.policy)
+    terminal = None if args.terminal is None else load_terminal(args.terminal)
+    policy = desk_policy(args.policy, terminal)
+    cans = None if terminal is None else CanBox()
     verifier, refresher = build_verifier(
         {
             "trust": args.trust,
@@ -100,21 +154,27 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     if refresher is not None:
         threading.Thread(target=refresher.run, args=(stop,), daemon=True).start()
+    if cans is not None:  # a keyboard-wedge scanner types each card face's code here
+        threading.Thread(target=_feed, args=(sys.stdin, cans, sys.stderr), daemon=True).start()
+    quiet = quiet_terminal(sys.stdin) if cans is not None else contextlib.nullcontext()
     arrivals = 0
     try:
-        for event in watch(args.reader, verifier, interval=args.interval):
-            now = datetime.now().astimezone()
-            age = None if refresher is None else refresher.report(now)["age_days"]
-            shown = event_json(event, policy, now.date(), age)
-            if args.json:
-                print_json(shown)
-            else:
-                print(_line(shown))
-            sys.stdout.flush()
-            if isinstance(event, Arrival):
-                arrivals += 1
-                if args.count is not None and arrivals >= args.count:
-                    break
+        with quiet:
+            for event in watch(
+                args.reader, verifier, terminal=terminal, cans=cans, interval=args.interval
+            ):
+                now = datetime.now().astimezone()
+                age = None if refresher is None else refresher.report(now)["age_days"]
+                shown = event_json(event, policy, now.date(), age)
+                if args.json:
+                    print_json(shown)
+                else:
+                    print(_line(shown))
+                sys.stdout.flush()
+                if isinstance(event, Arrival) and not isinstance(event.error, CanRequired):
+                    arrivals += 1
+                    if args.count is not None and arrivals >= args.count:
+                        break
     except KeyboardInterrupt:
         pass
     finally:
