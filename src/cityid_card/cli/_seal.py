@@ -21,7 +21,6 @@ from cityid_card.keys import IssuerKey
 from cityid_card.media import Medium, Personalised, Verification
 from cityid_card.trust import TrustStore
 from cityid_card.type2 import seal
-from cityid_card.type2.medium import NfcTag
 from cityid_card.verifier import Verifier
 
 from ._io import PRIVATE, check_output, read_input, write_output
@@ -65,12 +64,12 @@ def check_seal_flags(args: argparse.Namespace) -> None:
         check_output(args.seal_key, force=args.force)
 
 
-def seal_key_for(args: argparse.Namespace, medium: object) -> bytes | None:
+def seal_key_for(args: argparse.Namespace, medium: Medium) -> bytes | None:
     """A fresh key if ``medium`` is an NFC tag to be sealed; None for an open record or a card.
 
     Raises InputError, before the tag is written, when sealing has nowhere to keep the key.
     """
-    if not isinstance(medium, NfcTag):
+    if not medium.seals:
         if args.seal_key is not None or args.open_record:
             raise InputError("--seal-key and --open-record are for NFC tags, not this medium")
         return None
@@ -134,7 +133,7 @@ def tag_personalise(
     (:func:`kept_seal_key`). The second value is None for a medium that is not an NFC tag.
     """
     seal_key = seal_key_for(args, medium)
-    if not isinstance(medium, NfcTag):
+    if not medium.seals:
         return medium.personalise(key, credential, lock=args.lock, today=today), None
     with kept_seal_key(args, seal_key):
         done = medium.personalise(
@@ -193,7 +192,7 @@ def seal_key_from_args(args: argparse.Namespace) -> bytes | None:
 
 def check_seal_key_for(medium: Medium, seal_key: bytes | None) -> None:
     """Refuse a seal key for a medium that is not an NFC tag."""
-    if seal_key is not None and not isinstance(medium, NfcTag):
+    if seal_key is not None and not medium.seals:
         raise InputError("--seal-key-from-qr and --seal-key are for NFC tags, not this medium")
 
 
@@ -205,6 +204,4 @@ def verify_medium(
 ) -> Verification:
     """Verify ``medium``; an NFC tag with ``seal_key`` (refused for any other medium)."""
     check_seal_key_for(medium, seal_key)
-    if isinstance(medium, NfcTag):
-        return medium.verify(verifier, now, seal_key=seal_key)
-    return medium.verify(verifier, now)
+    return medium.verify(verifier, now, seal_key=seal_key)

@@ -17,7 +17,6 @@ from cityid_card.drivers import connect
 from cityid_card.media import Facts, medium_for
 from cityid_card.media.errors import UnsupportedMedium
 from cityid_card.type2.errors import SealedTag
-from cityid_card.type2.medium import NfcTag
 
 from ._common import (
     EXIT_OK,
@@ -61,9 +60,7 @@ def run(args: argparse.Namespace) -> int:
         medium = medium_for(link)
         check_seal_key_for(medium, seal_key)
         try:
-            reading = (
-                medium.read(seal_key=seal_key) if isinstance(medium, NfcTag) else medium.read()
-            )
+            reading = medium.read(seal_key=seal_key)
         except SealedTag:
             return _sealed(args, medium.facts())
     blob, facts = reading.blob, reading.facts

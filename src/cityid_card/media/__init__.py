@@ -223,16 +223,39 @@ class Medium(Protocol):
         """``chip_card`` or ``nfc_tag``: how reports and events name the medium."""
         ...
 
+    @property
+    def seals(self) -> bool:
+        """Whether a tap reads this medium's record, so the library seals it under a key
+        printed on the card face (an NFC tag): writing it then takes ``seal_key`` or
+        ``open_record=True``, reading a sealed one takes ``seal_key``. A chip card answers
+        only its own protocol: False, and it refuses a ``seal_key`` (UnsupportedMedium).
+        """
+        ...
+
     def facts(self) -> Facts:
         """What the medium reports before anything is read: reader, UID, product."""
         ...
 
-    def read(self) -> Reading:
-        """The credential's bytes, unverified; BlankCard (or a kind of it) if there is none."""
+    def read(self, *, seal_key: bytes | None = None) -> Reading:
+        """The credential's bytes, unverified; BlankCard (or a kind of it) if there is none.
+
+        A sealed record without ``seal_key`` raises SealedTag.
+        """
         ...
 
-    def verify(self, verifier: TrustStore | Verifier, now: datetime | date) -> Verification:
+    def verify(
+        self,
+        verifier: TrustStore | Verifier,
+        now: datetime | date,
+        *,
+        seal_key: bytes | None = None,
+    ) -> Verification:
         """Read and verify the credential, and check what binds it to this card or tag."""
+        ...
+
+    def check_fits(self, credential_size: int, *, sealed: bool) -> None:
+        """Raise, before anything is written, if a credential of ``credential_size`` bytes
+        (``sealed``: as a sealed record) does not fit: TagCapacityError, UnsupportedMedium."""
         ...
 
     def check_blank(self) -> None:

@@ -40,7 +40,7 @@ from cityid_card.type2.memory import Product
 from cityid_card.type2.session import check_capacity
 
 from ._largest import largest_credential
-from ._medium import CardSource, Medium, NfcTag
+from ._medium import CardSource, Medium
 from .applicants import Applicant
 from .errors import ApplicantError, RecordsError
 from .events import (
@@ -292,7 +292,7 @@ class _Batch:
         sealed = seal_key = None
         face_kept = False
         try:
-            if isinstance(medium, NfcTag):
+            if medium.seals:
                 sealed = not self.options.open_record
                 seal_key = seal.new_key() if sealed else None
             done = medium.personalise(
@@ -357,7 +357,7 @@ class _Batch:
         that passes holds whatever the batch then writes (a sealed record: 272 bytes of
         data area, an NTAG215 or NTAG216). Raises TagCapacityError.
         """
-        if not isinstance(medium, NfcTag) or self.options.open_record:
+        if not medium.seals or self.options.open_record:
             return
         size = self._tag_sizes.get(applicant.row)
         if size is None:

@@ -56,6 +56,7 @@ class NfcTag:
     """
 
     kind = "nfc_tag"
+    seals = True
 
     def __init__(
         self,
