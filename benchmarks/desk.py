@@ -41,7 +41,7 @@ from typing import Any
 import uvicorn
 
 from cityid_card import Credential, IssuerKey, TrustStore, Verifier, qr
-from cityid_card.desk import CanBox, event_json, get_policy, watch
+from cityid_card.desk import FaceBox, event_json, get_policy, watch
 from cityid_card.desk.service import UVICORN_OPTIONS, ServiceConfig, create_app
 from cityid_card.drivers import Reader, ReaderInfo, ReopeningReader, SimConnection
 from cityid_card.iso7816 import CardApplication, personalize
@@ -153,7 +153,7 @@ def gen2_through_loop(field: Field, city: City, terminal: TerminalAccess, taps: 
     """CAN given, card in, Arrival (with the pseudonym) out."""
     samples: list[float] = []
     stop = threading.Event()
-    cans = CanBox()
+    cans = FaceBox()
     placed = [0.0]
     state = {"taps": 0}
 
@@ -169,7 +169,7 @@ def gen2_through_loop(field: Field, city: City, terminal: TerminalAccess, taps: 
             stop.set()
 
     for event in watch(
-        "bench", city.trust, terminal=terminal, cans=cans, now=lambda: TODAY, sleep=sleep,
+        "bench", city.trust, terminal=terminal, faces=cans, now=lambda: TODAY, sleep=sleep,
         stop=stop, driver=field,
     ):  # fmt: skip
         if type(event).__name__ == "Arrival":
