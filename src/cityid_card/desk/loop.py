@@ -157,9 +157,9 @@ def watch(
     that does not answer (pcscd's state lags a pulled card) is not a new tap.
 
     ``faces`` hands out what staff scanned from card faces. A sealed NFC tag is opened
-    with the :class:`~cityid_card.desk.faces.SealKey` it holds; with ``terminal`` (a
-    generation-2 terminal's certificates and key), a generation-2 card is read with the
-    :class:`~cityid_card.desk.faces.Can` it holds, its issuer checked against the
+    with a :class:`~cityid_card.desk.faces.SealKey` from it; with ``terminal`` (a
+    generation-2 terminal's certificates and key), a generation-2 card is read with a
+    :class:`~cityid_card.desk.faces.Can` from it, its issuer checked against the
     verifier's trust store. Such a card that arrives before its secret is an arrival
     with SealKeyRequired or CanRequired (both FaceScanRequired); while it stays, each
     secret of its kind given reads it once (an arrival each: the result, or SealError,
