@@ -126,7 +126,7 @@ def media(issuer: IssuerKey) -> dict[str, Callable[[], Field]]:
         tag = EmulatedNtag(NTAG213)
         link = open_emulated(tag)
         assert isinstance(link, Type2Connection)
-        personalize_tag(link, issuer, CREDENTIAL, today=date(2026, 11, 21))
+        personalize_tag(link, issuer, CREDENTIAL, today=date(2026, 11, 21), open_record=True)
         return Field(tag)
 
     return {"contact card (sim:card)": contact, "NTAG213 (sim:ntag213)": ntag213}

@@ -1146,7 +1146,7 @@ def test_faces_are_written_owner_only_by_row_never_over_another(tmp_path: Path) 
     folder.check_free([1, 2, 8], ["pdf", "png"])
     with pytest.raises(FaceError, match=r"already holds row-0007\.png: print and delete"):
         folder.check_free([6, 7], ["png"])
-    with pytest.raises(FileExistsError):
+    with pytest.raises(FaceError, match=r"^cannot write the face row-0007\.pdf: File exists$"):
         folder.write(7, {"pdf": b"%PDF-"})
     assert (folder.path / "row-0007.pdf").read_bytes() == b"%PDF-"
     assert sorted(path.name for path in folder.path.iterdir()) == [
@@ -1158,6 +1158,135 @@ def test_faces_are_written_owner_only_by_row_never_over_another(tmp_path: Path) 
     replacing.write(7, {"pdf": b"%PDF-1.7"})
     assert (folder.path / "row-0007.pdf").read_bytes() == b"%PDF-1.7"
     assert stat.S_IMODE((folder.path / "row-0007.pdf").stat().st_mode) == 0o600
+
+
+def _disk_full_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Make every fsync of a file in ``folder`` fail as on a full disk; return the undo."""
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if Path(os.readlink(f"/proc/self/fd/{fd}")).parent == folder:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return lambda: monkeypatch.setattr(os, "fsync", real_fsync)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_a_sealed_tag_whose_face_cannot_be_written_is_revoked_unrecorded_and_reissued(
+    station: Station,
+    hopper: Hopper,
+    key: IssuerKey,
+    drawn_keys: list[bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The face holds a sealed tag's only key: a tag whose face is lost must not count."""
+    from cityid_card.station.faces import CardFaces
+
+    faces, folder = CardFaces(key.public(), formats=("pdf", "png")), FaceFolder(tmp_path / "f")
+    applicants = people(3)
+
+    def disk_fills(event: BatchEvent) -> None:
+        station.events.append(event)
+        if isinstance(event, CardDone):  # after the first card's faces
+            undo.append(_disk_full_in(folder.path, monkeypatch))
+
+    undo: list[Callable[[], None]] = []
+    result = station.run(
+        applicants, "sim:ntag215", faces=faces, face_sink=folder, on_event=disk_fills
+    )
+    assert (result.issued, result.failed, result.stopped) == (1, 1, "face_error")
+    assert result.message == "cannot write the face row-0002.pdf: No space left on device"
+    assert [(e.row, e.error) for e in station.failed()] == [(2, "FaceError")]
+    assert sorted(p.name for p in folder.path.iterdir()) == ["row-0001.pdf", "row-0001.png"]
+    assert len(hopper.cards) == 2 and station.recorded() == ["Holder 001"]
+    station.assert_set_aside(hopper, 1, applicants[1], seal_key=drawn_keys[1])
+    undo[0]()
+    folder = FaceFolder(folder.path)  # the next run, as the command makes it
+    station.run(applicants, "sim:ntag215", faces=faces, face_sink=folder)
+    assert [event.row for event in station.done()] == [2, 3]
+    assert sorted(station.recorded()) == [a.name for a in applicants]
+    assert len(list(folder.path.iterdir())) == 6
+    for number, row in ((2, 2), (3, 3)):  # the faces' keys open the tags just written
+        held = hopper.read_back(number, TrustStore([key.public()]), drawn_keys[number])
+        assert held.credential.name == applicants[row - 1].name
+
+
+def test_a_card_whose_record_cannot_be_kept_leaves_no_face(
+    station: Station, hopper: Hopper, key: IssuerKey, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, drawn_keys: list[bytes],
+) -> None:  # fmt: skip
+    from cityid_card.station.faces import CardFaces
+
+    real_fsync = os.fsync
+
+    def failing_disk(fd: int) -> None:
+        if station.records.exists() and os.fstat(fd).st_ino == station.records.stat().st_ino:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real_fsync(fd)
+
+    faces, folder = CardFaces(key.public()), FaceFolder(tmp_path / "f")
+    applicants = people(2)
+    monkeypatch.setattr(os, "fsync", failing_disk)
+    result = station.run(applicants, "sim:ntag215", faces=faces, face_sink=folder)
+    assert (result.issued, result.failed, result.stopped) == (0, 1, "records_error")
+    assert list(folder.path.iterdir()) == []  # written, then taken back with the card
+    station.assert_set_aside(hopper, 0, applicants[0], seal_key=drawn_keys[0])
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    station.run(applicants, "sim:ntag215", faces=faces, face_sink=FaceFolder(folder.path))
+    assert [event.row for event in station.done()] == [1, 2]
+    assert sorted(p.name for p in folder.path.iterdir()) == ["row-0001.pdf", "row-0002.pdf"]
+
+
+def test_a_tag_that_fails_to_write_gets_no_face_and_its_applicant_a_new_tag(
+    station: Station, hopper: Hopper, key: IssuerKey, tmp_path: Path, drawn_keys: list[bytes]
+) -> None:
+    from cityid_card.station.faces import CardFaces
+
+    faces, folder = CardFaces(key.public()), FaceFolder(tmp_path / "f")
+    applicants = people(3)
+    hopper.faults = {1: _removed_at_write(30, "during")}
+    result = station.run(applicants, "sim:ntag215", faces=faces, face_sink=folder)
+    assert (result.issued, result.failed, result.stopped) == (2, 1, None)
+    assert sorted(p.name for p in folder.path.iterdir()) == ["row-0001.pdf", "row-0003.pdf"]
+    station.assert_set_aside(hopper, 1, applicants[1], seal_key=drawn_keys[1])
+    station.run(applicants, "sim:ntag215", faces=faces, face_sink=FaceFolder(folder.path))
+    assert [event.row for event in station.done()] == [2]
+    assert len(list(folder.path.iterdir())) == 3
+
+
+def test_a_face_sink_needs_the_faces_that_render_them(untouched: Station, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="a face_sink needs the faces"):
+        untouched.run(people(1), face_sink=FaceFolder(tmp_path / "f"))
+
+
+def test_a_face_folder_writes_all_formats_of_a_row_or_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cityid_card import _files
+    from cityid_card.station import edge
+
+    folder = FaceFolder(tmp_path / "faces")
+    real_write = _files.write_file
+
+    def png_fails(target: Path, data: bytes, **options: Any) -> None:
+        if target.suffix == ".png":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write(target, data, **options)
+
+    monkeypatch.setattr(edge, "write_file", png_fails)
+    with pytest.raises(FaceError, match=r"^cannot write the face row-0003\.png: No space left"):
+        folder.write(3, {"pdf": b"%PDF-", "png": b"\x89PNG"})
+    assert list(folder.path.iterdir()) == []  # the pdf already written is removed
+    monkeypatch.setattr(edge, "write_file", real_write)
+    # remove() takes back what this folder wrote, and nothing it did not write.
+    (folder.path / "row-0004.pdf").write_bytes(b"another job's face")
+    folder.write(3, {"pdf": b"%PDF-"})
+    folder.remove(4)
+    folder.remove(3)
+    assert [path.name for path in folder.path.iterdir()] == ["row-0004.pdf"]
 
 
 # ---------------------------------------------------------------------------------------

@@ -559,6 +559,52 @@ def test_a_sealed_tag_that_fails_at_any_write_leaves_no_face_and_no_key(
         assert "seal_key" not in failed[0]
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_a_tag_whose_face_cannot_be_written_is_revoked_and_issued_again_by_the_next_run(
+    tmp_path: Path,
+    hopper: Hopper,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sealed tag's key is on its face only: a tag whose face is lost must not count."""
+    from cityid_card import qr
+
+    station = Station(tmp_path / "station", ["Ana Sofia Rivera Delgado", "Bo Li", "Mai"])
+    faces = tmp_path / "faces"
+    real_fsync = os.fsync
+
+    def disk_full_at_row_2(fd: int) -> None:
+        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(".row-0002."):
+            raise OSError(28, os.strerror(28))  # ENOSPC
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", disk_full_at_row_2)
+    argv = station.argv("sim:ntag215", "--faces", str(faces), "--face-png", "--json")
+    status, out, err = run_cli(capsys, *argv)
+    assert (status, err) == (1, "")
+    failed = [e for e in events(out) if e["event"] == "card_failed"]
+    assert [(e["row"], e["error"], e["revoked"]) for e in failed] == [(2, "FaceError", True)]
+    finished = events(out)[-1]
+    assert (finished["issued"], finished["stopped"]) == (1, "face_error")
+    assert finished["message"] == "cannot write the face row-0002.pdf: No space left on device"
+    assert station.recorded() == [station.names[0]]
+    registry = StatusRegistry.load(station.registry)
+    assert registry.get(failed[0]["status_index"]) is StatusValue.INVALID
+    assert sorted(p.name for p in faces.iterdir()) == ["row-0001.pdf", "row-0001.png"]
+    assert len(hopper.cards) == 2
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    status, out, err = run_cli(capsys, *argv)  # the disk has room again: run once more
+    assert (status, err) == (0, "")
+    assert [e["row"] for e in events(out) if e["event"] == "card_done"] == [2, 3]
+    assert station.recorded() == [station.names[0], station.names[1], station.names[2]]
+    assert len(list(faces.iterdir())) == 6
+    trust = TrustStore([station.issuer.public()])
+    for number, row in ((2, 2), (3, 3)):  # each new face's key opens its tag
+        key = qr.seal_key(qr.read_image((faces / f"row-{row:04d}.png").read_bytes()))
+        assert hopper.read_back(number, trust, key).credential.name == station.names[row - 1]
+    assert_no_personal_data(station, out, err)
+
+
 def test_face_options_without_faces_are_refused(
     station: Station, hopper: Hopper, capsys: pytest.CaptureFixture[str]
 ) -> None:

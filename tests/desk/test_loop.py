@@ -128,7 +128,9 @@ def _written_tag(issuer: Issuer) -> EmulatedNtag:
     tag = EmulatedNtag(NTAG213)
     link = open_emulated(tag)
     assert isinstance(link, Type2Connection)
-    personalize_tag(link, issuer.key, sample_credential(name="Ana Rivera"), today=TODAY)
+    personalize_tag(
+        link, issuer.key, sample_credential(name="Ana Rivera"), today=TODAY, open_record=True
+    )
     return tag
 
 

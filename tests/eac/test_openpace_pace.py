@@ -21,7 +21,7 @@ from tests.eac.flows import has_leading_zero_coordinate
 from tests.eac.openpace import OpenPace, Party
 
 OID = pace.ID_PACE_ECDH_GM_AES_CBC_CMAC_128
-RUNS = 1000
+RUNS = 5_000  # each way: 10,000 runs against OpenPACE per point arithmetic
 ga = pace.dynamic_authentication_data
 
 

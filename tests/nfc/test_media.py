@@ -58,7 +58,14 @@ class _Wallet:
         return True
 
     def personalise(
-        self, issuer: IssuerKey, credential: Credential, *, lock: bool, today: date
+        self,
+        issuer: IssuerKey,
+        credential: Credential,
+        *,
+        lock: bool,
+        today: date,
+        seal_key: bytes | None = None,
+        open_record: bool = False,
     ) -> Personalised:
         raise NotImplementedError
 
@@ -70,6 +77,8 @@ class _Wallet:
         lock: bool = False,
         verifier: TrustStore | Verifier | None = None,
         now: datetime | date | None = None,
+        seal_key: bytes | None = None,
+        open_record: bool = False,
     ) -> Written:
         raise NotImplementedError
 
@@ -107,13 +116,15 @@ def test_an_nfc_reader_stays_open_between_taps(es256: IssuerKey) -> None:
         frontend = reader.frontend
         tap = reader.open_connection(kind=media.TYPE2, timeout=0)
         assert isinstance(tap, Type2Connection)
-        write_tag(tap, es256.issue(sample_credential()))
+        write_tag(tap, es256.issue(sample_credential()), open_record=True)
         tap.close()
         assert reader.frontend.device is not None  # closing a tap leaves the reader open
         second = EmulatedNtag(type2.NTAG215)
         other = emulated_reader(second).open_connection(kind=media.TYPE2, timeout=0)
         assert isinstance(other, Type2Connection)
-        write_tag(other, es256.issue(sample_credential(name="Bea Quinta Plimsoll Ruiz")))
+        write_tag(
+            other, es256.issue(sample_credential(name="Bea Quinta Plimsoll Ruiz")), open_record=True
+        )
         frontend.device.tag = second  # the next card presented to the same reader
         again = media.medium_for(reader.open_connection(timeout=0))
         assert again.verify(trust, TODAY).credential.name == "Bea Quinta Plimsoll Ruiz"
@@ -141,7 +152,7 @@ def test_open_reader_on_an_nfc_emulator_keeps_one_frontend_and_one_tag(es256: Is
     reader = open_reader("sim:ntag213")
     try:
         first = reader.open_connection(kind=media.TYPE2, timeout=0)
-        media.medium_for(first).write(es256.issue(sample_credential()))
+        media.medium_for(first).write(es256.issue(sample_credential()), open_record=True)
         first.close()
         second = reader.open_connection(kind=media.TYPE2, timeout=0)
         assert second.uid == first.uid  # the same tag, tapped again

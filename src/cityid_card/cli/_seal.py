@@ -137,7 +137,14 @@ def tag_personalise(
     if not isinstance(medium, NfcTag):
         return medium.personalise(key, credential, lock=args.lock, today=today), None
     with kept_seal_key(args, seal_key):
-        done = medium.personalise(key, credential, lock=args.lock, today=today, seal_key=seal_key)
+        done = medium.personalise(
+            key,
+            credential,
+            lock=args.lock,
+            today=today,
+            seal_key=seal_key,
+            open_record=seal_key is None,  # only with --open-record (seal_key_for)
+        )
     return done, seal_key is not None
 
 

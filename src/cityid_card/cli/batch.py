@@ -8,11 +8,13 @@ for a blank card on the reader (the sim: emulators hand out a fresh one each tim
 like a hopper), personalises it (chip cards: card key, credential, read back,
 verified, chip authenticated; NFC tags: credential bound to the tag's UID, sealed,
 read back, verified), locks it with --lock, and appends the issuance record to
---records. With --faces DIR it writes each card's face there (row-0001.pdf, and .png
-with --face-png, owner-only; a face already there is replaced only with --force), and
-checks before any card is touched that every face can be printed: an applicant whose
-face cannot (a name written right to left, a character the font lacks: give --font) is
-skipped. A failed card is reported and must be set aside (with --registry its status
+--records. With --faces DIR it writes each card's face there, synced to disk before the
+card's record (row-0001.pdf, and .png with --face-png, owner-only; a face already there
+is replaced only with --force): a card whose face cannot be written (disk full) fails,
+is revoked and stops the batch, and a card whose record cannot be kept has its face
+removed. It checks before any card is touched that every face can be printed: an
+applicant whose face cannot (a name written right to left, a character the font lacks:
+give --font) is skipped. A failed card is reported and must be set aside (with --registry its status
 index is revoked); the batch goes on unless --stop-on-error. Run it again with the
 same --records to resume: applicants already issued are skipped, failed and skipped
 ones retried.
@@ -285,17 +287,6 @@ def _card_faces(args: argparse.Namespace, key: IssuerKey) -> CardFaces:
     )
 
 
-def _writing_faces(faces: CardFaces, folder: FaceFolder, report: Report) -> Report:
-    """Write each card's face (a sealed tag's with its key) before the card is reported done."""
-
-    def on_event(event: BatchEvent) -> None:
-        if isinstance(event, CardDone):
-            folder.write(event.row, faces.render(event.blob, seal_key=event.seal_key))
-        report(event)
-
-    return on_event
-
-
 def _batch(args: argparse.Namespace, machine: Machine, signals: _Signals) -> BatchFinished:
     face_options = args.face_png or args.font or args.bold_font or args.force
     if args.faces is None and (face_options or args.title != _TITLE):
@@ -320,10 +311,10 @@ def _batch(args: argparse.Namespace, machine: Machine, signals: _Signals) -> Bat
         if args.registry is not None and indexes is None:  # the city's registry (a database)
             indexes = records = stack.enter_context(batch_registry(args, key, records))
         report = _changes_only(stack.enter_context(_reporter(args.json)))
+        folder = None
         if faces is not None:
             folder = FaceFolder(args.faces, replace=args.force)
             folder.check_free(_rows_to_issue(applicants, records), faces.formats)
-            report = _writing_faces(faces, folder, report)
         return run_batch(
             applicants,
             key,
@@ -333,6 +324,7 @@ def _batch(args: argparse.Namespace, machine: Machine, signals: _Signals) -> Bat
             records=records,
             indexes=indexes,
             faces=faces,
+            face_sink=folder,
             options=BatchOptions(
                 lock=args.lock,
                 stop_on_error=args.stop_on_error,

@@ -270,7 +270,7 @@ def _open_tags(today: date) -> dict[str, Any]:
     try:
         with _tag("ntag213") as tag:
             medium = medium_for(tag)
-            written = medium.write(blob, verifier=trust, now=today)
+            written = medium.write(blob, verifier=trust, now=today, open_record=True)
             result = medium.verify(trust, today)
             generic_start = tag.frames
             tag.read_generic(0, 16 + 2 + len(encode_message(blob)))
@@ -278,7 +278,9 @@ def _open_tags(today: date) -> dict[str, Any]:
     except NoReader:
         return dict(_NO_DRIVER)
     with _tag("ntag215") as tag:
-        bound = medium_for(tag).personalise(key, credential, lock=False, today=today)
+        bound = medium_for(tag).personalise(
+            key, credential, lock=False, today=today, open_record=True
+        )
         bound_result = medium_for(tag).verify(trust, today)
     return {
         "reader": "sim:ntag213",

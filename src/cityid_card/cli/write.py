@@ -70,7 +70,13 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(medium, NfcTag):
             with kept_seal_key(args, key):  # before the tag, taken back if the write fails
                 result = medium.write(
-                    blob, force=args.force, lock=args.lock, verifier=trust, now=today, seal_key=key
+                    blob,
+                    force=args.force,
+                    lock=args.lock,
+                    verifier=trust,
+                    now=today,
+                    seal_key=key,
+                    open_record=key is None,  # only with --open-record (seal_key_for)
                 )
         else:
             result = medium.write(blob, force=args.force, lock=args.lock, verifier=trust, now=today)

@@ -85,8 +85,19 @@ class ChipCard:
         return True
 
     def personalise(
-        self, issuer: IssuerKey, credential: Credential, *, lock: bool, today: date
+        self,
+        issuer: IssuerKey,
+        credential: Credential,
+        *,
+        lock: bool,
+        today: date,
+        seal_key: bytes | None = None,
+        open_record: bool = False,
     ) -> Personalised:
+        if seal_key is not None:
+            raise UnsupportedMedium(
+                f"{self._link.reader} holds a chip card: seal_key seals an NFC tag's record"
+            )
         blob, result = personalize(self._link, issuer, credential, lock=lock, today=today)
         return Personalised(blob, replace(result, facts=self._with_link(result.facts)), lock)
 
@@ -98,6 +109,8 @@ class ChipCard:
         lock: bool = False,
         verifier: TrustStore | Verifier | None = None,
         now: datetime | date | None = None,
+        seal_key: bytes | None = None,
+        open_record: bool = False,
     ) -> Written:
         raise UnsupportedMedium(
             f"{self._link.reader} holds a chip card, not an NFC tag: a chip card's "

@@ -248,9 +248,22 @@ class Medium(Protocol):
         ...
 
     def personalise(
-        self, issuer: IssuerKey, credential: Credential, *, lock: bool, today: date
+        self,
+        issuer: IssuerKey,
+        credential: Credential,
+        *,
+        lock: bool,
+        today: date,
+        seal_key: bytes | None = None,
+        open_record: bool = False,
     ) -> Personalised:
-        """Issue ``credential`` for this card or tag, write it, read it back, verify it; lock."""
+        """Issue ``credential`` for this card or tag, write it, read it back, verify it; lock.
+
+        A medium whose record a tap reads (an NFC tag) needs ``seal_key`` (the record
+        sealed under it) or ``open_record=True`` (the open record), never neither:
+        RecordChoiceError. A chip card has no such record: it refuses ``seal_key``
+        (UnsupportedMedium) and has nothing for ``open_record`` to open.
+        """
         ...
 
     def write(
@@ -261,8 +274,13 @@ class Medium(Protocol):
         lock: bool = False,
         verifier: TrustStore | Verifier | None = None,
         now: datetime | date | None = None,
+        seal_key: bytes | None = None,
+        open_record: bool = False,
     ) -> Written:
-        """Write an issued credential (checked first with ``verifier``); read back; lock."""
+        """Write an issued credential (checked first with ``verifier``); read back; lock.
+
+        ``seal_key`` or ``open_record=True``: as for :meth:`personalise`.
+        """
         ...
 
 

@@ -149,7 +149,8 @@ class BatchFinished(_Event):
     ``stopped`` is None (every applicant was tried), ``stop_on_error``,
     ``no_blank_card`` (no usable card came within the wait), ``key_error`` (the issuer
     key, e.g. in a token that was unplugged, stopped signing), ``records_error`` (the
-    records cannot be appended to) or ``interrupted``. ``seconds`` is measured on the
+    records cannot be appended to), ``face_error`` (a card's face cannot be written:
+    the card is revoked) or ``interrupted``. ``seconds`` is measured on the
     batch's clock.
     """
 

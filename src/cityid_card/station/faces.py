@@ -8,8 +8,9 @@ applicant's card could hold (the highest status index, a chip's key or, for a se
 NFC tag, the tag's key and UID, whichever makes the QR code larger: the QR code is then
 at its largest and the text column at its narrowest), so a face that passes the check
 prints for whatever card the batch then makes. The face of a sealed tag carries the
-tag's key in its QR code (``CIDS1:``, ``specs/qr.md``): the only place the key is kept. Everything stays in memory; the
-command line writes the files (:func:`cityid_card.station.files.FaceFolder`).
+tag's key in its QR code (``CIDS1:``, ``specs/qr.md``): the only place the key is kept. Everything stays in memory; a batch
+keeps each face through its ``face_sink`` before the card's record
+(:class:`cityid_card.station.FaceFolder` writes the files).
 
 Needs the ``face`` extra (segno, ReportLab, Pillow).
 """

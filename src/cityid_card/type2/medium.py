@@ -144,10 +144,21 @@ class NfcTag:
         lock: bool,
         today: date,
         seal_key: bytes | None = None,
+        open_record: bool = False,
     ) -> Personalised:
-        """Issue and write a credential bound to this tag (sealed under ``seal_key`` if given)."""
+        """Issue and write a credential bound to this tag, sealed under ``seal_key``.
+
+        ``open_record=True`` instead writes it open, readable by any tap; one of the two
+        is required (RecordChoiceError, before anything is signed or written).
+        """
         blob, written = personalize_tag(
-            self._link, issuer, credential, lock=lock, today=today, seal_key=seal_key
+            self._link,
+            issuer,
+            credential,
+            lock=lock,
+            today=today,
+            seal_key=seal_key,
+            open_record=open_record,
         )
         verification = written.verification
         assert verification is not None  # personalize_tag always verifies
@@ -164,8 +175,10 @@ class NfcTag:
         verifier: TrustStore | Verifier | None = None,
         now: datetime | date | None = None,
         seal_key: bytes | None = None,
+        open_record: bool = False,
     ) -> Written:
-        """Write a credential (sealed under ``seal_key`` if given; open, readable by anyone, if not)."""
+        """Write a credential sealed under ``seal_key``, or open (any tap reads it) with
+        ``open_record=True``; one of the two is required (RecordChoiceError)."""
         written = write_tag(
             self._link,
             blob,
@@ -175,6 +188,7 @@ class NfcTag:
             now=now,
             originality_keys=self._originality_keys,
             seal_key=seal_key,
+            open_record=open_record,
         )
         verification = written.verification
         if verification is not None:

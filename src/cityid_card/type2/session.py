@@ -34,6 +34,7 @@ from cityid_card.type2.errors import (
     CapabilityContainerError,
     NdefFormatError,
     NotOurTag,
+    RecordChoiceError,
     SealedTag,
     SealError,
     TagCapacityError,
@@ -393,6 +394,22 @@ def verify_tag(
     return Verification(verified, level, session.facts(originality))
 
 
+def _check_record_choice(seal_key: bytes | None, open_record: bool) -> None:
+    """Raise RecordChoiceError unless exactly one of ``seal_key`` and ``open_record`` is given.
+
+    The open record gives away the holder's name, date of birth and dates to any tap:
+    a tag write takes it only when asked for by name.
+    """
+    if seal_key is not None and open_record:
+        raise RecordChoiceError("a tag write takes seal_key= or open_record=True, not both")
+    if seal_key is None and not open_record:
+        raise RecordChoiceError(
+            "a tag write must choose its record: seal_key=KEY seals it (a tap alone reads "
+            "no personal byte; the key goes on the card face), open_record=True writes the "
+            "open record, which any tap reads"
+        )
+
+
 def write_tag(
     link: TagLink,
     blob: bytes,
@@ -403,6 +420,7 @@ def write_tag(
     now: datetime | date | None = None,
     originality_keys: Iterable[bytes] = type2.NXP_ORIGINALITY_KEYS,
     seal_key: bytes | None = None,
+    open_record: bool = False,
 ) -> Written:
     """Write a credential to a blank tag or one with the same holder's; read back; lock.
 
@@ -417,10 +435,13 @@ def write_tag(
     bits read back.
 
     With ``seal_key`` the credential is written sealed (``specs/ndef-mapping.md`` section
-    2.3; the key goes on the card face); without it, open, readable by any tap. A sealed
-    credential already on the tag counts as the same holder's only if ``seal_key``
-    opens it (a renewal that keeps the face); otherwise replacing it needs ``force``.
+    2.3; the key goes on the card face); with ``open_record=True``, open, readable by
+    any tap; one of the two is required (RecordChoiceError before anything else). A
+    sealed credential already on the tag counts as the same holder's only if
+    ``seal_key`` opens it (a renewal that keeps the face); otherwise replacing it needs
+    ``force``.
     """
+    _check_record_choice(seal_key, open_record)
     credential = decode_unverified(blob).credential
     if credential.tag_uid is not None and credential.tag_uid != link.uid:
         raise TagUidMismatch(
@@ -538,15 +559,18 @@ def personalize_tag(
     force: bool = False,
     today: date,
     seal_key: bytes | None = None,
+    open_record: bool = False,
 ) -> tuple[bytes, Written]:
     """Issue ``credential`` for the tag in the field and write it: the NFC ``personalize``.
 
     With ``bind_uid`` the credential's tag_uid is the tag's UID, so a copy on another
     tag is rejected (TAG_UID_BOUND or better). The tag is read back and verified with
     the issuer's key before ``lock``. ``today`` is the issue date when ``credential``
-    names none. With ``seal_key`` the tag holds the credential sealed (see
-    :func:`write_tag`). Returns the credential bytes and the write.
+    names none. With ``seal_key`` the tag holds the credential sealed, with
+    ``open_record=True`` open: one of the two (see :func:`write_tag`). Returns the
+    credential bytes and the write.
     """
+    _check_record_choice(seal_key, open_record)  # before the issuer signs anything
     issued = credential.issued or today
     bound = replace(credential, issued=issued, tag_uid=link.uid if bind_uid else None)
     blob = issuer.issue(bound)
@@ -558,5 +582,6 @@ def personalize_tag(
         trust=TrustStore([issuer.public()]),
         now=issued,
         seal_key=seal_key,
+        open_record=open_record,
     )
     return blob, result
