@@ -84,7 +84,10 @@ def register(commands: Any) -> None:
         "--port", type=port_number, default=None, help="port to listen on (default 8600)"
     )
     parser.add_argument(
-        "--reader", metavar="URI", help="also watch this reader and show its taps on the page"
+        "--reader",
+        metavar="URI",
+        help="also watch this reader and show its taps on the page (a sealed NFC tag opens "
+        "with its card face's QR code, CIDS1:, scanned into the page)",
     )
     parser.add_argument(
         "--koha",
