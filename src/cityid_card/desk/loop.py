@@ -40,7 +40,6 @@ from cityid_card.media import ISO7816, Link, Medium, Verification, medium_for
 from cityid_card.media.errors import MediumError, NoReader, TransportError
 from cityid_card.trust import TrustStore
 from cityid_card.type2.errors import SealedTag
-from cityid_card.type2.medium import NfcTag
 from cityid_card.verifier import Verifier
 
 from .faces import Can, FaceSource, SealKey
@@ -265,7 +264,7 @@ class _Read:
                         "6-digit CAN) to read it"
                     )
                 return self.generation_2(link, can), wants
-            if isinstance(medium, NfcTag):
+            if medium.seals:
                 key = self.faces.take(SealKey)
                 if key is not None:
                     wants = SealKey  # opened with a key: a sealed tag (or one read as one)
@@ -292,7 +291,7 @@ class _Read:
         if wants is Can:
             can = self.faces.take(Can)
             return None if can is None else self.generation_2(link, can)
-        if wants is SealKey and isinstance(medium, NfcTag):
+        if wants is SealKey and medium.seals:
             key = self.faces.take(SealKey)
             return None if key is None else self.sealed_tag(medium, key)
         return None
@@ -314,7 +313,7 @@ class _Read:
             return Arrival(self.reader, None, error, self.clock() - started)
         return self._done(result, started)
 
-    def sealed_tag(self, tag: NfcTag, key: SealKey) -> Arrival:
+    def sealed_tag(self, tag: Medium, key: SealKey) -> Arrival:
         """Verify the tag with ``key`` from its face (used once, then dropped)."""
         started = self.clock()
         try:
