@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from cityid_card import IssuerKey, TrustStore, qr
-from cityid_card.desk import Arrival, CanBox, CanRequired, Removal, event_json, get_policy, watch
+from cityid_card.desk import Arrival, CanRequired, FaceBox, Removal, event_json, get_policy, watch
 from cityid_card.desk.loop import ReaderEvent
 from cityid_card.drivers import SimConnection
 from cityid_card.iso7816 import CardApplication, personalize
@@ -110,14 +110,14 @@ def test_the_reader_loop_reads_a_generation_2_card_on_pcsc(pcsc: PcscStack) -> N
     """Tap, then scan the face: the museum pseudonym, over pyscard, pcscd and vpcd."""
     city = make_city()
     card = city.card(can=GEN2_CAN).application
-    cans = CanBox()
+    cans = FaceBox()
     events = _Taps()
     stop = threading.Event()
     terminal = city.terminal("museum")
 
     def collect() -> None:
         for event in watch(
-            "pcsc", city.trust, terminal=terminal, cans=cans, interval=0.05, stop=stop,
+            "pcsc", city.trust, terminal=terminal, faces=cans, interval=0.05, stop=stop,
             now=lambda: GEN2_TODAY,
         ):  # fmt: skip
             events.take(event)

@@ -17,10 +17,12 @@ import pytest
 from cityid_card import qr
 from cityid_card.desk import (
     Arrival,
-    CanBox,
+    Can,
     CanRequired,
-    NotACan,
+    FaceBox,
+    NotAFaceCode,
     Removal,
+    SealKey,
     TerminalRequired,
     event_json,
     get_policy,
@@ -94,7 +96,7 @@ def _run(
     steps: list[Callable[[], None]],
     *,
     terminal: TerminalAccess | None,
-    cans: CanBox | None = None,
+    cans: FaceBox | None = None,
 ) -> list[ReaderEvent]:
     stop = threading.Event()
     pending = iter(steps)
@@ -111,7 +113,7 @@ def _run(
             "field",
             city.trust,
             terminal=terminal,
-            cans=cans,
+            faces=cans,
             now=lambda: NOW,
             sleep=sleep,
             stop=stop,
@@ -132,7 +134,7 @@ def _gen2_card(city: City, can: str = CAN) -> CardApplication:
 
 
 def test_tap_then_scan_the_face_reads_the_museum_pseudonym(city: City) -> None:
-    field, cans = _Field(), CanBox()
+    field, cans = _Field(), FaceBox()
     steps: list[Callable[[], None]] = [
         lambda: field.put(_gen2_card(city)),
         lambda: None,  # on the reader, no CAN yet: nothing new
@@ -165,7 +167,7 @@ def test_tap_then_scan_the_face_reads_the_museum_pseudonym(city: City) -> None:
 
 
 def test_scan_then_tap_and_the_pseudonym_is_the_same_each_visit(city: City) -> None:
-    field, cans = _Field(), CanBox()
+    field, cans = _Field(), FaceBox()
     card = _gen2_card(city)
     steps: list[Callable[[], None]] = [
         lambda: cans.give(CAN),  # six digits typed by hand
@@ -185,7 +187,7 @@ def test_scan_then_tap_and_the_pseudonym_is_the_same_each_visit(city: City) -> N
 
 
 def test_a_wrong_can_is_a_typed_rejection_and_the_right_one_then_reads(city: City) -> None:
-    field, cans = _Field(), CanBox()
+    field, cans = _Field(), FaceBox()
     steps: list[Callable[[], None]] = [
         lambda: cans.give(WRONG),
         lambda: field.put(_gen2_card(city)),
@@ -218,7 +220,7 @@ def test_a_wrong_can_is_a_typed_rejection_and_the_right_one_then_reads(city: Cit
 
 
 def test_age_check_shows_the_chips_one_bit(city: City) -> None:
-    field, cans = _Field(), CanBox()
+    field, cans = _Field(), FaceBox()
     terminal = city.terminal("age-check", age=18)
     steps: list[Callable[[], None]] = [lambda: cans.give(CAN), lambda: field.put(_gen2_card(city))]
     (event,) = _run(city, field, steps, terminal=terminal, cans=cans)
@@ -235,7 +237,7 @@ def test_age_check_shows_the_chips_one_bit(city: City) -> None:
 
 
 def test_an_expired_card_says_so_itself(city: City) -> None:
-    field, cans = _Field(), CanBox()
+    field, cans = _Field(), FaceBox()
     old = Holder(HOLDER.name, HOLDER.date_of_birth, TODAY - timedelta(days=1))
     connection = SimConnection(EmulatedCard())
     personalize_gen2(connection, old, city.batch, can=CAN, today=TODAY - timedelta(days=60))
@@ -252,7 +254,7 @@ def test_an_expired_card_says_so_itself(city: City) -> None:
 def test_a_can_is_forgotten_when_the_card_leaves_and_after_its_time(city: City) -> None:
     field = _Field()
     ticks = [0.0]
-    cans = CanBox(ttl=30.0, clock=lambda: ticks[0])
+    cans = FaceBox(ttl=30.0, clock=lambda: ticks[0])
     version_1 = CardApplication()
     personalize(SimConnection(version_1), city.issuer, sample_credential(), today=TODAY)
     version_1.reset()
@@ -297,17 +299,19 @@ def test_without_a_terminal_a_generation_2_card_asks_for_one(city: City) -> None
     ["", "12345", "1234567", "CIDC1:12345", "CIDC1:1234567", "CID1:ABC", "١٢٣٤٥٦", "12 345"],
 )
 def test_only_a_face_code_or_six_digits_arm_the_box(text: str) -> None:
-    cans = CanBox()
-    with pytest.raises(NotACan) as info:
+    cans = FaceBox()
+    with pytest.raises(NotAFaceCode) as info:
         cans.give(text)
     assert not cans.armed
     assert (text.strip() not in str(info.value)) or text.strip() in ("", "CIDC1:")
-    assert repr(cans) == "CanBox(armed=False)"
+    assert repr(cans) == "FaceBox(armed=False)"
 
 
 def test_a_can_is_taken_once() -> None:
-    cans = CanBox()
+    cans = FaceBox()
     cans.give(" 123456\n")
     assert "123456" not in repr(cans)
-    assert cans.take() == "123456"
-    assert cans.take() is None
+    assert cans.take(SealKey) is None  # a tag does not use up a chip's CAN
+    taken = cans.take(Can)
+    assert taken == Can("123456") and "123456" not in repr(taken)
+    assert cans.take(Can) is None

@@ -19,7 +19,7 @@ import pytest
 from cityid_card import TrustStore, qr
 from cityid_card.cli.pki import load_terminal
 from cityid_card.cli.serve import reader_events
-from cityid_card.desk.can import CanBox
+from cityid_card.desk.faces import FaceBox
 from cityid_card.desk.policy import get_policy, policy_for_role
 from cityid_card.desk.service import ServiceConfig
 from cityid_card.verifier import Verifier
@@ -47,13 +47,13 @@ def gen2_server(city: Path, reader: str, role: str | None, **changes: Any) -> Li
     verifier = Verifier(TrustStore.load(city / "trust.json"), cache_size=0)
     terminal = None if role is None else load_terminal(city / role)
     policy = get_policy() if terminal is None else policy_for_role(terminal.role, terminal.age)
-    cans = None if terminal is None else CanBox()
+    faces = FaceBox()
     config = ServiceConfig(
         verifier=verifier,
         policy=policy,
-        cans=cans,
+        faces=faces,
         terminal_role=None if terminal is None else terminal.role,
-        events=reader_events(reader, verifier, policy, None, terminal=terminal, cans=cans),
+        events=reader_events(reader, verifier, policy, None, terminal=terminal, faces=faces),
     )
     for name, value in changes.items():
         setattr(config, name, value)

@@ -4,11 +4,12 @@ Listens on 127.0.0.1:8600 unless --host and --port say otherwise; another addres
 the loopback only when --host names it. ``POST /api/verify`` takes ``{"qr": "CID1:..."}``
 or ``{"credential": "<base64>"}`` and answers with the fields the display policy allows;
 ``GET /`` is the staff page; ``GET /api/health`` reports the status lists' age;
-``GET /api/events`` streams the taps of --reader. With --terminal (a generation-2
-terminal's directory, from cityid-card pki terminal) the reader also reads
-generation-2 chip cards: scan the card face's QR code (CIDC1:) into the page, or
-``POST /api/verify`` it, and tap the card; the result arrives on the event stream.
-Needs the ``desk`` extra.
+``GET /api/events`` streams the taps of --reader. A sealed NFC tag opens with the key
+on its card face: scan the face's QR code (CIDS1:) into the page, or ``POST
+/api/verify`` it, and tap the tag; the result arrives on the event stream. With
+--terminal (a generation-2 terminal's directory, from cityid-card pki terminal) the
+reader also reads generation-2 chip cards, the same way with their face's code
+(CIDC1:). Needs the ``desk`` extra.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cityid_card.desk.can import CanBox, CanSource
+from cityid_card.desk.faces import FaceBox, FaceSource
 from cityid_card.desk.ils import koha_code
 from cityid_card.desk.loop import event_json, watch
 from cityid_card.desk.policy import DEFAULT_POLICY, POLICIES, Policy, get_policy, policy_for_role
@@ -83,7 +84,10 @@ def register(commands: Any) -> None:
         "--port", type=port_number, default=None, help="port to listen on (default 8600)"
     )
     parser.add_argument(
-        "--reader", metavar="URI", help="also watch this reader and show its taps on the page"
+        "--reader",
+        metavar="URI",
+        help="also watch this reader and show its taps on the page (a sealed NFC tag opens "
+        "with its card face's QR code, CIDS1:, scanned into the page)",
     )
     parser.add_argument(
         "--koha",
@@ -208,11 +212,10 @@ def build_app(settings: dict[str, Any], reader: str | None = None) -> Any:
         koha=None if not settings.get("koha") else (settings["koha"][0], settings["koha"][1]),
     )
     if reader is not None:
-        if terminal is not None:
-            config.cans = CanBox()
-            config.terminal_role = terminal.role
+        config.faces = FaceBox()
+        config.terminal_role = None if terminal is None else terminal.role
         config.events = reader_events(
-            reader, verifier, policy, refresher, terminal=terminal, cans=config.cans
+            reader, verifier, policy, refresher, terminal=terminal, faces=config.faces
         )
     return create_app(config)
 
@@ -224,15 +227,16 @@ def reader_events(
     refresher: StatusListRefresher | None,
     *,
     terminal: TerminalAccess | None = None,
-    cans: CanSource | None = None,
+    faces: FaceSource | None = None,
 ) -> Callable[[threading.Event], Iterator[dict[str, Any]]]:
     """The service's event source: the reader loop's events, as the policy allows them.
 
-    With ``terminal``, generation-2 cards are read with the CANs ``cans`` hands out.
+    Sealed tags are read with the keys ``faces`` hands out; with ``terminal``,
+    generation-2 cards with its CANs.
     """
 
     def events(stop: threading.Event) -> Iterator[dict[str, Any]]:
-        for event in watch(reader, verifier, terminal=terminal, cans=cans, stop=stop):
+        for event in watch(reader, verifier, terminal=terminal, faces=faces, stop=stop):
             now = datetime.now().astimezone()
             age = None if refresher is None else refresher.report(now)["age_days"]
             yield event_json(event, policy, now.date(), age)

@@ -5,11 +5,13 @@ NOT ACCEPTED and why) and when it leaves; with --json one JSON object per event 
 Lines). The reader stays open while a card is on it: a card left there is verified
 once. Ends with Ctrl+C, or after --count cards.
 
-With --terminal (a generation-2 terminal's directory, from cityid-card pki terminal) it
-also reads generation-2 chip cards. Such a card opens only with its CAN, the 6-digit
-number on its face: scan the face's QR code with a USB scanner (it types CIDC1:... and
-Enter into this command) or type the 6 digits and Enter, before or after the tap. The
-CAN is used for one read and forgotten; it is never printed.
+A sealed NFC tag (the default for tags) opens with the key printed in its card face's
+QR code: scan the face with a USB scanner (it types CIDS1:... and Enter into this
+command), before or after the tap. With --terminal (a generation-2 terminal's
+directory, from cityid-card pki terminal) it also reads generation-2 chip cards, which
+open with their CAN, the 6-digit number on the face: scan the face's QR code (CIDC1:...)
+or type the 6 digits and Enter, before or after the tap. What a face scan gives is used
+for one read and forgotten; it is never printed, and the terminal does not echo it.
 """
 
 from __future__ import annotations
@@ -22,8 +24,16 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, TextIO
 
-from cityid_card.desk.can import CanBox, NotACan
-from cityid_card.desk.loop import DEFAULT_INTERVAL, Arrival, CanRequired, event_json, watch
+from cityid_card.desk.faces import FaceBox, NotAFaceCode
+from cityid_card.desk.loop import (
+    DEFAULT_INTERVAL,
+    Arrival,
+    CanRequired,
+    FaceScanRequired,
+    SealKeyRequired,
+    event_json,
+    watch,
+)
 
 from ._common import EXIT_OK, add_json_flag, print_json
 from .pki import load_terminal
@@ -74,7 +84,7 @@ def register(commands: Any) -> None:
         "--count",
         type=positive_int,
         metavar="N",
-        help="stop after N cards read (a generation-2 card waiting for its CAN is not "
+        help="stop after N cards read (a card waiting for its face to be scanned is not "
         "one yet; default: run until Ctrl+C)",
     )
     add_json_flag(parser)
@@ -90,6 +100,8 @@ def _line(shown: dict[str, Any]) -> str:
             f"card on {reader}: a generation-2 card: scan the QR code on its face "
             "(or type its 6-digit CAN and Enter)"
         )
+    if not shown["valid"] and shown["error"] == SealKeyRequired.__name__:
+        return f"card on {reader}: a sealed tag: scan the QR code on its card face"
     if not shown["valid"]:
         return f"card on {reader}: NOT ACCEPTED ({shown['error']})"
     meta = {"event", "reader", "valid", "authenticity", "status_list_age_days"}
@@ -103,15 +115,19 @@ def _line(shown: dict[str, Any]) -> str:
     )
 
 
-def _feed(lines: Iterable[str], cans: CanBox, errors: TextIO) -> None:
-    """Give each line (a scanned face QR code, or 6 digits) to ``cans``; say so if not one."""
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            cans.give(line)
-        except NotACan as error:
-            print(f"error: {error}: ignored", file=errors, flush=True)
+def _feed(lines: Iterable[str], faces: FaceBox, errors: TextIO) -> None:
+    """Give each line (a scanned card face's QR code, or 6 digits) to ``faces``; say so if
+    it is not one. Ends at the end of ``lines``, or if they cannot be read."""
+    try:
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                faces.give(line)
+            except NotAFaceCode as error:
+                print(f"error: {error}: ignored", file=errors, flush=True)
+    except (OSError, ValueError, TypeError):  # no standard input to read (closed, or none)
+        return
 
 
 @contextlib.contextmanager
@@ -142,7 +158,7 @@ def quiet_terminal(stream: TextIO) -> Iterator[None]:
 def run(args: argparse.Namespace) -> int:
     terminal = None if args.terminal is None else load_terminal(args.terminal)
     policy = desk_policy(args.policy, terminal)
-    cans = None if terminal is None else CanBox()
+    faces = FaceBox()
     verifier, refresher = build_verifier(
         {
             "trust": args.trust,
@@ -154,14 +170,13 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     if refresher is not None:
         threading.Thread(target=refresher.run, args=(stop,), daemon=True).start()
-    if cans is not None:  # a keyboard-wedge scanner types each card face's code here
-        threading.Thread(target=_feed, args=(sys.stdin, cans, sys.stderr), daemon=True).start()
-    quiet = quiet_terminal(sys.stdin) if cans is not None else contextlib.nullcontext()
+    # A keyboard-wedge scanner types each card face's code here.
+    threading.Thread(target=_feed, args=(sys.stdin, faces, sys.stderr), daemon=True).start()
     arrivals = 0
     try:
-        with quiet:
+        with quiet_terminal(sys.stdin):
             for event in watch(
-                args.reader, verifier, terminal=terminal, cans=cans, interval=args.interval
+                args.reader, verifier, terminal=terminal, faces=faces, interval=args.interval
             ):
                 now = datetime.now().astimezone()
                 age = None if refresher is None else refresher.report(now)["age_days"]
@@ -171,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
                 else:
                     print(_line(shown))
                 sys.stdout.flush()
-                if isinstance(event, Arrival) and not isinstance(event.error, CanRequired):
+                if isinstance(event, Arrival) and not isinstance(event.error, FaceScanRequired):
                     arrivals += 1
                     if args.count is not None and arrivals >= args.count:
                         break

@@ -14,11 +14,12 @@ for a card with an injectable clock and sleep. :func:`event_json` turns events i
 a display policy allows, for JSON Lines (``cityid-card watch --json``) and the service's
 event stream.
 
-A generation-2 chip card is read through its terminal session
-(:func:`cityid_card.iso7816.gen2.disclose`) with a terminal's certificates and the CAN
-of the card on the reader, which the loop takes from an injected
-:class:`~cityid_card.desk.can.CanSource` (staff scan it from the card face, in a thread
-of the edge): either before the tap or while the card stays on the reader. The loop
+Some cards open only with what their face's QR code holds, which the loop takes from
+an injected :class:`~cityid_card.desk.faces.FaceSource` (staff scan the face, in a
+thread of the edge), either before the tap or while the card stays on the reader: a
+generation-2 chip card is read through its terminal session
+(:func:`cityid_card.iso7816.gen2.disclose`) with a terminal's certificates and the
+card's CAN; a sealed NFC tag's record is opened with the key from its face. The loop
 itself does no I/O of its own beyond the reader.
 """
 
@@ -38,9 +39,10 @@ from cityid_card.iso7816.gen2.terminal import is_generation_2
 from cityid_card.media import ISO7816, Link, Medium, Verification, medium_for
 from cityid_card.media.errors import MediumError, NoReader, TransportError
 from cityid_card.trust import TrustStore
+from cityid_card.type2.errors import SealedTag
 from cityid_card.verifier import Verifier
 
-from .can import CanSource
+from .faces import Can, FaceSource, SealKey
 from .policy import Policy
 from .result import known, rejection
 
@@ -51,8 +53,10 @@ __all__ = [
     "DEFAULT_INTERVAL",
     "Arrival",
     "CanRequired",
+    "FaceScanRequired",
     "ReaderEvent",
     "Removal",
+    "SealKeyRequired",
     "TerminalRequired",
     "event_json",
     "watch",
@@ -62,8 +66,16 @@ __all__ = [
 DEFAULT_INTERVAL: Final = 0.1
 
 
-class CanRequired(CityIDError):
+class FaceScanRequired(CityIDError):
+    """The card on the reader opens only with what its face's QR code holds: scan the face."""
+
+
+class CanRequired(FaceScanRequired):
     """A generation-2 card is on the reader and no CAN was given: scan the card face."""
+
+
+class SealKeyRequired(FaceScanRequired):
+    """A sealed NFC tag is on the reader and no key was given: scan the card face."""
 
 
 class TerminalRequired(CityIDError):
@@ -83,8 +95,8 @@ class Arrival:
     reader: str
     result: Verification | Disclosure | None
     error: CityIDError | None
-    #: Seconds from finding the card (or taking its CAN) to the result (the clock given
-    #: to :func:`watch`).
+    #: Seconds from finding the card (or taking the secret from its face) to the result
+    #: (the clock given to :func:`watch`).
     elapsed: float
 
     @property
@@ -106,10 +118,10 @@ def _local_now() -> datetime:
     return datetime.now().astimezone()
 
 
-class _NoCans:
-    """The CAN source of a desk that was given none: never a CAN."""
+class _NoFaces:
+    """The face source of a desk that was given none: never a secret."""
 
-    def take(self) -> str | None:
+    def take(self, kind: type[Any]) -> None:
         return None
 
     def forget(self) -> None:
@@ -125,7 +137,7 @@ def watch(
     verifier: Verifier | TrustStore,
     *,
     terminal: TerminalAccess | None = None,
-    cans: CanSource | None = None,
+    faces: FaceSource | None = None,
     interval: float = DEFAULT_INTERVAL,
     now: Callable[[], datetime | date] = _local_now,
     clock: Callable[[], float] = time.monotonic,
@@ -143,12 +155,15 @@ def watch(
     is polled until a card comes. After a removal, a card the reader still reports but
     that does not answer (pcscd's state lags a pulled card) is not a new tap.
 
-    With ``terminal`` (a generation-2 terminal's certificates and key), a generation-2
-    card is read with the CAN that ``cans`` hands out, its issuer checked against the
-    verifier's trust store. A card that arrives before its CAN is an arrival with
-    CanRequired; while it stays, each CAN given reads it once (an arrival each: the
-    result, or WrongCan...). The CAN source is told to forget when a card leaves.
-    Without ``terminal`` a generation-2 card is an arrival with TerminalRequired.
+    ``faces`` hands out what staff scanned from card faces. A sealed NFC tag is opened
+    with a :class:`~cityid_card.desk.faces.SealKey` from it; with ``terminal`` (a
+    generation-2 terminal's certificates and key), a generation-2 card is read with a
+    :class:`~cityid_card.desk.faces.Can` from it, its issuer checked against the
+    verifier's trust store. Such a card that arrives before its secret is an arrival
+    with SealKeyRequired or CanRequired (both FaceScanRequired); while it stays, each
+    secret of its kind given reads it once (an arrival each: the result, or SealError,
+    WrongCan...). The source is told to forget when a card leaves. Without
+    ``terminal`` a generation-2 card is an arrival with TerminalRequired.
     """
     scheme, target = parse_uri(reader)
     source = (driver if driver is not None else load_driver(scheme)).reader(target)
@@ -157,7 +172,7 @@ def watch(
         reader,
         verifier,
         terminal,
-        cans if cans is not None else _NoCans(),
+        faces if faces is not None else _NoFaces(),
         now,
         clock,
     )
@@ -182,20 +197,20 @@ def watch(
                     sleep(interval)
                     continue
                 seen_empty = False
-                event, gen2 = read.arrival(link, medium)
+                event, wants = read.arrival(link, medium)
                 yield event
                 left = _gone(event)
                 while not left and not stopped():
                     sleep(interval)
-                    can = read.cans.take() if gen2 else None
-                    if can is not None:  # a CAN given for the generation-2 card on the reader
-                        event = read.generation_2(link, can)
+                    event_again = read.again(link, medium, wants)
+                    if event_again is not None:  # the card face scanned, the card still here
+                        event = event_again
                         yield event
                         left = _gone(event)
                     else:
                         left = not medium.present()
                 if left:
-                    read.cans.forget()
+                    read.faces.forget()
                     yield Removal(reader)
                 if _gone(event):  # pulled away mid-read
                     sleep(interval)
@@ -210,15 +225,19 @@ def _gone(event: Arrival) -> bool:
     return isinstance(event.error, TransportError)
 
 
+#: Which secret from its face the card on the reader opens with; None: it needs none.
+_Wants = type[Can] | type[SealKey] | None
+
+
 class _Read:
-    """How the loop reads the card that came: a version 1 card or tag, or generation 2."""
+    """How the loop reads the card that came: a version 1 card, a tag, or generation 2."""
 
     def __init__(
         self,
         reader: str,
         verifier: Verifier | TrustStore,
         terminal: TerminalAccess | None,
-        cans: CanSource,
+        faces: FaceSource,
         now: Callable[[], datetime | date],
         clock: Callable[[], float],
     ) -> None:
@@ -226,35 +245,58 @@ class _Read:
         self.verifier = verifier
         self.trust = verifier.trust if isinstance(verifier, Verifier) else verifier
         self.terminal = terminal
-        self.cans = cans
+        self.faces = faces
         self.now = now
         self.clock = clock
 
-    def arrival(self, link: Link, medium: Medium) -> tuple[Arrival, bool]:
-        """The first read of a card: its arrival, and whether it is a generation-2 card."""
+    def arrival(self, link: Link, medium: Medium) -> tuple[Arrival, _Wants]:
+        """The first read of a card: its arrival, and which face secret reads it again."""
         started = self.clock()
-        generation_2 = False
+        wants: _Wants = None
         try:
-            if self.terminal is not None and link.kind == ISO7816:
-                generation_2 = is_generation_2(cast("Connection", link))
-            if generation_2:
-                can = self.cans.take()
+            generation_2 = self.terminal is not None and link.kind == ISO7816
+            if generation_2 and is_generation_2(cast("Connection", link)):
+                wants = Can
+                can = self.faces.take(Can)
                 if can is None:
                     raise CanRequired(
                         "a generation-2 card: scan the QR code on its face (or type its "
                         "6-digit CAN) to read it"
                     )
-                return self.generation_2(link, can), True
-            return self._done(medium.verify(self.verifier, self.now()), started), False
+                return self.generation_2(link, can), wants
+            if medium.seals:
+                key = self.faces.take(SealKey)
+                if key is not None:
+                    wants = SealKey  # opened with a key: a sealed tag (or one read as one)
+                    return self.sealed_tag(medium, key), wants
+                try:
+                    result = medium.verify(self.verifier, self.now())
+                except SealedTag:
+                    wants = SealKey
+                    raise SealKeyRequired(
+                        "a sealed tag: scan the QR code on its card face to read it"
+                    ) from None
+                return self._done(result, started), wants
+            return self._done(medium.verify(self.verifier, self.now()), started), wants
         except CityIDError as error:
             if self.terminal is None and _maybe_generation_2(link, error):
                 error = TerminalRequired(
                     "a generation-2 card: this desk reads them with a terminal certificate "
                     "(--terminal)"
                 )
-            return Arrival(self.reader, None, error, self.clock() - started), generation_2
+            return Arrival(self.reader, None, error, self.clock() - started), wants
 
-    def generation_2(self, link: Link, can: str) -> Arrival:
+    def again(self, link: Link, medium: Medium, wants: _Wants) -> Arrival | None:
+        """The card read again with a secret of its kind scanned meanwhile; None: none was."""
+        if wants is Can:
+            can = self.faces.take(Can)
+            return None if can is None else self.generation_2(link, can)
+        if wants is SealKey and medium.seals:
+            key = self.faces.take(SealKey)
+            return None if key is None else self.sealed_tag(medium, key)
+        return None
+
+    def generation_2(self, link: Link, can: Can) -> Arrival:
         """Read the generation-2 card on ``link`` with ``can`` (used once, then dropped)."""
         assert self.terminal is not None
         started = self.clock()
@@ -262,11 +304,20 @@ class _Read:
             result = disclose(
                 cast("Connection", link),
                 self.terminal,
-                can,
+                can.number,
                 today=_day(self.now()),
                 trust=self.trust,
                 reader=link.reader,
             )
+        except CityIDError as error:
+            return Arrival(self.reader, None, error, self.clock() - started)
+        return self._done(result, started)
+
+    def sealed_tag(self, tag: Medium, key: SealKey) -> Arrival:
+        """Verify the tag with ``key`` from its face (used once, then dropped)."""
+        started = self.clock()
+        try:
+            result = tag.verify(self.verifier, self.now(), seal_key=key.key)
         except CityIDError as error:
             return Arrival(self.reader, None, error, self.clock() - started)
         return self._done(result, started)

@@ -10,8 +10,11 @@ Routes:
   ``{"valid": true, ...the fields the display policy allows}``, or
   ``{"valid": false, "error": "<error type>"}`` for a card that does not verify.
   With a generation-2 chip card's face code ``{"qr": "CIDC1:..."}`` (or ``{"can":
-  "123456"}``) it arms the reader loop with the card's CAN: ``202 {"reading": "tap"}``,
-  and the card's result comes as an ``arrival`` on the event stream.
+  "123456"}``) it arms the reader loop with the card's CAN, and with the face code of a
+  card with a sealed NFC tag ``{"qr": "CIDS1:..."}`` with the tag's key: ``202
+  {"reading": "tap"}``, and the card's result comes as an ``arrival`` on the event
+  stream. A desk without a reader verifies the credential a ``CIDS1:`` code holds, as
+  it does a ``CID1:`` code.
 - ``GET /api/health``: the engine, the policy and the status lists' age.
 - ``POST /api/ils/koha`` with the card (or ``"reader": true``: the card on the reader
   now), ``"consent": true`` and ``"format"`` (``csv`` or ``json``): the patron record
@@ -57,7 +60,7 @@ from cityid_card.errors import CredentialError
 from cityid_card.status import StatusListToken
 from cityid_card.verifier import Verifier
 
-from .can import CanBox, NotACan
+from .faces import Can, FaceBox, NotAFaceCode, parse_can, parse_face
 from .ils import IlsError, koha_csv, koha_patron
 from .policy import Policy
 
@@ -125,10 +128,11 @@ class ServiceConfig:
     hosts: Sequence[str] = _LOOPBACK_NAMES
     clock: Callable[[], datetime] = _local_now
     hub: EventHub = field(default_factory=lambda: EventHub())
-    #: Where ``POST /api/verify`` puts a chip card's CAN for the reader loop (``events``
-    #: reads generation-2 cards from it); None: this desk reads no chip card.
-    cans: CanBox | None = None
-    #: The generation-2 terminal's role, for /api/health; None without a terminal.
+    #: Where ``POST /api/verify`` puts what a card face opens its card with, for the
+    #: reader loop (``events`` reads sealed tags, and with a terminal generation-2
+    #: cards, with it); None: this desk has no reader to give it to.
+    faces: FaceBox | None = None
+    #: The generation-2 terminal's role; None without a terminal (no chip card is read).
     terminal_role: str | None = None
 
 
@@ -257,16 +261,20 @@ async def _json_document(request: Request) -> Any:
         raise _Refusal(400, "the body is not valid JSON") from None
 
 
-def _can_of(document: Any) -> str | None:
-    """The text a request gives for a chip card's CAN: ``{"qr": "CIDC1:..."}`` or
-    ``{"can": "..."}``; None for a request of another kind."""
+def _face_of(document: Any, reader: bool) -> tuple[str, str] | None:
+    """What a request gives the reader: ``("can", text)`` for a chip card's CAN
+    (``{"qr": "CIDC1:..."}`` or ``{"can": "..."}``), ``("seal", text)`` for a sealed
+    tag's key (``{"qr": "CIDS1:..."}``, only on a desk with a ``reader``: without one
+    its credential is verified); None for a request of another kind."""
     if not isinstance(document, dict) or len(document) != 1:
         return None
     value = document.get("can", document.get("qr"))
     if not isinstance(value, str):
         return None
     if "can" in document or value.strip().startswith(qr.CAN_PREFIX):
-        return value
+        return ("can", value)
+    if reader and value.strip().startswith(qr.SEALED_TAG_PREFIX):
+        return ("seal", value)
     return None
 
 
@@ -364,9 +372,9 @@ def create_app(config: ServiceConfig) -> Starlette:
             return _refused(415, "send application/json")
         try:
             document = await _json_document(request)
-            can_text = _can_of(document)
-            if can_text is not None:
-                return _arm(can_text)
+            face = _face_of(document, config.faces is not None)
+            if face is not None:
+                return _arm(*face)
             blob = _credential_of(document)
             now = config.clock()
             shown = policy.show(verifier.verify(blob, now=now), now.date())
@@ -381,19 +389,24 @@ def create_app(config: ServiceConfig) -> Starlette:
             LOGGER.info("verify: valid")
         return _json(shown)
 
-    def _arm(text: str) -> Response:
-        if config.cans is None:
+    def _arm(kind: str, text: str) -> Response:
+        """Give the reader loop what a card face opens its card with: 202, or why not."""
+        if kind == "can" and (config.faces is None or config.terminal_role is None):
             return _refused(
                 409,
                 "this desk reads no chip cards: a chip card's QR code holds only the number "
                 "that opens its chip (start serve with --reader and --terminal)",
             )
+        assert config.faces is not None
         try:
-            config.cans.give(text)
-        except NotACan as error:
+            config.faces.put(Can(parse_can(text)) if kind == "can" else parse_face(text))
+        except NotAFaceCode as error:
             LOGGER.info("verify: rejected (%s)", type(error).__name__)
             return _json(policy.reject(error))
-        LOGGER.info("verify: chip card number taken for the reader")
+        if kind == "can":
+            LOGGER.info("verify: chip card number taken for the reader")
+        else:
+            LOGGER.info("verify: sealed tag key taken for the reader")
         return _json({"reading": "tap"}, 202)
 
     async def koha(request: Request) -> Response:
@@ -453,7 +466,8 @@ def create_app(config: ServiceConfig) -> Starlette:
                 "fields": sorted(policy.keys),
                 "implementation": verifier.implementation,
                 "reader": config.events is not None,
-                "chip_cards": config.cans is not None,
+                "chip_cards": config.faces is not None and config.terminal_role is not None,
+                "sealed_tags": config.faces is not None,
                 "terminal_role": config.terminal_role,
                 "ils": config.koha is not None,
                 "status_lists": report,

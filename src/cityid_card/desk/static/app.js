@@ -1,9 +1,10 @@
 // The staff page of `cityid-card serve`: sends a scanned QR code to POST /api/verify,
 // shows reader taps from /api/events, and shows only what the service returns (the
-// display policy has already removed what this desk may not see). A generation-2 chip
-// card's face code (CIDC1:, or its 6 digits typed) goes to the same place: the service
-// hands its CAN to the reader and the chip's answer comes as a reader event. Nothing is
-// stored: no cookies, no browser storage, and the screen clears itself.
+// display policy has already removed what this desk may not see). The face code of a
+// card that opens only with it goes to the same place: a sealed tag's (CIDS1:) or a
+// generation-2 chip card's (CIDC1:, or its 6 digits typed); on a desk with a reader the
+// service hands its key or CAN to the reader, and the card's answer comes as a reader
+// event. Nothing is stored: no cookies, no browser storage, and the screen clears itself.
 "use strict";
 
 (function () {
@@ -28,12 +29,19 @@
     CardRemoved: "The card was taken away too soon. Hold it still and tap again.",
     WrongCan: "The number from the card face did not open this chip. Scan the QR code on this card's face again.",
     NotACan: "This is not the QR code of a chip card's face. Scan the code on the card's face.",
+    NotASealKey: "This is not a readable card face code. Scan the QR code on the card's face again.",
+    SealError: "The code from the card face did not open this tag: it is another card's, or the tag is damaged. Scan the QR code on this card's face again.",
     TerminalRequired: "This is a newer chip card: this desk needs a terminal certificate to read it. Scan its QR code instead, or ask the administrator.",
     TerminalRefused: "The card does not accept this desk's terminal certificate. Ask the administrator.",
     SecurityObjectInvalid: "The chip could not prove the city made it. Follow your usual rule for ID that cannot be checked.",
   };
   // A card face's chip code: CIDC1: and 6 digits, or the 6 digits typed by hand.
   const CAN_CODE = /^(CIDC1:\d{6}|\d{6})$/;
+  // What the staff see while a card on the reader waits for its face to be scanned.
+  const FACE_NEEDED = {
+    CanRequired: "A newer chip card is on the reader: scan the QR code on its face (or type the 6-digit number printed beside it) to read the chip.",
+    SealKeyRequired: "The card's tag is sealed: scan the QR code on the card's face to read it.",
+  };
   const DEFAULT_REASON = "The card could not be checked electronically. Follow your usual rule for ID that cannot be checked.";
 
   const $ = (id) => document.getElementById(id);
@@ -86,8 +94,8 @@
   }
 
   function render(answer, source) {
-    if (answer && answer.error === "CanRequired") {
-      show("idle", "SCAN THE CARD FACE", "A newer chip card is on the reader: scan the QR code on its face (or type the 6-digit number printed beside it) to read the chip.", []);
+    if (answer && Object.prototype.hasOwnProperty.call(FACE_NEEDED, answer.error)) {
+      show("idle", "SCAN THE CARD FACE", FACE_NEEDED[answer.error], []);
       return;
     }
     if (!answer || answer.valid !== true) {
@@ -131,8 +139,12 @@
       });
       const answer = await response.json();
       if (response.status === 202) {
-        // The chip is read on the reader; its answer arrives as a reader event.
-        show("idle", "READING THE CHIP", "Put the card on the reader, or leave it there.", []);
+        // The card is read on the reader; its answer arrives as a reader event.
+        if (qr.startsWith("CIDS1:")) {
+          show("idle", "TAP THE TAG", "Put the card's tag on the reader, or leave it there.", []);
+        } else {
+          show("idle", "READING THE CHIP", "Put the card on the reader, or leave it there.", []);
+        }
         return;
       }
       if (!response.ok) {
@@ -274,7 +286,7 @@
       context.drawImage(video, 0, 0, canvas.width, canvas.height);
       const image = context.getImageData(0, 0, canvas.width, canvas.height);
       const code = window.jsQR(image.data, image.width, image.height, { inversionAttempts: "dontInvert" });
-      if (code && (code.data.startsWith("CID1:") || code.data.startsWith("CIDC1:"))) {
+      if (code && ["CID1:", "CIDS1:", "CIDC1:"].some((prefix) => code.data.startsWith(prefix))) {
         stopCamera();
         cameraStatus.textContent = "QR code read from the camera.";
         verifyQr(code.data);
