@@ -37,7 +37,7 @@ from tests.conftest import run_cli
 from tests.gen2.test_cli import city, personalize
 
 from .conftest import DESK_NOW, HOLDER, Issuer, LiveServer, desk_config
-from .test_loop import Field
+from .helpers import Field
 from .test_loop_sealed import sealed_tag
 from .test_service_gen2 import CAN as GEN2_CAN
 from .test_service_gen2 import gen2_server
