@@ -1,12 +1,20 @@
 """What several desk test modules use: an emulated reader's field and the loop run over a
-script."""
+script, the service's event stream, and ``cityid-card serve`` in a subprocess."""
 
 from __future__ import annotations
 
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cityid_card import TrustStore
 from cityid_card.desk import Removal, watch
@@ -23,7 +31,7 @@ from cityid_card_nfc.driver import Type2Connection
 from cityid_card_nfc.sim import open_emulated
 from tests.conftest import sample_credential
 
-from .conftest import DESK_NOW, Issuer
+from .conftest import DESK_NOW, Issuer, LiveServer
 
 _T = TypeVar("_T")
 
@@ -136,3 +144,88 @@ def personalized_card(issuer: Issuer, **changes: object) -> CardApplication:
     personalize(SimConnection(application), issuer.key, sample_credential(**changes), today=today)
     application.reset()
     return application
+
+
+class EventStream:
+    """The event stream (``GET /api/events``) of a running service, read event by event."""
+
+    def __init__(self, port: int) -> None:
+        self._connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        self._connection.request("GET", "/api/events")
+        self._response = self._connection.getresponse()
+        assert self._response.status == 200
+
+    def next(self) -> dict[str, Any]:
+        while True:
+            line = self._response.readline()
+            assert line, "the event stream ended"
+            if line.startswith(b"data: "):
+                event: dict[str, Any] = json.loads(line.removeprefix(b"data: "))
+                return event
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+@contextmanager
+def streaming(server: LiveServer) -> Iterator[EventStream]:
+    """The started ``server``'s event stream; the stream closed and the server stopped after."""
+    try:
+        stream = EventStream(server.port)
+        try:
+            yield stream
+        finally:
+            stream.close()
+    finally:
+        server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def post_verify(port: int, document: Any) -> tuple[int, Any]:
+    """``POST /api/verify`` on a fresh connection: the status and the JSON answer."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(
+            "POST", "/api/verify", json.dumps(document), {"Content-Type": "application/json"}
+        )
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+class ServeCommand:
+    """``cityid-card serve ARGS --port PORT`` in a subprocess; its ``out`` and ``err`` once
+    the ``with`` block is left."""
+
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        self.out = self.err = b""
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "cityid_card", "serve", *args, "--port", str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    def when_up(self, connect: Callable[[int], _T]) -> _T:
+        """``connect(port)``, tried again while the port refuses (20 s at most)."""
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                return connect(self.port)
+            except ConnectionRefusedError:
+                assert self._process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+
+    def __enter__(self) -> ServeCommand:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._process.terminate()
+        self.out, self.err = self._process.communicate(timeout=10)

@@ -27,7 +27,7 @@ from cityid_card_nfc.sim import open_emulated
 from tests.conftest import run_cli, sample_credential
 
 from .conftest import DESK_NOW, HOLDER, Issuer, LiveServer, desk_config
-from .helpers import Field, kinds, personalized_card, run
+from .helpers import Field, kinds, personalized_card, run, streaming
 
 TODAY = DESK_NOW.date()
 
@@ -196,22 +196,9 @@ def test_the_service_streams_the_reader_loop(
 
     config.events = source
     monkeypatch.setattr("cityid_card.desk.loop.load_driver", lambda scheme: field)
-    live = LiveServer(config)
-    try:
-        live.start()
-        import http.client
-
-        connection = http.client.HTTPConnection("127.0.0.1", live.port, timeout=10)
-        connection.request("GET", "/api/events")
-        response = connection.getresponse()
-        lines: list[bytes] = []
-        while not any(line.startswith(b"data:") for line in lines):
-            lines.append(response.readline())
-        connection.close()
-    finally:
-        live.stop()
-    data = next(line for line in lines if line.startswith(b"data:"))
-    assert json.loads(data.removeprefix(b"data: ")) == {
+    with streaming(LiveServer(config).start()) as stream:
+        event = stream.next()
+    assert event == {
         "event": "arrival",
         "reader": "field",
         "valid": True,
