@@ -89,17 +89,27 @@ def _inserted(
             pcscd.shows(present=False)
 
 
-def _counted(monkeypatch: pytest.MonkeyPatch, name: str) -> list[Any]:
-    """Wrap pyscard's ``name``: the first argument of every call, in a list."""
-    calls: list[Any] = []
-    original: Callable[..., Any] = getattr(scard, name)
+def _contexts(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[int]]:
+    """Wrap pyscard's SCardEstablishContext and SCardReleaseContext: the handles of each.
 
-    def wrapper(*args: Any) -> Any:
-        calls.append(args[0])
-        return original(*args)
+    (A context released late by an earlier test may show up in the second list.)
+    """
+    established: list[int] = []
+    released: list[int] = []
+    establish, release = scard.SCardEstablishContext, scard.SCardReleaseContext
 
-    monkeypatch.setattr(scard, name, wrapper)
-    return calls
+    def established_one(scope: int) -> Any:
+        result, handle = establish(scope)
+        established.append(handle)
+        return result, handle
+
+    def released_one(handle: int) -> Any:
+        released.append(handle)
+        return release(handle)
+
+    monkeypatch.setattr(scard, "SCardEstablishContext", established_one)
+    monkeypatch.setattr(scard, "SCardReleaseContext", released_one)
+    return established, released
 
 
 def _personalised(issuer: IssuerKey) -> CardApplication:
@@ -147,8 +157,7 @@ def test_the_reader_loop_keeps_one_context_for_three_taps(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     card = _personalised(es256_key)
-    established = _counted(monkeypatch, "SCardEstablishContext")
-    released = _counted(monkeypatch, "SCardReleaseContext")
+    established, released = _contexts(monkeypatch)
     events: list[ReaderEvent] = []
     stop = threading.Event()
     thread = _loop(card_trust, events, stop)
@@ -164,7 +173,7 @@ def test_the_reader_loop_keeps_one_context_for_three_taps(
     assert _names(events) == ["Arrival", "Removal"] * 3
     assert all(e.valid for e in events if isinstance(e, Arrival))
     assert len(established) == 1
-    _until(lambda: len(released) == 1, 5)  # the loop's end closed the reader: released
+    _until(lambda: established[0] in released, 5)  # the loop's end closed the reader
 
 
 def test_a_card_inserted_while_the_reader_waits_is_found_at_once(
@@ -206,7 +215,7 @@ def test_the_reader_loop_survives_a_pcscd_restart(
         with pcsc.card(card):
             _until(lambda: len(events) >= 1)
         _until(lambda: len(events) >= 2)
-        established = _counted(monkeypatch, "SCardEstablishContext")
+        established, _ = _contexts(monkeypatch)
         pcsc.stop()  # pcscd goes away while the loop waits for a card on its context
         time.sleep(0.5)
         assert thread.is_alive()
@@ -223,16 +232,7 @@ def test_the_reader_loop_survives_a_pcscd_restart(
 
 
 def test_close_releases_the_context_and_ends_a_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    established: list[int] = []
-    original = scard.SCardEstablishContext
-
-    def establish(scope: int) -> Any:
-        result, handle = original(scope)
-        established.append(handle)
-        return result, handle
-
-    monkeypatch.setattr(scard, "SCardEstablishContext", establish)
-    released = _counted(monkeypatch, "SCardReleaseContext")
+    established, released = _contexts(monkeypatch)
     reader = load_driver("pcsc").reader("0")
     assert isinstance(reader, PcscReader)
     outcome: list[BaseException] = []
@@ -251,7 +251,8 @@ def test_close_releases_the_context_and_ends_a_wait(monkeypatch: pytest.MonkeyPa
     waiting.join(5)
     assert time.monotonic() - started < 1.0
     assert len(outcome) == 1 and isinstance(outcome[0], DriverError), outcome
-    _until(lambda: released == established, 5)
+    assert len(established) == 1
+    _until(lambda: established[0] in released, 5)
     with pytest.raises(DriverError, match="closed"):
         reader.open_connection(timeout=0)
 
