@@ -3,12 +3,13 @@
 One PC/SC context for the reader's life (counted by wrapping pyscard's
 SCardEstablishContext), a card found while the reader waits in SCardGetStatusChange,
 pcscd killed and restarted under the reader loop, close() releasing the context and
-ending a wait, and the two causes of a reader loop's spurious taps: a pulled card that
+ending a wait (and Ctrl-C ending one), and the two causes of a reader loop's spurious taps: a pulled card that
 pcscd still reports, and the loop's short wait taken as the card's answer time.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import threading
 import time
@@ -255,6 +256,23 @@ def test_close_releases_the_context_and_ends_a_wait(monkeypatch: pytest.MonkeyPa
     _until(lambda: established[0] in released, 5)
     with pytest.raises(DriverError, match="closed"):
         reader.open_connection(timeout=0)
+
+
+def test_ctrl_c_during_a_wait_cancels_it() -> None:
+    """Ctrl-C in the thread that waits ends the wait: the reader answers again at once."""
+    reader = PcscReader("0")
+    interrupt = threading.Timer(0.3, _thread.interrupt_main)
+    try:
+        interrupt.start()
+        with pytest.raises(KeyboardInterrupt):
+            reader.open_connection(timeout=30)
+        started = time.monotonic()
+        with pytest.raises(NoReader):  # not queued behind a wait still blocking for 30 s
+            reader.open_connection(timeout=0)
+        assert time.monotonic() - started < 1.0
+    finally:
+        interrupt.cancel()
+        reader.close()
 
 
 def test_a_pulled_card_is_no_new_card_while_pcscd_still_reports_it(
