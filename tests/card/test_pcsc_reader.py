@@ -3,8 +3,9 @@
 One PC/SC context for the reader's life (counted by wrapping pyscard's
 SCardEstablishContext), a card found while the reader waits in SCardGetStatusChange,
 pcscd killed and restarted under the reader loop, close() releasing the context and
-ending a wait (and Ctrl-C ending one), and the two causes of a reader loop's spurious taps: a pulled card that
-pcscd still reports, and the loop's short wait taken as the card's answer time.
+ending a wait (Ctrl-C too), and the two causes of a reader loop's spurious taps: a
+pulled card that pcscd still reports, and the loop's short wait taken as the card's
+answer time.
 """
 
 from __future__ import annotations
