@@ -23,7 +23,7 @@ from setuptools.errors import CompileError, LinkError
 NATIVE = Path("src", "cityid_card", "_native")
 REQUIRE_NATIVE = os.environ.get("CITYID_CARD_REQUIRE_NATIVE") == "1"
 USE_SODIUM = os.environ.get("CITYID_CARD_SODIUM") != "0"
-CORE_SOURCES = ["cbor.c", "claims.c", "engine.c", "sig.c"]
+CORE_SOURCES = ["cbor.c", "claims.c", "ec.c", "engine.c", "sig.c"]
 HEADERS = ["cityid.h", "cbor.h"]
 
 

@@ -8,8 +8,8 @@ emulated reader with each key, as ``cityid-card batch`` does: the reader's cards
 (:class:`~cityid_card.station.ReaderCards`), a status registry and a records file in the
 temporary folder, and for every card a status index taken and the registry
 saved, the card personalised (chip cards: key pair, credential, read back, verified,
-chip authenticated; tags: credential bound to the UID, read back, verified), locked,
-and its record appended and synced.
+chip authenticated; tags: credential bound to the UID, sealed under a fresh key, the
+default, read back, opened and verified), locked, and its record appended and synced.
 
 The emulators answer at once, so the figures are the station's own work (signing,
 checking, the files it syncs): the ceiling that a real reader and card lower. Each

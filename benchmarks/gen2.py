@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+import _card_estimate  # benchmarks/_card_estimate.py: the estimate on a real card
+
 from cityid_card.drivers import SimConnection
 from cityid_card.eac import pace
 from cityid_card.iso7816.gen2.channel import LinkProcessor
@@ -144,6 +146,7 @@ def main() -> int:
     print("target: a full desk read in <= 20 APDUs")
     if args.pcsc:
         _pcsc(city, args.runs)
+    _card_estimate.report(city, ROLES)
     return 0
 
 

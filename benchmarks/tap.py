@@ -88,9 +88,9 @@ def _ntag(
 ) -> list[Tap]:
     tag = EmulatedNtag(product)
     if bind_uid:
-        personalize_tag(_tag(open_emulated(tag)), key, CREDENTIAL, today=TODAY)
+        personalize_tag(_tag(open_emulated(tag)), key, CREDENTIAL, today=TODAY, open_record=True)
     else:
-        write_tag(_tag(open_emulated(tag)), key.issue(CREDENTIAL))
+        write_tag(_tag(open_emulated(tag)), key.issue(CREDENTIAL), open_record=True)
     medium = f"{product.name}, {'UID bound' if bind_uid else 'no UID binding'}"
 
     def ours() -> str:

@@ -66,13 +66,16 @@ from cityid_card.station import (
     UnknownApplicantField,
     Waiting,
     applicants_from_rows,
+    check_batch,
     load_applicants,
     medium_for,
     plan_batch,
     read_records,
     run_batch,
 )
+from cityid_card.type2 import NTAG213, NTAG215, NTAG216, seal
 from cityid_card.type2.emulator import EmulatedNtag
+from cityid_card.type2.errors import SealedTag, TagCapacityError
 from cityid_card.type2.memory import PRODUCTS
 from cityid_card.type2.session import verify_tag
 from cityid_card_nfc.driver import Type2Connection
@@ -162,8 +165,13 @@ class Hopper:
         finally:
             connection.close()
 
-    def read_back(self, number: int, trust: TrustStore | Verifier) -> Verification:
-        """Verify what the ``number``-th card holds, put back into a reader."""
+    def read_back(
+        self, number: int, trust: TrustStore | Verifier, seal_key: bytes | None = None
+    ) -> Verification:
+        """Verify what the ``number``-th card holds, put back into a reader.
+
+        A sealed tag is opened with ``seal_key`` (the key on its card face).
+        """
         card = self.cards[number]
         card.insert()
         if isinstance(card, SimConnection):
@@ -171,9 +179,23 @@ class Hopper:
         connection = open_emulated(card)
         try:
             assert isinstance(connection, Type2Connection)
-            return verify_tag(connection, trust, NOW)
+            return verify_tag(connection, trust, NOW, seal_key=seal_key)
         finally:
             connection.close()
+
+
+@pytest.fixture
+def drawn_keys(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The seal keys the batch draws, in order: a test's view of the faces' QR codes."""
+    keys: list[bytes] = []
+    new_key = seal.new_key
+
+    def drawing() -> bytes:
+        keys.append(new_key())
+        return keys[-1]
+
+    monkeypatch.setattr(seal, "new_key", drawing)
+    return keys
 
 
 @pytest.fixture
@@ -221,6 +243,7 @@ class Station:
         lock: bool = True,
         stop_on_error: bool = False,
         wait: float = 0,
+        open_record: bool = False,
         **options: Any,
     ) -> BatchFinished:
         """A batch with the registry and records files, as the command line runs it."""
@@ -238,7 +261,9 @@ class Station:
                 self.hopper.source(reader),
                 records=records,
                 indexes=RegistryFile(self.registry, self.key),
-                options=BatchOptions(lock=lock, stop_on_error=stop_on_error, wait=wait),
+                options=BatchOptions(
+                    lock=lock, stop_on_error=stop_on_error, wait=wait, open_record=open_record
+                ),
                 **options,
             )
 
@@ -257,15 +282,20 @@ class Station:
         token = sign_status_list(self.key, StatusRegistry.load(self.registry), issued_at=NOW)
         return Verifier(trust, [StatusListToken.from_bytes(token, trust)])
 
-    def assert_set_aside(self, hopper: Hopper, number: int, applicant: Applicant) -> None:
+    def assert_set_aside(
+        self, hopper: Hopper, number: int, applicant: Applicant, seal_key: bytes | None = None
+    ) -> None:
         """The card failed, was reported, revoked, has no record, and verifies with no
-        other data than the applicant's (if at all), and not once the list is published."""
+        other data than the applicant's (if at all), and not once the list is published.
+
+        ``seal_key``: the key the batch drew for a sealed tag (gone with the failure: the
+        test keeps it to look inside anyway)."""
         (failed,) = self.failed()
         assert failed.row == applicant.row and failed.revoked
         assert StatusRegistry.load(self.registry).get(failed.status_index) is StatusValue.INVALID
         assert applicant.name not in self.recorded()
         try:
-            held = hopper.read_back(number, TrustStore([self.key.public()])).credential
+            held = hopper.read_back(number, TrustStore([self.key.public()]), seal_key).credential
         except CityIDError:
             return  # nothing on the card verifies
         assert (held.name, held.date_of_birth, held.status_index) == (
@@ -274,7 +304,7 @@ class Station:
             failed.status_index,
         )
         with pytest.raises(Revoked):
-            hopper.read_back(number, self.published())
+            hopper.read_back(number, self.published(), seal_key)
 
     def assert_resumes(self, applicants: list[Applicant], reader: str) -> None:
         """Run again: only who has no record gets a card, and then everyone has one."""
@@ -566,31 +596,53 @@ def test_a_record_left_without_its_newline_is_kept_apart(station: Station) -> No
 
 
 @pytest.mark.parametrize(
-    ("reader", "medium", "product", "authenticity"),
+    ("reader", "medium", "product", "authenticity", "open_record"),
     [
-        ("sim:card", "chip_card", None, "CHIP_AUTHENTICATED"),
-        ("sim:isodep", "chip_card", None, "CHIP_AUTHENTICATED"),
-        ("sim:ntag213", "nfc_tag", "NTAG213", "TAG_UID_BOUND"),
-        ("sim:ntag215", "nfc_tag", "NTAG215", "TAG_UID_BOUND"),
+        ("sim:card", "chip_card", None, "CHIP_AUTHENTICATED", False),
+        ("sim:isodep", "chip_card", None, "CHIP_AUTHENTICATED", False),
+        ("sim:ntag213", "nfc_tag", "NTAG213", "TAG_UID_BOUND", True),
+        ("sim:ntag215", "nfc_tag", "NTAG215", "TAG_UID_BOUND", True),
+        ("sim:ntag215", "nfc_tag", "NTAG215", "TAG_UID_BOUND", False),
+        ("sim:ntag216", "nfc_tag", "NTAG216", "TAG_UID_BOUND", False),
     ],
 )
 def test_each_applicant_gets_a_fresh_card_personalised_verified_and_locked(
-    station: Station, reader: str, medium: str, product: str | None, authenticity: str
+    station: Station,
+    hopper: Hopper,
+    drawn_keys: list[bytes],
+    reader: str,
+    medium: str,
+    product: str | None,
+    authenticity: str,
+    open_record: bool,
 ) -> None:
     applicants = people(4)
-    result = station.run(applicants, reader)
+    result = station.run(applicants, reader, open_record=open_record)
     assert result.ok and (result.issued, result.failed, result.remaining) == (4, 0, 0)
     assert [e.row for e in station.done()] == [1, 2, 3, 4]
     verifier = Verifier(TrustStore([station.key.public()]))
     registry = StatusRegistry.load(station.registry)
     cards = set()
-    for applicant, done in zip(applicants, station.done(), strict=True):
+    tag = medium == "nfc_tag"
+    sealed = tag and not open_record
+    assert len(drawn_keys) == (4 if sealed else 0) and len(set(drawn_keys)) == len(drawn_keys)
+    for number, (applicant, done) in enumerate(zip(applicants, station.done(), strict=True)):
         assert (done.medium, done.product, done.authenticity.name) == (
             medium,
             product,
             authenticity,
         )
         assert done.locked and done.kid == "CHI-BATCH-1" and done.size == len(done.blob)
+        # A tag is sealed under its own fresh key, handed to the program for the face only.
+        assert done.sealed == (sealed if tag else None)
+        assert done.seal_key == (drawn_keys[number] if sealed else None)
+        assert "sealed" in done.to_json() and "seal_key" not in done.to_json()
+        if sealed:
+            with pytest.raises(SealedTag):  # a tap alone
+                hopper.read_back(number, verifier)
+        if hopper.cards:  # the hopper's (sim:isodep is the reader's own)
+            held = hopper.read_back(number, verifier, done.seal_key).credential
+            assert held.to_claims() == verifier.verify(done.blob, NOW).credential.to_claims()
         credential = verifier.verify(done.blob, NOW).credential
         assert credential.card_key is None or credential.tag_uid is None
         cards.add(credential.card_key or credential.tag_uid)
@@ -605,6 +657,29 @@ def test_each_applicant_gets_a_fresh_card_personalised_verified_and_locked(
     assert len(cards) == 4 and None not in cards  # four cards, each bound to its chip or tag
     assert station.recorded() == [a.name for a in applicants]
     assert len({done.status_index for done in station.done()}) == 4
+
+
+def test_a_tag_too_small_for_a_sealed_record_is_refused_before_it_is_written(
+    station: Station, hopper: Hopper, key: IssuerKey
+) -> None:
+    # Before any card: a reader known to hand out only NTAG213s.
+    with pytest.raises(TagCapacityError, match="row 1: a sealed credential needs 272 bytes"):
+        check_batch(people(1), key, TODAY, tags=(NTAG213,))
+    check_batch(people(1), key, TODAY, tags=(NTAG213,), open_record=True)
+    check_batch(people(1), key, TODAY, tags=(NTAG213, NTAG215))
+    # The longest credential seals to 509 bytes: an NTAG216 only.
+    longest = [Applicant(1, "Ä" * 50, date(1990, 4, 12), EXPIRES, gender="Ö" * 16)]
+    with pytest.raises(TagCapacityError, match="an NTAG215 has 496"):
+        check_batch(longest, key, TODAY, tags=(NTAG213, NTAG215))
+    check_batch(longest, key, TODAY, tags=(NTAG215, NTAG216))
+    # At the reader: an NTAG213 that comes anyway is refused untouched, as a used card is.
+    result = station.run(people(1), "sim:ntag213", wait=0.5)
+    waiting = [e for e in station.events if isinstance(e, Waiting)]
+    assert {(e.row, e.error) for e in waiting} == {(1, "TagCapacityError")}
+    assert "use an NTAG215 or NTAG216" in waiting[0].message
+    assert (result.stopped, result.issued, result.failed) == ("no_blank_card", 0, 0)
+    assert all(tag.writes == 0 for tag in hopper.cards)
+    assert not any(StatusRegistry.load(station.registry).is_taken(i) for i in range(1024))
 
 
 @pytest.mark.parametrize(
@@ -708,8 +783,9 @@ def _removed_at_write(index: int, stage: Any) -> Callable[[EmulatedNtag], None]:
     return fault
 
 
+@pytest.mark.parametrize("open_record", [False, True], ids=["sealed", "open"])
 def test_a_tag_that_fails_at_any_frame_or_write_is_set_aside_and_the_batch_resumes(
-    tmp_path: Path, hopper: Hopper, key: IssuerKey
+    tmp_path: Path, hopper: Hopper, key: IssuerKey, drawn_keys: list[bytes], open_record: bool
 ) -> None:
     applicants = people(2)
     hopper.kind = "ntag215"
@@ -717,7 +793,9 @@ def test_a_tag_that_fails_at_any_frame_or_write_is_set_aside_and_the_batch_resum
     with hopper.card() as medium:
         medium.check_blank()
     checked = hopper.cards[-1].frames
-    Station(tmp_path / "clean", key, hopper, 16).run(applicants[:1], "sim:ntag215")
+    Station(tmp_path / "clean", key, hopper, 16).run(
+        applicants[:1], "sim:ntag215", open_record=open_record
+    )
     frames, writes = hopper.cards[-1].frames, hopper.cards[-1].writes
     assert frames > checked + 30 and writes > 30
     faults = [_silent_after(limit) for limit in range(checked, frames)]
@@ -731,11 +809,15 @@ def test_a_tag_that_fails_at_any_frame_or_write_is_set_aside_and_the_batch_resum
         station = Station(tmp_path / f"case-{number}", key, hopper, 16)
         hopper.faults = {len(hopper.cards): fault}
         first = len(hopper.cards)
-        result = station.run(applicants, "sim:ntag215")
+        drawn = len(drawn_keys)
+        result = station.run(applicants, "sim:ntag215", open_record=open_record)
         assert (result.issued, result.failed) == (1, 1), number
-        station.assert_set_aside(hopper, first, applicants[0])
+        # The failed tag's key went nowhere: no event carries it (only the test kept it).
+        assert all(not hasattr(event, "seal_key") for event in station.failed())
+        seal_key = None if open_record else drawn_keys[drawn]
+        station.assert_set_aside(hopper, first, applicants[0], seal_key)
         try:
-            hopper.read_back(first, TrustStore([key.public()]))
+            hopper.read_back(first, TrustStore([key.public()]), seal_key)
             outcomes.add((station.failed()[0].error, True))
         except CityIDError:
             outcomes.add((station.failed()[0].error, False))
@@ -998,10 +1080,12 @@ def test_an_applicant_whose_face_cannot_be_printed_gets_no_card(
         assert RIGHT_TO_LEFT not in text and CJK not in text and "1990" not in text
 
 
-@pytest.mark.parametrize("reader", ["sim:card", "sim:ntag215"])
+@pytest.mark.parametrize("reader", ["sim:card", "sim:ntag216"])
 def test_a_face_that_passes_the_check_renders_from_the_card_written(
     station: Station, key: IssuerKey, reader: str
 ) -> None:
+    from cityid_card import qr
+    from cityid_card.face import CardFace
     from cityid_card.station.faces import CardFaces
 
     # The longest name and gender the format allows: the largest credential, and QR code.
@@ -1009,8 +1093,36 @@ def test_a_face_that_passes_the_check_renders_from_the_card_written(
     faces = CardFaces(key.public(), formats=("pdf", "png"))
     station.run([longest], reader, faces=faces)
     (done,) = station.done()
-    rendered = faces.render(done.blob)
+    rendered = faces.render(done.blob, seal_key=done.seal_key)
     assert rendered["pdf"].startswith(b"%PDF-") and rendered["png"].startswith(b"\x89PNG")
+    if done.seal_key is not None:  # the sealed tag's key is in the face's QR code
+        face = CardFace.from_credential(done.blob, seal_key=done.seal_key)
+        assert qr.seal_key(qr.encode_sealed(done.blob, done.seal_key)) == done.seal_key
+        assert face.qr_version > CardFace.from_credential(done.blob).qr_version
+
+
+def test_the_face_check_lays_out_a_sealed_tags_qr_code_when_it_is_the_larger(
+    key: IssuerKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cityid_card.face import CardFace
+    from cityid_card.station import faces as module
+
+    laid_out: list[bytes | None] = []
+    real = CardFace.__init__
+
+    def spy(self: Any, *args: Any, seal_key: bytes | None = None, **kwargs: Any) -> None:
+        laid_out.append(seal_key)
+        real(self, *args, seal_key=seal_key, **kwargs)
+
+    monkeypatch.setattr(CardFace, "__init__", spy)
+    # A chip's 33-byte key outweighs a tag's 10-byte UID and 16-byte seal key; were the
+    # chip card's QR code text the shorter, the sealed tag's face is the one laid out.
+    credential = people(1)[0].credential(status_index=0, issued=TODAY)
+    module.CardFaces(key.public()).check(credential)
+    module.CardFaces(key.public(), sealed_tags=False).check(credential)
+    monkeypatch.setattr("cityid_card.qr.encode", lambda blob: "CID1:")
+    module.CardFaces(key.public()).check(credential)
+    assert laid_out == [None, None, bytes(16)]
 
 
 def test_faces_that_cannot_be_drawn_at_all_are_refused_before_the_batch(
@@ -1034,7 +1146,7 @@ def test_faces_are_written_owner_only_by_row_never_over_another(tmp_path: Path) 
     folder.check_free([1, 2, 8], ["pdf", "png"])
     with pytest.raises(FaceError, match=r"already holds row-0007\.png: print and delete"):
         folder.check_free([6, 7], ["png"])
-    with pytest.raises(FileExistsError):
+    with pytest.raises(FaceError, match=r"^cannot write the face row-0007\.pdf: File exists$"):
         folder.write(7, {"pdf": b"%PDF-"})
     assert (folder.path / "row-0007.pdf").read_bytes() == b"%PDF-"
     assert sorted(path.name for path in folder.path.iterdir()) == [
@@ -1046,6 +1158,135 @@ def test_faces_are_written_owner_only_by_row_never_over_another(tmp_path: Path) 
     replacing.write(7, {"pdf": b"%PDF-1.7"})
     assert (folder.path / "row-0007.pdf").read_bytes() == b"%PDF-1.7"
     assert stat.S_IMODE((folder.path / "row-0007.pdf").stat().st_mode) == 0o600
+
+
+def _disk_full_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Make every fsync of a file in ``folder`` fail as on a full disk; return the undo."""
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if Path(os.readlink(f"/proc/self/fd/{fd}")).parent == folder:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return lambda: monkeypatch.setattr(os, "fsync", real_fsync)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_a_sealed_tag_whose_face_cannot_be_written_is_revoked_unrecorded_and_reissued(
+    station: Station,
+    hopper: Hopper,
+    key: IssuerKey,
+    drawn_keys: list[bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The face holds a sealed tag's only key: a tag whose face is lost must not count."""
+    from cityid_card.station.faces import CardFaces
+
+    faces, folder = CardFaces(key.public(), formats=("pdf", "png")), FaceFolder(tmp_path / "f")
+    applicants = people(3)
+
+    def disk_fills(event: BatchEvent) -> None:
+        station.events.append(event)
+        if isinstance(event, CardDone):  # after the first card's faces
+            undo.append(_disk_full_in(folder.path, monkeypatch))
+
+    undo: list[Callable[[], None]] = []
+    result = station.run(
+        applicants, "sim:ntag215", faces=faces, face_sink=folder, on_event=disk_fills
+    )
+    assert (result.issued, result.failed, result.stopped) == (1, 1, "face_error")
+    assert result.message == "cannot write the face row-0002.pdf: No space left on device"
+    assert [(e.row, e.error) for e in station.failed()] == [(2, "FaceError")]
+    assert sorted(p.name for p in folder.path.iterdir()) == ["row-0001.pdf", "row-0001.png"]
+    assert len(hopper.cards) == 2 and station.recorded() == ["Holder 001"]
+    station.assert_set_aside(hopper, 1, applicants[1], seal_key=drawn_keys[1])
+    undo[0]()
+    folder = FaceFolder(folder.path)  # the next run, as the command makes it
+    station.run(applicants, "sim:ntag215", faces=faces, face_sink=folder)
+    assert [event.row for event in station.done()] == [2, 3]
+    assert sorted(station.recorded()) == [a.name for a in applicants]
+    assert len(list(folder.path.iterdir())) == 6
+    for number, row in ((2, 2), (3, 3)):  # the faces' keys open the tags just written
+        held = hopper.read_back(number, TrustStore([key.public()]), drawn_keys[number])
+        assert held.credential.name == applicants[row - 1].name
+
+
+def test_a_card_whose_record_cannot_be_kept_leaves_no_face(
+    station: Station, hopper: Hopper, key: IssuerKey, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, drawn_keys: list[bytes],
+) -> None:  # fmt: skip
+    from cityid_card.station.faces import CardFaces
+
+    real_fsync = os.fsync
+
+    def failing_disk(fd: int) -> None:
+        if station.records.exists() and os.fstat(fd).st_ino == station.records.stat().st_ino:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real_fsync(fd)
+
+    faces, folder = CardFaces(key.public()), FaceFolder(tmp_path / "f")
+    applicants = people(2)
+    monkeypatch.setattr(os, "fsync", failing_disk)
+    result = station.run(applicants, "sim:ntag215", faces=faces, face_sink=folder)
+    assert (result.issued, result.failed, result.stopped) == (0, 1, "records_error")
+    assert list(folder.path.iterdir()) == []  # written, then taken back with the card
+    station.assert_set_aside(hopper, 0, applicants[0], seal_key=drawn_keys[0])
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    station.run(applicants, "sim:ntag215", faces=faces, face_sink=FaceFolder(folder.path))
+    assert [event.row for event in station.done()] == [1, 2]
+    assert sorted(p.name for p in folder.path.iterdir()) == ["row-0001.pdf", "row-0002.pdf"]
+
+
+def test_a_tag_that_fails_to_write_gets_no_face_and_its_applicant_a_new_tag(
+    station: Station, hopper: Hopper, key: IssuerKey, tmp_path: Path, drawn_keys: list[bytes]
+) -> None:
+    from cityid_card.station.faces import CardFaces
+
+    faces, folder = CardFaces(key.public()), FaceFolder(tmp_path / "f")
+    applicants = people(3)
+    hopper.faults = {1: _removed_at_write(30, "during")}
+    result = station.run(applicants, "sim:ntag215", faces=faces, face_sink=folder)
+    assert (result.issued, result.failed, result.stopped) == (2, 1, None)
+    assert sorted(p.name for p in folder.path.iterdir()) == ["row-0001.pdf", "row-0003.pdf"]
+    station.assert_set_aside(hopper, 1, applicants[1], seal_key=drawn_keys[1])
+    station.run(applicants, "sim:ntag215", faces=faces, face_sink=FaceFolder(folder.path))
+    assert [event.row for event in station.done()] == [2]
+    assert len(list(folder.path.iterdir())) == 3
+
+
+def test_a_face_sink_needs_the_faces_that_render_them(untouched: Station, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="a face_sink needs the faces"):
+        untouched.run(people(1), face_sink=FaceFolder(tmp_path / "f"))
+
+
+def test_a_face_folder_writes_all_formats_of_a_row_or_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cityid_card import _files
+    from cityid_card.station import edge
+
+    folder = FaceFolder(tmp_path / "faces")
+    real_write = _files.write_file
+
+    def png_fails(target: Path, data: bytes, **options: Any) -> None:
+        if target.suffix == ".png":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write(target, data, **options)
+
+    monkeypatch.setattr(edge, "write_file", png_fails)
+    with pytest.raises(FaceError, match=r"^cannot write the face row-0003\.png: No space left"):
+        folder.write(3, {"pdf": b"%PDF-", "png": b"\x89PNG"})
+    assert list(folder.path.iterdir()) == []  # the pdf already written is removed
+    monkeypatch.setattr(edge, "write_file", real_write)
+    # remove() takes back what this folder wrote, and nothing it did not write.
+    (folder.path / "row-0004.pdf").write_bytes(b"another job's face")
+    folder.write(3, {"pdf": b"%PDF-"})
+    folder.remove(4)
+    folder.remove(3)
+    assert [path.name for path in folder.path.iterdir()] == ["row-0004.pdf"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -1121,6 +1362,7 @@ def test_events_say_rows_and_numbers_never_personal_data(station: Station, hoppe
     assert json.loads(lines[0]) == {
         "event": "start", "applicants": 4, "to_issue": 3, "already_issued": 1, "ambiguous": 0,
         "not_printable": 0, "reader": "sim:card", "kid": "CHI-BATCH-1", "lock": True,
+        "sealed_tags": True,
     }  # fmt: skip
     failed = json.loads(lines[2])
     assert failed == {
@@ -1130,7 +1372,7 @@ def test_events_say_rows_and_numbers_never_personal_data(station: Station, hoppe
     }  # fmt: skip
     assert set(json.loads(lines[3])) == {
         "event", "row", "status_index", "kid", "authenticity", "locked", "medium", "product",
-        "bytes",
+        "bytes", "sealed",
     }  # fmt: skip
     finished = json.loads(lines[-1])
     assert (finished["issued"], finished["failed"], finished["already_issued"]) == (2, 1, 1)

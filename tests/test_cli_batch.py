@@ -142,6 +142,7 @@ def test_json_events_then_a_resumed_run(
     assert first[0] == {
         "event": "start", "applicants": 3, "to_issue": 3, "already_issued": 0, "ambiguous": 0,
         "not_printable": 0, "reader": "sim:card", "kid": "CHI-BATCH-2", "lock": True,
+        "sealed_tags": True,
     }  # fmt: skip
     done = first[1]
     assert (done["row"], done["medium"], done["authenticity"], done["locked"]) == (
@@ -155,7 +156,7 @@ def test_json_events_then_a_resumed_run(
     assert {r["issued"] for r in records} == {TODAY.isoformat()}
     assert [r["status_index"] for r in records] == [e["status_index"] for e in first[1:4]]
 
-    status, out, err = run_cli(capsys, *station.argv("sim:ntag215", "--json"))
+    status, out, err = run_cli(capsys, *station.argv("sim:ntag215", "--json", "--open-record"))
     assert (status, err) == (0, "")
     again = events(out)
     assert [(e["event"], e.get("row")) for e in again] == [
@@ -316,7 +317,7 @@ def test_100_applicants_signed_in_softhsm2_interrupted_and_resumed_with_the_prog
         StatusRegistry.for_key(token_key, 4096).save(station.registry)
     pin = tmp_path / "pin"
     pin.write_text(PIN + "\n")
-    argv = station.argv(reader, "--passphrase-file", str(pin))
+    argv = station.argv(reader, "--passphrase-file", str(pin), "--open-record")
     argv[argv.index("--key") + 1] = uri
 
     def interrupt(card: object) -> None:
@@ -439,6 +440,171 @@ def test_faces_are_written_per_card_and_an_unprintable_name_touches_no_card(
     assert stat.S_IMODE((faces / "row-0001.pdf").stat().st_mode) == 0o600
 
 
+# ---------------------------------------------------------------------------------------
+# NFC tags: sealed, each key on its card face
+
+
+def test_tags_are_sealed_with_a_fresh_key_each_that_only_the_face_holds(
+    tmp_path: Path, hopper: Hopper, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cityid_card import qr, verify
+    from cityid_card.type2.errors import SealedTag
+
+    station = Station(tmp_path / "station", ["Ana Sofia Rivera Delgado", "Bo Li"])
+    faces = tmp_path / "faces"
+    argv = station.argv("sim:ntag215", "--faces", str(faces), "--face-png", "--json")
+    status, out, err = run_cli(capsys, *argv)
+    assert (status, err) == (0, "")
+    done = [event for event in events(out) if event["event"] == "card_done"]
+    assert events(out)[0]["sealed_tags"] is True
+    assert [(e["medium"], e["sealed"]) for e in done] == [("nfc_tag", True)] * 2
+    assert all("seal_key" not in e for e in done)
+    trust = TrustStore([station.issuer.public()])
+    keys = set()
+    for number, row in enumerate((1, 2)):
+        tag = hopper.cards[number]
+        assert station.names[number].encode() not in bytes(tag.memory)  # a tap reads no name
+        with pytest.raises(SealedTag):
+            hopper.read_back(number, trust)
+        text = qr.read_image((faces / f"row-{row:04d}.png").read_bytes())
+        assert text.startswith("CIDS1:")
+        key = qr.seal_key(text)
+        keys.add(key)
+        held = hopper.read_back(number, trust, key).credential  # the face opens its tag
+        assert held.name == station.names[number]
+        assert held == verify(qr.decode(text), trust).credential  # the face's credential too
+        assert key.hex() not in out + err
+    assert len(keys) == 2  # a fresh key per tag
+    assert_no_personal_data(station, out, err)
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_a_tag_reader_without_faces_or_a_reader_of_ntag213s_is_refused_before_any_card(
+    station: Station,
+    hopper: Hopper,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    json_flag: list[str],
+) -> None:
+    status, out, err = run_cli(capsys, *station.argv("sim:ntag215", *json_flag))
+    assert status == 2
+    text = out + err
+    assert "NFC tags are sealed by default, and each tag's key must go on its card face" in text
+    assert "--faces DIR, or --open-record" in text
+    assert "InputError" in text or not json_flag
+    faces = ["--faces", str(tmp_path / "faces")]
+    status, out, err = run_cli(capsys, *station.argv("sim:ntag213", *faces, *json_flag))
+    assert status == 2
+    assert "row 1: a sealed credential needs 272 bytes of data area; an NTAG213 has 144" in (
+        out + err
+    )
+    assert "TagCapacityError" in out + err
+    assert hopper.cards == [] and not station.records.exists()
+    assert not (tmp_path / "faces").exists() or list((tmp_path / "faces").iterdir()) == []
+    assert_no_personal_data(station, out, err)
+    # The open record is the operator's explicit choice, and the plain output says what
+    # it gives away.
+    status, out, err = run_cli(capsys, *station.argv("sim:ntag215", "--open-record"))
+    assert status == 0 and len(hopper.cards) == 3
+    assert err.startswith(
+        "NFC tags get the OPEN record: each gives away the holder's name, date of birth"
+    )
+    with pytest.raises(SystemExit):
+        run_cli(capsys, "batch", "--help")
+    assert "--open-record" in capsys.readouterr().out
+
+
+def test_a_sealed_tag_that_fails_at_any_write_leaves_no_face_and_no_key(
+    tmp_path: Path, hopper: Hopper, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cityid_card.type2.emulator import EmulatedNtag
+
+    station = Station(tmp_path / "station", ["Ana Sofia Rivera Delgado"])
+    faces = tmp_path / "faces"
+    argv = station.argv("sim:ntag215", "--faces", str(faces), "--json", "--stop-on-error")
+    status, out, _ = run_cli(capsys, *argv)  # a clean run counts the writes
+    assert status == 0 and sorted(p.name for p in faces.iterdir()) == ["row-0001.pdf"]
+    writes = hopper.cards[-1].writes
+    assert writes > 60  # a sealed record is 272 bytes: 68 pages
+
+    def removed(index: int, stage: Any) -> Any:
+        return lambda tag: tag.remove_at_write(index, stage)
+
+    def refused(index: int) -> Any:
+        def fault(tag: EmulatedNtag) -> None:
+            count = iter(range(10**6))
+
+            def answer(frame: bytes) -> bytes | None:
+                if frame[0] == 0xA2 and next(count) == index:
+                    return b"\x00"  # a NAK: the tag refuses this page
+                return None
+
+            tag.fault = answer
+
+        return fault
+
+    stages = ("before", "during", "after")
+    faults = [removed(index, stages[index % 3]) for index in range(writes)]
+    faults += [refused(index) for index in range(0, writes, 7)]
+    for number, fault in enumerate(faults):
+        case = tmp_path / f"case-{number}"
+        case.mkdir()
+        argv[argv.index("--records") + 1] = str(case / "issued.jsonl")
+        argv[argv.index("--faces") + 1] = str(case / "faces")
+        hopper.faults = {len(hopper.cards): fault}
+        status, out, _ = run_cli(capsys, *argv)
+        failed = [event for event in events(out) if event["event"] == "card_failed"]
+        assert status == 1 and [e["row"] for e in failed] == [1], number
+        assert list((case / "faces").iterdir()) == [], number  # no face: no key anywhere
+        assert "seal_key" not in failed[0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_a_tag_whose_face_cannot_be_written_is_revoked_and_issued_again_by_the_next_run(
+    tmp_path: Path,
+    hopper: Hopper,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sealed tag's key is on its face only: a tag whose face is lost must not count."""
+    from cityid_card import qr
+
+    station = Station(tmp_path / "station", ["Ana Sofia Rivera Delgado", "Bo Li", "Mai"])
+    faces = tmp_path / "faces"
+    real_fsync = os.fsync
+
+    def disk_full_at_row_2(fd: int) -> None:
+        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(".row-0002."):
+            raise OSError(28, os.strerror(28))  # ENOSPC
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", disk_full_at_row_2)
+    argv = station.argv("sim:ntag215", "--faces", str(faces), "--face-png", "--json")
+    status, out, err = run_cli(capsys, *argv)
+    assert (status, err) == (1, "")
+    failed = [e for e in events(out) if e["event"] == "card_failed"]
+    assert [(e["row"], e["error"], e["revoked"]) for e in failed] == [(2, "FaceError", True)]
+    finished = events(out)[-1]
+    assert (finished["issued"], finished["stopped"]) == (1, "face_error")
+    assert finished["message"] == "cannot write the face row-0002.pdf: No space left on device"
+    assert station.recorded() == [station.names[0]]
+    registry = StatusRegistry.load(station.registry)
+    assert registry.get(failed[0]["status_index"]) is StatusValue.INVALID
+    assert sorted(p.name for p in faces.iterdir()) == ["row-0001.pdf", "row-0001.png"]
+    assert len(hopper.cards) == 2
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    status, out, err = run_cli(capsys, *argv)  # the disk has room again: run once more
+    assert (status, err) == (0, "")
+    assert [e["row"] for e in events(out) if e["event"] == "card_done"] == [2, 3]
+    assert station.recorded() == [station.names[0], station.names[1], station.names[2]]
+    assert len(list(faces.iterdir())) == 6
+    trust = TrustStore([station.issuer.public()])
+    for number, row in ((2, 2), (3, 3)):  # each new face's key opens its tag
+        key = qr.seal_key(qr.read_image((faces / f"row-{row:04d}.png").read_bytes()))
+        assert hopper.read_back(number, trust, key).credential.name == station.names[row - 1]
+    assert_no_personal_data(station, out, err)
+
+
 def test_face_options_without_faces_are_refused(
     station: Station, hopper: Hopper, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -538,7 +704,7 @@ def test_names_reach_nothing_but_the_cards_and_the_records_file(
     (station.folder / "pin").write_text(PIN)
     argv = station.argv("sim:card", "--passphrase-file", "pin", "--json")
     argv[argv.index("--key") + 1] = uri
-    second = [*argv, "--reader", "sim:ntag215", "--records", "second.jsonl"]
+    second = [*argv, "--reader", "sim:ntag215", "--records", "second.jsonl", "--open-record"]
     second.remove("--json")
     outputs: list[str] = []
     # The station's process: JSON events on sim:card, plain lines on sim:ntag215.
@@ -581,3 +747,27 @@ def test_names_reach_nothing_but_the_cards_and_the_records_file(
         station.folder / "fourth.jsonl",
     }
     assert list(temp.iterdir()) == []
+
+
+def test_the_tag_example_of_batch_help_runs_as_written(
+    tmp_path: Path,
+    hopper: Hopper,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shlex
+
+    from cityid_card.cli._examples import _EXAMPLES
+
+    (example,) = [e for e in _EXAMPLES["cityid-card batch"] if "sim:ntag" in e]
+    argv = shlex.split(example.replace("\\\n", " "))[1:]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "issuer.pem").write_bytes(IssuerKey.generate("ES256", kid="CHI-EX").to_pem())
+    (tmp_path / "applicants.jsonl").write_text(
+        '{"name": "Ana Rivera", "date_of_birth": "1990-04-12"}\n', encoding="utf-8"
+    )
+    status, out, err = run_cli(capsys, *argv)
+    assert (status, err) == (0, ""), out
+    (done,) = [e for e in events(out) if e["event"] == "card_done"]
+    assert (done["medium"], done["sealed"]) == ("nfc_tag", True)
+    assert [p.name for p in (tmp_path / "faces").iterdir()] == ["row-0001.pdf"]

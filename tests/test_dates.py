@@ -72,9 +72,10 @@ def test_a_card_issued_and_expiring_today_verifies_today_in_any_zone(
 
 def _zone_where_the_clock_reads(hour: int, minute: int, *, west: bool) -> str:
     """A POSIX TZ (no zone file) in which the clock now reads hour:minute, west or east
-    of UTC (offsets up to 24 hours, which glibc takes)."""
+    of UTC (offsets up to 24 hours, which glibc takes). It aims at hour:minute:30, so
+    that a clock step of a few seconds (a loaded VM) still reads hour:minute."""
     now = datetime.now(UTC).replace(microsecond=0)
-    east = (now.replace(hour=hour, minute=minute, second=0) - now) % timedelta(days=1)
+    east = (now.replace(hour=hour, minute=minute, second=30) - now) % timedelta(days=1)
     if west:
         east -= timedelta(days=1)
     seconds = int(east.total_seconds())

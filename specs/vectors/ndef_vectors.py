@@ -58,7 +58,7 @@ def _written(product: Product, uid: bytes, blob: bytes) -> tuple[EmulatedNtag, l
     connection = open_emulated(tag)
     try:
         recorder = _Recorder(connection)
-        write_tag(cast(TagLink, recorder), blob)
+        write_tag(cast(TagLink, recorder), blob, open_record=True)
     finally:
         connection.close()
     return tag, recorder.writes

@@ -27,6 +27,12 @@ def test_the_benchmark_measures_each_tap_and_request() -> None:
         assert len(bench.tap_in_process(make(), verifier, 3)) == 3
         assert len(bench.tap_through_loop(make(), verifier, 3)) == 3  # one arrival per tap
         assert len(bench.tap_through_service(make(), verifier, 2)) == 2
+    field, face = bench.sealed_ntag215(issuer)
+    assert len(bench.sealed_in_process(field, verifier, face, 2)) == 2
+    assert len(bench.sealed_through_loop(field, verifier, face, 3)) == 3  # valid reads only
+    field, city, terminal = bench.gen2_museum()
+    assert len(bench.gen2_in_process(field, city, terminal, 2)) == 2
+    assert len(bench.gen2_through_loop(field, city, terminal, 3)) == 3  # valid reads only
     text = qr.encode(issuer.issue(bench.CREDENTIAL))
     samples = bench.qr_through_service(verifier, text, 5)
     assert len(samples) == 5

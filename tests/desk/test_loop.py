@@ -17,7 +17,7 @@ from cityid_card.errors import Expired
 from cityid_card.iso7816.applet import CardApplication
 from cityid_card.iso7816.errors import BlankCard
 from cityid_card.iso7816.session import personalize
-from cityid_card.media import Authenticity, Link
+from cityid_card.media import Authenticity, Link, Verification
 from cityid_card.media.errors import NoReader
 from cityid_card.sim_io import card_in_file
 from cityid_card.type2 import NTAG213
@@ -128,7 +128,9 @@ def _written_tag(issuer: Issuer) -> EmulatedNtag:
     tag = EmulatedNtag(NTAG213)
     link = open_emulated(tag)
     assert isinstance(link, Type2Connection)
-    personalize_tag(link, issuer.key, sample_credential(name="Ana Rivera"), today=TODAY)
+    personalize_tag(
+        link, issuer.key, sample_credential(name="Ana Rivera"), today=TODAY, open_record=True
+    )
     return tag
 
 
@@ -146,7 +148,7 @@ def test_a_card_left_on_the_reader_is_verified_once(issuer: Issuer, tmp_path: Pa
     events = _run(issuer, f"sim:card:{state}", None, [lambda: None] * 20)
     assert _kinds(events) == ["valid"]
     arrival = events[0]
-    assert isinstance(arrival, Arrival) and arrival.result is not None
+    assert isinstance(arrival, Arrival) and isinstance(arrival.result, Verification)
     assert arrival.result.authenticity is Authenticity.CHIP_AUTHENTICATED
     assert arrival.result.credential.name == HOLDER
 
@@ -192,7 +194,7 @@ def test_nfc_tags_come_and_go(issuer: Issuer) -> None:
     events = _run(issuer, "field", field, steps)
     assert _kinds(events) == ["valid", "removal", "BlankTag", "removal", "valid", "removal"]
     arrival = events[0]
-    assert isinstance(arrival, Arrival) and arrival.result is not None
+    assert isinstance(arrival, Arrival) and isinstance(arrival.result, Verification)
     # Bound to the tag's UID; the emulator's originality key is not NXP's.
     assert arrival.result.authenticity is Authenticity.TAG_UID_BOUND
 
@@ -323,7 +325,7 @@ def test_an_iso_dep_card_through_the_sim_driver(issuer: Issuer, tmp_path: Path) 
     events = _run(issuer, f"sim:isodep:{state}", None, [lambda: None] * 10)
     assert _kinds(events) == ["valid"]
     arrival = events[0]
-    assert isinstance(arrival, Arrival) and arrival.result is not None
+    assert isinstance(arrival, Arrival) and isinstance(arrival.result, Verification)
     assert arrival.result.authenticity is Authenticity.CHIP_AUTHENTICATED
 
 

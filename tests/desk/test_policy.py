@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -13,15 +13,27 @@ from hypothesis import strategies as st
 
 from cityid_card import Credential, IssuerKey, TrustStore, verify
 from cityid_card.credential import MAX_DATE, MIN_DATE
-from cityid_card.desk import POLICIES, PolicyError, age_on, get_policy
+from cityid_card.desk import (
+    POLICIES,
+    CardResult,
+    PolicyError,
+    PolicyMismatch,
+    age_on,
+    get_policy,
+    policy_for_role,
+)
 from cityid_card.desk.policy import DEFAULT_AGE, FIELDS
 from cityid_card.errors import Expired, MalformedCredential
+from cityid_card.iso7816.gen2 import Disclosure, disclose
+from cityid_card.media import Authenticity, Facts
 from cityid_card.verifier import VerifiedCredential
 from tests.conftest import sample_credential
+from tests.gen2.helpers import CAN, make_city
+from tests.gen2.helpers import TODAY as GEN2_TODAY
 
 EXPECTED = {
-    "library": {"valid", "name", "expires"},
-    "museum": {"valid"},  # + pseudonym once a generation-2 card supplies one
+    "library": {"valid", "name", "expires"},  # + pseudonym from a generation-2 card
+    "museum": {"valid"},  # + pseudonym from a generation-2 card
     "transit": {"valid"},
     "age-check": {"valid", "age_over_21"},
     "benefits": {"valid", "name", "date_of_birth", "gender", "expires"},
@@ -29,12 +41,36 @@ EXPECTED = {
 TODAY = date(2027, 6, 1)
 
 
-@dataclass(frozen=True)
-class _Gen2Result:
-    """A result as a generation-2 chip card will hand it: with a venue pseudonym."""
+#: What each role's terminal is granted by a generation-2 card (cityid_card.eac.cvc).
+GRANTS = {
+    "library": frozenset({"name", "expires", "pseudonym"}),
+    "transit": frozenset({"pseudonym"}),
+    "museum": frozenset({"pseudonym"}),
+    "age-check": frozenset({"age"}),
+    "benefits": frozenset({"name", "date_of_birth", "gender", "expires"}),
+}
 
-    credential: Credential
-    pseudonym: bytes
+
+def _disclosure(credential: Credential, role: str, pseudonym: bytes, today: date) -> Disclosure:
+    """What a generation-2 card holding ``credential``'s data tells a ``role`` terminal."""
+    granted = GRANTS[role]
+    age = 21 if role == "age-check" else None
+    return Disclosure(
+        role=role,
+        valid=True,
+        authenticity=Authenticity.CHIP_AUTHENTICATED,
+        facts=Facts("chip_card"),
+        issuer="CHI-2026-1",
+        today=today,
+        name=credential.name if "name" in granted else None,
+        date_of_birth=credential.date_of_birth if "date_of_birth" in granted else None,
+        gender=credential.gender if "gender" in granted else None,
+        expires=credential.expires if "expires" in granted else None,
+        pseudonym=pseudonym if "pseudonym" in granted else None,
+        age=age,
+        age_over=None if age is None else age_on(credential.date_of_birth, today) >= age,
+        granted=granted,
+    )
 
 
 def _result(credential: Credential) -> VerifiedCredential:
@@ -65,14 +101,62 @@ def test_library_and_benefits_values() -> None:
     }
 
 
-def test_museum_shows_a_generation_2_pseudonym_in_hex_and_nothing_else() -> None:
-    result = _Gen2Result(sample_credential(), bytes(range(16)))
-    assert get_policy("museum").show(result, TODAY) == {
+def test_a_generation_2_card_shows_what_the_policy_allows_of_what_the_chip_granted() -> None:
+    credential = sample_credential(gender="X")
+    pseudonym = bytes(range(16))
+    museum = _disclosure(credential, "museum", pseudonym, TODAY)
+    assert get_policy("museum").show(museum, TODAY) == {"valid": True, "pseudonym": pseudonym.hex()}
+    assert get_policy("transit").show(museum, TODAY) == {"valid": True}
+    # Benefits may show the name, but a museum terminal was never told it.
+    assert get_policy("benefits").show(museum, TODAY) == {"valid": True}
+    library = _disclosure(credential, "library", pseudonym, TODAY)
+    assert get_policy("library").show(library, TODAY) == {
         "valid": True,
-        "pseudonym": bytes(range(16)).hex(),
+        "name": "Ana Sofia Rivera Delgado",
+        "expires": "2031-11-20",
+        "pseudonym": pseudonym.hex(),
     }
-    # The library policy has no pseudonym, even when the card supplies one.
-    assert "pseudonym" not in get_policy("library").show(result, TODAY)
+    age = _disclosure(credential, "age-check", pseudonym, TODAY)
+    assert get_policy("age-check").show(age, TODAY) == {"valid": True, "age_over_21": True}
+    # The chip answered about 21 only: an 18 question has no answer.
+    assert get_policy("age-check:18").show(age, TODAY) == {"valid": True, "age_over_18": None}
+
+
+def test_a_generation_2_card_not_valid_today_is_a_rejection() -> None:
+    museum = replace(
+        _disclosure(sample_credential(), "museum", bytes(8), TODAY),
+        valid=False,
+        valid_on_date=False,
+    )
+    assert get_policy("museum").show(museum, TODAY) == {"valid": False, "error": "Expired"}
+
+
+def test_every_role_of_a_real_generation_2_card_through_its_policy() -> None:
+    city = make_city()
+    for role in GRANTS:
+        access = city.terminal(role)
+        result = disclose(city.card(), access, CAN, today=GEN2_TODAY, trust=city.trust)
+        shown = policy_for_role(role, access.age).show(result, GEN2_TODAY)
+        expected = EXPECTED[role] | ({"pseudonym"} if role in ("library", "museum") else set())
+        assert set(shown) == expected, role
+        assert shown["valid"] is True
+        if "pseudonym" in shown:
+            assert result.pseudonym is not None and shown["pseudonym"] == result.pseudonym.hex()
+
+
+def test_a_terminal_serves_only_its_own_policy() -> None:
+    assert policy_for_role("museum", None).name == "museum"
+    assert policy_for_role("age-check", 18).min_age == 18
+    assert policy_for_role("age-check", 18, "age-check:18").min_age == 18
+    for role, age, spec in [
+        ("museum", None, "benefits"),
+        ("library", None, "museum"),
+        ("age-check", 18, "age-check"),
+        ("age-check", 21, "age-check:18"),
+        ("transit", None, "age-check"),
+    ]:
+        with pytest.raises(PolicyMismatch):
+            policy_for_role(role, age, spec)
 
 
 def test_age_check_default_and_explicit_age() -> None:
@@ -184,17 +268,24 @@ _SPECS = st.sampled_from(POLICIES) | st.integers(1, 150).map(lambda n: f"age-che
 @given(
     credential=_credentials(),
     spec=_SPECS,
-    pseudonym=st.none() | st.binary(min_size=8, max_size=32),
+    role=st.none() | st.sampled_from(sorted(GRANTS)),
+    pseudonym=st.binary(min_size=8, max_size=32),
     today=_DATES,
 )
 def test_no_policy_ever_leaks_a_field_it_does_not_allow(
-    credential: Credential, spec: str, pseudonym: bytes | None, today: date
+    credential: Credential, spec: str, role: str | None, pseudonym: bytes, today: date
 ) -> None:
     policy = get_policy(spec)
-    result = _result(credential) if pseudonym is None else _Gen2Result(credential, pseudonym)
+    result: CardResult = (
+        _result(credential) if role is None else _disclosure(credential, role, pseudonym, today)
+    )
     shown = policy.show(result, today)
+    granted = FIELDS if role is None else GRANTS[role]
     assert set(shown) <= policy.keys
-    assert set(shown) - {"pseudonym"} == policy.keys - {"pseudonym"}
+    assert set(shown) - FIELDS == policy.keys - FIELDS
+    assert set(shown) & FIELDS == policy.fields & granted - (
+        {"pseudonym"} if role is None else set()
+    )
     assert policy.fields <= FIELDS
     assert "status_index" not in policy.keys
     # No value of a field the policy does not allow appears as any value it returns.
@@ -203,10 +294,10 @@ def test_no_policy_ever_leaks_a_field_it_does_not_allow(
         "date_of_birth": credential.date_of_birth.isoformat(),
         "gender": credential.gender,
         "expires": credential.expires.isoformat(),
-        "pseudonym": None if pseudonym is None else pseudonym.hex(),
+        "pseudonym": pseudonym.hex(),
     }
     values = {json.dumps(value) for value in shown.values()}
-    allowed = {json.dumps(hidden[label]) for label in policy.fields}
+    allowed = {json.dumps(hidden[label]) for label in policy.fields & granted}
     for label, value in hidden.items():
         if label not in policy.fields and value is not None and json.dumps(value) not in allowed:
             assert json.dumps(value) not in values

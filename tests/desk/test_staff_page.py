@@ -30,10 +30,19 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from cityid_card import sign_status_list
+from cityid_card import qr, sign_status_list
+from cityid_card.desk import FaceBox, event_json, watch
 from cityid_card.status import StatusListToken, StatusRegistry
+from tests.conftest import run_cli
+from tests.gen2.test_cli import city, personalize
 
-from .conftest import HOLDER, Issuer, LiveServer, desk_config
+from .conftest import DESK_NOW, HOLDER, Issuer, LiveServer, desk_config
+from .test_loop import Field
+from .test_loop_sealed import sealed_tag
+from .test_service_gen2 import CAN as GEN2_CAN
+from .test_service_gen2 import gen2_server
+
+__all__ = ["city"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -428,6 +437,84 @@ def test_axe_finds_no_wcag_aa_violation(
             "faint.textContent = 'faint'; faint.style.color = '#aaa'; main.append(faint);"
         )
         assert {v["id"] for v in _axe_violations(browser)} >= {"label", "color-contrast"}
+    finally:
+        browser.get("about:blank")
+        live.stop()
+
+
+def test_a_generation_2_card_face_scan_shows_the_museum_pseudonym(
+    browser: WebDriver, city: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real reader loop on an emulated generation-2 card, the CAN scanned into the page."""
+    reader = f"sim:card:{tmp_path / 'card.json'}"
+    assert run_cli(capsys, *personalize(city, reader, "--can", GEN2_CAN))[0] == 0
+    live = gen2_server(city, reader, "museum")
+    try:
+        browser.get(f"http://{live.host}/")
+        # The card is on the reader before its face was scanned: the page asks for it.
+        _wait(browser, lambda d: "SCAN THE CARD FACE" in d.find_element(By.ID, "result").text)
+        _scan(browser, "CIDC1:000000")  # another card's face: the chip says no
+        _wait(browser, lambda d: _state(d) == "invalid")
+        assert "(WrongCan)" in browser.find_element(By.ID, "result").text
+        _scan(browser, qr.encode_can(GEN2_CAN))
+        _wait(browser, lambda d: _state(d) == "valid")
+        result = browser.find_element(By.ID, "result")
+        terms = [e.text for e in result.find_elements(By.CSS_SELECTOR, "dt")]
+        values = [e.text for e in result.find_elements(By.CSS_SELECTOR, "dd")]
+        assert terms == ["Pseudonym"] and len(values[0]) == 64
+        int(values[0], 16)
+        assert "Ana" not in result.text and GEN2_CAN not in result.text
+        assert _nearest(_dominant_colour(browser)) == "valid"
+    finally:
+        browser.get("about:blank")
+        live.stop()
+
+
+def test_a_sealed_tag_face_scan_then_the_tap_shows_the_name_under_the_library_policy(
+    browser: WebDriver, issuer: Issuer
+) -> None:
+    """The real reader loop, the tag (NTAG215 under nfcpy) tapped after its face is scanned."""
+    field = Field()
+    tag, face = sealed_tag(issuer)
+    faces = FaceBox()
+    config = desk_config(issuer, "library", faces=faces)
+
+    def reader(stop: threading.Event) -> Iterator[dict[str, Any]]:
+        for event in watch(
+            "field", config.verifier, faces=faces, interval=0.02, stop=stop, driver=field
+        ):
+            yield event_json(event, config.policy, DESK_NOW.date())
+
+    config.events = reader
+    live = LiveServer(config).start()
+    try:
+        browser.get(f"http://{live.host}/")
+        _wait(
+            browser, lambda d: "Waiting for a card" in d.find_element(By.ID, "reader-status").text
+        )
+        _scan(browser, "CIDS1:ABC")  # a damaged code: refused, nothing armed
+        _wait(browser, lambda d: "(NotASealKey)" in d.find_element(By.ID, "result").text)
+        _scan(browser, face)
+        _wait(browser, lambda d: "TAP THE TAG" in d.find_element(By.ID, "result").text)
+        assert faces.armed and browser.find_element(By.ID, "scan").get_attribute("value") == ""
+        field.put(tag)
+        _wait(browser, lambda d: _state(d) == "valid")
+        result = browser.find_element(By.ID, "result")
+        terms = [e.text for e in result.find_elements(By.CSS_SELECTOR, "dt")]
+        values = [e.text for e in result.find_elements(By.CSS_SELECTOR, "dd")]
+        assert dict(zip(terms, values, strict=True)) == {
+            "Name": HOLDER,
+            "Valid through": "2031-11-20",
+        }
+        assert "1990" not in result.text and "card reader" in result.text
+        assert _nearest(_dominant_colour(browser)) == "valid"
+        # Taken off and tapped again without a scan: the page asks for the card face.
+        field.take()
+        _wait(browser, lambda d: "taken off" in d.find_element(By.ID, "reader-status").text)
+        field.put(tag)
+        _wait(browser, lambda d: "SCAN THE CARD FACE" in d.find_element(By.ID, "result").text)
+        assert "sealed" in browser.find_element(By.ID, "result-detail").text
+        assert HOLDER not in browser.find_element(By.ID, "result").text
     finally:
         browser.get("about:blank")
         live.stop()

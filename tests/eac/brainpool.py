@@ -1,9 +1,11 @@
 """brainpoolP256r1 for the BSI worked example, with python-ecdsa's arithmetic (tests only).
 
-The profile's curve is P-256, whose arithmetic comes from pycryptodome; the worked
-example of BSI (carried in OpenPACE's src/eactest.c) is on brainpoolP256r1 (RFC 5639),
-which pycryptodome does not implement. The library's functions take any
-:class:`~cityid_card.eac.curve.Curve`, so the known-answer tests run them on this one.
+The profile's curve is P-256, whose arithmetic comes from OpenSSL's EC_POINT (the C
+extension) or pycryptodome (the pure-Python twin); the worked example of BSI (carried in
+OpenPACE's src/eactest.c) is on brainpoolP256r1 (RFC 5639), which pycryptodome does not
+implement. The library's functions take any :class:`~cityid_card.eac.curve.Curve`, so
+the known-answer tests run them on this one, with python-ecdsa's arithmetic here and
+with OpenSSL's (``Curve.with_arithmetic("c")``).
 """
 
 from __future__ import annotations

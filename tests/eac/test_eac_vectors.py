@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from cityid_card.eac import P256, SessionKeys, ca, cvc, kdf, pace, ri, sm, ta, tlv
+from cityid_card.eac import P256, Curve, SessionKeys, ca, cvc, kdf, pace, ri, sm, ta, tlv
 from cityid_card.eac.security_infos import CardAccess
 from tests.conftest import VECTORS, load_generator
 
@@ -38,24 +38,24 @@ def test_ef_card_access() -> None:
     assert CardAccess.decode(b(V["ef_card_access"])) == CardAccess()
 
 
-def test_pace_values() -> None:
+def test_pace_values(p256: Curve) -> None:
     p = V["pace"]
     assert kdf.kdf_pi(p["can"]) == b(p["k_pi"])
     assert pace.decrypt_nonce(p["can"], b(p["encrypted_nonce"])) == b(p["nonce"])
-    assert P256.public_key(n(p["terminal_mapping_private"])) == b(p["terminal_mapping_public"])
-    assert P256.public_key(n(p["card_mapping_private"])) == b(p["card_mapping_public"])
-    h = P256.multiply(
-        P256.decode_point(b(p["card_mapping_public"])), n(p["terminal_mapping_private"])
+    assert p256.public_key(n(p["terminal_mapping_private"])) == b(p["terminal_mapping_public"])
+    assert p256.public_key(n(p["card_mapping_private"])) == b(p["card_mapping_public"])
+    h = p256.multiply(
+        p256.decode_point(b(p["card_mapping_public"])), n(p["terminal_mapping_private"])
     )
-    assert P256.encode_point(h) == b(p["mapping_point_h"])
-    g = P256.add(P256.decode_point(P256.public_key(n(p["nonce"]))), h)
-    assert P256.encode_point(g) == b(p["mapped_generator"])
+    assert p256.encode_point(h) == b(p["mapping_point_h"])
+    g = p256.add(p256.decode_point(p256.public_key(n(p["nonce"]))), h)
+    assert p256.encode_point(g) == b(p["mapped_generator"])
     for side in ("terminal", "card"):
         public = pace.public_key_on(
-            P256, b(p["mapped_generator"]), n(p[f"{side}_ephemeral_private"])
+            p256, b(p["mapped_generator"]), n(p[f"{side}_ephemeral_private"])
         )
         assert public == b(p[f"{side}_ephemeral_public"])
-    shared = P256.ecdh_x(n(p["card_ephemeral_private"]), b(p["terminal_ephemeral_public"]))
+    shared = p256.ecdh_x(n(p["card_ephemeral_private"]), b(p["terminal_ephemeral_public"]))
     assert shared == b(p["shared_secret"])
     keys = pace.session_keys(shared)
     assert (keys.enc, keys.mac) == (b(p["k_enc"]), b(p["k_mac"]))

@@ -1,4 +1,7 @@
-"""PACE on P-256: whole runs of the library's terminal against its card, and bad input."""
+"""PACE on P-256: whole runs of the library's terminal against its card, and bad input.
+
+The tests that take ``p256`` run on each point arithmetic (tests/eac/conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cityid_card.eac import P256, AuthenticationFailed, EacEncodingError, InvalidPoint, pace
+from cityid_card.eac import (
+    P256,
+    AuthenticationFailed,
+    Curve,
+    EacEncodingError,
+    InvalidPoint,
+    pace,
+)
 from tests.eac.flows import Randomness, has_leading_zero_coordinate, run_pace
 
 RUNS = 10_000
@@ -19,8 +29,8 @@ def random_can(rng: random.Random) -> str:
     return f"{rng.randrange(1_000_000):06d}"
 
 
-def test_a_run_agrees_on_keys_and_exchanges_the_icao_data_objects() -> None:
-    t = run_pace("123456", "123456", Randomness.draw(random.Random(1)))
+def test_a_run_agrees_on_keys_and_exchanges_the_icao_data_objects(p256: Curve) -> None:
+    t = run_pace("123456", "123456", Randomness.draw(random.Random(1)), p256)
     assert t.terminal_keys == t.card_keys
     assert [m[:3] for m in t.messages[1:]] == [
         b"\x7c\x12\x80",
@@ -34,13 +44,14 @@ def test_a_run_agrees_on_keys_and_exchanges_the_icao_data_objects() -> None:
     assert t.messages[0] == b"\x7c\x00"
 
 
-def test_a_wrong_can_fails_at_the_cards_token_check() -> None:
+def test_a_wrong_can_fails_at_the_cards_token_check(p256: Curve) -> None:
     with pytest.raises(AuthenticationFailed):
-        run_pace("123456", "654321", Randomness.draw(random.Random(2)))
+        run_pace("123456", "654321", Randomness.draw(random.Random(2)), p256)
 
 
 def test_ten_thousand_runs_with_random_cans_and_keys() -> None:
-    """10,000 runs (about 20 s): zero failures, and leading-zero coordinates among them."""
+    """10,000 runs on the default arithmetic: zero failures, and leading-zero coordinates
+    among them (the other tests here run on both arithmetics)."""
     rng = random.Random(20261205)
     leading_zero_runs = failures = 0
     start = time.perf_counter()
@@ -62,14 +73,14 @@ def test_ten_thousand_runs_with_random_cans_and_keys() -> None:
     )
 
 
-def test_a_leading_zero_x_keeps_its_32_bytes() -> None:
-    private = next(k for k in range(1, 100_000) if P256.public_key(k)[1] == 0)
-    public = P256.public_key(private)
+def test_a_leading_zero_x_keeps_its_32_bytes(p256: Curve) -> None:
+    private = next(k for k in range(1, 100_000) if p256.public_key(k)[1] == 0)
+    public = p256.public_key(private)
     assert len(public) == 65 and public[1] == 0
     rng = random.Random(3)
     r = Randomness.draw(rng)
     t = run_pace(
-        "000000", "000000", Randomness(r.nonce, private, r.map_picc, r.eph_pcd, r.eph_picc)
+        "000000", "000000", Randomness(r.nonce, private, r.map_picc, r.eph_pcd, r.eph_picc), p256
     )
     assert t.points[0] == public
     assert t.terminal_keys == t.card_keys
@@ -87,25 +98,25 @@ def test_a_leading_zero_x_keeps_its_32_bytes() -> None:
         P256.public_key(5)[:-1] + bytes([P256.public_key(5)[-1] ^ 1]),
     ],
 )
-def test_points_off_the_curve_are_rejected(bad: bytes) -> None:
+def test_points_off_the_curve_are_rejected(bad: bytes, p256: Curve) -> None:
     with pytest.raises(InvalidPoint):
-        pace.map_generator(P256, bytes(16), 7, bad)
+        pace.map_generator(p256, bytes(16), 7, bad)
     with pytest.raises(InvalidPoint):
-        pace.shared_secret(P256, 7, P256.public_key(7), bad)
+        pace.shared_secret(p256, 7, p256.public_key(7), bad)
 
 
-def test_the_peer_echoing_our_own_key_is_rejected() -> None:
-    own = P256.public_key(9)
+def test_the_peer_echoing_our_own_key_is_rejected(p256: Curve) -> None:
+    own = p256.public_key(9)
     with pytest.raises(InvalidPoint):
-        pace.shared_secret(P256, 9, own, own)
+        pace.shared_secret(p256, 9, own, own)
 
 
-def test_a_mapping_that_gives_the_identity_is_rejected() -> None:
+def test_a_mapping_that_gives_the_identity_is_rejected(p256: Curve) -> None:
     # H = -s*G makes s*G + H the identity: a malicious peer cannot force that unnoticed.
     s = int.from_bytes(b"\x01" * 16, "big")
-    minus_sg = P256.encode_point(P256.multiply(P256.generator, P256.n - s))
+    minus_sg = p256.encode_point(p256.multiply(p256.generator, p256.n - s))
     with pytest.raises(InvalidPoint):
-        pace.map_generator(P256, b"\x01" * 16, 1, minus_sg)
+        pace.map_generator(p256, b"\x01" * 16, 1, minus_sg)
 
 
 @pytest.mark.parametrize("scalar", [0, P256.n, -1])
@@ -142,9 +153,9 @@ def test_mse_set_at_and_dynamic_authentication_data() -> None:
 
 
 @pytest.mark.parametrize("edge", [1, 2, P256.n - 1, P256.n - 2])
-def test_edge_private_keys_run(edge: int) -> None:
+def test_edge_private_keys_run(edge: int, p256: Curve) -> None:
     nonce = random.Random(edge % 1000).randbytes(16)
-    t = run_pace("123456", "123456", Randomness(nonce, edge, P256.n - edge, edge, 7))
+    t = run_pace("123456", "123456", Randomness(nonce, edge, p256.n - edge, edge, 7), p256)
     assert t.terminal_keys == t.card_keys
 
 
@@ -167,13 +178,13 @@ def test_the_last_answer_may_name_the_trust_points() -> None:
     seed=st.integers(0, 2**32),
 )
 def test_property_pace_agrees_exactly_when_the_cans_match(
-    terminal_can: str, other_can: str, same: bool, seed: int
+    p256: Curve, terminal_can: str, other_can: str, same: bool, seed: int
 ) -> None:
     card_can = terminal_can if same else other_can
     r = Randomness.draw(random.Random(seed))
     if terminal_can == card_can:
-        t = run_pace(terminal_can, card_can, r)
+        t = run_pace(terminal_can, card_can, r, p256)
         assert t.terminal_keys == t.card_keys
     else:
         with pytest.raises(AuthenticationFailed):
-            run_pace(terminal_can, card_can, r)
+            run_pace(terminal_can, card_can, r, p256)

@@ -8,10 +8,22 @@ from __future__ import annotations
 
 import pytest
 
-from tests.eac.conftest import cvc_tools, openpace
+from cityid_card.eac import P256
+from cityid_card.iso7816.gen2 import card, terminal
+from tests.eac.conftest import ARITHMETICS, cvc_tools, openpace, with_arithmetic
 from tests.gen2.helpers import City, make_city
 
-__all__ = ["city", "cvc_tools", "openpace"]
+__all__ = ["arithmetic", "city", "cvc_tools", "openpace"]
+
+
+@pytest.fixture(params=ARITHMETICS)
+def arithmetic(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The card's and the terminal's PACE on each point arithmetic, for one test (the
+    two modules of the package whose PACE steps do point arithmetic)."""
+    curve = with_arithmetic(P256, str(request.param))
+    for module in (card, terminal):
+        monkeypatch.setattr(module, "P256", curve)
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")

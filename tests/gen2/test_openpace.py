@@ -2,7 +2,8 @@
 
 OpenPACE's terminal runs PACE against the card emulator (``Gen2Application.process``),
 then sends a command protected with OpenPACE's secure messaging; the project's
-terminal session runs PACE against OpenPACE's card side behind an APDU processor.
+terminal session runs PACE against OpenPACE's card side behind an APDU processor. Both
+on each point arithmetic of PACE (the ``arithmetic`` fixture).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def _answer(card: object, apdu: bytes, tag: int | None) -> bytes:
 
 
 def test_openpace_terminal_runs_pace_and_secure_messaging_with_the_card(
-    openpace: OpenPace, city: City
+    arithmetic: str, openpace: OpenPace, city: City
 ) -> None:
     for can in ("500540", "000000", "987654"):
         connection = city.card(can=can)
@@ -112,7 +113,9 @@ class _OpenPaceCard:
         return ga((0x86, party.token(self.peer))), 0x9000  # type: ignore[attr-defined]
 
 
-def test_the_terminal_session_runs_pace_against_openpaces_card(openpace: OpenPace) -> None:
+def test_the_terminal_session_runs_pace_against_openpaces_card(
+    arithmetic: str, openpace: OpenPace
+) -> None:
     rng = random.Random(21)
     for _ in range(50):
         can = f"{rng.randrange(10**6):06d}"

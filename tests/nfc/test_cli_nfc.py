@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -178,12 +179,32 @@ def test_readers_lists_the_nfc_emulators(capsys: pytest.CaptureFixture[str]) -> 
     assert "nfc" in json.loads(out)["drivers"]
 
 
-def test_demo_writes_and_reads_an_emulated_ntag213(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_seals_an_emulated_ntag215_and_opens_it_with_the_face_key(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     status, out, _ = run(capsys, "demo", "--json")
     tag = json.loads(out)["nfc_tag"]
     assert status == 0
-    assert (tag["reader"], tag["authenticity"], tag["frames_read"]) == (
+    assert (tag["reader"], tag["sealed"], tag["record_bytes"]) == ("sim:ntag215", True, 272)
+    assert (tag["tap_alone"], tag["authenticity"]) == ("SealedTag", "tag_uid_bound")
+    assert tag["copy"] == "rejected: TagUidMismatch"
+    assert tag["qr_characters"] > 200 and tag["pages_written"] == 69
+    status, out, _ = run(capsys, "demo")
+    assert "== NFC tag: an emulated NXP NTAG215 under nfcpy (sim:ntag215" in out
+    assert "a tap alone -> SealedTag: the tag's UID " in out and "no personal byte" in out
+    assert "the sealed record copied to another tag -> rejected: TagUidMismatch" in out
+    assert "OPEN record" not in out
+
+
+def test_demo_writes_and_reads_an_emulated_ntag213_with_the_open_record(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, _ = run(capsys, "demo", "--open-record", "--json")
+    tag = json.loads(out)["nfc_tag"]
+    assert status == 0
+    assert (tag["reader"], tag["sealed"], tag["authenticity"], tag["frames_read"]) == (
         "sim:ntag213",
+        False,
         "signature_only",
         1,
     )
@@ -192,8 +213,9 @@ def test_demo_writes_and_reads_an_emulated_ntag213(capsys: pytest.CaptureFixture
         "tag_uid_bound",
         "rejected: TagUidMismatch",
     )
-    status, out, _ = run(capsys, "demo")
+    status, out, _ = run(capsys, "demo", "--open-record")
     assert "== NFC tag: an emulated NXP NTAG213 under nfcpy" in out
+    assert "OPEN record (--open-record): it gives away the holder's name, date of birth" in out
     assert "read and verified in 1 frame after activation" in out
 
 
@@ -278,7 +300,41 @@ def test_personalize_seals_a_tag_and_verify_opens_it_with_the_face_qr_code(
     status, out, err = run(capsys, "verify", "--reader", reader, "--trust", trust)
     assert (status, out) == (2, "") and "(SealedTag)" in err and "Ana" not in err
     status, out, err = run(capsys, "read", "--reader", reader)
-    assert status == 2 and "(SealedTag)" in err
+    assert (status, err) == (1, "")
+    assert out == (
+        f"the NTAG215 in {reader} holds a SEALED credential: a tap alone reads no personal "
+        "byte\nto read it: the card face's QR code opens it: --seal-key-from-qr TEXT (- reads "
+        "a scan from standard input), or --seal-key FILE (the key file personalize or write "
+        "saved)\n"
+    )
+    status, out, _ = run(capsys, "read", "--reader", reader, "--json")
+    assert (status, json.loads(out)) == (1, {
+        "medium": "nfc_tag", "reader": reader, "product": "NTAG215", "locked": None,
+        "originality": None, "sealed": True, "verified": False, "bytes": None,
+    })  # fmt: skip
+    # read opens it with the face's QR code (typed, or scanned into standard input) or
+    # with the key file
+    read_out = ["read", "--reader", reader, "--out", str(issued / "r.cbor"), "--force"]
+    status, out, _ = run(capsys, *read_out, "--seal-key-from-qr", qr.encode_sealed(blob, key))
+    assert status == 0 and out.startswith("read ") and "UNVERIFIED" in out
+    assert (issued / "r.cbor").read_bytes() == blob
+    monkeypatch.setattr("sys.stdin", io.StringIO(qr.encode_sealed(blob, key) + "\n"))
+    status, out, _ = run(capsys, "read", "--reader", reader, "--seal-key-from-qr", "-", "--json")
+    assert status == 0 and json.loads(out)["bytes"] == len(blob)
+    status, out, _ = run(capsys, "read", "--reader", reader, "--seal-key", str(key_file))
+    assert status == 0 and f"read {len(blob)} bytes" in out
+    status, _, err = run(capsys, "read", "--reader", reader, "--seal-key-from-qr",
+                         qr.encode_sealed(blob, bytes(16)))  # fmt: skip
+    assert status == 2 and "(SealError)" in err and "Ana" not in err
+    status, _, err = run(capsys, "read", "--reader", "sim:card", "--seal-key", str(key_file))
+    assert status == 2 and "are for NFC tags, not this medium" in err
+    with pytest.raises(SystemExit):  # one key or the other
+        run(capsys, "verify", "--reader", reader, "--trust", trust, "--seal-key",
+            str(key_file), "--seal-key-from-qr", "-")  # fmt: skip
+    assert "not allowed with argument --seal-key" in capsys.readouterr().err
+    status, out, _ = run(capsys, "verify", "--reader", reader, "--trust", trust, "--seal-key",
+                         str(key_file))  # fmt: skip
+    assert status == 0 and out.startswith("VALID")
     # with the face's QR code
     text = qr.encode_sealed(blob, key)
     verify = ["verify", "--reader", reader, "--trust", trust]
@@ -311,3 +367,81 @@ def test_personalize_seals_a_tag_and_verify_opens_it_with_the_face_qr_code(
     status, _, err = run(capsys, "write", "--reader", "sim:isodep", str(issued / "c.cbor"),
                          "--open-record")  # fmt: skip
     assert status == 2 and "are for NFC tags, not this medium" in err
+
+
+def _sim_tags(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], dict[str, Any]]:
+    """Every tag the sim: readers open from now on, and the fault to break the next one."""
+    from cityid_card_nfc import sim
+
+    opened: list[Any] = []
+    next_fault: dict[str, Any] = {}
+    emulator = sim.NfcSimDriver._emulator
+
+    def breaking(self: Any, target: str) -> Any:
+        tag = emulator(self, target)
+        opened.append(tag)
+        fault = next_fault.pop("fault", None)
+        if fault is not None:
+            fault(tag)
+        return tag
+
+    monkeypatch.setattr(sim.NfcSimDriver, "_emulator", breaking)
+    return opened, next_fault
+
+
+def _remove_at_write(index: int) -> Any:
+    """A fault: the tag leaves the field at its ``index``-th WRITE (the stage by turns)."""
+    return lambda tag: tag.remove_at_write(index, ("before", "during", "after")[index % 3])
+
+
+def _refuse_write(index: int) -> Any:
+    """A fault: the tag NAKs its ``index``-th WRITE (it refuses the page)."""
+
+    def fault(tag: Any) -> None:
+        writes = iter(range(10**6))
+
+        def answer(frame: bytes) -> bytes | None:
+            return b"\x00" if frame[0] == 0xA2 and next(writes) == index else None
+
+        tag.fault = answer
+
+    return fault
+
+
+@pytest.mark.parametrize("command", ["personalize", "write"])
+def test_a_sealed_write_that_fails_at_any_step_leaves_no_key_file(
+    issued: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    opened, next_fault = _sim_tags(monkeypatch)
+    key_file = issued / "tag.key"
+    if command == "personalize":
+        argv = ["personalize", "--key", str(issued / "issuer.pem"), *HOLDER]
+        argv += ["--status-index", "9"]
+    else:
+        argv = ["write", str(issued / "c.cbor"), "--trust", str(issued / "trust.json")]
+    argv += ["--seal-key", str(key_file), "--lock"]
+    status, _, err = run(capsys, *argv, "--reader", "sim:ntag215")  # counts the writes
+    assert status == 0, err
+    writes = opened[-1].writes
+    assert writes > 60 and key_file.exists()
+    key_file.unlink()
+    faults = [_remove_at_write(index) for index in range(writes)]
+    faults += [_refuse_write(index) for index in range(0, writes, 5)]
+    for number, fault in enumerate(faults):
+        next_fault["fault"] = fault
+        status, out, err = run(capsys, *argv, "--reader", "sim:ntag215")
+        assert status != 0 and out == "", number
+        assert "TagRemoved" in err or "TagWriteError" in err, (number, err)
+        assert not key_file.exists(), number
+    # A tag too small for a sealed record: refused before it is written, no key left.
+    status, _, err = run(capsys, *argv, "--reader", "sim:ntag213")
+    assert status == 2 and "(TagCapacityError)" in err and not key_file.exists()
+    assert opened[-1].writes == 0
+    # With --force over an older key file, a failed write puts that file back.
+    key_file.write_text("older key file\n")
+    next_fault["fault"] = faults[10]
+    status, _, err = run(capsys, *argv, "--reader", "sim:ntag215", "--force")
+    assert status != 0 and key_file.read_text() == "older key file\n"

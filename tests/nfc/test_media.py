@@ -38,6 +38,7 @@ class _WalletLink:
 
 class _Wallet:
     kind = "wallet"
+    seals = False
 
     def __init__(self, link: _WalletLink) -> None:
         self.link = link
@@ -45,10 +46,19 @@ class _Wallet:
     def facts(self) -> Facts:
         return Facts(self.kind, reader=self.link.reader)
 
-    def read(self) -> Reading:
+    def read(self, *, seal_key: bytes | None = None) -> Reading:
         raise NotImplementedError
 
-    def verify(self, verifier: TrustStore | Verifier, now: datetime | date) -> Verification:
+    def verify(
+        self,
+        verifier: TrustStore | Verifier,
+        now: datetime | date,
+        *,
+        seal_key: bytes | None = None,
+    ) -> Verification:
+        raise NotImplementedError
+
+    def check_fits(self, credential_size: int, *, sealed: bool) -> None:
         raise NotImplementedError
 
     def check_blank(self) -> None:
@@ -58,7 +68,14 @@ class _Wallet:
         return True
 
     def personalise(
-        self, issuer: IssuerKey, credential: Credential, *, lock: bool, today: date
+        self,
+        issuer: IssuerKey,
+        credential: Credential,
+        *,
+        lock: bool,
+        today: date,
+        seal_key: bytes | None = None,
+        open_record: bool = False,
     ) -> Personalised:
         raise NotImplementedError
 
@@ -70,6 +87,8 @@ class _Wallet:
         lock: bool = False,
         verifier: TrustStore | Verifier | None = None,
         now: datetime | date | None = None,
+        seal_key: bytes | None = None,
+        open_record: bool = False,
     ) -> Written:
         raise NotImplementedError
 
@@ -107,13 +126,15 @@ def test_an_nfc_reader_stays_open_between_taps(es256: IssuerKey) -> None:
         frontend = reader.frontend
         tap = reader.open_connection(kind=media.TYPE2, timeout=0)
         assert isinstance(tap, Type2Connection)
-        write_tag(tap, es256.issue(sample_credential()))
+        write_tag(tap, es256.issue(sample_credential()), open_record=True)
         tap.close()
         assert reader.frontend.device is not None  # closing a tap leaves the reader open
         second = EmulatedNtag(type2.NTAG215)
         other = emulated_reader(second).open_connection(kind=media.TYPE2, timeout=0)
         assert isinstance(other, Type2Connection)
-        write_tag(other, es256.issue(sample_credential(name="Bea Quinta Plimsoll Ruiz")))
+        write_tag(
+            other, es256.issue(sample_credential(name="Bea Quinta Plimsoll Ruiz")), open_record=True
+        )
         frontend.device.tag = second  # the next card presented to the same reader
         again = media.medium_for(reader.open_connection(timeout=0))
         assert again.verify(trust, TODAY).credential.name == "Bea Quinta Plimsoll Ruiz"
@@ -141,7 +162,7 @@ def test_open_reader_on_an_nfc_emulator_keeps_one_frontend_and_one_tag(es256: Is
     reader = open_reader("sim:ntag213")
     try:
         first = reader.open_connection(kind=media.TYPE2, timeout=0)
-        media.medium_for(first).write(es256.issue(sample_credential()))
+        media.medium_for(first).write(es256.issue(sample_credential()), open_record=True)
         first.close()
         second = reader.open_connection(kind=media.TYPE2, timeout=0)
         assert second.uid == first.uid  # the same tag, tapped again
@@ -151,3 +172,23 @@ def test_open_reader_on_an_nfc_emulator_keeps_one_frontend_and_one_tag(es256: Is
             reader.open_connection(kind=media.ISO7816, timeout=0)
     finally:
         reader.close()
+
+
+def test_whether_a_medium_seals_is_asked_of_the_medium_and_a_chip_card_refuses_a_seal_key(
+    es256: IssuerKey,
+) -> None:
+    """The CLI and the station ask ``medium.seals``; a seal key for a chip card is refused
+    by the card's medium itself, on every operation that takes one."""
+    trust = Trust([es256.public()])
+    with connect("sim:card") as link:
+        card = media.medium_for(link)
+        assert card.seals is False
+        card.check_fits(300, sealed=False)
+        with pytest.raises(UnsupportedMedium, match="chip card"):
+            card.check_fits(300, sealed=True)
+        with pytest.raises(UnsupportedMedium, match="chip card"):
+            card.read(seal_key=bytes(16))
+        with pytest.raises(UnsupportedMedium, match="chip card"):
+            card.verify(trust, TODAY, seal_key=bytes(16))
+    with connect("sim:ntag215") as link:
+        assert media.medium_for(link).seals is True

@@ -24,7 +24,7 @@ def test_write_verify_and_lock_a_tag_with_no_reader_library(es256: IssuerKey) ->
     link = EmulatedTagLink(tag)
     assert link.product is type2.NTAG215 and link.frames == 1  # GET_VERSION
     medium = media.medium_for(link)
-    done = medium.personalise(es256, sample_credential(), lock=True, today=TODAY)
+    done = medium.personalise(es256, sample_credential(), lock=True, today=TODAY, open_record=True)
     assert done.authenticity is Authenticity.TAG_UID_BOUND and done.locked
     again = NfcTag(EmulatedTagLink(tag), originality_keys=[TEST_ORIGINALITY_KEY])
     result = again.verify(trust, TODAY)
@@ -36,7 +36,7 @@ def test_write_verify_and_lock_a_tag_with_no_reader_library(es256: IssuerKey) ->
     session.read_lock_bytes()
     assert session.locked() is True
     with pytest.raises(TagLocked):
-        write_tag(EmulatedTagLink(tag), done.blob)
+        write_tag(EmulatedTagLink(tag), done.blob, open_record=True)
     generic = EmulatedTagLink(tag).read_generic(17, 35)  # READ, 16 bytes a frame
     assert len(generic) == 18 and generic[4:16] == b"cityid.org:c"
 
@@ -46,10 +46,10 @@ def test_a_tag_pulled_away_raises_tag_removed(es256: IssuerKey) -> None:
     blob = es256.issue(sample_credential())
     tag.remove_at_write(3, "before")
     with pytest.raises(TagRemoved):
-        write_tag(EmulatedTagLink(tag), blob)
+        write_tag(EmulatedTagLink(tag), blob, open_record=True)
     tag.insert()
     assert TagSession(EmulatedTagLink(tag)).contents().value == "blank"
-    write_tag(EmulatedTagLink(tag), blob)
+    write_tag(EmulatedTagLink(tag), blob, open_record=True)
     assert read_tag(EmulatedTagLink(tag))[0] == blob
 
 
@@ -61,7 +61,7 @@ def test_the_core_tag_stack_imports_no_nfcpy() -> None:
         "from tests.conftest import sample_credential, NOW\n"
         "key = IssuerKey.generate('ES256', kid='K')\n"
         "link = EmulatedTagLink(EmulatedNtag(type2.NTAG213))\n"
-        "media.medium_for(link).write(key.issue(sample_credential()))\n"
+        "media.medium_for(link).write(key.issue(sample_credential()), open_record=True)\n"
         "result = media.medium_for(link).verify(TrustStore([key.public()]), NOW.date())\n"
         "assert result.facts.exchanges == 1, result.facts\n"
         "print(sorted(m for m in sys.modules if m == 'nfc' or m.startswith('nfc.')))\n"

@@ -5,6 +5,8 @@ On the pure emulator (no nfcpy) and through nfcpy's own activation and transceiv
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,6 +17,7 @@ from cityid_card.type2 import ndef, seal
 from cityid_card.type2.emulator import TEST_ORIGINALITY_KEY, EmulatedNtag, EmulatedTagLink
 from cityid_card.type2.errors import (
     NotOurTag,
+    RecordChoiceError,
     SealedTag,
     SealError,
     TagCapacityError,
@@ -200,7 +203,7 @@ def test_a_sealed_credential_does_not_fit_an_ntag213(es256: IssuerKey, reference
     with pytest.raises(TagCapacityError, match="NTAG215 or NTAG216"):
         write_tag(EmulatedTagLink(tag), reference, seal_key=KEY)
     assert bytes(tag.memory) == factory  # refused before any write
-    write_tag(EmulatedTagLink(tag), reference)  # the open record fits, as before
+    write_tag(EmulatedTagLink(tag), reference, open_record=True)  # the open record fits, as before
 
 
 def test_rewriting_a_sealed_tag_needs_its_key_or_force(es256: IssuerKey) -> None:
@@ -214,7 +217,7 @@ def test_rewriting_a_sealed_tag_needs_its_key_or_force(es256: IssuerKey) -> None
     assert renewed.replaced is Contents.CREDENTIAL
     write_tag(EmulatedTagLink(tag), blob, seal_key=OTHER_KEY, force=True)
     assert read_tag(EmulatedTagLink(tag), OTHER_KEY)[0] == blob
-    write_tag(EmulatedTagLink(tag), blob, force=True)  # back to the open record
+    write_tag(EmulatedTagLink(tag), blob, force=True, open_record=True)  # back to the open record
     assert read_tag(EmulatedTagLink(tag))[0] == blob
 
 
@@ -232,6 +235,58 @@ def test_the_medium_seals_and_opens(es256: IssuerKey) -> None:
     # the face's QR code carries the key: the verifier takes it from there
     text = qr.encode_sealed(done.blob, KEY)
     assert again.verify(trust, TODAY, seal_key=qr.seal_key(text)).credential.name
+
+
+def test_a_tag_write_must_choose_sealed_or_open_before_anything_is_signed_or_written(
+    es256: IssuerKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The open record is an explicit opt-in in the core API, as on the command line."""
+    from cityid_card.drivers import SimConnection
+    from cityid_card.iso7816.applet import CardApplication
+    from cityid_card.iso7816.medium import ChipCard
+    from cityid_card.media import medium_for
+    from cityid_card.media.errors import MediumError, UnsupportedMedium
+
+    credential = sample_credential()
+    blob = es256.issue(credential)
+    tag = EmulatedNtag(type2.NTAG215, uid=UID)
+    factory = bytes(tag.memory)
+    signed: list[object] = []
+
+    def spy(self: IssuerKey, claims: object) -> bytes:
+        signed.append(claims)
+        return b""
+
+    monkeypatch.setattr(IssuerKey, "issue", spy)
+    medium = medium_for(EmulatedTagLink(tag))
+    writes: list[Callable[[], object]] = [
+        lambda: write_tag(EmulatedTagLink(tag), blob),
+        lambda: personalize_tag(EmulatedTagLink(tag), es256, credential, today=TODAY),
+        lambda: medium.write(blob),
+        lambda: medium.personalise(es256, credential, lock=True, today=TODAY),
+    ]
+    for write in writes:
+        with pytest.raises(RecordChoiceError) as raised:
+            write()
+        assert str(raised.value) == (
+            "a tag write must choose its record: seal_key=KEY seals it (a tap alone reads no "
+            "personal byte; the key goes on the card face), open_record=True writes the open "
+            "record, which any tap reads"
+        )
+        assert isinstance(raised.value, MediumError) and raised.value.medium == "nfc_tag"
+    with pytest.raises(RecordChoiceError, match=r"^a tag write takes seal_key= or open_record"):
+        write_tag(EmulatedTagLink(tag), blob, seal_key=KEY, open_record=True)
+    with pytest.raises(RecordChoiceError, match="not both"):
+        medium.personalise(
+            es256, credential, lock=True, today=TODAY, seal_key=KEY, open_record=True
+        )
+    assert bytes(tag.memory) == factory and signed == []  # refused before anything
+    # A chip card has no record a tap reads: a seal key is refused, the choice is moot.
+    card = medium_for(SimConnection(CardApplication()))
+    assert isinstance(card, ChipCard)
+    with pytest.raises(UnsupportedMedium, match="seal_key seals an NFC tag's record"):
+        card.personalise(es256, credential, lock=True, today=TODAY, seal_key=KEY)
+    assert signed == []
 
 
 def test_a_foreign_record_is_still_not_ours() -> None:

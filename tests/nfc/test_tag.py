@@ -50,7 +50,9 @@ from .conftest import TODAY, UID, Field
 def test_a_whole_ntag213_credential_is_read_in_one_frame(
     field: Field, ntag213: EmulatedNtag, reference: bytes, es256_trust: TrustStore
 ) -> None:
-    written = write_tag(field.tag(ntag213), reference, trust=es256_trust, now=TODAY)
+    written = write_tag(
+        field.tag(ntag213), reference, trust=es256_trust, now=TODAY, open_record=True
+    )
     assert (written.size, written.replaced, written.locked) == (120, Contents.BLANK, False)
     assert written.verification is not None
     assert written.verification.authenticity is Authenticity.SIGNATURE_ONLY
@@ -83,7 +85,7 @@ def test_fast_read_frames_follow_the_readers_frame_size(
     reference: bytes,
 ) -> None:
     tag = EmulatedNtag(product, uid=UID)
-    write_tag(field.tag(tag), reference)
+    write_tag(field.tag(tag), reference, open_record=True)
     assert read_tag(field.tag(tag, max_recv=max_recv)) == (reference, False, frames)
 
 
@@ -93,7 +95,7 @@ def test_a_long_credential_on_an_ntag216_takes_a_second_frame(
     long = es256.issue(sample_credential(gender="Y" * 32, card_key=bytes([3]) + bytes(32)))
     assert len(long) > type2.DATA_AREA_START + 160
     tag = EmulatedNtag(type2.NTAG216, uid=UID)
-    write_tag(field.tag(tag), long)
+    write_tag(field.tag(tag), long, open_record=True)
     assert read_tag(field.tag(tag)) == (long, False, 2)
 
 
@@ -101,7 +103,7 @@ def test_tags_other_than_ntag21x_are_read_through_nfcpys_generic_path(
     field: Field, reference: bytes
 ) -> None:
     tag = EmulatedNtag(type2.NTAG213, uid=UID)
-    write_tag(field.tag(tag), reference)
+    write_tag(field.tag(tag), reference, open_record=True)
     # No GET_VERSION: nfcpy takes it for an NTAG203, and FAST_READ is not used.
     tag.fault = lambda frame: b"\x00" if frame[:1] in (b"\x60", b"\x3a") else None
     connection = field.tag(tag)
@@ -109,14 +111,16 @@ def test_tags_other_than_ntag21x_are_read_through_nfcpys_generic_path(
     blob, locked, frames = read_tag(connection)
     assert (blob, locked, frames) == (reference, False, 10)  # READ, 16 bytes a frame
     with pytest.raises(UnsupportedTag, match="writing needs an NTAG213"):
-        write_tag(field.tag(tag), reference)
+        write_tag(field.tag(tag), reference, open_record=True)
 
 
 def test_uid_binding_and_originality(
     field: Field, es256: IssuerKey, es256_trust: TrustStore
 ) -> None:
     tag = EmulatedNtag(type2.NTAG215, uid=UID)
-    blob, written = personalize_tag(field.tag(tag), es256, sample_credential(), today=TODAY)
+    blob, written = personalize_tag(
+        field.tag(tag), es256, sample_credential(), today=TODAY, open_record=True
+    )
     assert written.verification is not None and written.writes > 30
     assert written.verification.authenticity is Authenticity.TAG_UID_BOUND
     assert written.verification.facts.originality is False  # the emulator is no NXP chip
@@ -136,7 +140,7 @@ def test_uid_binding_and_originality(
     with pytest.raises(TagUidMismatch, match="copied to this tag"):
         verify_tag(field.tag(other), es256_trust, TODAY)
     with pytest.raises(TagUidMismatch, match="never verify"):
-        write_tag(field.tag(other), blob)
+        write_tag(field.tag(other), blob, open_record=True)
 
 
 def test_a_uid_bound_24_character_name_needs_more_than_an_ntag213(
@@ -144,7 +148,11 @@ def test_a_uid_bound_24_character_name_needs_more_than_an_ntag213(
 ) -> None:
     with pytest.raises(TagCapacityError, match="needs 148 bytes of the data area; the tag has 144"):
         personalize_tag(
-            field.tag(ntag213), es256, sample_credential(status_index=2**32 - 1), today=TODAY
+            field.tag(ntag213),
+            es256,
+            sample_credential(status_index=2**32 - 1),
+            today=TODAY,
+            open_record=True,
         )
     assert ntag213.writes == 0
     _, written = personalize_tag(
@@ -152,6 +160,7 @@ def test_a_uid_bound_24_character_name_needs_more_than_an_ntag213(
         es256,
         sample_credential(name="Ana Rivera Delgado", status_index=2**32 - 1),
         today=TODAY,
+        open_record=True,
     )
     assert written.size == 124
 
@@ -161,29 +170,32 @@ def test_only_a_blank_or_own_tag_is_written_unless_forced(
 ) -> None:
     field.tag(ntag213)._tag.ndef.records = [_uri_record()]
     with pytest.raises(NotOurTag, match="needs force"):
-        write_tag(field.tag(ntag213), reference)
-    forced = write_tag(field.tag(ntag213), reference, force=True)
+        write_tag(field.tag(ntag213), reference, open_record=True)
+    forced = write_tag(field.tag(ntag213), reference, force=True, open_record=True)
     assert forced.replaced is Contents.FOREIGN
     assert b"example" not in ntag213.memory  # nothing of the URL is left
     renewed = es256.issue(sample_credential(expires=TODAY.replace(year=2032)))
-    again = write_tag(field.tag(ntag213), renewed)
+    again = write_tag(field.tag(ntag213), renewed, open_record=True)
     assert again.replaced is Contents.CREDENTIAL and again.writes < forced.writes
-    assert write_tag(field.tag(ntag213), renewed).writes == 0
+    assert write_tag(field.tag(ntag213), renewed, open_record=True).writes == 0
     assert read_tag(field.tag(ntag213))[0] == renewed
 
 
 def test_another_holders_credential_is_overwritten_only_when_forced(
     field: Field, ntag213: EmulatedNtag, reference: bytes, es256: IssuerKey
 ) -> None:
-    write_tag(field.tag(ntag213), reference)
+    write_tag(field.tag(ntag213), reference, open_record=True)
     other = es256.issue(sample_credential(name="Bea Quinta Plimsoll Ruiz"))
     with pytest.raises(TagNotBlank, match="another holder's credential: overwriting"):
-        write_tag(field.tag(ntag213), other)
+        write_tag(field.tag(ntag213), other, open_record=True)
     born = es256.issue(sample_credential(date_of_birth=TODAY.replace(year=1991)))
     with pytest.raises(TagNotBlank):
-        write_tag(field.tag(ntag213), born)
+        write_tag(field.tag(ntag213), born, open_record=True)
     assert read_tag(field.tag(ntag213))[0] == reference
-    assert write_tag(field.tag(ntag213), other, force=True).replaced is Contents.CREDENTIAL
+    assert (
+        write_tag(field.tag(ntag213), other, force=True, open_record=True).replaced
+        is Contents.CREDENTIAL
+    )
     assert read_tag(field.tag(ntag213))[0] == other
 
 
@@ -194,12 +206,12 @@ def test_with_a_trust_store_a_credential_that_fails_is_never_written(
     forged[-1] ^= 0x01  # the last byte of the signature
     writes = ntag213.writes
     with pytest.raises(BadSignature):
-        write_tag(field.tag(ntag213), bytes(forged), trust=es256_trust, now=TODAY)
+        write_tag(field.tag(ntag213), bytes(forged), trust=es256_trust, now=TODAY, open_record=True)
     assert ntag213.writes == writes
     assert TagSession(field.tag(ntag213)).contents() is Contents.BLANK
     stranger = IssuerKey.generate("ES256", kid="CHI-NFC-1").issue(sample_credential())
     with pytest.raises(CredentialError):
-        write_tag(field.tag(ntag213), stranger, trust=es256_trust, now=TODAY)
+        write_tag(field.tag(ntag213), stranger, trust=es256_trust, now=TODAY, open_record=True)
     assert ntag213.writes == writes
 
 
@@ -214,26 +226,28 @@ def test_an_unformatted_tag_is_formatted_and_a_broken_one_is_foreign(
 ) -> None:
     unformatted = EmulatedNtag(type2.NTAG213, uid=UID)
     unformatted.memory[12:24] = bytes(12)
-    assert write_tag(field.tag(unformatted), reference).replaced is Contents.BLANK
+    assert write_tag(field.tag(unformatted), reference, open_record=True).replaced is Contents.BLANK
     assert bytes(unformatted.memory[12:16]) == bytes.fromhex("e1101200")
     odd = EmulatedNtag(type2.NTAG213, uid=UID)
     odd.memory[12:16] = bytes.fromhex("e1200100")
     with pytest.raises(NotOurTag):
-        write_tag(field.tag(odd), reference)
+        write_tag(field.tag(odd), reference, open_record=True)
     with pytest.raises(TagWriteError, match="one-time"):
-        write_tag(field.tag(odd), reference, force=True)
+        write_tag(field.tag(odd), reference, force=True, open_record=True)
 
 
 def test_writing_checks_the_credential_and_the_lock(
     field: Field, ntag213: EmulatedNtag, reference: bytes, es256_trust: TrustStore
 ) -> None:
     with pytest.raises(MalformedCredential):
-        write_tag(field.tag(ntag213), b"\x84not a credential")
-    written = write_tag(field.tag(ntag213), reference, lock=True, trust=es256_trust, now=TODAY)
+        write_tag(field.tag(ntag213), b"\x84not a credential", open_record=True)
+    written = write_tag(
+        field.tag(ntag213), reference, lock=True, trust=es256_trust, now=TODAY, open_record=True
+    )
     assert written.locked
     assert verify_tag(field.tag(ntag213), es256_trust, TODAY).locked is True
     with pytest.raises(TagLocked, match="read-only"):
-        write_tag(field.tag(ntag213), reference)
+        write_tag(field.tag(ntag213), reference, open_record=True)
 
 
 def test_a_tag_that_fails_to_lock_is_reported(
@@ -241,7 +255,7 @@ def test_a_tag_that_fails_to_lock_is_reported(
 ) -> None:
     ntag213.fault = lambda frame: b"\x0a" if frame[:2] == b"\xa2\x28" else None  # ACK, no-op
     with pytest.raises(TagWriteError, match="did not lock"):
-        write_tag(field.tag(ntag213), reference, lock=True)
+        write_tag(field.tag(ntag213), reference, lock=True, open_record=True)
 
 
 def test_a_tag_that_refuses_a_page_or_reads_back_wrong(
@@ -249,10 +263,10 @@ def test_a_tag_that_refuses_a_page_or_reads_back_wrong(
 ) -> None:
     ntag213.fault = lambda frame: b"\x00" if frame[:2] == b"\xa2\x0a" else None
     with pytest.raises(TagWriteError, match="refused to write page 10"):
-        write_tag(field.tag(ntag213), reference)
+        write_tag(field.tag(ntag213), reference, open_record=True)
     ntag213.fault = lambda frame: b"\x0a" if frame[:2] == b"\xa2\x0a" else None  # lies: ACK
     with pytest.raises(TagWriteError, match=r"does not read back as written|other bytes"):
-        write_tag(field.tag(ntag213), reference)
+        write_tag(field.tag(ntag213), reference, open_record=True)
 
 
 @pytest.mark.parametrize(
@@ -274,7 +288,7 @@ def test_hostile_tags_raise_typed_errors_through_the_whole_stack(
     vector_memory: object,
     error: type[Exception],
 ) -> None:
-    write_tag(field.tag(ntag213), reference)
+    write_tag(field.tag(ntag213), reference, open_record=True)
     assert callable(vector_memory)
     hostile = EmulatedNtag(type2.NTAG213, vector_memory(bytes(ntag213.memory)))
     with pytest.raises(error):
@@ -285,7 +299,7 @@ def test_hostile_tags_raise_typed_errors_through_the_whole_stack(
 def test_a_tag_that_stops_answering_or_babbles(
     field: Field, ntag213: EmulatedNtag, reference: bytes, es256_trust: TrustStore
 ) -> None:
-    write_tag(field.tag(ntag213), reference)
+    write_tag(field.tag(ntag213), reference, open_record=True)
     link = field.tag(ntag213)
     ntag213.answer_limit = ntag213.frames  # silent from the next frame on
     with pytest.raises(TagRemoved, match="stopped answering"):
@@ -311,7 +325,7 @@ def test_the_medium_of_a_link_comes_from_its_kind_tags_and_iso_dep_cards_alike(
     field: Field, ntag213: EmulatedNtag, es256: IssuerKey, es256_trust: TrustStore
 ) -> None:
     blob = es256.issue(sample_credential(name="Ana Rivera", tag_uid=UID))
-    write_tag(field.tag(ntag213), blob)
+    write_tag(field.tag(ntag213), blob, open_record=True)
     tag = medium_for(field.tag(ntag213))
     assert tag.kind == "nfc_tag"
     result = tag.verify(es256_trust, TODAY)

@@ -48,7 +48,7 @@ LONG = KEY.issue(
 def _tag(product: type2.Product, field: Field, before: bytes | None) -> EmulatedNtag:
     tag = EmulatedNtag(product, uid=UID)
     if before is not None:
-        write_tag(field.tag(tag), before)
+        write_tag(field.tag(tag), before, open_record=True)
     return tag
 
 
@@ -117,7 +117,7 @@ def test_a_torn_write_reads_as_the_old_credential_the_new_one_or_nothing(
     old_memory = bytes(probe.memory)
     old = _read_back(field, probe)
     writes_before = probe.writes
-    write_tag(field.tag(probe), new, force=force)
+    write_tag(field.tag(probe), new, force=force, open_record=True)
     count = probe.writes - writes_before
     assert count > 3
     written = _read_back(field, probe)
@@ -125,7 +125,7 @@ def test_a_torn_write_reads_as_the_old_credential_the_new_one_or_nothing(
     seen: set[bytes] = set()
     for tag, where in _torn_copies(probe.product, old_memory, count):
         with pytest.raises(TagRemoved):
-            write_tag(field.tag(tag), new, force=force)
+            write_tag(field.tag(tag), new, force=force, open_record=True)
         found = _read_back(field, tag)
         assert found in (old, BLANK, written), where
         seen.add(found)
@@ -137,12 +137,12 @@ def test_a_torn_lock_leaves_the_credential_readable(field: Field) -> None:
     probe = _tag(type2.NTAG213, field, A)
     old_memory = bytes(probe.memory)
     before = probe.writes
-    write_tag(field.tag(probe), A, lock=True)
+    write_tag(field.tag(probe), A, lock=True, open_record=True)
     count = probe.writes - before
     assert count == 4  # CC, static lock bytes, dynamic lock bytes, CFGLCK (nfcpy's protect)
     for tag, where in _torn_copies(type2.NTAG213, old_memory, count):
         with pytest.raises(MediumError):  # TagRemoved, or TagWriteError: did not lock
-            write_tag(field.tag(tag), A, lock=True)
+            write_tag(field.tag(tag), A, lock=True, open_record=True)
         assert _read_back(field, tag) == ndef.encode_message(A), where
 
 
@@ -166,7 +166,12 @@ def test_a_torn_sealed_write_reads_as_the_old_message_the_new_one_or_nothing(
 
     monkeypatch.setattr(seal, "secrets", _FixedNonces)
     probe = EmulatedNtag(type2.NTAG215, uid=UID)
-    write_tag(field.tag(probe), A, seal_key=SEAL_KEY if sealed_before else None)
+    write_tag(
+        field.tag(probe),
+        A,
+        seal_key=SEAL_KEY if sealed_before else None,
+        open_record=not sealed_before,
+    )
     old_memory = bytes(probe.memory)
     old = _read_back(field, probe, SEAL_KEY)
     before = probe.writes

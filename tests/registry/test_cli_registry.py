@@ -264,6 +264,23 @@ def test_personalize_records_the_card_and_revokes_one_that_failed(office: Office
     assert reasons == {None, "error"}
 
 
+@pytest.mark.parametrize(
+    ("reader", "medium"),
+    [("sim:card", "card"), ("sim:isodep", "card"), ("sim:ntag215", "tag")],
+)
+def test_personalize_records_what_the_card_goes_on(
+    office: Office, reader: str, medium: str
+) -> None:
+    args = ["personalize", "--generation", "1", "--key", office.key, *HOLDER, "--expires", EXPIRES,
+            "--registry", office.db, "--reader", reader]  # fmt: skip
+    if medium == "tag":
+        args += ["--seal-key", str(office.folder / "tag.key")]
+    code, _, err = office.run(*args)
+    assert code == 0, err
+    (card,) = office.json("registry", "find", office.db, *HOLDER)["cards"]
+    assert (card["state"], card["medium"]) == ("valid", medium)
+
+
 def _batch_office(
     office: Office, monkeypatch: pytest.MonkeyPatch, faults: dict[int, Any], count: int = 3
 ) -> tuple[list[str], Path]:
@@ -334,7 +351,8 @@ def test_batch_records_the_medium_of_every_card(
 ) -> None:
     argv, _ = _batch_office(office, monkeypatch, {1: lambda card: card.remove_at(4, "during")}
                             if reader == "sim:card" else {}, count=2)  # fmt: skip
-    code, _, err = office.run(*argv, "--reader", reader)
+    faces = ["--faces", str(office.folder / "faces")]  # a sealed tag's key goes on its face
+    code, _, err = office.run(*argv, "--reader", reader, *faces)
     assert code == (1 if reader == "sim:card" else 0), err
     cards = [card for i in range(2) for card in _found(office, i)]
     assert len(cards) == 2

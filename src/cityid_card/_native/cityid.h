@@ -1,6 +1,6 @@
 /*
  * The pure-C core of the cityid-card verifier: no Python in here, so it can be fuzzed
- * and tested on its own (fuzz/fuzz_verify.c). module.c binds it to CPython.
+ * and tested on its own (fuzz/fuzz_verify.c, fuzz/fuzz_ec.c). module.c binds it to CPython.
  *
  * The checks and their order are those of specs/credential.md, "Verification", and of
  * the pure-Python twin (cityid_card/verifier.py, _PythonEngine): for every input both
@@ -127,5 +127,26 @@ int cityid_status_at(const uint8_t *list, size_t len, unsigned bits, uint64_t in
 /* The calendar date of a day number (proleptic Gregorian), and the day number of a date. */
 void cityid_civil_from_days(int64_t days, int *year, int *month, int *day);
 int64_t cityid_days_from_civil(int64_t year, int month, int day);
+
+/* Point arithmetic on a named curve through OpenSSL's EC_POINT (ec.c), for PACE's
+ * Generic Mapping. Points are uncompressed, 04 || X || Y (CITYID_EC_POINT_SIZE bytes,
+ * coordinates left-padded with zeros); scalars are CITYID_EC_SCALAR_SIZE bytes,
+ * big-endian, and may be secret. Safe to call from any number of threads. */
+enum { CITYID_CURVE_P256, CITYID_CURVE_BRAINPOOL_P256R1, CITYID_CURVE_COUNT };
+#define CITYID_EC_SCALAR_SIZE 32
+#define CITYID_EC_POINT_SIZE 65
+
+/* out = scalar * point + addend. point NULL: the curve's standard generator; addend
+ * NULL: no sum. On CITYID_OK, *identity is 1 when the result is the identity (out is
+ * then all zeros), else out holds the result. CITYID_INVALID_KEY: a point that is not
+ * an uncompressed point of the curve; CITYID_MALFORMED: an unknown curve or a scalar
+ * of another length; else CITYID_NO_MEMORY or CITYID_CRYPTO_ERROR. */
+cityid_status cityid_ec_mul_add(int curve, const uint8_t *point, size_t point_len,
+                                const uint8_t *scalar, size_t scalar_len, const uint8_t *addend,
+                                size_t addend_len, uint8_t out[CITYID_EC_POINT_SIZE],
+                                int *identity);
+/* out = left + right (neither NULL), with the results and errors of cityid_ec_mul_add. */
+cityid_status cityid_ec_add(int curve, const uint8_t *left, size_t left_len, const uint8_t *right,
+                            size_t right_len, uint8_t out[CITYID_EC_POINT_SIZE], int *identity);
 
 #endif

@@ -8,6 +8,9 @@
  * CredentialError: verifier.Verifier.verify is one call into it. Engine.verify_many does
  * the same for a batch, releasing the GIL once per BATCH credentials, so threads scale.
  *
+ * ec_mul_add and ec_add are the point arithmetic of ec.c for cityid_card.eac.curve
+ * (PACE's Generic Mapping); ec_mul_add releases the GIL around OpenSSL's product.
+ *
  * Thread safety: the core engine is immutable after Engine() returns, and status lists
  * are only read and replaced while holding the GIL, so every method may be called from
  * any threads at once (on CPython with a GIL).
@@ -17,6 +20,8 @@
 #include <datetime.h>
 #include <structmember.h>
 #include <time.h>
+
+#include <openssl/crypto.h>
 
 #include "cityid.h"
 
@@ -928,6 +933,113 @@ static PyObject *local_day_py(PyObject *module, PyObject *arg)
     return PyLong_FromLongLong(day);
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* Point arithmetic (ec.c), for cityid_card.eac.curve */
+
+/* The curve named by a str argument (Curve.name), or -1 with ValueError. */
+static int curve_arg(PyObject *name)
+{
+    static const struct {
+        const char *name;
+        int curve;
+    } curves[] = {
+        {"secp256r1", CITYID_CURVE_P256},
+        {"brainpoolP256r1", CITYID_CURVE_BRAINPOOL_P256R1},
+    };
+    if (!PyUnicode_Check(name)) {
+        PyErr_SetString(PyExc_TypeError, "the curve name must be a str");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof curves / sizeof curves[0]; i++)
+        if (PyUnicode_CompareWithASCIIString(name, curves[i].name) == 0)
+            return curves[i].curve;
+    PyErr_SetString(PyExc_ValueError, "no arithmetic for this curve");
+    return -1;
+}
+
+/* bytes or (when optional) None; 0 on success. */
+static int octets_arg(PyObject *value, int optional, const uint8_t **data, size_t *len)
+{
+    if (optional && value == Py_None) {
+        *data = NULL;
+        *len = 0;
+        return 0;
+    }
+    if (!PyBytes_Check(value)) {
+        PyErr_SetString(PyExc_TypeError,
+                        optional ? "a point must be bytes or None" : "points and scalars must be bytes");
+        return -1;
+    }
+    *data = (const uint8_t *)PyBytes_AS_STRING(value);
+    *len = (size_t)PyBytes_GET_SIZE(value);
+    return 0;
+}
+
+/* The answer of ec_mul_add and ec_add: the point as bytes, None for the identity. */
+static PyObject *ec_result(cityid_status status, const uint8_t *out, int identity)
+{
+    switch (status) {
+    case CITYID_OK:
+        if (identity)
+            Py_RETURN_NONE;
+        return PyBytes_FromStringAndSize((const char *)out, CITYID_EC_POINT_SIZE);
+    case CITYID_INVALID_KEY:
+        PyErr_SetString(PyExc_ValueError, "not an uncompressed point of the curve");
+        return NULL;
+    case CITYID_MALFORMED:
+        PyErr_SetString(PyExc_ValueError, "the scalar must be 32 bytes");
+        return NULL;
+    default:
+        return raise_status(status, NULL);
+    }
+}
+
+static PyObject *ec_mul_add(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    const uint8_t *point, *scalar, *addend;
+    size_t point_len, scalar_len, addend_len;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "ec_mul_add(curve, point, scalar, addend) takes 4 arguments");
+        return NULL;
+    }
+    int curve = curve_arg(args[0]);
+    if (curve < 0 || octets_arg(args[1], 1, &point, &point_len) != 0 ||
+        octets_arg(args[2], 0, &scalar, &scalar_len) != 0 ||
+        octets_arg(args[3], 1, &addend, &addend_len) != 0)
+        return NULL;
+    uint8_t out[CITYID_EC_POINT_SIZE];
+    int identity = 0;
+    cityid_status status;
+    /* The arguments are bytes (immutable), kept alive by the caller. */
+    Py_BEGIN_ALLOW_THREADS
+    status = cityid_ec_mul_add(curve, point, point_len, scalar, scalar_len, addend, addend_len,
+                               out, &identity);
+    Py_END_ALLOW_THREADS
+    PyObject *result = ec_result(status, out, identity);
+    OPENSSL_cleanse(out, sizeof out);
+    return result;
+}
+
+static PyObject *ec_add(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    const uint8_t *left, *right;
+    size_t left_len, right_len;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "ec_add(curve, left, right) takes 3 arguments");
+        return NULL;
+    }
+    int curve = curve_arg(args[0]);
+    if (curve < 0 || octets_arg(args[1], 0, &left, &left_len) != 0 ||
+        octets_arg(args[2], 0, &right, &right_len) != 0)
+        return NULL;
+    uint8_t out[CITYID_EC_POINT_SIZE];
+    int identity = 0;
+    cityid_status status = cityid_ec_add(curve, left, left_len, right, right_len, out, &identity);
+    return ec_result(status, out, identity);
+}
+
 static PyMethodDef module_methods[] = {
     {"_local_day", local_day_py, METH_O,
      "_local_day(seconds) -> int\n\n"
@@ -938,6 +1050,15 @@ static PyMethodDef module_methods[] = {
      "The signature check alone, as the engine runs it; raises BadSignature."},
     {"signature_backend", signature_backend, METH_O,
      "signature_backend(cose_alg) -> str: the library and call that check signatures."},
+    {"ec_mul_add", (PyCFunction)(void (*)(void))ec_mul_add, METH_FASTCALL,
+     "ec_mul_add(curve, point, scalar, addend) -> bytes | None\n\n"
+     "scalar * point + addend on the named curve (secp256r1 or brainpoolP256r1) through\n"
+     "OpenSSL's EC_POINT: points are 65-byte uncompressed encodings (point None: the\n"
+     "standard generator; addend None: no sum), the scalar 32 bytes big-endian (it may be\n"
+     "secret). None for the identity; ValueError for a point off the curve or a bad length."},
+    {"ec_add", (PyCFunction)(void (*)(void))ec_add, METH_FASTCALL,
+     "ec_add(curve, left, right) -> bytes | None\n\n"
+     "left + right on the named curve, with ec_mul_add's encodings and errors."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -15,6 +15,7 @@ _EXAMPLES = {
     "cityid-card demo": [
         "cityid-card demo",
         "cityid-card demo --json",
+        "cityid-card demo --open-record",
     ],
     "cityid-card readers": [
         "cityid-card readers",
@@ -25,14 +26,17 @@ _EXAMPLES = {
         '      --name "Ana Sofia Rivera Delgado" --dob 1990-04-12 --expires 2031-11-20 --lock',
         "cityid-card personalize --reader sim:card:card.json --key issuer.pem --status-index 7 \\\n"
         '      --name "Ana Rivera" --dob 1990-04-12 --expires 2031-11-20 --out card.cbor',
+        "cityid-card personalize --reader nfc --key issuer.pem --status-index 8 --seal-key tag.key \\\n"
+        '      --name "Ana Rivera" --dob 1990-04-12 --expires 2031-11-20 --out card.cbor',
     ],
     "cityid-card write": [
-        "cityid-card write --reader nfc card.cbor --trust trust.json --lock",
-        "cityid-card write --reader sim:ntag213:tag.bin card.cbor",
+        "cityid-card write --reader nfc card.cbor --trust trust.json --seal-key tag.key --lock",
+        "cityid-card write --reader sim:ntag213:tag.bin card.cbor --open-record",
     ],
     "cityid-card read": [
         "cityid-card read --reader pcsc:0 --out card.cbor",
         "cityid-card read --reader nfc --uid",
+        "cityid-card read --reader nfc --seal-key-from-qr - --out card.cbor",
     ],
     "cityid-card sim": [
         "cityid-card sim serve --vpcd 127.0.0.1:35963 --state card.json",
@@ -43,8 +47,8 @@ _EXAMPLES = {
     "cityid-card batch": [
         'cityid-card batch applicants.csv --key "pkcs11:token=CITY;object=CHI-2026-1" \\\n'
         "      --reader pcsc --registry registry.json --records issued.jsonl --valid-years 5 --lock",
-        "cityid-card batch applicants.jsonl --key issuer.pem --reader sim:ntag213 \\\n"
-        "      --records issued.jsonl --expires 2031-11-20 --json",
+        "cityid-card batch applicants.jsonl --key issuer.pem --reader sim:ntag215 \\\n"
+        "      --records issued.jsonl --expires 2031-11-20 --faces faces --json",
     ],
     "cityid-card hsm": [
         'cityid-card hsm keygen --key "pkcs11:token=CITY;object=CHI-2026-1" --trust trust.json '

@@ -7,6 +7,7 @@ import argparse
 from cityid_card.credential import Credential
 from cityid_card.keys import IssuerKey
 from cityid_card.status import StatusRegistry
+from cityid_card.type2.medium import NfcTag
 
 from ._common import require_status_choice
 from ._io import load_registry
@@ -16,18 +17,21 @@ __all__ = ["holder_credential"]
 
 
 def holder_credential(
-    args: argparse.Namespace, key: IssuerKey
+    args: argparse.Namespace, key: IssuerKey, medium: str | None = None
 ) -> tuple[Credential, StatusRegistry | None]:
     """The credential the holder flags describe, and the registry its index came from.
 
-    Save the registry before the credential leaves the station: an index taken but
-    unused is harmless, one used twice is not.
+    ``medium`` is what the credential goes on, as the medium names itself
+    (:attr:`cityid_card.media.Medium.kind`: ``chip_card``, ``nfc_tag``), None for a
+    credential file: the city's registry records it with the card. Save the registry
+    before the credential leaves the station: an index taken but unused is harmless,
+    one used twice is not.
     """
     require_status_choice(args)
     registry = None
     if args.registry and is_database(args.registry):
         # The city's registry (cli/registry.py): the card is recorded, index and holder.
-        status_index = _record_in_registry(args, key)
+        status_index = _record_in_registry(args, key, medium)
     elif args.registry:
         registry = load_registry(args.registry)
     if registry is not None:
@@ -47,8 +51,11 @@ def holder_credential(
     return credential, registry
 
 
-def _record_in_registry(args: argparse.Namespace, key: IssuerKey) -> int:
+def _record_in_registry(args: argparse.Namespace, key: IssuerKey, medium: str | None) -> int:
     from cityid_card.registry import Medium  # the registry extra, only when a database is named
 
-    medium = Medium.CARD if getattr(args, "command", None) == "personalize" else Medium.FILE
-    return record_from_args(args, key, medium).status_index
+    if medium is None:
+        recorded = Medium.FILE
+    else:
+        recorded = Medium.TAG if medium == NfcTag.kind else Medium.CARD
+    return record_from_args(args, key, recorded).status_index

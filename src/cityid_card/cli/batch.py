@@ -6,15 +6,25 @@ expires (optional if --expires or --valid-years is given). Anything else, an add
 column say, is refused before any card is touched. For each applicant the batch waits
 for a blank card on the reader (the sim: emulators hand out a fresh one each time,
 like a hopper), personalises it (chip cards: card key, credential, read back,
-verified, chip authenticated; NFC tags: credential bound to the tag's UID, read back,
-verified), locks it with --lock, and appends the issuance record to --records. With
---faces DIR it writes each card's face there (row-0001.pdf, and .png with --face-png,
-owner-only; a face already there is replaced only with --force), and checks before any card is touched that every face can be printed: an
+verified, chip authenticated; NFC tags: credential bound to the tag's UID, sealed,
+read back, verified), locks it with --lock, and appends the issuance record to
+--records. With --faces DIR it writes each card's face there, synced to disk before the
+card's record (row-0001.pdf, and .png with --face-png, owner-only; a face already there
+is replaced only with --force): a card whose face cannot be written (disk full) fails,
+is revoked and stops the batch, and a card whose record cannot be kept has its face
+removed. It checks before any card is touched that every face can be printed: an
 applicant whose face cannot (a name written right to left, a character the font lacks:
-give --font) is skipped. A failed card is reported and must be set aside (with
---registry its status index is revoked); the batch goes on unless --stop-on-error.
-Run it again with the same --records to resume: applicants already issued are
-skipped, failed and skipped ones retried.
+give --font) is skipped. A failed card is reported and must be set aside (with --registry its status
+index is revoked); the batch goes on unless --stop-on-error. Run it again with the
+same --records to resume: applicants already issued are skipped, failed and skipped
+ones retried.
+
+NFC tags are sealed (specs/ndef-mapping.md section 2.3): each under a fresh random
+key that exists only in the QR code of that card's face, so a tap alone reads no
+personal byte. A tag reader therefore needs --faces DIR, and tags of 272 bytes of data
+area or more (NTAG215, NTAG216): an NTAG213 is refused before it is written, and a
+sim:ntag213 reader before any card. A failed tag leaves no face behind. --open-record
+writes the credential unsealed instead, readable by any tap.
 
 Exit status: 0 every applicant has a card; 1 the batch ran but a card failed, a row
 was ambiguous or not printable, or it stopped early; 2 it could not start (the
@@ -38,7 +48,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from cityid_card.errors import CityIDError, FaceError
+from cityid_card.errors import CityIDError, FaceError, InputError
 from cityid_card.keys import IssuerKey
 from cityid_card.station import (
     DEFAULT_WAIT,
@@ -62,6 +72,7 @@ from cityid_card.station import (
     load_applicants,
     plan_batch,
     run_batch,
+    tag_products,
 )
 
 from ._common import (
@@ -76,6 +87,7 @@ from ._common import (
     load_issuer_key,
     print_json,
 )
+from ._seal import OPEN_RECORD_EXPOSES, add_open_record_flag
 from .registry import batch_registry, is_database
 
 if TYPE_CHECKING:
@@ -206,6 +218,7 @@ def register(commands: Any) -> None:
     )
     faces.add_argument("--font", type=Path, metavar="TTF", help="TrueType font for the text")
     faces.add_argument("--bold-font", type=Path, metavar="TTF", help="bold TrueType font")
+    add_open_record_flag(parser)
     parser.add_argument(
         "--json", action="store_true", help="print one JSON event per line (no progress bar)"
     )
@@ -270,18 +283,8 @@ def _card_faces(args: argparse.Namespace, key: IssuerKey) -> CardFaces:
         title=args.title,
         font=args.font,
         bold_font=args.bold_font,
+        sealed_tags=not args.open_record,
     )
-
-
-def _writing_faces(faces: CardFaces, folder: FaceFolder, report: Report) -> Report:
-    """Write each card's face before the card is reported done."""
-
-    def on_event(event: BatchEvent) -> None:
-        if isinstance(event, CardDone):
-            folder.write(event.row, faces.render(event.blob))
-        report(event)
-
-    return on_event
 
 
 def _batch(args: argparse.Namespace, machine: Machine, signals: _Signals) -> BatchFinished:
@@ -292,9 +295,15 @@ def _batch(args: argparse.Namespace, machine: Machine, signals: _Signals) -> Bat
     applicants = load_applicants(
         args.applicants, expires=args.expires, valid_years=args.valid_years, today=today
     )
+    tags = tag_products(args.reader)
+    if tags and args.faces is None and not args.open_record:
+        raise InputError(
+            "NFC tags are sealed by default, and each tag's key must go on its card face: "
+            "add --faces DIR, or --open-record to write records any tap reads"
+        )
     with contextlib.ExitStack() as stack:
         key = stack.enter_context(load_issuer_key(args.key, args.passphrase_file, kid=args.kid))
-        check_batch(applicants, key, today)
+        check_batch(applicants, key, today, tags=tags, open_record=args.open_record)
         cards = machine.cards(args.reader, args.timeout)
         faces = _card_faces(args, key) if args.faces is not None else None
         indexes = RegistryFile(args.registry, key) if _registry_file(args) else None
@@ -302,10 +311,10 @@ def _batch(args: argparse.Namespace, machine: Machine, signals: _Signals) -> Bat
         if args.registry is not None and indexes is None:  # the city's registry (a database)
             indexes = records = stack.enter_context(batch_registry(args, key, records))
         report = _changes_only(stack.enter_context(_reporter(args.json)))
+        folder = None
         if faces is not None:
             folder = FaceFolder(args.faces, replace=args.force)
             folder.check_free(_rows_to_issue(applicants, records), faces.formats)
-            report = _writing_faces(faces, folder, report)
         return run_batch(
             applicants,
             key,
@@ -315,7 +324,13 @@ def _batch(args: argparse.Namespace, machine: Machine, signals: _Signals) -> Bat
             records=records,
             indexes=indexes,
             faces=faces,
-            options=BatchOptions(lock=args.lock, stop_on_error=args.stop_on_error, wait=args.wait),
+            face_sink=folder,
+            options=BatchOptions(
+                lock=args.lock,
+                stop_on_error=args.stop_on_error,
+                wait=args.wait,
+                open_record=args.open_record,
+            ),
             hold=signals.hold,
             on_event=report,
         )
@@ -370,6 +385,10 @@ def _json_event(event: BatchEvent) -> None:
 
 def _describe(event: BatchEvent) -> str | None:
     """A line for the events worth a line of their own (failures, waits, ambiguity)."""
+    if isinstance(event, BatchStarted):
+        if event.sealed_tags or not tag_products(event.reader):
+            return None
+        return f"NFC tags get the OPEN record: each gives away {OPEN_RECORD_EXPOSES}"
     if isinstance(event, CardFailed):
         revoked = (
             f"; its status index {event.status_index} is revoked"
@@ -484,6 +503,9 @@ class RichProgress:
                     f"{event.already_issued} of {event.applicants} applicants already issued: "
                     "skipped"
                 )
+            line = _describe(event)
+            if line is not None:
+                self._print(line)
             return
         line = _describe(event)
         if line is not None:

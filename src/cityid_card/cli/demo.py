@@ -2,11 +2,15 @@
 
 It also personalises an emulated contact card (``sim:card``, in this process) and
 verifies it with active authentication, then shows a copy of that credential on
-another card being rejected. With the nfc driver installed it writes and reads an
-emulated NTAG213 tag through nfcpy (``sim:ntag213``), shows that a copy on another tag
-still verifies (signature only), and that a credential bound to an NTAG215's UID is
-rejected on a copy. Nothing is written to disk: the keys, cards and tags live in
-memory and vanish when the demo ends.
+another card being rejected. With the nfc driver installed it personalises an emulated
+NTAG215 tag through nfcpy (``sim:ntag215``) as the library does by default: the
+credential bound to the tag's UID and sealed under a fresh key that only the card
+face's QR code holds. It shows what a tap alone reads (that the tag is sealed, its UID:
+no personal byte), the tag opened and verified with the face's key, and a copy on
+another tag rejected. --open-record shows the open record instead, which any tap reads
+(on an NTAG213: a copy on another tag still verifies, signature only; bound to an
+NTAG215's UID, a copy is rejected). Nothing is written to disk: the keys, cards and
+tags live in memory and vanish when the demo ends.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any, cast
 
+from cityid_card import qr
 from cityid_card._algorithms import Algorithm
 from cityid_card.credential import Credential
 from cityid_card.drivers import SimDriver, connect
@@ -26,19 +32,22 @@ from cityid_card.keys import IssuerKey
 from cityid_card.media import TYPE2, medium_for
 from cityid_card.media.errors import MediumError, NoReader
 from cityid_card.trust import TrustStore
-from cityid_card.type2 import NTAG213
-from cityid_card.type2.medium import TagInReader
+from cityid_card.type2 import NTAG213, seal
+from cityid_card.type2.errors import SealedTag
+from cityid_card.type2.medium import NfcTag, TagInReader
 from cityid_card.type2.ndef import encode_message
-from cityid_card.type2.session import TagSession
+from cityid_card.type2.session import TagSession, data_area_needed
 from cityid_card.verifier import verify
 
 from ._common import EXIT_OK, add_json_flag, claims_json, print_claims, print_json
+from ._seal import OPEN_RECORD_EXPOSES, add_open_record_flag
 
 
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "demo", help="issue and verify with throwaway keys", description=__doc__
     )
+    add_open_record_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(run=run)
 
@@ -47,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     today = date.today()
     results = [_round_trip(alg, today) for alg in ("ES256", "EdDSA")]
     card = _contact_card(today)
-    tag = _nfc_tags(today)
+    tag = _open_tags(today) if args.open_record else _sealed_tag(today)
     if args.json:
         print_json(
             {
@@ -81,7 +90,11 @@ def run(args: argparse.Namespace) -> int:
     if "skipped" in tag:
         print(f"== NFC tags: skipped ({tag['skipped']})")
         return EXIT_OK
+    if tag["sealed"]:
+        _print_sealed(tag)
+        return EXIT_OK
     print(f"== NFC tag: an emulated NXP NTAG213 under nfcpy ({tag['reader']}, in memory only)")
+    print(f"OPEN record (--open-record): it gives away {OPEN_RECORD_EXPOSES}")
     print(
         f"wrote the {tag['bytes']}-byte credential ({tag['pages_written']} pages), "
         f"read it back and verified it: {tag['authenticity'].replace('_', ' ')}"
@@ -97,6 +110,26 @@ def run(args: argparse.Namespace) -> int:
         f"copied to another tag -> {tag['bound_copy']}"
     )
     return EXIT_OK
+
+
+def _print_sealed(tag: dict[str, Any]) -> None:
+    print(f"== NFC tag: an emulated NXP NTAG215 under nfcpy ({tag['reader']}, in memory only)")
+    print(
+        f"personalised: the {tag['bytes']}-byte credential binds the tag's UID and is sealed "
+        f"under a fresh key ({tag['record_bytes']} bytes on the tag, {tag['pages_written']} "
+        "pages); the key exists only in the card face's QR code"
+    )
+    print(
+        f"a tap alone -> {tag['tap_alone']}: the tag's UID {tag['uid']} and that it holds "
+        "a sealed cityid-card record; no personal byte"
+    )
+    print(
+        f"with the key from the face's QR code ({tag['qr_characters']} characters, CIDS1:): "
+        f"{tag['authenticity'].replace('_', ' ')}, read and verified in {tag['frames_read']} "
+        "frames after activation"
+    )
+    print(f"the sealed record copied to another tag -> {tag['copy']}")
+    print("(cityid-card demo --open-record shows the record any tap reads instead)")
 
 
 def _holder(today: date, status_index: int, gender: str | None = None) -> Credential:
@@ -176,19 +209,60 @@ def _tag(name: str) -> Iterator[TagInReader]:
         yield cast(TagInReader, link)
 
 
-def _copy_fails(blob: bytes, trust: TrustStore, today: date) -> str:
-    """What becomes of the credential's bytes copied as they are to another NTAG215."""
+def _copy_fails(
+    message: bytes, trust: TrustStore, today: date, seal_key: bytes | None = None
+) -> str:
+    """What becomes of a tag's NDEF message copied as it is to another NTAG215."""
     with _tag("ntag215") as copy:
-        TagSession(copy).write_message(encode_message(blob))
+        TagSession(copy).write_message(message)
         try:
-            level = medium_for(copy).verify(trust, today).authenticity
+            level = NfcTag(copy).verify(trust, today, seal_key=seal_key).authenticity
             return f"verifies too: {level.name.lower()}"
         except CredentialError as error:
             return f"rejected: {type(error).__name__}"
 
 
-def _nfc_tags(today: date) -> dict[str, Any]:
-    """Write and verify emulated tags through nfcpy; copy them to show what binds them."""
+_NO_DRIVER = {"skipped": "the nfc driver is not installed: pip install -e drivers/nfc"}
+
+
+def _sealed_tag(today: date) -> dict[str, Any]:
+    """Personalise an emulated NTAG215 as the library does by default: bound and sealed."""
+    key = IssuerKey.generate("ES256", kid="DEMO-TAG")
+    trust = TrustStore([key.public()])
+    seal_key = seal.new_key()  # printed on the card face, kept nowhere else
+    try:
+        with _tag("ntag215") as tag:
+            medium = NfcTag(tag)
+            blob = key.issue(replace(_holder(today, 4713), tag_uid=tag.uid))
+            written = medium.write(blob, verifier=trust, now=today, seal_key=seal_key)
+            message = TagSession(tag).ndef_message()
+            try:
+                medium.read()  # a tap alone
+                tap_alone = "nothing: the tag read open"
+            except SealedTag as error:
+                tap_alone = type(error).__name__
+            face = qr.encode_sealed(blob, seal_key)
+            result = medium.verify(trust, today, seal_key=qr.seal_key(face))
+            uid = tag.uid.hex()
+    except NoReader:
+        return dict(_NO_DRIVER)
+    return {
+        "reader": "sim:ntag215",
+        "sealed": True,
+        "bytes": len(blob),
+        "record_bytes": data_area_needed(len(blob), sealed=True),
+        "pages_written": written.writes,
+        "uid": uid,
+        "tap_alone": tap_alone,
+        "qr_characters": len(face),
+        "authenticity": result.authenticity.name.lower(),
+        "frames_read": result.facts.exchanges,
+        "copy": _copy_fails(message, trust, today, seal_key),
+    }
+
+
+def _open_tags(today: date) -> dict[str, Any]:
+    """--open-record: write and verify open tags; copy them to show what binds them."""
     key = IssuerKey.generate("ES256", kid="DEMO-TAG")
     trust = TrustStore([key.public()])
     credential = _holder(today, 4713)
@@ -196,25 +270,28 @@ def _nfc_tags(today: date) -> dict[str, Any]:
     try:
         with _tag("ntag213") as tag:
             medium = medium_for(tag)
-            written = medium.write(blob, verifier=trust, now=today)
+            written = medium.write(blob, verifier=trust, now=today, open_record=True)
             result = medium.verify(trust, today)
             generic_start = tag.frames
             tag.read_generic(0, 16 + 2 + len(encode_message(blob)))
             generic = tag.frames - generic_start
     except NoReader:
-        return {"skipped": "the nfc driver is not installed: pip install -e drivers/nfc"}
+        return dict(_NO_DRIVER)
     with _tag("ntag215") as tag:
-        bound = medium_for(tag).personalise(key, credential, lock=False, today=today)
+        bound = medium_for(tag).personalise(
+            key, credential, lock=False, today=today, open_record=True
+        )
         bound_result = medium_for(tag).verify(trust, today)
     return {
         "reader": "sim:ntag213",
+        "sealed": False,
         "bytes": len(blob),
         "pages_written": written.writes,  # the JSON key of earlier releases
         "authenticity": result.authenticity.name.lower(),
         "frames_read": result.facts.exchanges,
         "frames_generic": generic,
-        "copy": _copy_fails(blob, trust, today),
+        "copy": _copy_fails(encode_message(blob), trust, today),
         "bound_bytes": len(bound.blob),
         "bound_authenticity": bound_result.authenticity.name.lower(),
-        "bound_copy": _copy_fails(bound.blob, trust, today),
+        "bound_copy": _copy_fails(encode_message(bound.blob), trust, today),
     }

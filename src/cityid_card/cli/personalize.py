@@ -36,6 +36,7 @@ from ._common import (
     add_reader_flags,
     load_issuer_key,
     print_json,
+    require_status_choice,
 )
 from ._holder import holder_credential
 from ._io import PRIVATE, check_output, write_output
@@ -98,18 +99,21 @@ def _personalize(args: argparse.Namespace, key: IssuerKey) -> int:
     if args.out is not None:
         check_output(args.out, force=args.force)  # before the card is written
     check_seal_flags(args)
-    credential, registry = holder_credential(args, key)
-    key.check_issuing_date(credential.issued or today)  # before the card is touched
-    if registry is not None:
-        registry.save(args.registry)
-    try:
-        with connect(args.reader, timeout=args.timeout) as link:
+    require_status_choice(args)
+    key.check_issuing_date(args.issued or today)  # before the card is touched
+    with connect(args.reader, timeout=args.timeout) as link:
+        medium = medium_for(link)
+        # Recorded with what it goes on (a chip card, an NFC tag): the card is in the reader.
+        credential, registry = holder_credential(args, key, medium.kind)
+        if registry is not None:
+            registry.save(args.registry)
+        try:
             if link.kind == ISO7816 and args.generation == 2:
                 return _personalize_gen2(args, key, credential, link, today)
-            done, sealed = tag_personalise(args, medium_for(link), key, credential, today)
-    except BaseException:
-        revoke_failed_card(args, credential.status_index)  # the city's registry: card failed
-        raise
+            done, sealed = tag_personalise(args, medium, key, credential, today)
+        except BaseException:
+            revoke_failed_card(args, credential.status_index)  # the city's registry: card failed
+            raise
     blob, facts = done.blob, done.verification.facts
     if args.out is not None:
         write_output(args.out, blob, force=args.force, mode=PRIVATE)

@@ -1,4 +1,11 @@
-"""``cityid-card read``: read the credential from a card or an NFC tag, WITHOUT verifying it."""
+"""``cityid-card read``: read the credential from a card or an NFC tag, WITHOUT verifying it.
+
+A sealed NFC tag (the default for tags this library writes) reads, to a tap alone, as
+sealed and nothing more: no personal byte. Its card face's QR code opens it:
+--seal-key-from-qr TEXT (- reads the text a keyboard-wedge scanner types), or the key
+file personalize or write saved: --seal-key FILE. Without either the command says the
+tag is sealed, what opens it, and exits with status 1.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from cityid_card.drivers import connect
-from cityid_card.media import medium_for
+from cityid_card.media import Facts, medium_for
 from cityid_card.media.errors import UnsupportedMedium
+from cityid_card.type2.errors import SealedTag
 
 from ._common import (
     EXIT_OK,
+    EXIT_REJECTED,
     add_force_flag,
     add_json_flag,
     add_reader_flags,
@@ -19,6 +28,7 @@ from ._common import (
     print_json,
 )
 from ._io import PRIVATE, check_output, write_output
+from ._seal import OPENS_A_SEALED_TAG, add_seal_key_flags, check_seal_key_for, seal_key_from_args
 
 
 def register(commands: Any) -> None:
@@ -35,6 +45,7 @@ def register(commands: Any) -> None:
         action="store_true",
         help="only print the NFC tag's UID, for issue --tag-uid (works on a blank tag)",
     )
+    add_seal_key_flags(parser)
     add_json_flag(parser)
     parser.set_defaults(run=run)
 
@@ -42,10 +53,16 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_output(args.out, force=args.force)
+    seal_key = seal_key_from_args(args)  # before the reader: it may read standard input
     with connect(args.reader, timeout=args.timeout) as link:
         if args.uid:
             return _print_uid(args, link.reader, link.uid)
-        reading = medium_for(link).read()
+        medium = medium_for(link)
+        check_seal_key_for(medium, seal_key)
+        try:
+            reading = medium.read(seal_key=seal_key)
+        except SealedTag:
+            return _sealed(args, medium.facts())
     blob, facts = reading.blob, reading.facts
     if args.out is not None:
         write_output(args.out, blob, force=args.force, mode=PRIVATE)
@@ -61,6 +78,19 @@ def run(args: argparse.Namespace) -> int:
         )
         print("UNVERIFIED: use cityid-card verify --reader to check it")
     return EXIT_OK
+
+
+def _sealed(args: argparse.Namespace, facts: Facts) -> int:
+    """A sealed tag read without its key: say so, and what opens it; nothing personal."""
+    if args.json:
+        print_json({**facts.as_json(), "sealed": True, "verified": False, "bytes": None})
+    else:
+        print(
+            f"the {facts.what} in {facts.reader} holds a SEALED credential: a tap alone reads "
+            "no personal byte"
+        )
+        print(f"to read it: {OPENS_A_SEALED_TAG}")
+    return EXIT_REJECTED
 
 
 def _print_uid(args: argparse.Namespace, reader: str, uid: bytes | None) -> int:

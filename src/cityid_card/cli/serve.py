@@ -4,7 +4,12 @@ Listens on 127.0.0.1:8600 unless --host and --port say otherwise; another addres
 the loopback only when --host names it. ``POST /api/verify`` takes ``{"qr": "CID1:..."}``
 or ``{"credential": "<base64>"}`` and answers with the fields the display policy allows;
 ``GET /`` is the staff page; ``GET /api/health`` reports the status lists' age;
-``GET /api/events`` streams the taps of --reader. Needs the ``desk`` extra.
+``GET /api/events`` streams the taps of --reader. A sealed NFC tag opens with the key
+on its card face: scan the face's QR code (CIDS1:) into the page, or ``POST
+/api/verify`` it, and tap the tag; the result arrives on the event stream. With
+--terminal (a generation-2 terminal's directory, from cityid-card pki terminal) the
+reader also reads generation-2 chip cards, the same way with their face's code
+(CIDC1:). Needs the ``desk`` extra.
 """
 
 from __future__ import annotations
@@ -21,16 +26,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cityid_card.desk.faces import FaceBox, FaceSource
 from cityid_card.desk.ils import koha_code
 from cityid_card.desk.loop import event_json, watch
-from cityid_card.desk.policy import DEFAULT_POLICY, POLICIES, Policy, get_policy
+from cityid_card.desk.policy import DEFAULT_POLICY, POLICIES, Policy, get_policy, policy_for_role
 from cityid_card.desk.refresh import StatusListRefresher, source_for
-from cityid_card.errors import CityIDError
+from cityid_card.errors import CityIDError, InputError
+from cityid_card.iso7816.gen2 import TerminalAccess
 from cityid_card.trust import TrustStore
 from cityid_card.verifier import StatusPolicy, Verifier
 
 from ._common import EXIT_OK, EXIT_USAGE
 from ._io import load_seen, save_seen
+from .pki import load_terminal
 from .verify import add_seen_flag
 
 #: The variable that hands the configuration to each worker process (--workers > 1).
@@ -55,7 +63,8 @@ def port_number(text: str) -> int:
 _EXAMPLES = """\
 examples:
   cityid-card serve --trust trust.json --policy library
-  cityid-card serve --trust trust.json --status-lists lists/ --reader nfc --port 8600"""
+  cityid-card serve --trust trust.json --status-lists lists/ --reader nfc --port 8600
+  cityid-card serve --trust trust.json --reader pcsc --terminal museum-desk"""
 
 
 def register(commands: Any) -> None:
@@ -75,7 +84,10 @@ def register(commands: Any) -> None:
         "--port", type=port_number, default=None, help="port to listen on (default 8600)"
     )
     parser.add_argument(
-        "--reader", metavar="URI", help="also watch this reader and show its taps on the page"
+        "--reader",
+        metavar="URI",
+        help="also watch this reader and show its taps on the page (a sealed NFC tag opens "
+        "with its card face's QR code, CIDS1:, scanned into the page)",
     )
     parser.add_argument(
         "--koha",
@@ -100,7 +112,8 @@ def register(commands: Any) -> None:
 
 
 def add_desk_flags(parser: argparse.ArgumentParser) -> None:
-    """--trust, --status-lists, --require-status, --seen and --policy: serve's and watch's."""
+    """--trust, --status-lists, --require-status, --seen, --policy and --terminal: serve's
+    and watch's."""
     parser.add_argument("--trust", type=Path, required=True, help="trust store (JWK Set)")
     parser.add_argument(
         "--status-lists",
@@ -116,11 +129,26 @@ def add_desk_flags(parser: argparse.ArgumentParser) -> None:
     add_seen_flag(parser)
     parser.add_argument(
         "--policy",
-        default=DEFAULT_POLICY,
+        default=None,
         metavar="POLICY",
         help=f"what to show of a card: {', '.join(POLICIES)} or age-check:N "
-        f"(default {DEFAULT_POLICY})",
+        f"(default: the --terminal's role, else {DEFAULT_POLICY})",
     )
+    parser.add_argument(
+        "--terminal",
+        type=Path,
+        metavar="DIR",
+        help="read generation-2 chip cards as this terminal (a directory made by "
+        "cityid-card pki terminal; its role must be the display policy's); each card's "
+        "CAN comes from its face's QR code (CIDC1:)",
+    )
+
+
+def desk_policy(spec: str | None, terminal: TerminalAccess | None) -> Policy:
+    """The display policy ``spec`` names; with a terminal, its role's (PolicyMismatch if not)."""
+    if terminal is None:
+        return get_policy(DEFAULT_POLICY if spec is None else spec)
+    return policy_for_role(terminal.role, terminal.age, spec)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -130,6 +158,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "require_status": args.require_status,
         "seen": None if args.seen is None else os.fspath(args.seen),
         "policy": args.policy,
+        "terminal": None if args.terminal is None else os.fspath(args.terminal),
         "host": args.host or "127.0.0.1",
         "koha": args.koha,
     }
@@ -172,7 +201,8 @@ def build_app(settings: dict[str, Any], reader: str | None = None) -> Any:
     from cityid_card.desk.service import ServiceConfig, allowed_hosts, create_app
 
     verifier, refresher = build_verifier(settings)
-    policy = get_policy(settings["policy"])
+    terminal = None if not settings.get("terminal") else load_terminal(Path(settings["terminal"]))
+    policy = desk_policy(settings["policy"], terminal)
     config = ServiceConfig(
         verifier=verifier,
         policy=policy,
@@ -182,17 +212,31 @@ def build_app(settings: dict[str, Any], reader: str | None = None) -> Any:
         koha=None if not settings.get("koha") else (settings["koha"][0], settings["koha"][1]),
     )
     if reader is not None:
-        config.events = reader_events(reader, verifier, policy, refresher)
+        config.faces = FaceBox()
+        config.terminal_role = None if terminal is None else terminal.role
+        config.events = reader_events(
+            reader, verifier, policy, refresher, terminal=terminal, faces=config.faces
+        )
     return create_app(config)
 
 
 def reader_events(
-    reader: str, verifier: Verifier, policy: Policy, refresher: StatusListRefresher | None
+    reader: str,
+    verifier: Verifier,
+    policy: Policy,
+    refresher: StatusListRefresher | None,
+    *,
+    terminal: TerminalAccess | None = None,
+    faces: FaceSource | None = None,
 ) -> Callable[[threading.Event], Iterator[dict[str, Any]]]:
-    """The service's event source: the reader loop's events, as the policy allows them."""
+    """The service's event source: the reader loop's events, as the policy allows them.
+
+    Sealed tags are read with the keys ``faces`` hands out; with ``terminal``,
+    generation-2 cards with its CANs.
+    """
 
     def events(stop: threading.Event) -> Iterator[dict[str, Any]]:
-        for event in watch(reader, verifier, stop=stop):
+        for event in watch(reader, verifier, terminal=terminal, faces=faces, stop=stop):
             now = datetime.now().astimezone()
             age = None if refresher is None else refresher.report(now)["age_days"]
             yield event_json(event, policy, now.date(), age)
@@ -216,9 +260,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from cityid_card.desk.service import DEFAULT_HOST, DEFAULT_PORT, UVICORN_OPTIONS
 
-    get_policy(args.policy)  # a wrong --policy is a usage error before anything starts
     if args.workers > 1 and args.reader:
         raise CityIDError("--reader needs --workers 1: one process watches the reader")
+    if args.terminal is not None and not args.reader:
+        raise InputError("--terminal reads chip cards on a reader: give --reader too")
+    # A wrong --policy, terminal directory or role is a usage error before anything starts.
+    desk_policy(args.policy, None if args.terminal is None else load_terminal(args.terminal))
     if args.koha:
         koha_code(args.koha[0], "branch code")
         koha_code(args.koha[1], "patron category code")

@@ -5,7 +5,7 @@ chip is also authenticated when the credential binds a card key, a tag's UID is 
 when it binds one (and the tag's originality signature), and the result says which
 authenticity level was reached. With --qr or --image it comes from the QR code of a
 printed card face (the text, or a picture of the card). A sealed NFC tag is opened with
-the key in its card face's QR code: --seal-key-from-qr.
+the key in its card face's QR code: --seal-key-from-qr (or the key file: --seal-key).
 
 A generation-2 card (specs/card-application.md v2) is read with --can (the 6-digit
 number printed on its face) and --terminal DIR (from cityid-card pki terminal): it
@@ -54,7 +54,7 @@ from ._io import (
     read_input,
     save_seen,
 )
-from ._seal import seal_key_from_qr, verify_medium
+from ._seal import add_seal_key_flags, seal_key_from_args, verify_medium
 from .status_list import status_note
 
 #: A photo of a card face from a phone is a few megabytes.
@@ -100,12 +100,7 @@ def register(commands: Any) -> None:
         help="verify the QR code in a picture of the card face (PNG, JPEG)",
     )
     add_reader_flags(parser, required=False)
-    parser.add_argument(
-        "--seal-key-from-qr",
-        metavar="TEXT|-",
-        help="with --reader on a sealed NFC tag: the card face's QR code text (CIDS1:...), "
-        "whose key opens the tag's record; - reads it from standard input",
-    )
+    add_seal_key_flags(parser)
     add_verifier_flags(parser)
     add_seen_flag(parser)
     parser.add_argument(
@@ -387,7 +382,7 @@ def run(args: argparse.Namespace) -> int:
         return run_gen2(args, _verify_version_1)
     if args.trust is None:
         raise InputError("the following arguments are required: --trust")
-    seal_key = seal_key_from_qr(args)  # before the reader: it may read standard input
+    seal_key = seal_key_from_args(args)  # before the reader: it may read standard input
     verifier = build_verifier(args)
     if args.qr is not None and not _is_qr_text(args.qr):
         return _verify_stream(args, verifier)

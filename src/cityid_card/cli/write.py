@@ -22,7 +22,6 @@ from typing import Any
 
 from cityid_card.drivers import connect
 from cityid_card.media import Written, medium_for
-from cityid_card.type2.medium import NfcTag
 
 from ._common import EXIT_OK, add_json_flag, add_reader_flags, exchanges, print_json
 from ._io import load_trust, read_credential
@@ -30,7 +29,7 @@ from ._seal import (
     OPEN_RECORD_EXPOSES,
     add_seal_flags,
     check_seal_flags,
-    save_seal_key,
+    kept_seal_key,
     seal_key_for,
 )
 
@@ -67,12 +66,17 @@ def run(args: argparse.Namespace) -> int:
         key = seal_key_for(args, medium)
         today = date.today()
         result: Written
-        if isinstance(medium, NfcTag):
-            if key is not None:
-                save_seal_key(args, key)  # before the tag: a sealed tag without its key is lost
-            result = medium.write(
-                blob, force=args.force, lock=args.lock, verifier=trust, now=today, seal_key=key
-            )
+        if medium.seals:
+            with kept_seal_key(args, key):  # before the tag, taken back if the write fails
+                result = medium.write(
+                    blob,
+                    force=args.force,
+                    lock=args.lock,
+                    verifier=trust,
+                    now=today,
+                    seal_key=key,
+                    open_record=key is None,  # only with --open-record (seal_key_for)
+                )
         else:
             result = medium.write(blob, force=args.force, lock=args.lock, verifier=trust, now=today)
     sealed = key is not None
@@ -103,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             f"sealed: a tap alone reads no personal byte; the key is in {args.seal_key}: "
             f"print it on the card face (cityid-card face --seal-key {args.seal_key})"
         )
-    elif isinstance(medium, NfcTag):
+    elif medium.seals:
         print(f"OPEN record: it gives away {OPEN_RECORD_EXPOSES}")
     print(
         f"locked: the {facts.what} is read-only for good"

@@ -3,9 +3,11 @@
 From what the ``library`` display policy shows of a verified card (never more), this
 builds a patron record in the shape Koha takes: a row of Koha's patron import CSV
 (Tools > Import patrons) and the body of Koha's REST API ``POST /api/v1/patrons``.
-It carries the name and, once generation-2 cards exist, the card's library pseudonym
-as an extended patron attribute (so a returning patron is found again without a card
-number or a date of birth), plus the branch and patron category the library chooses.
+It carries the name and, from a generation-2 card read by a library terminal, the
+card's library pseudonym as the extended patron attribute :data:`PSEUDONYM_ATTRIBUTE`
+(the CSV's ``patron_attributes`` column, ``CITYID:<hex>``; the REST body's
+``extended_attributes``), so a returning patron is found again without a card number
+or a date of birth, plus the branch and patron category the library chooses.
 
 The card has one name field, the name the holder chose to have printed: it goes to
 ``surname`` whole, because no rule splits every name into first and family names

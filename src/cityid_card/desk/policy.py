@@ -9,16 +9,18 @@ personal. No policy ever shows the status index (a tracking identifier).
 =============  ===========================================================
 policy         fields
 =============  ===========================================================
-``library``    ``name``, ``expires`` (the default of the CLI and the service)
-``museum``     ``pseudonym`` (the venue pseudonym of a generation-2 card)
+``library``    ``name``, ``expires``, ``pseudonym`` (the default of the CLI and the service)
+``museum``     ``pseudonym``
 ``transit``    nothing but ``valid``
 ``age-check``  ``age_over_N`` (N = 21 unless given: ``age-check:18``)
 ``benefits``   ``name``, ``date_of_birth``, ``gender``, ``expires``
 =============  ===========================================================
 
-For a QR code or an NFC tag the host reads every field and the policy only filters what
-it shows; a generation-2 chip card enforces its roles itself and never sends the
-fields a role may not read (docs/verifying.md, "Display policies").
+A ``pseudonym`` is the venue pseudonym of a generation-2 chip card (hex); version 1
+cards have none. For a QR code or an NFC tag the host reads every field and the policy
+only filters what it shows; a generation-2 chip card enforces its roles itself and
+never sends the fields a role may not read, and the policy shows what it allows of
+what the chip granted (docs/verifying.md, "Display policies").
 
 Pure functions: the date an age is computed on is an argument (the edge passes the
 desk computer's local calendar date).
@@ -29,10 +31,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-from cityid_card.credential import Credential
 from cityid_card.errors import CityIDError
+
+from .result import CardResult, age_on, known, rejection
 
 __all__ = [
     "DEFAULT_AGE",
@@ -41,9 +44,11 @@ __all__ = [
     "POLICIES",
     "Policy",
     "PolicyError",
+    "PolicyMismatch",
     "Shown",
     "age_on",
     "get_policy",
+    "policy_for_role",
 ]
 
 #: The age an ``age-check`` without a number checks for.
@@ -62,11 +67,8 @@ class PolicyError(CityIDError):
     """A display policy name that does not exist, or an age-check age out of range."""
 
 
-class _Result(Protocol):
-    """What a policy reads: a verification result (of a file, a QR code, a tag or a card)."""
-
-    @property
-    def credential(self) -> Credential: ...
+class PolicyMismatch(PolicyError):
+    """The display policy asks for more than the terminal's role may learn (or another age)."""
 
 
 @dataclass(frozen=True)
@@ -84,29 +86,25 @@ class Policy:
         age = set() if self.min_age is None else {f"age_over_{self.min_age}"}
         return frozenset({"valid", *self.fields, *age})
 
-    def show(self, result: _Result, today: date) -> Shown:
-        """The fields of a verified ``result`` this policy allows, ``today`` the local date.
+    def show(self, result: CardResult, today: date) -> Shown:
+        """The fields of a checked ``result`` this policy allows, ``today`` the local date.
 
-        ``pseudonym`` is present only when the result carries one (a generation-2 card's
-        venue pseudonym, as bytes in its ``pseudonym`` attribute), as hex.
+        ``result`` is any result the desk gets (:data:`~cityid_card.desk.result.CardResult`):
+        the fields shown are those the policy allows AND the result knows; a
+        generation-2 card knows only what its terminal was granted. ``pseudonym`` (hex)
+        comes only from a generation-2 card. A generation-2 card that says it is not
+        valid on its date shows as :meth:`reject` of Expired.
         """
-        credential = result.credential
+        facts = known(result)
+        error = rejection(result)
+        if error is not None:
+            return self.reject(error)
         shown: Shown = {"valid": True}
-        if "name" in self.fields:
-            shown["name"] = credential.name
-        if "date_of_birth" in self.fields:
-            shown["date_of_birth"] = credential.date_of_birth.isoformat()
-        if "gender" in self.fields:
-            shown["gender"] = credential.gender
-        if "expires" in self.fields:
-            shown["expires"] = credential.expires.isoformat()
-        if "pseudonym" in self.fields:
-            pseudonym = getattr(result, "pseudonym", None)
-            if isinstance(pseudonym, bytes | bytearray):
-                shown["pseudonym"] = bytes(pseudonym).hex()
+        for label, value in facts.fields.items():
+            if label in self.fields:
+                shown[label] = value
         if self.min_age is not None:
-            old_enough = age_on(credential.date_of_birth, today) >= self.min_age
-            shown[f"age_over_{self.min_age}"] = old_enough
+            shown[f"age_over_{self.min_age}"] = facts.age_over(self.min_age, today)
         return shown
 
     def reject(self, error: BaseException) -> Shown:
@@ -115,7 +113,7 @@ class Policy:
 
 
 _POLICIES: Mapping[str, frozenset[str]] = {
-    "library": frozenset({"name", "expires"}),
+    "library": frozenset({"name", "expires", "pseudonym"}),
     "museum": frozenset({"pseudonym"}),
     "transit": frozenset(),
     "age-check": frozenset(),
@@ -147,14 +145,20 @@ def get_policy(spec: str = DEFAULT_POLICY) -> Policy:
     return Policy(name, _POLICIES[name], age)
 
 
-def age_on(date_of_birth: date, today: date) -> int:
-    """Whole years of age on ``today`` (a local calendar date).
+def policy_for_role(role: str, age: int | None, spec: str | None = None) -> Policy:
+    """The policy of a desk whose generation-2 terminal has ``role`` (and checks ``age``).
 
-    A birthday on 29 February falls on 1 March in common years: someone born on
-    2004-02-29 is 20 on 2025-02-28 and 21 on 2025-03-01, the reading most age laws
-    take and the one that never lets a check pass a day early.
+    Without ``spec`` the policy is the role's own (``age-check:N`` for an age-check
+    terminal of age N). With ``spec`` that policy, if it names the role: a library
+    terminal cannot serve a benefits display, an age-check display must ask the age the
+    terminal asks. Raises PolicyError for a bad ``spec``, PolicyMismatch for another role.
     """
-    years = today.year - date_of_birth.year
-    if (today.month, today.day) < (date_of_birth.month, date_of_birth.day):
-        years -= 1
-    return years
+    own = f"{role}:{age}" if role == "age-check" and age is not None else role
+    policy = get_policy(own if spec is None else spec)
+    if policy.name != role or policy.min_age != (age if role == "age-check" else None):
+        raise PolicyMismatch(
+            f"the display policy {policy.name} does not match the terminal's role {role}"
+            + (f" (age {age})" if role == "age-check" else "")
+            + ": use a terminal certificate of the policy's role, or leave --policy out"
+        )
+    return policy

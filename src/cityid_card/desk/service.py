@@ -9,9 +9,16 @@ Routes:
 - ``POST /api/verify`` with ``{"qr": "CID1:..."}`` or ``{"credential": "<base64>"}``:
   ``{"valid": true, ...the fields the display policy allows}``, or
   ``{"valid": false, "error": "<error type>"}`` for a card that does not verify.
+  With a generation-2 chip card's face code ``{"qr": "CIDC1:..."}`` (or ``{"can":
+  "123456"}``) it arms the reader loop with the card's CAN, and with the face code of a
+  card with a sealed NFC tag ``{"qr": "CIDS1:..."}`` with the tag's key: ``202
+  {"reading": "tap"}``, and the card's result comes as an ``arrival`` on the event
+  stream. A desk without a reader verifies the credential a ``CIDS1:`` code holds, as
+  it does a ``CID1:`` code.
 - ``GET /api/health``: the engine, the policy and the status lists' age.
-- ``POST /api/ils/koha`` with the card, ``"consent": true`` and ``"format"`` (``csv`` or
-  ``json``): the patron record for Koha (see :mod:`.ils`), when serve was given a branch.
+- ``POST /api/ils/koha`` with the card (or ``"reader": true``: the card on the reader
+  now), ``"consent": true`` and ``"format"`` (``csv`` or ``json``): the patron record
+  for Koha (see :mod:`.ils`), when serve was given a branch.
 - ``GET /api/events``: the reader events (server-sent events), already filtered by the
   display policy.
 - ``GET /``: the staff page; ``/static/...`` its assets (no CDN: works offline).
@@ -53,6 +60,7 @@ from cityid_card.errors import CredentialError
 from cityid_card.status import StatusListToken
 from cityid_card.verifier import Verifier
 
+from .faces import Can, FaceBox, NotAFaceCode, parse_can, parse_face
 from .ils import IlsError, koha_csv, koha_patron
 from .policy import Policy
 
@@ -120,6 +128,12 @@ class ServiceConfig:
     hosts: Sequence[str] = _LOOPBACK_NAMES
     clock: Callable[[], datetime] = _local_now
     hub: EventHub = field(default_factory=lambda: EventHub())
+    #: Where ``POST /api/verify`` puts what a card face opens its card with, for the
+    #: reader loop (``events`` reads sealed tags, and with a terminal generation-2
+    #: cards, with it); None: this desk has no reader to give it to.
+    faces: FaceBox | None = None
+    #: The generation-2 terminal's role; None without a terminal (no chip card is read).
+    terminal_role: str | None = None
 
 
 class EventHub:
@@ -146,6 +160,12 @@ class EventHub:
         for loop, queue in subscribers:
             with contextlib.suppress(RuntimeError):  # its loop closed: the client is gone
                 loop.call_soon_threadsafe(_offer, queue, event)
+
+    @property
+    def on_reader(self) -> dict[str, Any] | None:
+        """The arrival of the card on the reader now (as published), or None."""
+        with self._lock:
+            return self._on_reader
 
     @property
     def subscribers(self) -> int:
@@ -241,6 +261,23 @@ async def _json_document(request: Request) -> Any:
         raise _Refusal(400, "the body is not valid JSON") from None
 
 
+def _face_of(document: Any, reader: bool) -> tuple[str, str] | None:
+    """What a request gives the reader: ``("can", text)`` for a chip card's CAN
+    (``{"qr": "CIDC1:..."}`` or ``{"can": "..."}``), ``("seal", text)`` for a sealed
+    tag's key (``{"qr": "CIDS1:..."}``, only on a desk with a ``reader``: without one
+    its credential is verified); None for a request of another kind."""
+    if not isinstance(document, dict) or len(document) != 1:
+        return None
+    value = document.get("can", document.get("qr"))
+    if not isinstance(value, str):
+        return None
+    if "can" in document or value.strip().startswith(qr.CAN_PREFIX):
+        return ("can", value)
+    if reader and value.strip().startswith(qr.SEALED_TAG_PREFIX):
+        return ("seal", value)
+    return None
+
+
 def _credential_of(document: Any, extra: frozenset[str] = frozenset()) -> bytes:
     """The credential bytes a request carries; _Refusal for a malformed request.
 
@@ -334,7 +371,11 @@ def create_app(config: ServiceConfig) -> Starlette:
         if media_type != "application/json":
             return _refused(415, "send application/json")
         try:
-            blob = _credential_of(await _json_document(request))
+            document = await _json_document(request)
+            face = _face_of(document, config.faces is not None)
+            if face is not None:
+                return _arm(*face)
+            blob = _credential_of(document)
             now = config.clock()
             shown = policy.show(verifier.verify(blob, now=now), now.date())
         except _Refusal as refusal:
@@ -348,6 +389,26 @@ def create_app(config: ServiceConfig) -> Starlette:
             LOGGER.info("verify: valid")
         return _json(shown)
 
+    def _arm(kind: str, text: str) -> Response:
+        """Give the reader loop what a card face opens its card with: 202, or why not."""
+        if kind == "can" and (config.faces is None or config.terminal_role is None):
+            return _refused(
+                409,
+                "this desk reads no chip cards: a chip card's QR code holds only the number "
+                "that opens its chip (start serve with --reader and --terminal)",
+            )
+        assert config.faces is not None
+        try:
+            config.faces.put(Can(parse_can(text)) if kind == "can" else parse_face(text))
+        except NotAFaceCode as error:
+            LOGGER.info("verify: rejected (%s)", type(error).__name__)
+            return _json(policy.reject(error))
+        if kind == "can":
+            LOGGER.info("verify: chip card number taken for the reader")
+        else:
+            LOGGER.info("verify: sealed tag key taken for the reader")
+        return _json({"reading": "tap"}, 202)
+
     async def koha(request: Request) -> Response:
         if config.koha is None:
             return _refused(404, "the library system hand-off is not configured")
@@ -356,16 +417,24 @@ def create_app(config: ServiceConfig) -> Starlette:
             return _refused(415, "send application/json")
         try:
             document = await _json_document(request)
-            blob = _credential_of(document, frozenset({"consent", "format"}))
+            on_reader = isinstance(document, dict) and document.get("reader") is True
+            blob = b"" if on_reader else _credential_of(document, frozenset({"consent", "format"}))
+            if on_reader and not set(document) <= {"reader", "consent", "format"}:
+                raise _Refusal(400, 'send {"reader": true, "consent": true, "format": ...}')
             if document.get("format", "csv") not in ("csv", "json"):
                 raise _Refusal(400, 'format is "csv" or "json"')
             if document.get("consent") is not True:
                 raise _Refusal(403, "the patron has not agreed to be registered")
-            now = config.clock()
-            try:
-                shown = policy.show(verifier.verify(blob, now=now), now.date())
-            except CredentialError as error:
-                return _json(policy.reject(error), 422)
+            if on_reader:
+                # The card on the reader now, as its arrival showed it: a generation-2
+                # card's data is not read again (its CAN was used and forgotten).
+                shown = hub.on_reader or {}
+            else:
+                now = config.clock()
+                try:
+                    shown = policy.show(verifier.verify(blob, now=now), now.date())
+                except CredentialError as error:
+                    return _json(policy.reject(error), 422)
             branch, category = config.koha
             patron = koha_patron(shown, branchcode=branch, categorycode=category, consent=True)
         except _Refusal as refusal:
@@ -397,6 +466,9 @@ def create_app(config: ServiceConfig) -> Starlette:
                 "fields": sorted(policy.keys),
                 "implementation": verifier.implementation,
                 "reader": config.events is not None,
+                "chip_cards": config.faces is not None and config.terminal_role is not None,
+                "sealed_tags": config.faces is not None,
+                "terminal_role": config.terminal_role,
                 "ils": config.koha is not None,
                 "status_lists": report,
             }

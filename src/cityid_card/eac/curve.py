@@ -4,13 +4,22 @@ The profile uses NIST P-256 (secp256r1, PACE standardized domain parameter 12). 
 travels as the uncompressed encoding ``04 || X || Y`` (each coordinate exactly 32 bytes,
 leading zero bytes kept) and every received point is checked: coordinates below p, on
 the curve, not the identity. Arithmetic on arbitrary points (Generic Mapping needs
-``s*G + H``) comes from pycryptodome; key agreement, signatures and keys on the standard
-generator from pyca/cryptography.
+``s*G + H``, then a key on the mapped generator) comes from OpenSSL's ``EC_POINT``
+through the C extension (``cityid_card._native``, ec.c), or from pycryptodome in the
+pure-Python twin; key agreement, signatures and keys on the standard generator from
+pyca/cryptography.
+
+The arithmetic follows the verifier's engine: the C one when the extension is built
+and the process did not start with ``CITYID_CARD_PURE=1`` (which the package's
+``__init__`` reads and hands to the verifier before this module is imported), else
+pycryptodome's. :meth:`Curve.with_arithmetic` picks one for a curve explicitly.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,16 +27,21 @@ from typing import Protocol
 from Crypto.PublicKey.ECC import EccPoint  # type: ignore[attr-defined]
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from cityid_card import verifier
 from cityid_card.eac.errors import InvalidPoint
 
-__all__ = ["P256", "Curve", "Point", "PointArithmetic"]
+__all__ = ["DEFAULT_ARITHMETIC", "P256", "Curve", "Point", "PointArithmetic"]
 
 Point = tuple[int, int]
 """An affine point (x, y); the identity is never a value of this type."""
 
 
 class PointArithmetic(Protocol):
-    """Group operations on affine points; ``None`` stands for the identity."""
+    """Group operations on affine points; ``None`` stands for the identity.
+
+    A point that is not one of the curve's (coordinates outside [0, p) or off the curve)
+    raises :class:`InvalidPoint`; scalars are in [0, 2^256).
+    """
 
     def multiply(self, point: Point, scalar: int) -> Point | None:
         """``scalar * point``; the scalar may be secret."""
@@ -43,26 +57,113 @@ class PointArithmetic(Protocol):
 
 
 class _Pycryptodome:
-    """pycryptodome's C arithmetic for one of its named curves (secret scalars blinded)."""
+    """pycryptodome's C arithmetic for one of its named curves (secret scalars blinded).
 
-    def __init__(self, name: str) -> None:
+    It reads (0, 0) as the identity and reduces coordinates modulo p; both are refused
+    here first, as OpenSSL refuses them.
+    """
+
+    def __init__(self, name: str, p: int) -> None:
         self._name = name
+        self._p = p
         # Compared in C; kept so that an identity check builds no new point.
         self._identity = EccPoint(0, 0, name)
+
+    def _point(self, point: Point) -> EccPoint:
+        x, y = point
+        if not (0 <= x < self._p and 0 <= y < self._p) or x == y == 0:
+            raise InvalidPoint("not a point of the curve")
+        try:
+            return EccPoint(x, y, self._name)
+        except ValueError:
+            raise InvalidPoint("not a point of the curve") from None
 
     def _affine(self, point: EccPoint) -> Point | None:
         return None if point == self._identity else point.xy
 
     def multiply(self, point: Point, scalar: int) -> Point | None:
-        return self._affine(EccPoint(point[0], point[1], self._name) * scalar)
+        return self._affine(self._point(point) * scalar)
 
     def add(self, left: Point, right: Point) -> Point | None:
-        sum_ = EccPoint(left[0], left[1], self._name) + EccPoint(right[0], right[1], self._name)
-        return self._affine(sum_)
+        return self._affine(self._point(left) + self._point(right))
 
     def multiply_add(self, point: Point, scalar: int, addend: Point) -> Point | None:
-        product = EccPoint(point[0], point[1], self._name) * scalar
-        return self._affine(product + EccPoint(addend[0], addend[1], self._name))
+        return self._affine(self._point(point) * scalar + self._point(addend))
+
+
+_SIZE = 32  # bytes of a coordinate and of a scalar, on the curves the C extension knows
+
+
+class _OpenSSL:
+    """OpenSSL's EC_POINT through the C extension (``cityid_card._native``, ec.c).
+
+    P-256 and brainpoolP256r1; OpenSSL checks every point (coordinates below p, on the
+    curve), runs the products in constant time and clears the secret scalar.
+    """
+
+    def __init__(self, name: str, p: int) -> None:
+        from cityid_card._native import ec_add, ec_mul_add
+
+        del p  # OpenSSL knows the curve by its name
+        self._name = name
+        self._mul_add = ec_mul_add
+        self._add = ec_add
+
+    @staticmethod
+    def _encode(point: Point) -> bytes:
+        try:
+            return b"\x04" + point[0].to_bytes(_SIZE, "big") + point[1].to_bytes(_SIZE, "big")
+        except OverflowError:  # negative, or 2^256 and above
+            raise InvalidPoint("not a point of the curve") from None
+
+    @staticmethod
+    def _decode(encoded: bytes | None) -> Point | None:
+        if encoded is None:
+            return None
+        return int.from_bytes(encoded[1 : 1 + _SIZE], "big"), int.from_bytes(
+            encoded[1 + _SIZE :], "big"
+        )
+
+    def _run(self, point: Point, scalar: int, addend: Point | None) -> Point | None:
+        encoded_addend = None if addend is None else self._encode(addend)
+        try:
+            result = self._mul_add(
+                self._name, self._encode(point), scalar.to_bytes(_SIZE, "big"), encoded_addend
+            )
+        except ValueError:
+            raise InvalidPoint("not a point of the curve") from None
+        return self._decode(result)
+
+    def multiply(self, point: Point, scalar: int) -> Point | None:
+        return self._run(point, scalar, None)
+
+    def add(self, left: Point, right: Point) -> Point | None:
+        try:
+            return self._decode(self._add(self._name, self._encode(left), self._encode(right)))
+        except ValueError:
+            raise InvalidPoint("not a point of the curve") from None
+
+    def multiply_add(self, point: Point, scalar: int, addend: Point) -> Point | None:
+        return self._run(point, scalar, addend)
+
+
+_ArithmeticFactory = Callable[[str, int], PointArithmetic]
+"""Builds a curve's arithmetic from its name (``Curve.name``) and field prime."""
+
+
+def _load_arithmetics() -> dict[str, _ArithmeticFactory]:
+    arithmetics: dict[str, _ArithmeticFactory] = {"python": _Pycryptodome}
+    # The verifier's choice: "c" only when the extension imported and CITYID_CARD_PURE=1
+    # did not keep it out (the package's __init__ has run before any eac module loads).
+    if verifier.DEFAULT_IMPLEMENTATION != "c":
+        return arithmetics
+    return {"c": _OpenSSL, **arithmetics}
+
+
+_ARITHMETICS = _load_arithmetics()
+#: The point arithmetic of :data:`P256`: "c" (OpenSSL's EC_POINT through the C
+#: extension) or "python" (pycryptodome), chosen as the verifier's engine is.
+DEFAULT_ARITHMETIC: str = next(iter(_ARITHMETICS))
 
 
 @dataclass(frozen=True)
@@ -90,6 +191,16 @@ class Curve:
     @property
     def generator(self) -> Point:
         return (self.gx, self.gy)
+
+    def with_arithmetic(self, implementation: str) -> Curve:
+        """This curve with the point arithmetic of ``implementation`` ("c" or "python")."""
+        factory = _ARITHMETICS.get(implementation)
+        if factory is None:
+            available = ", ".join(_ARITHMETICS)
+            raise ValueError(
+                f"no {implementation!r} point arithmetic here (available: {available})"
+            )
+        return dataclasses.replace(self, arithmetic=factory(self.name, self.p))
 
     def encode_point(self, point: Point) -> bytes:
         """The uncompressed encoding ``04 || X || Y``, coordinates left-padded with zeros."""
@@ -153,9 +264,11 @@ class Curve:
         return key.exchange(ec.ECDH(), public)
 
 
+_P256_P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
+
 P256 = Curve(
     name="secp256r1",
-    p=0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF,
+    p=_P256_P,
     a=0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFC,
     b=0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B,
     gx=0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
@@ -164,6 +277,6 @@ P256 = Curve(
     cofactor=1,
     parameter_id=12,
     pyca=ec.SECP256R1(),
-    arithmetic=_Pycryptodome("p256"),
+    arithmetic=_ARITHMETICS[DEFAULT_ARITHMETIC]("secp256r1", _P256_P),
 )
 """NIST P-256 (FIPS 186-4 D.1.2.3, SEC 2 secp256r1): the curve of this profile."""

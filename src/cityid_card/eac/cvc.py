@@ -61,6 +61,7 @@ __all__ = [
     "sign_certificate",
     "verify_chain",
     "verify_signature",
+    "verify_terminal",
 ]
 
 ID_TA_ECDSA_SHA_256 = "0.4.0.127.0.7.2.2.2.2.3"
@@ -438,18 +439,29 @@ def verify_chain(
     """
     if len(certificates) != 2:
         raise CertificateChainError("a chain is a DV certificate and a terminal certificate")
+    dv = parse_certificate(certificates[0])
+    if dv.role in (Role.DV_DOMESTIC, Role.DV_FOREIGN) and dv.body.car == trust_point.chr:
+        verify_signature(dv, trust_point.public_key)
+    return verify_terminal(trust_point, dv, certificates[1], today)
+
+
+def verify_terminal(
+    trust_point: TrustPoint, dv: Certificate, terminal_certificate: bytes, today: date
+) -> VerifiedTerminal:
+    """Card: the second step of :func:`verify_chain`, for a DV certificate whose signature
+    the card checked when it received it (PSO:VERIFY CERTIFICATE takes one at a time):
+    the roles, names and dates of both, and the terminal certificate's signature.
+    """
     if today > trust_point.expires:
         raise CertificateDateError("the trust point has expired")
-    dv, terminal = (parse_certificate(item) for item in certificates)
+    terminal = parse_certificate(terminal_certificate)
     if dv.role not in (Role.DV_DOMESTIC, Role.DV_FOREIGN) or terminal.role is not Role.TERMINAL:
         raise CertificateChainError("certificate roles do not run CVCA, DV, terminal")
-    issuer_chr, issuer_key = trust_point.chr, trust_point.public_key
+    if dv.body.car != trust_point.chr or terminal.body.car != dv.body.chr:
+        raise CertificateChainError("certificate does not name its issuer")
+    verify_signature(terminal, dv.body.public_key)
     for certificate in (dv, terminal):
-        if certificate.body.car != issuer_chr:
-            raise CertificateChainError("certificate does not name its issuer")
-        verify_signature(certificate, issuer_key)
         _check_dates(certificate, today)
-        issuer_chr, issuer_key = certificate.body.chr, certificate.body.public_key
     rights = trust_point.chat.rights & dv.body.chat.rights & terminal.body.chat.rights
     return VerifiedTerminal(
         terminal.body.chr, terminal.body.public_key, rights, _sector_hashes(terminal)

@@ -223,16 +223,39 @@ class Medium(Protocol):
         """``chip_card`` or ``nfc_tag``: how reports and events name the medium."""
         ...
 
+    @property
+    def seals(self) -> bool:
+        """Whether a tap reads this medium's record, so the library seals it under a key
+        printed on the card face (an NFC tag): writing it then takes ``seal_key`` or
+        ``open_record=True``, reading a sealed one takes ``seal_key``. A chip card answers
+        only its own protocol: False, and it refuses a ``seal_key`` (UnsupportedMedium).
+        """
+        ...
+
     def facts(self) -> Facts:
         """What the medium reports before anything is read: reader, UID, product."""
         ...
 
-    def read(self) -> Reading:
-        """The credential's bytes, unverified; BlankCard (or a kind of it) if there is none."""
+    def read(self, *, seal_key: bytes | None = None) -> Reading:
+        """The credential's bytes, unverified; BlankCard (or a kind of it) if there is none.
+
+        A sealed record without ``seal_key`` raises SealedTag.
+        """
         ...
 
-    def verify(self, verifier: TrustStore | Verifier, now: datetime | date) -> Verification:
+    def verify(
+        self,
+        verifier: TrustStore | Verifier,
+        now: datetime | date,
+        *,
+        seal_key: bytes | None = None,
+    ) -> Verification:
         """Read and verify the credential, and check what binds it to this card or tag."""
+        ...
+
+    def check_fits(self, credential_size: int, *, sealed: bool) -> None:
+        """Raise, before anything is written, if a credential of ``credential_size`` bytes
+        (``sealed``: as a sealed record) does not fit: TagCapacityError, UnsupportedMedium."""
         ...
 
     def check_blank(self) -> None:
@@ -248,9 +271,22 @@ class Medium(Protocol):
         ...
 
     def personalise(
-        self, issuer: IssuerKey, credential: Credential, *, lock: bool, today: date
+        self,
+        issuer: IssuerKey,
+        credential: Credential,
+        *,
+        lock: bool,
+        today: date,
+        seal_key: bytes | None = None,
+        open_record: bool = False,
     ) -> Personalised:
-        """Issue ``credential`` for this card or tag, write it, read it back, verify it; lock."""
+        """Issue ``credential`` for this card or tag, write it, read it back, verify it; lock.
+
+        A medium whose record a tap reads (an NFC tag) needs ``seal_key`` (the record
+        sealed under it) or ``open_record=True`` (the open record), never neither:
+        RecordChoiceError. A chip card has no such record: it refuses ``seal_key``
+        (UnsupportedMedium) and has nothing for ``open_record`` to open.
+        """
         ...
 
     def write(
@@ -261,8 +297,13 @@ class Medium(Protocol):
         lock: bool = False,
         verifier: TrustStore | Verifier | None = None,
         now: datetime | date | None = None,
+        seal_key: bytes | None = None,
+        open_record: bool = False,
     ) -> Written:
-        """Write an issued credential (checked first with ``verifier``); read back; lock."""
+        """Write an issued credential (checked first with ``verifier``); read back; lock.
+
+        ``seal_key`` or ``open_record=True``: as for :meth:`personalise`.
+        """
         ...
 
 

@@ -12,12 +12,15 @@ One concept per module:
   (:class:`CardSource`, :class:`ReaderCards` for a reader URI);
 - :mod:`~cityid_card.station.faces`: card faces, checked before a card is touched
   (needs the ``face`` extra; not imported here);
-- :mod:`~cityid_card.station.edge`: the files (applicants, records, registry, faces)
-  and the machine's clock.
+- :mod:`~cityid_card.station.edge`: the files (applicants, records, registry, faces:
+  :class:`FaceFolder`, a :class:`FaceSink`) and the machine's clock.
 
 Privacy: events, errors and ``repr`` name applicants by their row number; no name or
 date of birth ever reaches a message, a log or a temporary file. Their data goes to
-the card and the records only.
+the card and the records only. NFC tags are sealed (unless
+``BatchOptions(open_record=True)``): a tap alone reads no personal byte, and each tag's
+key goes only to the card face (kept through the batch's ``face_sink`` before the
+card's record) and to the program that runs the batch, in its ``CardDone`` event.
 
 Resuming: a batch run again with the same records skips the applicants they hold
 (:func:`plan_batch`). A failed card, or one whose record cannot be kept, is revoked;
@@ -29,7 +32,16 @@ docs/printer-integration.md).
 
 from __future__ import annotations
 
-from ._medium import CardSource, ChipCard, Medium, NfcTag, Personalised, ReaderCards, medium_for
+from ._medium import (
+    CardSource,
+    ChipCard,
+    Medium,
+    NfcTag,
+    Personalised,
+    ReaderCards,
+    medium_for,
+    tag_products,
+)
 from .applicants import APPLICANT_FIELDS, Applicant, applicants_from_rows, parse_applicants
 from .edge import FaceFolder, LocalClock, RecordsFile, RegistryFile, load_applicants, read_records
 from .errors import ApplicantError, InvalidApplicantField, RecordsError, UnknownApplicantField
@@ -48,6 +60,8 @@ from .loop import (
     BatchOptions,
     Clock,
     FaceCheck,
+    FaceRenderer,
+    FaceSink,
     RandomIndexes,
     StatusIndexes,
     check_batch,
@@ -76,6 +90,8 @@ __all__ = [
     "Clock",
     "FaceCheck",
     "FaceFolder",
+    "FaceRenderer",
+    "FaceSink",
     "InvalidApplicantField",
     "LocalClock",
     "Medium",
@@ -101,4 +117,5 @@ __all__ = [
     "plan_batch",
     "read_records",
     "run_batch",
+    "tag_products",
 ]

@@ -30,6 +30,7 @@ from cityid_card.iso7816.medium import ChipCard
 from cityid_card.media import Authenticity, Medium, Personalised, medium_for
 from cityid_card.media.errors import DriverError
 from cityid_card.type2.medium import NfcTag
+from cityid_card.type2.memory import PRODUCTS, Product
 
 __all__ = [
     "Authenticity",
@@ -40,6 +41,7 @@ __all__ = [
     "Personalised",
     "ReaderCards",
     "medium_for",
+    "tag_products",
 ]
 
 
@@ -68,6 +70,21 @@ _DRIVER_PACKAGES = {
     "contactless encoders; needs pcscd, libpcsclite-dev and a C compiler)",
     "nfc": "pip install ./drivers/nfc (cityid-card-nfc: NFC readers on nfcpy; needs libusb-1.0)",
 }
+
+
+def tag_products(uri: str) -> tuple[Product, ...]:
+    """The NFC tags a reader URI may hand out: checked against before any card is touched.
+
+    An ``nfc`` reader any NTAG21x, ``sim:ntag213`` (215, 216) that one product, any
+    other reader (``pcsc``, ``sim:card``, ``sim:isodep``) none: they open chip cards.
+    """
+    scheme, target = parse_uri(uri)
+    if scheme == "nfc":
+        return PRODUCTS
+    if scheme == "sim":
+        name = target.partition(":")[0]
+        return tuple(product for product in PRODUCTS if product.name.lower() == name)
+    return ()
 
 
 class ReaderCards:

@@ -202,6 +202,9 @@ class RegistryFile:
 class FaceFolder:
     """A folder of card faces: ``row-0001.pdf`` (and ``.png``, ...) for each card.
 
+    A batch's :class:`~cityid_card.station.FaceSink`: it writes a card's faces before
+    the card's record, and removes them if the record cannot be kept.
+
     Files are named by row, never by name, and written owner-only (0600) and atomically
     (an owner-only temporary file beside it, then linked into place: a face is whole or
     absent, never half-written). Without ``replace`` an existing face is never written
@@ -212,6 +215,7 @@ class FaceFolder:
     def __init__(self, path: str | os.PathLike[str], *, replace: bool = False) -> None:
         self.path = Path(path)
         self.replace = replace
+        self._written: dict[int, list[Path]] = {}
         try:
             self.path.mkdir(mode=0o700, exist_ok=True)
         except OSError as error:
@@ -238,10 +242,37 @@ class FaceFolder:
                     )
 
     def write(self, row: int, faces: Mapping[FaceFormat, bytes]) -> list[Path]:
-        """Write the faces of ``row``; return their paths."""
-        written = []
-        for fmt, data in faces.items():
-            target = self.file(row, fmt)
-            write_file(target, data, replace=self.replace, mode=0o600)
-            written.append(target)
+        """Write the faces of ``row``, each synced to disk; return their paths.
+
+        All of them or none: FaceError (naming the file, never its content) if one
+        cannot be written, with those of this call already written removed.
+        """
+        written: list[Path] = []
+        target = self.path
+        try:
+            for fmt, data in faces.items():
+                target = self.file(row, fmt)
+                write_file(target, data, replace=self.replace, mode=0o600)
+                written.append(target)
+            _fsync_directory(self.path)  # the names too, before the card's record
+        except BaseException as error:
+            for path in written:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            if isinstance(error, OSError):
+                raise FaceError(f"cannot write the face {target.name}: {error.strerror}") from None
+            raise
+        self._written[row] = written
         return written
+
+    def remove(self, row: int) -> None:
+        """Remove the faces of ``row`` this folder wrote: their card failed after.
+
+        FaceError if one cannot be removed; faces it did not write are left alone.
+        """
+        for path in self._written.pop(row, []):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as error:
+                raise FaceError(f"cannot remove the face {path.name}: {error.strerror}") from None
+        _fsync_directory(self.path)

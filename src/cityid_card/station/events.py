@@ -54,6 +54,8 @@ class BatchStarted(_Event):
     reader: str
     kid: str
     lock: bool
+    #: NFC tags are written sealed (the default), not as the open record.
+    sealed_tags: bool = True
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,11 @@ class Waiting(_Event):
 class CardDone(_Event):
     """A card was personalised, verified (and locked, if asked) and its record kept.
 
-    ``blob``, the credential as written (for the card face), is for the program that
-    runs the batch; it is not part of :meth:`to_json`.
+    ``blob``, the credential as written (for the card face), and ``seal_key``, the key
+    a sealed NFC tag's record opens with, are for the program that runs the batch: the
+    key exists nowhere else, so it must go in the card face's QR code (the command
+    line's ``--faces``) or the tag can never be read. Neither is part of
+    :meth:`to_json`. ``sealed`` says whether an NFC tag was sealed (None for a chip card).
     """
 
     event: ClassVar[str] = "card_done"
@@ -107,6 +112,8 @@ class CardDone(_Event):
     #: The credential's size in bytes.
     size: int
     blob: bytes = field(repr=False, compare=False, metadata=_NOT_JSON)
+    sealed: bool | None = None
+    seal_key: bytes | None = field(default=None, repr=False, compare=False, metadata=_NOT_JSON)
 
     def to_json(self) -> dict[str, Any]:
         values = super().to_json()
@@ -142,7 +149,8 @@ class BatchFinished(_Event):
     ``stopped`` is None (every applicant was tried), ``stop_on_error``,
     ``no_blank_card`` (no usable card came within the wait), ``key_error`` (the issuer
     key, e.g. in a token that was unplugged, stopped signing), ``records_error`` (the
-    records cannot be appended to) or ``interrupted``. ``seconds`` is measured on the
+    records cannot be appended to), ``face_error`` (a card's face cannot be written:
+    the card is revoked) or ``interrupted``. ``seconds`` is measured on the
     batch's clock.
     """
 

@@ -29,6 +29,7 @@ __all__ = [
     "NdefFormatError",
     "NdefLengthError",
     "NotOurTag",
+    "RecordChoiceError",
     "SealError",
     "SealedTag",
     "TagCapacityError",
@@ -83,6 +84,17 @@ class SealError(TagError):
 
 class TagCapacityError(TagError):
     """The credential does not fit in the tag's data area."""
+
+
+class RecordChoiceError(MediumError):
+    """A tag write says neither how its record is sealed nor that it is open, or says both.
+
+    Writing a tag takes ``seal_key=`` (the record sealed under it: a tap alone reads no
+    personal byte) or ``open_record=True`` (the open record, which any tap reads): the
+    open record is an explicit choice, never a default. Raised before the tag is touched.
+    """
+
+    default_medium: ClassVar[str | None] = NFC_TAG
 
 
 class UnsupportedTag(UnsupportedMedium):

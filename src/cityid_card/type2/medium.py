@@ -22,7 +22,15 @@ from cityid_card.type2.errors import TagLocked, TagNotBlank, UnsupportedTag
 from cityid_card.verifier import Verifier
 
 from . import memory
-from .session import Contents, TagLink, TagSession, personalize_tag, verify_tag, write_tag
+from .session import (
+    Contents,
+    TagLink,
+    TagSession,
+    check_capacity,
+    personalize_tag,
+    verify_tag,
+    write_tag,
+)
 
 __all__ = ["NfcTag", "TagInReader"]
 
@@ -48,6 +56,7 @@ class NfcTag:
     """
 
     kind = "nfc_tag"
+    seals = True
 
     def __init__(
         self,
@@ -108,6 +117,17 @@ class NfcTag:
         if state is not None and (state.capability_container_read_only or state.locked_pages):
             raise TagLocked("the tag is read-only: its lock bits or capability container say so")
 
+    def check_fits(self, credential_size: int, *, sealed: bool) -> None:
+        """Raise TagCapacityError, before anything is written, if such a credential does not fit.
+
+        ``sealed``: as a sealed record, which needs an NTAG215 or NTAG216. UnsupportedTag
+        for a tag that is no NTAG213, NTAG215 or NTAG216.
+        """
+        product = self._link.product
+        if product is None:
+            raise UnsupportedTag("the tag is not an NTAG213, NTAG215 or NTAG216")
+        check_capacity(product, credential_size, sealed=sealed)
+
     def present(self) -> bool:
         try:
             self._link.command(memory.read(0))
@@ -125,10 +145,21 @@ class NfcTag:
         lock: bool,
         today: date,
         seal_key: bytes | None = None,
+        open_record: bool = False,
     ) -> Personalised:
-        """Issue and write a credential bound to this tag (sealed under ``seal_key`` if given)."""
+        """Issue and write a credential bound to this tag, sealed under ``seal_key``.
+
+        ``open_record=True`` instead writes it open, readable by any tap; one of the two
+        is required (RecordChoiceError, before anything is signed or written).
+        """
         blob, written = personalize_tag(
-            self._link, issuer, credential, lock=lock, today=today, seal_key=seal_key
+            self._link,
+            issuer,
+            credential,
+            lock=lock,
+            today=today,
+            seal_key=seal_key,
+            open_record=open_record,
         )
         verification = written.verification
         assert verification is not None  # personalize_tag always verifies
@@ -145,8 +176,10 @@ class NfcTag:
         verifier: TrustStore | Verifier | None = None,
         now: datetime | date | None = None,
         seal_key: bytes | None = None,
+        open_record: bool = False,
     ) -> Written:
-        """Write a credential (sealed under ``seal_key`` if given; open, readable by anyone, if not)."""
+        """Write a credential sealed under ``seal_key``, or open (any tap reads it) with
+        ``open_record=True``; one of the two is required (RecordChoiceError)."""
         written = write_tag(
             self._link,
             blob,
@@ -156,6 +189,7 @@ class NfcTag:
             now=now,
             originality_keys=self._originality_keys,
             seal_key=seal_key,
+            open_record=open_record,
         )
         verification = written.verification
         if verification is not None:

@@ -34,6 +34,7 @@ from cityid_card.type2.errors import (
     CapabilityContainerError,
     NdefFormatError,
     NotOurTag,
+    RecordChoiceError,
     SealedTag,
     SealError,
     TagCapacityError,
@@ -57,6 +58,8 @@ __all__ = [
     "Contents",
     "TagLink",
     "TagSession",
+    "check_capacity",
+    "data_area_needed",
     "personalize_tag",
     "read_tag",
     "verify_tag",
@@ -391,6 +394,22 @@ def verify_tag(
     return Verification(verified, level, session.facts(originality))
 
 
+def _check_record_choice(seal_key: bytes | None, open_record: bool) -> None:
+    """Raise RecordChoiceError unless exactly one of ``seal_key`` and ``open_record`` is given.
+
+    The open record gives away the holder's name, date of birth and dates to any tap:
+    a tag write takes it only when asked for by name.
+    """
+    if seal_key is not None and open_record:
+        raise RecordChoiceError("a tag write takes seal_key= or open_record=True, not both")
+    if seal_key is None and not open_record:
+        raise RecordChoiceError(
+            "a tag write must choose its record: seal_key=KEY seals it (a tap alone reads "
+            "no personal byte; the key goes on the card face), open_record=True writes the "
+            "open record, which any tap reads"
+        )
+
+
 def write_tag(
     link: TagLink,
     blob: bytes,
@@ -401,6 +420,7 @@ def write_tag(
     now: datetime | date | None = None,
     originality_keys: Iterable[bytes] = type2.NXP_ORIGINALITY_KEYS,
     seal_key: bytes | None = None,
+    open_record: bool = False,
 ) -> Written:
     """Write a credential to a blank tag or one with the same holder's; read back; lock.
 
@@ -415,10 +435,13 @@ def write_tag(
     bits read back.
 
     With ``seal_key`` the credential is written sealed (``specs/ndef-mapping.md`` section
-    2.3; the key goes on the card face); without it, open, readable by any tap. A sealed
-    credential already on the tag counts as the same holder's only if ``seal_key``
-    opens it (a renewal that keeps the face); otherwise replacing it needs ``force``.
+    2.3; the key goes on the card face); with ``open_record=True``, open, readable by
+    any tap; one of the two is required (RecordChoiceError before anything else). A
+    sealed credential already on the tag counts as the same holder's only if
+    ``seal_key`` opens it (a renewal that keeps the face); otherwise replacing it needs
+    ``force``.
     """
+    _check_record_choice(seal_key, open_record)
     credential = decode_unverified(blob).credential
     if credential.tag_uid is not None and credential.tag_uid != link.uid:
         raise TagUidMismatch(
@@ -430,15 +453,8 @@ def write_tag(
     if seal_key is None:
         message = ndef.encode_message(blob)
     else:
-        if len(blob) > seal.PADDED_SIZES[-1] - 2:
-            raise TagCapacityError("the credential is too long to seal")
+        check_capacity(product, len(blob), sealed=True)
         message = ndef.encode_sealed_message(seal.seal(blob, seal_key))
-        if ndef_tlv_size(len(message)) > product.capability_container.size:
-            raise TagCapacityError(
-                f"a sealed credential needs {ndef_tlv_size(len(message))} bytes of data area; "
-                f"an {product.name} has {product.capability_container.size} (use an NTAG215 "
-                "or NTAG216, or write the open record)"
-            )
     session = TagSession(link)
     replaced = session.contents()
     if replaced is Contents.FOREIGN and not force:
@@ -482,6 +498,40 @@ def ndef_tlv_size(message_size: int) -> int:
     return message_size + (2 if message_size < 0xFF else 4)
 
 
+def data_area_needed(credential_size: int, *, sealed: bool) -> int:
+    """Bytes of data area a credential of ``credential_size`` bytes takes, sealed or open.
+
+    Raises TagCapacityError for a credential too long to seal.
+    """
+    if not sealed:
+        return ndef_tlv_size(ndef.message_size(credential_size))
+    try:
+        payload = seal.sealed_size(credential_size)
+    except ValueError:
+        raise TagCapacityError("the credential is too long to seal") from None
+    return ndef_tlv_size(ndef.message_size(payload))
+
+
+def check_capacity(product: Product, credential_size: int, *, sealed: bool) -> None:
+    """Raise TagCapacityError if such a credential does not fit an ``product`` tag.
+
+    A sealed record takes 272 bytes (every credential up to 222 bytes), which only an
+    NTAG215 or NTAG216 holds; the message says so, and names no data.
+    """
+    needed = data_area_needed(credential_size, sealed=sealed)
+    size = product.capability_container.size
+    if needed <= size:
+        return
+    if sealed:
+        raise TagCapacityError(
+            f"a sealed credential needs {needed} bytes of data area; an {product.name} has "
+            f"{size} (use an NTAG215 or NTAG216, or write the open record)"
+        )
+    raise TagCapacityError(
+        f"the credential needs {needed} bytes of data area; an {product.name} has {size}"
+    )
+
+
 def _check_same_holder(session: TagSession, seal_key: bytes | None, credential: Credential) -> None:
     """Raise TagNotBlank unless the tag holds a credential of ``credential``'s holder.
 
@@ -509,15 +559,18 @@ def personalize_tag(
     force: bool = False,
     today: date,
     seal_key: bytes | None = None,
+    open_record: bool = False,
 ) -> tuple[bytes, Written]:
     """Issue ``credential`` for the tag in the field and write it: the NFC ``personalize``.
 
     With ``bind_uid`` the credential's tag_uid is the tag's UID, so a copy on another
     tag is rejected (TAG_UID_BOUND or better). The tag is read back and verified with
     the issuer's key before ``lock``. ``today`` is the issue date when ``credential``
-    names none. With ``seal_key`` the tag holds the credential sealed (see
-    :func:`write_tag`). Returns the credential bytes and the write.
+    names none. With ``seal_key`` the tag holds the credential sealed, with
+    ``open_record=True`` open: one of the two (see :func:`write_tag`). Returns the
+    credential bytes and the write.
     """
+    _check_record_choice(seal_key, open_record)  # before the issuer signs anything
     issued = credential.issued or today
     bound = replace(credential, issued=issued, tag_uid=link.uid if bind_uid else None)
     blob = issuer.issue(bound)
@@ -529,5 +582,6 @@ def personalize_tag(
         trust=TrustStore([issuer.public()]),
         now=issued,
         seal_key=seal_key,
+        open_record=open_record,
     )
     return blob, result

@@ -1,7 +1,10 @@
 // The staff page of `cityid-card serve`: sends a scanned QR code to POST /api/verify,
 // shows reader taps from /api/events, and shows only what the service returns (the
-// display policy has already removed what this desk may not see). Nothing is stored:
-// no cookies, no browser storage, and the screen clears itself.
+// display policy has already removed what this desk may not see). The face code of a
+// card that opens only with it goes to the same place: a sealed tag's (CIDS1:) or a
+// generation-2 chip card's (CIDC1:, or its 6 digits typed); on a desk with a reader the
+// service hands its key or CAN to the reader, and the card's answer comes as a reader
+// event. Nothing is stored: no cookies, no browser storage, and the screen clears itself.
 "use strict";
 
 (function () {
@@ -24,6 +27,20 @@
     BadSignature: "The data on the card was changed or misread. Scan it again.",
     MalformedCredential: "This is not a readable City ID code. Scan it again.",
     CardRemoved: "The card was taken away too soon. Hold it still and tap again.",
+    WrongCan: "The number from the card face did not open this chip. Scan the QR code on this card's face again.",
+    NotACan: "This is not the QR code of a chip card's face. Scan the code on the card's face.",
+    NotASealKey: "This is not a readable card face code. Scan the QR code on the card's face again.",
+    SealError: "The code from the card face did not open this tag: it is another card's, or the tag is damaged. Scan the QR code on this card's face again.",
+    TerminalRequired: "This is a newer chip card: this desk needs a terminal certificate to read it. Scan its QR code instead, or ask the administrator.",
+    TerminalRefused: "The card does not accept this desk's terminal certificate. Ask the administrator.",
+    SecurityObjectInvalid: "The chip could not prove the city made it. Follow your usual rule for ID that cannot be checked.",
+  };
+  // A card face's chip code: CIDC1: and 6 digits, or the 6 digits typed by hand.
+  const CAN_CODE = /^(CIDC1:\d{6}|\d{6})$/;
+  // What the staff see while a card on the reader waits for its face to be scanned.
+  const FACE_NEEDED = {
+    CanRequired: "A newer chip card is on the reader: scan the QR code on its face (or type the 6-digit number printed beside it) to read the chip.",
+    SealKeyRequired: "The card's tag is sealed: scan the QR code on the card's face to read it.",
   };
   const DEFAULT_REASON = "The card could not be checked electronically. Follow your usual rule for ID that cannot be checked.";
 
@@ -43,6 +60,8 @@
   // The last scanned code, kept in memory only while its result is on screen, for the
   // library hand-off; cleared with the screen.
   let lastScan = null;
+  // lastScan when the result on screen is the card on the reader (the service keeps it).
+  const READER = {};
 
   function show(state, verdict, reason, fields) {
     result.dataset.state = state;
@@ -75,6 +94,10 @@
   }
 
   function render(answer, source) {
+    if (answer && Object.prototype.hasOwnProperty.call(FACE_NEEDED, answer.error)) {
+      show("idle", "SCAN THE CARD FACE", FACE_NEEDED[answer.error], []);
+      return;
+    }
     if (!answer || answer.valid !== true) {
       const error = answer && typeof answer.error === "string" ? answer.error : "Error";
       show("invalid", "NOT ACCEPTED", (REASONS[error] || DEFAULT_REASON) + " (" + error + ")", []);
@@ -105,15 +128,25 @@
     lastScan = null;
     offerIls(false);
     show("idle", "Checking…", "", []);
+    const chip = CAN_CODE.test(qr);
     try {
       const response = await fetch("/api/verify", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ qr: qr }),
+        body: JSON.stringify(chip && !qr.startsWith("CIDC1:") ? { can: qr } : { qr: qr }),
         credentials: "omit",
         cache: "no-store",
       });
       const answer = await response.json();
+      if (response.status === 202) {
+        // The card is read on the reader; its answer arrives as a reader event.
+        if (qr.startsWith("CIDS1:")) {
+          show("idle", "TAP THE TAG", "Put the card's tag on the reader, or leave it there.", []);
+        } else {
+          show("idle", "READING THE CHIP", "Put the card on the reader, or leave it there.", []);
+        }
+        return;
+      }
       if (!response.ok) {
         show("invalid", "NOT CHECKED", "The service refused the request: " + (answer.error || response.status), []);
         return;
@@ -155,7 +188,9 @@
       const response = await fetch("/api/ils/koha", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ qr: lastScan, consent: true, format: "csv" }),
+        body: JSON.stringify(lastScan === READER
+          ? { reader: true, consent: true, format: "csv" }
+          : { qr: lastScan, consent: true, format: "csv" }),
         credentials: "omit",
         cache: "no-store",
       });
@@ -213,9 +248,14 @@
     lastScan = null;
     offerIls(false);
     render(answer, "card reader");
+    if (answer.valid === true && typeof answer.name === "string" && ilsOffered) {
+      lastScan = READER;
+      offerIls(true);
+    }
   });
   events.addEventListener("removal", () => {
     readerStatus.textContent = "The card was taken off the reader.";
+    if (lastScan === READER) { lastScan = null; offerIls(false); }
   });
   events.addEventListener("reader-error", (message) => {
     const answer = JSON.parse(message.data);
@@ -246,7 +286,7 @@
       context.drawImage(video, 0, 0, canvas.width, canvas.height);
       const image = context.getImageData(0, 0, canvas.width, canvas.height);
       const code = window.jsQR(image.data, image.width, image.height, { inversionAttempts: "dontInvert" });
-      if (code && code.data.startsWith("CID1:")) {
+      if (code && ["CID1:", "CIDS1:", "CIDC1:"].some((prefix) => code.data.startsWith(prefix))) {
         stopCamera();
         cameraStatus.textContent = "QR code read from the camera.";
         verifyQr(code.data);

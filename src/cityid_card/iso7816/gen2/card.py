@@ -531,7 +531,7 @@ class Gen2Application:
             # The card has no clock: its date is the latest effective date among the
             # certificates it verified, moved forward by a chain that verifies.
             day = _later(_later(state.current_date, dv.body.effective), body.effective)
-            session.terminal = cvc.verify_chain(trust_point, [session.dv, encoded], day)
+            session.terminal = cvc.verify_terminal(trust_point, dv, encoded, day)
         except EacError:
             raise _Refusal(SW2.FAILED) from None
         session.terminal_window = (body.effective, body.expires)
