@@ -53,7 +53,6 @@ from cityid_card.media import Link, medium_for
 from cityid_card.media.errors import NoReader
 from cityid_card.type2 import NTAG213, NTAG215, seal
 from cityid_card.type2.emulator import EmulatedNtag
-from cityid_card.type2.medium import NfcTag
 from cityid_card.type2.session import personalize_tag
 from cityid_card_nfc.driver import Type2Connection
 from cityid_card_nfc.sim import open_emulated
@@ -142,18 +141,15 @@ def sealed_ntag215(issuer: IssuerKey) -> tuple[Field, str]:
     return Field(tag), qr.encode_sealed(blob, key)
 
 
-def sealed_in_process(field: Field, verifier: Verifier, face: str, taps: int) -> list[float]:
-    """Open the reader, verify the tag with the key from its face, close."""
-    key = qr.seal_key(face)
+def in_process(field: Field, read: Callable[[Link], object], taps: int) -> list[float]:
+    """The tap without the loop: card in, open the reader, ``read`` the card, close."""
     samples = []
     for _ in range(taps):
         field.put()
         started = time.perf_counter()
         link = field.open("", timeout=0)
         try:
-            tag = medium_for(link)
-            assert isinstance(tag, NfcTag)
-            tag.verify(verifier, NOW, seal_key=key)
+            read(link)
         finally:
             link.close()
         samples.append(time.perf_counter() - started)
@@ -161,8 +157,19 @@ def sealed_in_process(field: Field, verifier: Verifier, face: str, taps: int) ->
     return samples
 
 
-def sealed_through_loop(field: Field, verifier: Verifier, face: str, taps: int) -> list[float]:
-    """Face scanned, tag in, Arrival (valid) out."""
+def through_loop(
+    field: Field,
+    verifier: Verifier | TrustStore,
+    taps: int,
+    *,
+    face: str | None = None,
+    terminal: TerminalAccess | None = None,
+    now: Callable[[], datetime | date] = lambda: NOW,
+) -> list[float]:
+    """Card in, a valid Arrival out: the card goes in during the loop's (empty) wait.
+
+    With ``face`` (a scanned card face's QR text), staff scan it just before each tap.
+    """
     samples: list[float] = []
     stop = threading.Event()
     faces = FaceBox()
@@ -174,19 +181,44 @@ def sealed_through_loop(field: Field, verifier: Verifier, face: str, taps: int) 
             field.take()
         elif state["taps"] < taps:
             state["taps"] += 1
-            faces.give(face)
+            if face is not None:
+                faces.give(face)
             field.put()
             placed[0] = time.perf_counter()
         else:
             stop.set()
 
     for event in watch(
-        "bench", verifier, faces=faces, now=lambda: NOW, sleep=sleep, stop=stop, driver=field
-    ):
+        "bench", verifier, terminal=terminal, faces=faces if face is not None else None, now=now,
+        sleep=sleep, stop=stop, driver=field,
+    ):  # fmt: skip
         if type(event).__name__ == "Arrival":
-            assert getattr(event, "valid", False), "the sealed tag did not read"
+            assert getattr(event, "valid", False), "the card did not read"
             samples.append(time.perf_counter() - placed[0])
     return samples
+
+
+def tap_in_process(field: Field, verifier: Verifier, taps: int) -> list[float]:
+    """Open the reader, verify the card, close."""
+    return in_process(field, lambda link: medium_for(link).verify(verifier, NOW), taps)
+
+
+def tap_through_loop(field: Field, verifier: Verifier, taps: int) -> list[float]:
+    """Card in, Arrival out."""
+    return through_loop(field, verifier, taps)
+
+
+def sealed_in_process(field: Field, verifier: Verifier, face: str, taps: int) -> list[float]:
+    """Open the reader, verify the tag with the key from its face, close."""
+    key = qr.seal_key(face)
+    return in_process(
+        field, lambda link: medium_for(link).verify(verifier, NOW, seal_key=key), taps
+    )
+
+
+def sealed_through_loop(field: Field, verifier: Verifier, face: str, taps: int) -> list[float]:
+    """Face scanned, tag in, Arrival (valid) out."""
+    return through_loop(field, verifier, taps, face=face)
 
 
 def gen2_museum() -> tuple[Field, City, TerminalAccess]:
@@ -196,85 +228,18 @@ def gen2_museum() -> tuple[Field, City, TerminalAccess]:
 
 
 def gen2_in_process(field: Field, city: City, terminal: TerminalAccess, taps: int) -> list[float]:
-    samples = []
-    for _ in range(taps):
-        field.put()
-        started = time.perf_counter()
-        link = field.open("", timeout=0)
-        try:
-            disclose(link, terminal, CAN, today=TODAY, trust=city.trust)  # type: ignore[arg-type]
-        finally:
-            link.close()
-        samples.append(time.perf_counter() - started)
-        field.take()
-    return samples
+    """Open the reader, run the terminal's session with the CAN, close."""
+
+    def read(link: Link) -> object:
+        return disclose(link, terminal, CAN, today=TODAY, trust=city.trust)  # type: ignore[arg-type]
+
+    return in_process(field, read, taps)
 
 
 def gen2_through_loop(field: Field, city: City, terminal: TerminalAccess, taps: int) -> list[float]:
     """CAN given, card in, Arrival (with the pseudonym) out."""
-    samples: list[float] = []
-    stop = threading.Event()
-    cans = FaceBox()
-    placed = [0.0]
-    state = {"taps": 0}
-
-    def sleep(_: float) -> None:
-        if field.present:
-            field.take()
-        elif state["taps"] < taps:
-            state["taps"] += 1
-            cans.give(qr.encode_can(CAN))
-            field.put()
-            placed[0] = time.perf_counter()
-        else:
-            stop.set()
-
-    for event in watch(
-        "bench", city.trust, terminal=terminal, faces=cans, now=lambda: TODAY, sleep=sleep,
-        stop=stop, driver=field,
-    ):  # fmt: skip
-        if type(event).__name__ == "Arrival":
-            assert getattr(event, "valid", False), "the generation-2 card did not read"
-            samples.append(time.perf_counter() - placed[0])
-    return samples
-
-
-def tap_in_process(field: Field, verifier: Verifier, taps: int) -> list[float]:
-    samples = []
-    for _ in range(taps):
-        field.put()
-        started = time.perf_counter()
-        link = field.open("", timeout=0)
-        try:
-            medium_for(link).verify(verifier, NOW)
-        finally:
-            link.close()
-        samples.append(time.perf_counter() - started)
-        field.take()
-    return samples
-
-
-def tap_through_loop(field: Field, verifier: Verifier, taps: int) -> list[float]:
-    """Card in, Arrival out: the card goes in during the loop's (empty) wait."""
-    samples: list[float] = []
-    stop = threading.Event()
-    placed = [0.0]
-    state = {"taps": 0}
-
-    def sleep(_: float) -> None:
-        if field.present:
-            field.take()
-        elif state["taps"] < taps:
-            state["taps"] += 1
-            field.put()
-            placed[0] = time.perf_counter()
-        else:
-            stop.set()
-
-    for event in watch("bench", verifier, now=lambda: NOW, sleep=sleep, stop=stop, driver=field):
-        if type(event).__name__ == "Arrival":
-            samples.append(time.perf_counter() - placed[0])
-    return samples
+    face = qr.encode_can(CAN)
+    return through_loop(field, city.trust, taps, face=face, terminal=terminal, now=lambda: TODAY)
 
 
 class _Server:
@@ -485,22 +450,24 @@ def main() -> int:
     sealed_in_process(field, verifier, face, 5)  # warm up
     sealed_base = percentiles(sealed_in_process(field, verifier, face, taps))
     sealed_loop = percentiles(sealed_through_loop(field, verifier, face, taps))
-    figures["sealed NTAG215 (sim:ntag215)"] = {
-        "in_process_ms": sealed_base,
-        "loop_ms": sealed_loop,
-        "loop_over_in_process_p50": sealed_loop[0] / sealed_base[0],
-    }
 
     field, city, terminal = gen2_museum()
     gen2_taps = max(10, taps // 5)
     gen2_in_process(field, city, terminal, 3)  # warm up
     gen2_base = percentiles(gen2_in_process(field, city, terminal, gen2_taps))
     gen2_loop = percentiles(gen2_through_loop(field, city, terminal, gen2_taps))
-    figures["generation-2 card, museum (sim:card)"] = {
-        "in_process_ms": gen2_base,
-        "loop_ms": gen2_loop,
-        "loop_over_in_process_p50": gen2_loop[0] / gen2_base[0],
-    }
+    scanned = [  # (figure name, table row, in process, through loop, what comes first)
+        ("sealed NTAG215 (sim:ntag215)", "sealed NTAG215 (sim:ntag215)", sealed_base, sealed_loop,
+         "(face scanned, then the tap)"),
+        ("generation-2 card, museum (sim:card)", "generation-2 card, museum", gen2_base, gen2_loop,
+         "(CAN given, then the tap)"),
+    ]  # fmt: skip
+    for name, _, base, loop, _ in scanned:
+        figures[name] = {
+            "in_process_ms": base,
+            "loop_ms": loop,
+            "loop_over_in_process_p50": loop[0] / base[0],
+        }
 
     text = qr.encode(issuer.issue(CREDENTIAL))
     qr_in_process(verifier, text, 200)  # warm up
@@ -534,16 +501,11 @@ def main() -> int:
             f"  {medium:<30} {base[0]:6.2f} / {base[1]:6.2f}  {loop[0]:6.2f} / {loop[1]:6.2f}"
             f"   {loop[0] / base[0]:7.2f}x        {event[0]:6.2f} / {event[1]:6.2f}"
         )
-    print(
-        f"  {'sealed NTAG215 (sim:ntag215)':<30} {sealed_base[0]:6.2f} / {sealed_base[1]:6.2f}"
-        f"  {sealed_loop[0]:6.2f} / {sealed_loop[1]:6.2f}   {sealed_loop[0] / sealed_base[0]:7.2f}x"
-        "        (face scanned, then the tap)"
-    )
-    print(
-        f"  {'generation-2 card, museum':<30} {gen2_base[0]:6.2f} / {gen2_base[1]:6.2f}"
-        f"  {gen2_loop[0]:6.2f} / {gen2_loop[1]:6.2f}   {gen2_loop[0] / gen2_base[0]:7.2f}x"
-        "        (CAN given, then the tap)"
-    )
+    for _, row, base, loop, first in scanned:
+        print(
+            f"  {row:<30} {base[0]:6.2f} / {base[1]:6.2f}  {loop[0]:6.2f} / {loop[1]:6.2f}"
+            f"   {loop[0] / base[0]:7.2f}x        {first}"
+        )
     print()
     qr_row = figures["qr"]
     print("QR code text (ms, p50 / p99)     in process     POST /api/verify   added at p50   ratio")

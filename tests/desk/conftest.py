@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,12 +20,15 @@ from cityid_card import IssuerKey, TrustStore, qr
 from cityid_card.desk.policy import get_policy
 from cityid_card.desk.service import UVICORN_OPTIONS, ServiceConfig, create_app
 from cityid_card.verifier import Verifier
-from tests.conftest import sample_credential
+from tests.conftest import run_cli, sample_credential
+from tests.gen2.test_cli import personalize
 
 #: The name on the test cards: a test asserts it never reaches a log.
 HOLDER = "Ana Sofia Rivera Delgado"
 #: The desk's clock in the tests: the sample cards are valid then.
 DESK_NOW = datetime(2027, 6, 1, 10, 0, tzinfo=UTC)
+#: The card access number of the generation-2 test card (``gen2_card``).
+GEN2_CAN = "271828"
 
 
 @dataclass
@@ -40,6 +44,17 @@ class Issuer:
 def issuer() -> Issuer:
     key = IssuerKey.generate("ES256", kid="CHI-2026-1")
     return Issuer(key, TrustStore([key.public()]))
+
+
+@pytest.fixture
+def gen2_card(city: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """The ``sim:card`` reader of a generation-2 card personalised with ``GEN2_CAN`` by
+    ``cityid-card personalize``, in the city of the module's ``city`` fixture (a folder:
+    tests.gen2.test_cli.city)."""
+    reader = f"sim:card:{tmp_path / 'card.json'}"
+    status, _, err = run_cli(capsys, *personalize(city, reader, "--can", GEN2_CAN))
+    assert status == 0, err
+    return reader
 
 
 @pytest.fixture(scope="session")

@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from cityid_card.desk import Arrival, Removal, event_json, get_policy, watch
-from cityid_card.desk.loop import ReaderEvent
-from cityid_card.drivers import Reader, ReaderInfo, ReopeningReader, SimConnection
+from cityid_card.desk import Arrival, event_json, get_policy
+from cityid_card.drivers import SimConnection
 from cityid_card.errors import Expired
 from cityid_card.iso7816.applet import CardApplication
 from cityid_card.iso7816.errors import BlankCard
 from cityid_card.iso7816.session import personalize
-from cityid_card.media import Authenticity, Link, Verification
-from cityid_card.media.errors import NoReader
+from cityid_card.media import Authenticity, Verification
 from cityid_card.sim_io import card_in_file
 from cityid_card.type2 import NTAG213
 from cityid_card.type2.emulator import EmulatedNtag
@@ -29,98 +27,9 @@ from cityid_card_nfc.sim import open_emulated
 from tests.conftest import run_cli, sample_credential
 
 from .conftest import DESK_NOW, HOLDER, Issuer, LiveServer, desk_config
+from .helpers import Field, kinds, personalized_card, run, streaming
 
 TODAY = DESK_NOW.date()
-
-
-class Field:
-    """A reader whose field a test fills and empties: a card or a tag, or nothing."""
-
-    def __init__(self) -> None:
-        self.card: CardApplication | EmulatedNtag | None = None
-        self.opened = 0
-        #: Pull the tag away right after it was activated (before it is read).
-        self.pull_after_activation = False
-        #: Opens after a removal that still succeed, to a card that no longer answers
-        #: (pcscd reports a pulled card for a moment).
-        self.stale_opens = 0
-        self._stale_card: CardApplication | None = None
-        self._connection: SimConnection | None = None
-
-    def put(self, card: CardApplication | EmulatedNtag) -> None:
-        if isinstance(card, EmulatedNtag):
-            card.insert()
-        self.card = card
-
-    def take(self) -> None:
-        if isinstance(self.card, CardApplication):
-            self._stale_card = self.card
-        if isinstance(self.card, EmulatedNtag):
-            self.card.in_field = False
-        elif self._connection is not None:
-            self._connection.remove_at(0, "before")
-        self.card = None
-
-    def readers(self) -> list[ReaderInfo]:
-        return [ReaderInfo("field", "a test's field", self.card is not None)]
-
-    def reader(self, target: str) -> Reader:
-        return ReopeningReader(self, target, "field")
-
-    def open(self, target: str, *, timeout: float, kind: str | None = None) -> Link:
-        if self.card is None and self.stale_opens and self._stale_card is not None:
-            self.stale_opens -= 1
-            ghost = SimConnection(self._stale_card, reader="field")
-            ghost.remove_at(0, "before")
-            return ghost
-        if self.card is None:
-            raise NoReader("no card in the field")
-        self.opened += 1
-        if isinstance(self.card, EmulatedNtag):
-            connection = open_emulated(self.card, reader="field")
-            assert isinstance(connection, Type2Connection)
-            if self.pull_after_activation:
-                self.card.answer_limit = self.card.frames
-            return connection
-        self._connection = SimConnection(self.card, reader="field")
-        return self._connection
-
-
-def _script(steps: list[Callable[[], None]], stop: threading.Event) -> Callable[[float], None]:
-    """A sleep that runs the next step of a test's script at each poll, then stops."""
-    pending = iter(steps)
-
-    def sleep(seconds: float) -> None:
-        step = next(pending, None)
-        if step is None:
-            stop.set()
-        else:
-            step()
-
-    return sleep
-
-
-def _run(
-    issuer: Issuer, reader: str, field: Field | None, steps: list[Callable[[], None]]
-) -> list[ReaderEvent]:
-    stop = threading.Event()
-    return list(
-        watch(
-            reader,
-            issuer.trust,
-            now=lambda: DESK_NOW,
-            sleep=_script(steps, stop),
-            stop=stop,
-            driver=field,
-        )
-    )
-
-
-def _personalized_card(issuer: Issuer, **changes: object) -> CardApplication:
-    application = CardApplication()
-    personalize(SimConnection(application), issuer.key, sample_credential(**changes), today=TODAY)
-    application.reset()
-    return application
 
 
 def _written_tag(issuer: Issuer) -> EmulatedNtag:
@@ -134,19 +43,12 @@ def _written_tag(issuer: Issuer) -> EmulatedNtag:
     return tag
 
 
-def _kinds(events: list[ReaderEvent]) -> list[str]:
-    return [
-        "removal" if isinstance(e, Removal) else ("valid" if e.valid else type(e.error).__name__)
-        for e in events
-    ]
-
-
 def test_a_card_left_on_the_reader_is_verified_once(issuer: Issuer, tmp_path: Path) -> None:
     state = tmp_path / "card.json"
     application = card_in_file(state)
     personalize(SimConnection(application), issuer.key, sample_credential(), today=TODAY)
-    events = _run(issuer, f"sim:card:{state}", None, [lambda: None] * 20)
-    assert _kinds(events) == ["valid"]
+    events = run(issuer.trust, f"sim:card:{state}", None, [lambda: None] * 20)
+    assert kinds(events) == ["valid"]
     arrival = events[0]
     assert isinstance(arrival, Arrival) and isinstance(arrival.result, Verification)
     assert arrival.result.authenticity is Authenticity.CHIP_AUTHENTICATED
@@ -156,8 +58,8 @@ def test_a_card_left_on_the_reader_is_verified_once(issuer: Issuer, tmp_path: Pa
 def test_contact_cards_come_and_go(issuer: Issuer) -> None:
     field = Field()
     good, expired = (
-        _personalized_card(issuer),
-        _personalized_card(issuer, issued=date(2020, 1, 1), expires=date(2021, 1, 1)),
+        personalized_card(issuer),
+        personalized_card(issuer, issued=date(2020, 1, 1), expires=date(2021, 1, 1)),
     )
     steps: list[Callable[[], None]] = [
         lambda: None,  # an empty field, polled
@@ -171,8 +73,8 @@ def test_contact_cards_come_and_go(issuer: Issuer) -> None:
         field.take,
         lambda: None,
     ]
-    events = _run(issuer, "field", field, steps)
-    assert _kinds(events) == ["valid", "removal", "Expired", "removal", "BlankCard", "removal"]
+    events = run(issuer.trust, "field", field, steps)
+    assert kinds(events) == ["valid", "removal", "Expired", "removal", "BlankCard", "removal"]
     assert field.opened == 3  # once per card, not once per poll
     assert isinstance(events[2], Arrival) and isinstance(events[2].error, Expired)
     assert isinstance(events[4], Arrival) and isinstance(events[4].error, BlankCard)
@@ -191,8 +93,8 @@ def test_nfc_tags_come_and_go(issuer: Issuer) -> None:
         lambda: field.put(tag),  # the first tag again: a new tap, verified again
         field.take,
     ]
-    events = _run(issuer, "field", field, steps)
-    assert _kinds(events) == ["valid", "removal", "BlankTag", "removal", "valid", "removal"]
+    events = run(issuer.trust, "field", field, steps)
+    assert kinds(events) == ["valid", "removal", "BlankTag", "removal", "valid", "removal"]
     arrival = events[0]
     assert isinstance(arrival, Arrival) and isinstance(arrival.result, Verification)
     # Bound to the tag's UID; the emulator's originality key is not NXP's.
@@ -207,8 +109,8 @@ def test_a_tag_pulled_away_mid_read(issuer: Issuer) -> None:
         field.put(tag)
         field.pull_after_activation = True
 
-    events = _run(issuer, "field", field, [half_a_tap, field.take, lambda: None])
-    assert _kinds(events) == ["TagRemoved", "removal"]
+    events = run(issuer.trust, "field", field, [half_a_tap, field.take, lambda: None])
+    assert kinds(events) == ["TagRemoved", "removal"]
     assert isinstance(events[0], Arrival) and isinstance(events[0].error, TagRemoved)
 
 
@@ -216,14 +118,14 @@ def test_emulated_tags_through_the_sim_driver(issuer: Issuer, tmp_path: Path) ->
     image = tmp_path / "tag.bin"
     tag = _written_tag(issuer)
     image.write_bytes(bytes(tag.memory))
-    events = _run(issuer, f"sim:ntag213:{image}", None, [lambda: None] * 10)
-    assert _kinds(events) == ["valid"]
+    events = run(issuer.trust, f"sim:ntag213:{image}", None, [lambda: None] * 10)
+    assert kinds(events) == ["valid"]
 
 
 def test_events_as_json_show_what_the_policy_allows(issuer: Issuer) -> None:
     field = Field()
-    events = _run(
-        issuer, "field", field, [lambda: field.put(_personalized_card(issuer)), field.take]
+    events = run(
+        issuer.trust, "field", field, [lambda: field.put(personalized_card(issuer)), field.take]
     )
     arrival, removal = (event_json(e, get_policy("library"), TODAY, 3) for e in events)
     assert arrival == {
@@ -281,7 +183,7 @@ def test_the_service_streams_the_reader_loop(
     from cityid_card.cli.serve import reader_events
 
     field = Field()
-    card = _personalized_card(issuer)
+    card = personalized_card(issuer)
     verifier = desk_config(issuer).verifier
     inner = reader_events("field", verifier, get_policy("museum"), None)
     config = desk_config(issuer)
@@ -294,22 +196,9 @@ def test_the_service_streams_the_reader_loop(
 
     config.events = source
     monkeypatch.setattr("cityid_card.desk.loop.load_driver", lambda scheme: field)
-    live = LiveServer(config)
-    try:
-        live.start()
-        import http.client
-
-        connection = http.client.HTTPConnection("127.0.0.1", live.port, timeout=10)
-        connection.request("GET", "/api/events")
-        response = connection.getresponse()
-        lines: list[bytes] = []
-        while not any(line.startswith(b"data:") for line in lines):
-            lines.append(response.readline())
-        connection.close()
-    finally:
-        live.stop()
-    data = next(line for line in lines if line.startswith(b"data:"))
-    assert json.loads(data.removeprefix(b"data: ")) == {
+    with streaming(LiveServer(config).start()) as stream:
+        event = stream.next()
+    assert event == {
         "event": "arrival",
         "reader": "field",
         "valid": True,
@@ -322,8 +211,8 @@ def test_an_iso_dep_card_through_the_sim_driver(issuer: Issuer, tmp_path: Path) 
     state = tmp_path / "card.json"
     application = card_in_file(state)
     personalize(SimConnection(application), issuer.key, sample_credential(), today=TODAY)
-    events = _run(issuer, f"sim:isodep:{state}", None, [lambda: None] * 10)
-    assert _kinds(events) == ["valid"]
+    events = run(issuer.trust, f"sim:isodep:{state}", None, [lambda: None] * 10)
+    assert kinds(events) == ["valid"]
     arrival = events[0]
     assert isinstance(arrival, Arrival) and isinstance(arrival.result, Verification)
     assert arrival.result.authenticity is Authenticity.CHIP_AUTHENTICATED
@@ -371,7 +260,7 @@ def test_watch_problems_exit_2(
 def test_a_reader_that_still_reports_a_pulled_card_makes_no_ghost_taps(issuer: Issuer) -> None:
     field = Field()
     field.stale_opens = 5
-    card = _personalized_card(issuer)
+    card = personalized_card(issuer)
     steps: list[Callable[[], None]] = [
         lambda: field.put(card),
         field.take,  # removal seen by the presence check; then 5 opens to a ghost
@@ -379,6 +268,6 @@ def test_a_reader_that_still_reports_a_pulled_card_makes_no_ghost_taps(issuer: I
         lambda: field.put(card),  # a real new tap
         field.take,
     ]
-    events = _run(issuer, "field", field, steps)
-    assert _kinds(events) == ["valid", "removal", "valid", "removal"]
+    events = run(issuer.trust, "field", field, steps)
+    assert kinds(events) == ["valid", "removal", "valid", "removal"]
     assert field.stale_opens == 0  # the loop did look, and kept quiet

@@ -8,7 +8,6 @@ the same is tests/card/test_watch_pcsc.py.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -21,15 +20,13 @@ from cityid_card.desk import (
     CanRequired,
     FaceBox,
     NotAFaceCode,
-    Removal,
     SealKey,
     TerminalRequired,
     event_json,
     get_policy,
-    watch,
 )
 from cityid_card.desk.loop import ReaderEvent
-from cityid_card.drivers import Reader, ReaderInfo, SimConnection
+from cityid_card.drivers import SimConnection
 from cityid_card.iso7816.applet import CardApplication
 from cityid_card.iso7816.gen2 import (
     Disclosure,
@@ -40,10 +37,11 @@ from cityid_card.iso7816.gen2 import (
     personalize_gen2,
 )
 from cityid_card.iso7816.session import personalize
-from cityid_card.media import Authenticity, Link, Verification
-from cityid_card.media.errors import NoReader
+from cityid_card.media import Authenticity, Verification
 from tests.conftest import sample_credential
 from tests.gen2.helpers import CAN, HOLDER, TODAY, City, make_city
+
+from .helpers import Field, kinds, run
 
 NOW = datetime.combine(TODAY, datetime.min.time()).astimezone()
 WRONG = "000000"
@@ -54,79 +52,15 @@ def city() -> City:
     return make_city()
 
 
-class _Field:
-    """A reader (and its driver) whose field a test fills and empties."""
-
-    name = "field"
-
-    def __init__(self) -> None:
-        self.card: CardApplication | None = None
-        self._link: SimConnection | None = None
-
-    def put(self, card: CardApplication) -> None:
-        self.card = card
-
-    def take(self) -> None:
-        if self._link is not None:
-            self._link.remove_at(0, "before")
-        self.card = None
-
-    def readers(self) -> list[ReaderInfo]:
-        return [ReaderInfo("field", "a test's field", self.card is not None)]
-
-    def reader(self, target: str) -> Reader:
-        return self
-
-    def open(self, target: str, *, timeout: float, kind: str | None = None) -> Link:
-        return self.open_connection(kind=kind, timeout=timeout)
-
-    def open_connection(self, *, kind: str | None = None, timeout: float = 0.1) -> Link:
-        if self.card is None:
-            raise NoReader("no card in the field")
-        self._link = SimConnection(self.card, reader="field")
-        return self._link
-
-    def close(self) -> None:
-        return None
-
-
 def _run(
     city: City,
-    field: _Field,
+    field: Field,
     steps: list[Callable[[], None]],
     *,
     terminal: TerminalAccess | None,
     cans: FaceBox | None = None,
 ) -> list[ReaderEvent]:
-    stop = threading.Event()
-    pending = iter(steps)
-
-    def sleep(seconds: float) -> None:
-        step = next(pending, None)
-        if step is None:
-            stop.set()
-        else:
-            step()
-
-    return list(
-        watch(
-            "field",
-            city.trust,
-            terminal=terminal,
-            faces=cans,
-            now=lambda: NOW,
-            sleep=sleep,
-            stop=stop,
-            driver=field,
-        )
-    )
-
-
-def _kinds(events: list[ReaderEvent]) -> list[str]:
-    return [
-        "removal" if isinstance(e, Removal) else ("valid" if e.valid else type(e.error).__name__)
-        for e in events
-    ]
+    return run(city.trust, "field", field, steps, faces=cans, terminal=terminal, now=NOW)
 
 
 def _gen2_card(city: City, can: str = CAN) -> CardApplication:
@@ -134,7 +68,7 @@ def _gen2_card(city: City, can: str = CAN) -> CardApplication:
 
 
 def test_tap_then_scan_the_face_reads_the_museum_pseudonym(city: City) -> None:
-    field, cans = _Field(), FaceBox()
+    field, cans = Field(), FaceBox()
     steps: list[Callable[[], None]] = [
         lambda: field.put(_gen2_card(city)),
         lambda: None,  # on the reader, no CAN yet: nothing new
@@ -145,7 +79,7 @@ def test_tap_then_scan_the_face_reads_the_museum_pseudonym(city: City) -> None:
         lambda: None,
     ]
     events = _run(city, field, steps, terminal=city.terminal("museum"), cans=cans)
-    assert _kinds(events) == ["CanRequired", "valid", "removal"]
+    assert kinds(events) == ["CanRequired", "valid", "removal"]
     waiting, read = events[0], events[1]
     assert isinstance(waiting, Arrival) and isinstance(waiting.error, CanRequired)
     assert isinstance(read, Arrival) and isinstance(read.result, Disclosure)
@@ -167,7 +101,7 @@ def test_tap_then_scan_the_face_reads_the_museum_pseudonym(city: City) -> None:
 
 
 def test_scan_then_tap_and_the_pseudonym_is_the_same_each_visit(city: City) -> None:
-    field, cans = _Field(), FaceBox()
+    field, cans = Field(), FaceBox()
     card = _gen2_card(city)
     steps: list[Callable[[], None]] = [
         lambda: cans.give(CAN),  # six digits typed by hand
@@ -179,7 +113,7 @@ def test_scan_then_tap_and_the_pseudonym_is_the_same_each_visit(city: City) -> N
         field.take,
     ]
     events = _run(city, field, steps, terminal=city.terminal("museum"), cans=cans)
-    assert _kinds(events) == ["valid", "removal", "valid", "removal"]
+    assert kinds(events) == ["valid", "removal", "valid", "removal"]
     first, second = events[0], events[2]
     assert isinstance(first, Arrival) and isinstance(first.result, Disclosure)
     assert isinstance(second, Arrival) and isinstance(second.result, Disclosure)
@@ -187,7 +121,7 @@ def test_scan_then_tap_and_the_pseudonym_is_the_same_each_visit(city: City) -> N
 
 
 def test_a_wrong_can_is_a_typed_rejection_and_the_right_one_then_reads(city: City) -> None:
-    field, cans = _Field(), FaceBox()
+    field, cans = Field(), FaceBox()
     steps: list[Callable[[], None]] = [
         lambda: cans.give(WRONG),
         lambda: field.put(_gen2_card(city)),
@@ -196,7 +130,7 @@ def test_a_wrong_can_is_a_typed_rejection_and_the_right_one_then_reads(city: Cit
         field.take,
     ]
     events = _run(city, field, steps, terminal=city.terminal("library"), cans=cans)
-    assert _kinds(events) == ["WrongCan", "valid", "removal"]
+    assert kinds(events) == ["WrongCan", "valid", "removal"]
     wrong = events[0]
     assert isinstance(wrong, Arrival) and isinstance(wrong.error, WrongCan)
     shown = json.dumps(event_json(wrong, get_policy("library"), TODAY))
@@ -220,7 +154,7 @@ def test_a_wrong_can_is_a_typed_rejection_and_the_right_one_then_reads(city: Cit
 
 
 def test_age_check_shows_the_chips_one_bit(city: City) -> None:
-    field, cans = _Field(), FaceBox()
+    field, cans = Field(), FaceBox()
     terminal = city.terminal("age-check", age=18)
     steps: list[Callable[[], None]] = [lambda: cans.give(CAN), lambda: field.put(_gen2_card(city))]
     (event,) = _run(city, field, steps, terminal=terminal, cans=cans)
@@ -237,7 +171,7 @@ def test_age_check_shows_the_chips_one_bit(city: City) -> None:
 
 
 def test_an_expired_card_says_so_itself(city: City) -> None:
-    field, cans = _Field(), FaceBox()
+    field, cans = Field(), FaceBox()
     old = Holder(HOLDER.name, HOLDER.date_of_birth, TODAY - timedelta(days=1))
     connection = SimConnection(EmulatedCard())
     personalize_gen2(connection, old, city.batch, can=CAN, today=TODAY - timedelta(days=60))
@@ -252,7 +186,7 @@ def test_an_expired_card_says_so_itself(city: City) -> None:
 
 
 def test_a_can_is_forgotten_when_the_card_leaves_and_after_its_time(city: City) -> None:
-    field = _Field()
+    field = Field()
     ticks = [0.0]
     cans = FaceBox(ttl=30.0, clock=lambda: ticks[0])
     version_1 = CardApplication()
@@ -274,7 +208,7 @@ def test_a_can_is_forgotten_when_the_card_leaves_and_after_its_time(city: City) 
         field.take,
     ]
     events = _run(city, field, steps, terminal=city.terminal("museum"), cans=cans)
-    assert _kinds(events) == [
+    assert kinds(events) == [
         "valid",
         "removal",
         "CanRequired",
@@ -287,10 +221,10 @@ def test_a_can_is_forgotten_when_the_card_leaves_and_after_its_time(city: City) 
 
 
 def test_without_a_terminal_a_generation_2_card_asks_for_one(city: City) -> None:
-    field = _Field()
+    field = Field()
     steps: list[Callable[[], None]] = [lambda: field.put(_gen2_card(city)), field.take]
     events = _run(city, field, steps, terminal=None)
-    assert _kinds(events) == ["TerminalRequired", "removal"]
+    assert kinds(events) == ["TerminalRequired", "removal"]
     assert isinstance(events[0], Arrival) and isinstance(events[0].error, TerminalRequired)
 
 

@@ -7,7 +7,6 @@ nfcpy (the driver's Type2Connection, as a real reader's) and through ``sim:ntag2
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,10 +22,8 @@ from cityid_card.desk import (
     SealKeyRequired,
     event_json,
     get_policy,
-    watch,
 )
 from cityid_card.desk.faces import parse_face
-from cityid_card.desk.loop import ReaderEvent
 from cityid_card.media import Authenticity, Verification
 from cityid_card.type2 import NTAG215
 from cityid_card.type2.emulator import EmulatedNtag
@@ -37,7 +34,7 @@ from cityid_card_nfc.sim import open_emulated
 from tests.conftest import sample_credential
 
 from .conftest import DESK_NOW, HOLDER, Issuer
-from .test_loop import Field, _kinds, _personalized_card, _script
+from .helpers import Field, kinds, personalized_card, run
 
 TODAY = DESK_NOW.date()
 KEY = bytes(range(16))
@@ -53,27 +50,6 @@ def sealed_tag(issuer: Issuer, key: bytes = KEY) -> tuple[EmulatedNtag, str]:
     return tag, qr.encode_sealed(blob, key)
 
 
-def _run(
-    issuer: Issuer,
-    reader: str,
-    field: Field | None,
-    steps: list[Callable[[], None]],
-    faces: FaceBox,
-) -> list[ReaderEvent]:
-    stop = threading.Event()
-    return list(
-        watch(
-            reader,
-            issuer.trust,
-            faces=faces,
-            now=lambda: DESK_NOW,
-            sleep=_script(steps, stop),
-            stop=stop,
-            driver=field,
-        )
-    )
-
-
 def test_tap_then_scan_the_face_shows_the_library_fields(issuer: Issuer) -> None:
     field, faces = Field(), FaceBox()
     tag, face = sealed_tag(issuer)
@@ -86,8 +62,8 @@ def test_tap_then_scan_the_face_shows_the_library_fields(issuer: Issuer) -> None
         field.take,
         lambda: None,
     ]
-    events = _run(issuer, "field", field, steps, faces)
-    assert _kinds(events) == ["SealKeyRequired", "valid", "removal"]
+    events = run(issuer.trust, "field", field, steps, faces=faces)
+    assert kinds(events) == ["SealKeyRequired", "valid", "removal"]
     waiting, read = events[0], events[1]
     assert isinstance(waiting, Arrival) and isinstance(waiting.error, SealKeyRequired)
     assert event_json(waiting, get_policy("library"), TODAY) == {
@@ -122,8 +98,8 @@ def test_scan_then_tap_and_the_key_opens_one_read_only(issuer: Issuer) -> None:
         lambda: field.put(tag),  # the same tag again, no new scan: sealed again
         field.take,
     ]
-    events = _run(issuer, "field", field, steps, faces)
-    assert _kinds(events) == ["valid", "removal", "SealKeyRequired", "removal"]
+    events = run(issuer.trust, "field", field, steps, faces=faces)
+    assert kinds(events) == ["valid", "removal", "SealKeyRequired", "removal"]
 
 
 def test_another_cards_face_is_a_typed_rejection_then_the_right_one_reads(
@@ -139,8 +115,8 @@ def test_another_cards_face_is_a_typed_rejection_then_the_right_one_reads(
         lambda: None,
         field.take,
     ]
-    events = _run(issuer, "field", field, steps, faces)
-    assert _kinds(events) == ["SealError", "valid", "removal"]
+    events = run(issuer.trust, "field", field, steps, faces=faces)
+    assert kinds(events) == ["SealError", "valid", "removal"]
     wrong = events[0]
     assert isinstance(wrong, Arrival) and isinstance(wrong.error, SealError)
     shown = json.dumps(event_json(wrong, get_policy("benefits"), TODAY))
@@ -159,7 +135,7 @@ def test_a_key_is_forgotten_when_the_card_leaves_and_after_its_time(issuer: Issu
         ticks[0] += 31.0
 
     steps: list[Callable[[], None]] = [
-        lambda: field.put(_personalized_card(issuer)),  # a contact card: it takes no key
+        lambda: field.put(personalized_card(issuer)),  # a contact card: it takes no key
         lambda: faces.give(face),
         field.take,  # the key is forgotten with the card
         lambda: field.put(tag),
@@ -169,8 +145,8 @@ def test_a_key_is_forgotten_when_the_card_leaves_and_after_its_time(issuer: Issu
         lambda: field.put(tag),
         field.take,
     ]
-    events = _run(issuer, "field", field, steps, faces)
-    assert _kinds(events) == [
+    events = run(issuer.trust, "field", field, steps, faces=faces)
+    assert kinds(events) == [
         "valid",
         "removal",
         "SealKeyRequired",
@@ -191,8 +167,8 @@ def test_a_chip_cards_can_is_not_used_up_by_a_tag(issuer: Issuer) -> None:
         lambda: seen.append(faces.armed),  # the CAN still waits for its chip card
         field.take,
     ]
-    events = _run(issuer, "field", field, steps, faces)
-    assert _kinds(events) == ["SealKeyRequired", "removal"]
+    events = run(issuer.trust, "field", field, steps, faces=faces)
+    assert kinds(events) == ["SealKeyRequired", "removal"]
     assert seen == [True] and not faces.armed  # forgotten when the tag left
 
 
@@ -204,8 +180,8 @@ def test_the_sim_ntag215_reader_reads_a_sealed_image_with_its_face(
     image.write_bytes(bytes(tag.memory))
     faces = FaceBox()
     steps: list[Callable[[], None]] = [lambda: None, lambda: faces.give(face), *[lambda: None] * 5]
-    events = _run(issuer, f"sim:ntag215:{image}", None, steps, faces)
-    assert _kinds(events) == ["SealKeyRequired", "valid"]
+    events = run(issuer.trust, f"sim:ntag215:{image}", None, steps, faces=faces)
+    assert kinds(events) == ["SealKeyRequired", "valid"]
     read = events[1]
     assert isinstance(read, Arrival) and isinstance(read.result, Verification)
     assert read.result.credential.name == HOLDER

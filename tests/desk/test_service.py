@@ -6,7 +6,6 @@ import base64
 import http.client
 import json
 import logging
-import os
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from cityid_card.desk.service import MAX_BODY, EventHub, allowed_hosts
 from cityid_card.status import StatusListToken, StatusRegistry
 
 from .conftest import DESK_NOW, HOLDER, Issuer, LiveServer, desk_config
+from .helpers import EventStream, ServeCommand, post_verify
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -270,50 +270,17 @@ def test_an_event_source_runs_while_the_service_runs(issuer: Issuer) -> None:
     assert stopped.wait(5)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_the_serve_command(issuer: Issuer, tmp_path: Path, valid_qr: str) -> None:
     trust = tmp_path / "trust.json"
     issuer.trust.save(trust)
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cityid_card", "serve", "--trust", str(trust), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                connection.request(
-                    "POST",
-                    "/api/verify",
-                    json.dumps({"qr": valid_qr}),
-                    {"Content-Type": "application/json"},
-                )
-                response = connection.getresponse()
-                break
-            except ConnectionRefusedError:
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
+    with ServeCommand("--trust", str(trust)) as serve:
+        status, body = serve.when_up(lambda port: post_verify(port, {"qr": valid_qr}))
         # The sample card has expired by the machine's own date only after 2031.
-        body = json.loads(response.read())
-        assert response.status == 200 and set(body) <= {"valid", "name", "expires", "error"}
-    finally:
-        process.terminate()
-        out, err = process.communicate(timeout=10)
-    assert b"http://127.0.0.1:%d/" % port in err
-    assert HOLDER.encode() not in out + err
+        assert status == 200 and set(body) <= {"valid", "name", "expires", "error"}
+    assert b"http://127.0.0.1:%d/" % serve.port in serve.err
+    assert HOLDER.encode() not in serve.out + serve.err
     assert qr.decode(valid_qr)  # the text itself was sent, never logged
-    assert valid_qr[5:30].encode() not in out + err
+    assert valid_qr[5:30].encode() not in serve.out + serve.err
 
 
 def test_serve_refuses_a_wrong_policy(issuer: Issuer, tmp_path: Path) -> None:
@@ -425,32 +392,12 @@ def test_the_serve_command_streams_its_reader(issuer: Issuer, tmp_path: Path) ->
     issuer.trust.save(trust)
     application = card_in_file(state)
     personalize(SimConnection(application), issuer.key, sample_credential(), today=DESK_NOW.date())
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "cityid_card", "serve", "--trust", str(trust),
-        "--port", str(port), "--reader", f"sim:card:{state}", "--policy", "transit",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                connection.request("GET", "/api/events")
-                response = connection.getresponse()
-                break
-            except ConnectionRefusedError:
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
-        line = b""
-        while not line.startswith(b"data:"):
-            line = response.readline()
-        connection.close()
-    finally:
-        process.terminate()
-        out, err = process.communicate(timeout=10)
-    event = json.loads(line.removeprefix(b"data: "))
+    reader = f"sim:card:{state}"
+    with ServeCommand("--trust", str(trust), "--reader", reader, "--policy", "transit") as serve:
+        stream = serve.when_up(EventStream)
+        event = stream.next()
+        stream.close()
     assert event["event"] == "arrival" and event["valid"] is True
     assert event["authenticity"] == "chip_authenticated"
     assert set(event) == {"event", "reader", "valid", "authenticity", "status_list_age_days"}
-    assert HOLDER.encode() not in out + err
+    assert HOLDER.encode() not in serve.out + serve.err

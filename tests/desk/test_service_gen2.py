@@ -3,13 +3,8 @@ event stream, the library hand-off with the pseudonym; nothing personal in a log
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,22 +19,15 @@ from cityid_card.desk.policy import get_policy, policy_for_role
 from cityid_card.desk.service import ServiceConfig
 from cityid_card.verifier import Verifier
 from tests.conftest import run_cli
-from tests.gen2.test_cli import PERSONAL, city, personalize
+from tests.gen2.test_cli import PERSONAL, city
 
+from .conftest import GEN2_CAN as CAN
 from .conftest import LiveServer
+from .helpers import EventStream, ServeCommand, post_verify, streaming
 
 __all__ = ["city"]
 
-CAN = "271828"
 WRONG = "000000"
-
-
-@pytest.fixture
-def card(city: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    reader = f"sim:card:{tmp_path / 'card.json'}"
-    status, _, err = run_cli(capsys, *personalize(city, reader, "--can", CAN))
-    assert status == 0, err
-    return reader
 
 
 def gen2_server(city: Path, reader: str, role: str | None, **changes: Any) -> LiveServer:
@@ -60,38 +48,15 @@ def gen2_server(city: Path, reader: str, role: str | None, **changes: Any) -> Li
     return LiveServer(config, log_config=None, log_level="debug").start()
 
 
-class _Stream:
-    """The event stream of a running service, read event by event."""
-
-    def __init__(self, port: int) -> None:
-        self._connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-        self._connection.request("GET", "/api/events")
-        self._response = self._connection.getresponse()
-        assert self._response.status == 200
-
-    def next(self) -> dict[str, Any]:
-        while True:
-            line = self._response.readline()
-            assert line, "the event stream ended"
-            if line.startswith(b"data: "):
-                event: dict[str, Any] = json.loads(line.removeprefix(b"data: "))
-                return event
-
-    def close(self) -> None:
-        self._connection.close()
-
-
 @pytest.fixture
-def museum(city: Path, card: str) -> Iterator[tuple[LiveServer, _Stream]]:
-    server = gen2_server(city, card, "museum")
-    stream = _Stream(server.port)
-    yield server, stream
-    stream.close()
-    server.stop()
+def museum(city: Path, gen2_card: str) -> Iterator[tuple[LiveServer, EventStream]]:
+    server = gen2_server(city, gen2_card, "museum")
+    with streaming(server) as stream:
+        yield server, stream
 
 
 def test_the_face_code_arms_the_reader_and_the_pseudonym_arrives_on_the_stream(
-    museum: tuple[LiveServer, _Stream], caplog: pytest.LogCaptureFixture
+    museum: tuple[LiveServer, EventStream], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     server, stream = museum
@@ -128,7 +93,7 @@ def test_the_face_code_arms_the_reader_and_the_pseudonym_arrives_on_the_stream(
 
 
 def test_a_wrong_can_is_a_typed_rejection_with_nothing_personal(
-    museum: tuple[LiveServer, _Stream], caplog: pytest.LogCaptureFixture
+    museum: tuple[LiveServer, EventStream], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     server, stream = museum
@@ -149,11 +114,10 @@ def test_a_wrong_can_is_a_typed_rejection_with_nothing_personal(
 
 
 def test_the_library_hands_the_card_on_the_reader_to_koha_with_its_pseudonym(
-    city: Path, card: str
+    city: Path, gen2_card: str
 ) -> None:
-    server = gen2_server(city, card, "library", koha=("CPL", "PT"))
-    stream = _Stream(server.port)
-    try:
+    server = gen2_server(city, gen2_card, "library", koha=("CPL", "PT"))
+    with streaming(server) as stream:
         assert stream.next()["error"] == "CanRequired"
         body = json.dumps({"reader": True, "consent": True}).encode()
         headers = {"Content-Type": "application/json"}
@@ -170,70 +134,27 @@ def test_the_library_hands_the_card_on_the_reader_to_koha_with_its_pseudonym(
         ]
         without = json.dumps({"reader": True}).encode()
         assert server.request("POST", "/api/ils/koha", without, headers)[0] == 403
-    finally:
-        stream.close()
-        server.stop()
 
 
-def test_a_desk_without_a_terminal_says_it_reads_no_chip_cards(city: Path, card: str) -> None:
-    server = gen2_server(city, card, None)
-    stream = _Stream(server.port)
-    try:
+def test_a_desk_without_a_terminal_says_it_reads_no_chip_cards(city: Path, gen2_card: str) -> None:
+    server = gen2_server(city, gen2_card, None)
+    with streaming(server) as stream:
         assert stream.next()["error"] == "TerminalRequired"
         status, answer = server.verify({"qr": qr.encode_can(CAN)})
         assert status == 409 and "--terminal" in answer["error"]
-    finally:
-        stream.close()
-        server.stop()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def test_the_serve_command_reads_a_generation_2_card(city: Path, card: str) -> None:
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "cityid_card", "serve", "--trust", str(city / "trust.json"),
-        "--port", str(port), "--reader", card, "--terminal", str(city / "museum"),
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                stream = _Stream(port)
-                break
-            except ConnectionRefusedError:
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
+def test_the_serve_command_reads_a_generation_2_card(city: Path, gen2_card: str) -> None:
+    trust, terminal = str(city / "trust.json"), str(city / "museum")
+    with ServeCommand("--trust", trust, "--reader", gen2_card, "--terminal", terminal) as serve:
+        stream = serve.when_up(EventStream)
         assert stream.next()["error"] == "CanRequired"
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        connection.request(
-            "POST",
-            "/api/verify",
-            json.dumps({"qr": qr.encode_can(CAN)}),
-            {"Content-Type": "application/json"},
-        )
-        assert connection.getresponse().status == 202
-        connection.close()
+        assert post_verify(serve.port, {"qr": qr.encode_can(CAN)})[0] == 202
         read = stream.next()
         stream.close()
-    finally:
-        process.terminate()
-        out, err = process.communicate(timeout=10)
     assert read["valid"] is True and len(read["pseudonym"]) == 64 and "name" not in read
     for secret in (CAN.encode(), b"Ana", read["pseudonym"].encode()):
-        assert secret not in out + err
+        assert secret not in serve.out + serve.err
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,8 @@ holder in a log."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +17,8 @@ from cityid_card.cli.serve import reader_events
 from cityid_card.desk.faces import FaceBox
 
 from .conftest import HOLDER, Issuer, LiveServer, desk_config
+from .helpers import EventStream, ServeCommand, post_verify, streaming
 from .test_loop_sealed import KEY, OTHER_KEY, sealed_tag
-from .test_service_gen2 import _free_port, _Stream
 
 
 @pytest.fixture
@@ -43,12 +38,10 @@ def tag_server(issuer: Issuer, reader: str, policy: str = "library", **changes: 
 
 
 @pytest.fixture
-def library(issuer: Issuer, tag: tuple[str, str]) -> Iterator[tuple[LiveServer, _Stream]]:
+def library(issuer: Issuer, tag: tuple[str, str]) -> Iterator[tuple[LiveServer, EventStream]]:
     server = tag_server(issuer, tag[0])
-    stream = _Stream(server.port)
-    yield server, stream
-    stream.close()
-    server.stop()
+    with streaming(server) as stream:
+        yield server, stream
 
 
 def _secrets(*faces: str) -> list[str]:
@@ -57,7 +50,7 @@ def _secrets(*faces: str) -> list[str]:
 
 
 def test_the_face_code_arms_the_reader_and_the_name_arrives_on_the_stream(
-    library: tuple[LiveServer, _Stream], tag: tuple[str, str], caplog: pytest.LogCaptureFixture
+    library: tuple[LiveServer, EventStream], tag: tuple[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     server, stream = library
@@ -88,7 +81,7 @@ def test_the_face_code_arms_the_reader_and_the_name_arrives_on_the_stream(
 
 def test_another_cards_face_is_a_typed_rejection_with_nothing_personal(
     issuer: Issuer,
-    library: tuple[LiveServer, _Stream],
+    library: tuple[LiveServer, EventStream],
     tag: tuple[str, str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -116,7 +109,7 @@ def test_another_cards_face_is_a_typed_rejection_with_nothing_personal(
 
 
 def test_a_chipless_cards_qr_code_is_still_verified_at_once(
-    library: tuple[LiveServer, _Stream], valid_qr: str
+    library: tuple[LiveServer, EventStream], valid_qr: str
 ) -> None:
     server, _ = library
     status, answer = server.verify({"qr": valid_qr})
@@ -137,39 +130,16 @@ def test_the_serve_command_reads_a_sealed_tag(
 ) -> None:
     trust = tmp_path / "trust.json"
     issuer.trust.save(trust)
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "cityid_card", "serve", "--trust", str(trust),
-        "--port", str(port), "--reader", tag[0], "--policy", "library", "--log-level", "debug",
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    serve = ServeCommand(
+        "--trust", str(trust), "--reader", tag[0], "--policy", "library", "--log-level", "debug"
     )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                stream = _Stream(port)
-                break
-            except ConnectionRefusedError:
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
+    with serve:
+        stream = serve.when_up(EventStream)
         assert stream.next()["error"] == "SealKeyRequired"
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        connection.request(
-            "POST", "/api/verify", json.dumps({"qr": tag[1]}), {"Content-Type": "application/json"}
-        )
-        assert connection.getresponse().status == 202
-        connection.close()
+        assert post_verify(serve.port, {"qr": tag[1]})[0] == 202
         read = stream.next()
         stream.close()
-    finally:
-        process.terminate()
-        out, err = process.communicate(timeout=10)
     assert read["valid"] is True and read["name"] == HOLDER
-    assert b"verify: sealed tag key taken for the reader" in err
+    assert b"verify: sealed tag key taken for the reader" in serve.err
     for secret in _secrets(tag[1]):
-        assert secret.encode() not in out + err
+        assert secret.encode() not in serve.out + serve.err

@@ -33,13 +33,11 @@ from selenium.webdriver.support.ui import WebDriverWait
 from cityid_card import qr, sign_status_list
 from cityid_card.desk import FaceBox, event_json, watch
 from cityid_card.status import StatusListToken, StatusRegistry
-from tests.conftest import run_cli
-from tests.gen2.test_cli import city, personalize
+from tests.gen2.test_cli import city
 
-from .conftest import DESK_NOW, HOLDER, Issuer, LiveServer, desk_config
-from .test_loop import Field
+from .conftest import DESK_NOW, GEN2_CAN, HOLDER, Issuer, LiveServer, desk_config
+from .helpers import Field
 from .test_loop_sealed import sealed_tag
-from .test_service_gen2 import CAN as GEN2_CAN
 from .test_service_gen2 import gen2_server
 
 __all__ = ["city"]
@@ -443,12 +441,10 @@ def test_axe_finds_no_wcag_aa_violation(
 
 
 def test_a_generation_2_card_face_scan_shows_the_museum_pseudonym(
-    browser: WebDriver, city: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    browser: WebDriver, city: Path, gen2_card: str
 ) -> None:
     """The real reader loop on an emulated generation-2 card, the CAN scanned into the page."""
-    reader = f"sim:card:{tmp_path / 'card.json'}"
-    assert run_cli(capsys, *personalize(city, reader, "--can", GEN2_CAN))[0] == 0
-    live = gen2_server(city, reader, "museum")
+    live = gen2_server(city, gen2_card, "museum")
     try:
         browser.get(f"http://{live.host}/")
         # The card is on the reader before its face was scanned: the page asks for it.

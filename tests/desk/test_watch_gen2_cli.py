@@ -15,17 +15,9 @@ from cityid_card.cli.watch import quiet_terminal
 from tests.conftest import run_cli
 from tests.gen2.test_cli import PERSONAL, city, personalize
 
+from .conftest import GEN2_CAN as CAN
+
 __all__ = ["city"]
-
-CAN = "314159"
-
-
-@pytest.fixture
-def card(city: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    reader = f"sim:card:{tmp_path / 'card.json'}"
-    status, _, err = run_cli(capsys, *personalize(city, reader, "--can", CAN))
-    assert status == 0, err
-    return reader
 
 
 def _watch(city: Path, reader: str, role: str, *extra: str) -> list[str]:
@@ -40,10 +32,10 @@ def _stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
 
 
 def test_the_scanned_face_code_reads_the_museum_pseudonym(
-    city: Path, card: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    city: Path, gen2_card: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _stdin(monkeypatch, "not a card\n" + qr.encode_can(CAN) + "\r\n")
-    status, out, err = run_cli(capsys, *_watch(city, card, "museum", "--json"))
+    status, out, err = run_cli(capsys, *_watch(city, gen2_card, "museum", "--json"))
     assert status == 0, err
     shown = json.loads(out.splitlines()[-1])
     assert set(shown) == {
@@ -62,31 +54,31 @@ def test_the_scanned_face_code_reads_the_museum_pseudonym(
 
 
 def test_library_shows_the_name_and_the_library_pseudonym(
-    city: Path, card: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    city: Path, gen2_card: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _stdin(monkeypatch, CAN + "\n")
-    status, out, err = run_cli(capsys, *_watch(city, card, "library"))
+    status, out, err = run_cli(capsys, *_watch(city, gen2_card, "library"))
     assert status == 0, err
     last = out.splitlines()[-1]
-    assert last.startswith(f"card on {card}: VALID name Ana Sofia Rivera Delgado, expires ")
+    assert last.startswith(f"card on {gen2_card}: VALID name Ana Sofia Rivera Delgado, expires ")
     assert "pseudonym " in last and "[chip_authenticated]" in last and "1990" not in last
 
 
 def test_a_wrong_can_is_a_rejection_that_says_nothing_personal(
-    city: Path, card: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    city: Path, gen2_card: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _stdin(monkeypatch, "000000\n")
-    status, out, err = run_cli(capsys, *_watch(city, card, "benefits"))
+    status, out, err = run_cli(capsys, *_watch(city, gen2_card, "benefits"))
     assert status == 0, err
-    assert out.splitlines()[-1] == f"card on {card}: NOT ACCEPTED (WrongCan)"
+    assert out.splitlines()[-1] == f"card on {gen2_card}: NOT ACCEPTED (WrongCan)"
     assert "000000" not in out + err and CAN not in out + err
     assert not any(text in out + err for text in PERSONAL)
 
 
 def test_the_policy_must_match_the_terminals_role(
-    city: Path, card: str, capsys: pytest.CaptureFixture[str]
+    city: Path, gen2_card: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, err = run_cli(capsys, *_watch(city, card, "museum", "--policy", "benefits"))
+    status, out, err = run_cli(capsys, *_watch(city, gen2_card, "museum", "--policy", "benefits"))
     assert status == 2 and out == ""
     assert "does not match the terminal's role museum" in err
 
