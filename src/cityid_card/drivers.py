@@ -186,8 +186,9 @@ def _load(entry_point: importlib.metadata.EntryPoint, what: str) -> Driver:
 class ReopeningReader:
     """A :class:`Reader` for a driver with nothing to keep open: each tap opens afresh.
 
-    For drivers whose open is cheap (a PC/SC context); a driver with a costly device to
-    open (nfcpy's USB frontend) returns its own reader that keeps it.
+    For a driver with nothing to keep between taps (an emulator, a test's fake field); a
+    driver with a device or a service session to keep (nfcpy's USB frontend, a PC/SC
+    context) returns its own reader that keeps it.
     """
 
     def __init__(self, driver: Driver, target: str, name: str) -> None:

@@ -9,9 +9,12 @@ that holds personal data owner-only (0600).
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,19 +188,47 @@ def save_seen(path: Path, seen: dict[str, tuple[int, int]]) -> bool:
     """Keep ``seen`` in ``path`` (atomically, owner-only); whether the file changed.
 
     Merged with what the file holds already, the newer mark of each key winning, so
-    that processes sharing the file (the workers of ``serve``) never move it back.
+    that processes sharing the file (the workers of ``serve``, two ``verify --seen``
+    at once) never move it back nor lose each other's marks: the read, the merge and
+    the write happen under an exclusive lock on ``.NAME.lock`` beside the file.
     """
-    kept = load_seen(path)
-    merged = dict(kept)
-    for kid, (number, iat) in seen.items():
-        mark = (int(number), int(iat))
-        if mark > merged.get(kid, (0, 0)):
-            merged[kid] = mark
-    if merged == kept and os.path.lexists(path):
-        return False
-    document = {_SEEN_FIELD: {kid: list(merged[kid]) for kid in sorted(merged)}}
-    write_output(path, json.dumps(document, indent=2) + "\n", force=True, mode=PRIVATE)
-    return True
+    with _locked(path):
+        kept = load_seen(path)
+        merged = dict(kept)
+        for kid, (number, iat) in seen.items():
+            mark = (int(number), int(iat))
+            if mark > merged.get(kid, (0, 0)):
+                merged[kid] = mark
+        if merged == kept and os.path.lexists(path):
+            return False
+        document = {_SEEN_FIELD: {kid: list(merged[kid]) for kid in sorted(merged)}}
+        write_output(path, json.dumps(document, indent=2) + "\n", force=True, mode=PRIVATE)
+        return True
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock (flock) on the lock file beside ``path``, for the ``with`` block.
+
+    The lock file stays: removing it would let a waiting process lock a file that no
+    longer is the one the next process opens.
+    """
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        descriptor = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE)
+    except FileNotFoundError:
+        raise InputError(f"{_name(path)}: its folder does not exist") from None
+    except OSError as error:
+        raise describe_os_error(error, path) from None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+    except OSError as error:  # a file system without locks (some network mounts)
+        os.close(descriptor)
+        raise describe_os_error(error, path) from None
+    try:
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def read_credential(path: Path) -> bytes:
