@@ -107,6 +107,7 @@ def _read(
     card: SimConnection, terminal: _Terminal, can: str, today: date, trust: TrustStore
 ) -> dict[str, Any]:
     """One terminal's session with the card (:func:`disclose`): its fields and its cost."""
+    card.insert()  # a tap at this terminal: the card powers up afresh
     result = disclose(card, terminal.access, can, today=today, trust=trust, reader=card.reader)
     return {
         "role": result.role,
@@ -181,6 +182,7 @@ def _forged(
     forger = make_city_pki(city.holder, today)  # same CHR, another key
     try:
         access = _terminal(forger, "benefits", today).access
+        card.insert()
         result = disclose(card, access, can, today=today, trust=trust)
         return {"refused": False, "error": None, "fields": sorted(result.as_json())}
     except CityIDError as error:
