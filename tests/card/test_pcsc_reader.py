@@ -29,6 +29,7 @@ from cityid_card.iso7816.errors import CardRemoved
 from cityid_card.media.errors import DriverError, NoReader
 from cityid_card.sim_io import serve
 from cityid_card_pcsc.pcsc import PcscReader
+from tests.card.loop_events import event_names
 from tests.conftest import NOW, sample_credential
 
 from .pcsc_stack import STARTUP, VPCD_READER, FaultyCard, PcscStack
@@ -144,14 +145,6 @@ def _loop(
     return thread
 
 
-def _names(events: list[ReaderEvent]) -> list[str]:
-    return [
-        type(e).__name__
-        + (":" + type(e.error).__name__ if isinstance(e, Arrival) and e.error else "")
-        for e in events
-    ]
-
-
 def test_the_reader_loop_keeps_one_context_for_three_taps(
     pcscd: _Pcscd,
     es256_key: IssuerKey,
@@ -172,7 +165,7 @@ def test_the_reader_loop_keeps_one_context_for_three_taps(
     finally:
         stop.set()
         thread.join(10)
-    assert _names(events) == ["Arrival", "Removal"] * 3
+    assert event_names(events) == ["Arrival", "Removal"] * 3
     assert all(e.valid for e in events if isinstance(e, Arrival))
     assert len(established) == 1
     _until(lambda: established[0] in released, 5)  # the loop's end closed the reader
@@ -228,7 +221,7 @@ def test_the_reader_loop_survives_a_pcscd_restart(
     finally:
         stop.set()
         thread.join(10)
-    assert _names(events) == ["Arrival", "Removal"] * 2
+    assert event_names(events) == ["Arrival", "Removal"] * 2
     assert all(e.valid for e in events if isinstance(e, Arrival))
     assert established  # a new context once pcscd was back
 
@@ -340,5 +333,5 @@ def test_a_card_slower_than_the_interval_is_one_tap(
     finally:
         stop.set()
         thread.join(10)
-    assert _names(events) == ["Arrival", "Removal"]
+    assert event_names(events) == ["Arrival", "Removal"]
     assert isinstance(events[1], Removal)

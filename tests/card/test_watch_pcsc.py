@@ -21,6 +21,7 @@ from cityid_card.drivers import SimConnection
 from cityid_card.iso7816 import CardApplication, personalize
 from cityid_card.iso7816.gen2 import Disclosure, WrongCan
 from cityid_card.media import Authenticity, Verification
+from tests.card.loop_events import event_names
 from tests.conftest import NOW, sample_credential
 from tests.gen2.helpers import CAN as GEN2_CAN
 from tests.gen2.helpers import TODAY as GEN2_TODAY
@@ -34,15 +35,6 @@ def _until(condition: Callable[[], bool], seconds: float = 15.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the reader loop did not report it in time"
         time.sleep(0.02)
-
-
-def _names(events: list[ReaderEvent]) -> list[str]:
-    """The events, for a failure message: their kinds and errors, nothing personal."""
-    return [
-        type(e).__name__
-        + (":" + type(e.error).__name__ if isinstance(e, Arrival) and e.error else "")
-        for e in events
-    ]
 
 
 def test_the_reader_loop_on_pcsc(
@@ -73,7 +65,7 @@ def test_the_reader_loop_on_pcsc(
     finally:
         stop.set()
         thread.join(10)
-    assert len(events) == 4, _names(events)
+    assert len(events) == 4, event_names(events)
     first, removal, second, last = events
     assert isinstance(first, Arrival) and isinstance(first.result, Verification)
     assert first.result.authenticity is Authenticity.CHIP_AUTHENTICATED
@@ -117,7 +109,7 @@ def test_the_reader_loop_reads_a_generation_2_card_on_pcsc(pcsc: PcscStack) -> N
     finally:
         stop.set()
         thread.join(10)
-    assert len(events) == 6, _names(events)
+    assert len(events) == 6, event_names(events)
     waiting, wrong, read, removal, again, last = events
     assert isinstance(waiting, Arrival) and isinstance(waiting.error, CanRequired)
     assert isinstance(wrong, Arrival) and isinstance(wrong.error, WrongCan)
