@@ -26,9 +26,9 @@ from cityid_card.errors import InputError
 from cityid_card.iso7816.gen2.pki import (
     ROLES,
     SECTOR_ROLES,
+    CityPki,
     link_certificate,
     make_cvca,
-    make_terminal,
 )
 from cityid_card.iso7816.gen2.terminal import TerminalAccess
 
@@ -230,34 +230,29 @@ def run_terminal(args: argparse.Namespace) -> int:
     today = date.today()
     _make_dir(args.out, args.force)
     sequence = root.sequence + 1
-    sector = root.sectors.get(args.role)
-    sector_public = None if sector is None else P256.public_key(sector)
-    chain = make_terminal(
-        root.cvca_key,
-        root.cvca_chr,
-        args.role,
-        today,
-        holder=root.holder,
-        sequence=sequence,
-        sector_public_key=sector_public,
-    )
+    pki = CityPki(root.holder, root.cvca_chr, root.cvca_key, root.cvca, root.sectors)
+    age = args.age if args.role == "age-check" else None
+    access = pki.terminal(args.role, today, age=age, sequence=sequence)
     links = [
         read_input(root.directory / name, what="a link certificate", max_bytes=_MAX_FILE).hex()
         for name in root.links
     ]
     force = args.force
-    write_output(args.out / "dv.cvcert", chain.dv_certificate, force=force, mode=PUBLIC)
-    write_output(args.out / "terminal.cvcert", chain.terminal_certificate, force=force, mode=PUBLIC)
-    write_output(args.out / "terminal.pem", _pem(chain.terminal_key), force=force, mode=PRIVATE)
+    write_output(args.out / "dv.cvcert", access.dv_certificate, force=force, mode=PUBLIC)
+    write_output(
+        args.out / "terminal.cvcert", access.terminal_certificate, force=force, mode=PUBLIC
+    )
+    write_output(args.out / "terminal.pem", _pem(access.private_key), force=force, mode=PRIVATE)
+    sector_public = access.sector_public_key
     settings = {
         "role": args.role,
-        "age": args.age if args.role == "age-check" else None,
+        "age": age,
         "sector_public_key": None if sector_public is None else sector_public.hex(),
         "link_certificates": links,
     }
     write_output(args.out / "terminal.json", _json_bytes(settings), force=force, mode=PUBLIC)
     _save_pki(root, sequence=sequence)
-    body = cvc.parse_certificate(chain.terminal_certificate).body
+    body = cvc.parse_certificate(access.terminal_certificate).body
     if args.json:
         print_json(
             {
