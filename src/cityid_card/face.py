@@ -593,7 +593,7 @@ def _qr_text(blob: bytes, seal_key: bytes | None, can: str | None) -> str:
     if seal_key is not None and can is not None:
         raise FaceError("a card face has a sealed tag's key or a chip's CAN, not both")
     if can is not None:
-        if not (len(can) == 6 and can.isascii() and can.isdigit()):
+        if not qr.is_can(can):
             raise FaceError("the Card Access Number must be 6 digits")
         return qr.encode_can(can)
     if not blob:

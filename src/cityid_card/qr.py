@@ -42,6 +42,7 @@ __all__ = [
     "encode",
     "encode_can",
     "encode_sealed",
+    "is_can",
     "read_image",
     "seal_key",
 ]
@@ -140,8 +141,13 @@ def encode_can(can: str) -> str:
     return CAN_PREFIX + can
 
 
+def is_can(text: object) -> bool:
+    """Whether ``text`` is a Card Access Number as a card face prints it: 6 ASCII digits."""
+    return isinstance(text, str) and len(text) == _CAN_DIGITS and text.isascii() and text.isdigit()
+
+
 def _check_can(can: str) -> None:
-    if not (len(can) == _CAN_DIGITS and can.isascii() and can.isdigit()):
+    if not is_can(can):
         raise QRCodeError(f"a Card Access Number is {_CAN_DIGITS} digits")
 
 

@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
+from cityid_card import qr
 from cityid_card.credential import Credential
 from cityid_card.drivers import ReaderConnection, connect
 from cityid_card.errors import InputError
@@ -84,7 +85,7 @@ def register(commands: Any) -> None:
 
 
 def _can(text: str) -> str:
-    if len(text) != 6 or not text.isascii() or not text.isdigit():
+    if not qr.is_can(text):
         raise argparse.ArgumentTypeError("a CAN is 6 digits")
     return text
 

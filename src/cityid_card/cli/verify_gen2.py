@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 
+from cityid_card import qr
 from cityid_card.drivers import connect
 from cityid_card.errors import InputError
 from cityid_card.iso7816.gen2 import Disclosure, NotGeneration2, disclose
@@ -48,7 +49,7 @@ def run_gen2(args: argparse.Namespace, version_1: Callable[[argparse.Namespace, 
     if args.can is None or args.terminal is None:
         raise InputError("a generation-2 card is read with both --can and --terminal")
     can: str = args.can
-    if len(can) != 6 or not can.isascii() or not can.isdigit():
+    if not qr.is_can(can):
         raise InputError("--can is the 6-digit number printed on the card face")
     access = load_terminal(args.terminal)
     trust = _trust(args)

@@ -43,7 +43,6 @@ __all__ = [
 
 #: Seconds a secret scanned from a card face waits for its card before it is forgotten.
 FACE_TTL: Final = 30.0
-_DIGITS = 6
 
 
 class NotAFaceCode(CityIDError):
@@ -106,7 +105,7 @@ def parse_can(text: str) -> str:
             raise NotACan(
                 f"the {qr.CAN_PREFIX} QR code text does not hold a 6-digit Card Access Number"
             ) from None
-    if len(text) == _DIGITS and text.isascii() and text.isdigit():
+    if qr.is_can(text):
         return text
     raise NotACan(
         f"expected the card face's QR code ({qr.CAN_PREFIX}...) or its 6-digit Card Access Number"

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, ClassVar
 
+from cityid_card import qr
 from cityid_card.eac import P256, ca, cvc, pace, ri, ta, tlv
 from cityid_card.eac.cvc import Rights, Role, TrustPoint, VerifiedTerminal
 from cityid_card.eac.errors import EacError, SecureMessagingError
@@ -109,7 +110,7 @@ class Gen2State:
             if document["format"] != STATE_FORMAT:
                 raise ValueError
             can = document["can"]
-            if can is not None and not (isinstance(can, str) and len(can) == 6 and can.isdigit()):
+            if can is not None and not qr.is_can(can):
                 raise ValueError
             failures = document["pace_failures"]
             if not isinstance(failures, int) or not 0 <= failures <= MAX_PACE_FAILURES_BLOCK:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
+from cityid_card import qr
 from cityid_card.eac import tlv
 from cityid_card.eac.errors import EacError
 from cityid_card.eac.sm import Apdu, encode_apdu
@@ -77,7 +78,7 @@ def personalize_gen2(
     ``today`` is the card's first estimate of the date. Raises CardLocked if the card
     is not blank, ApplicationNotFound if it has no generation-2 application.
     """
-    if len(can) != 6 or not can.isascii() or not can.isdigit():
+    if not qr.is_can(can):
         raise ValueError("a CAN is 6 digits")
     link = LinkProcessor(connection)
     select = encode_apdu(Apdu(0x00, 0xA4, 0x04, 0x0C, AID))
